@@ -1,0 +1,407 @@
+//! [`WsAuth`]: the one place where a request is authenticated, top to bottom:
+//! locate the credential -> check Origin -> verify the token (or redeem the
+//! ticket) -> check its kind -> check revocation -> check CSRF -> check freshness.
+
+use axum::http::{HeaderMap, Method, header, request::Parts};
+use std::sync::Arc;
+
+use crate::credential::{
+    self, CredentialKind, CredentialNames, Located, Target, Transports, check_csrf,
+};
+use crate::revocation::{MemoryRevocationStore, RevocationStore};
+use crate::ticket::{self, MemoryTicketStore, TicketStore};
+use crate::{AuthError, Claims, TokenAuthority, TokenKind};
+
+/// What a route requires of the credential: the seed's `jwt_required`,
+/// `jwt_optional`, `jwt_refresh_token_required` and `fresh_jwt_required`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Check {
+    /// A valid access token.
+    Access,
+    /// A valid access token, or none at all (a malformed one still fails).
+    Optional,
+    /// A valid refresh token.
+    Refresh,
+    /// A valid access token issued straight from a password login.
+    Fresh,
+}
+
+/// The outcome of a successful check.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The verified claims.
+    pub claims: Claims,
+    /// How the credential travelled.
+    pub credential: CredentialKind,
+}
+
+/// Limits applied to every WebSocket the guard upgrades.
+#[derive(Debug, Clone, Copy)]
+pub struct SocketLimits {
+    /// Read buffer per connection, bytes. Default 4096 (axum's default of 128 KiB
+    /// costs about 134 KB per idle connection).
+    pub read_buffer_size: usize,
+    /// Bytes buffered before a write is flushed. Default 0 (write each message at once).
+    pub write_buffer_size: usize,
+    /// The most bytes a slow reader may leave buffered before the socket errors.
+    /// Default 1 MiB.
+    pub max_write_buffer_size: usize,
+    /// Largest message, bytes. Default 64 KiB.
+    pub max_message_size: usize,
+    /// Largest frame, bytes. Default 64 KiB.
+    pub max_frame_size: usize,
+}
+
+impl Default for SocketLimits {
+    fn default() -> Self {
+        Self {
+            read_buffer_size: 4096,
+            write_buffer_size: 0,
+            max_write_buffer_size: 1024 * 1024,
+            max_message_size: 64 * 1024,
+            max_frame_size: 64 * 1024,
+        }
+    }
+}
+
+/// Authentication for an axum app: tokens, revocation, tickets, credential
+/// names, transports, the Origin allow-list and socket limits. Cheap to clone.
+///
+/// ```
+/// use wsauth::{Algorithm, Key, KeySet, TokenAuthority, WsAuth};
+/// let key = Key::generate(Algorithm::HS256).unwrap();
+/// let auth = WsAuth::builder(TokenAuthority::new(KeySet::new(key)))
+///     .allowed_origins(["http://localhost:8000"])
+///     .build();
+/// # let _ = auth;
+/// ```
+#[derive(Clone)]
+pub struct WsAuth {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tokens: TokenAuthority,
+    revocation: Arc<dyn RevocationStore>,
+    tickets: Arc<dyn TicketStore>,
+    names: CredentialNames,
+    transports: Transports,
+    allowed_origins: Vec<String>,
+    ticket_ttl_secs: i64,
+    limits: SocketLimits,
+}
+
+impl std::fmt::Debug for WsAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsAuth")
+            .field("tokens", &self.inner.tokens)
+            .field("allowed_origins", &self.inner.allowed_origins)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`WsAuth`].
+pub struct WsAuthBuilder {
+    tokens: TokenAuthority,
+    revocation: Option<Arc<dyn RevocationStore>>,
+    tickets: Option<Arc<dyn TicketStore>>,
+    names: CredentialNames,
+    transports: Transports,
+    allowed_origins: Vec<String>,
+    ticket_ttl_secs: i64,
+    limits: SocketLimits,
+}
+
+impl WsAuthBuilder {
+    /// The revocation store. Default: an in-memory store.
+    pub fn revocation(mut self, store: Arc<dyn RevocationStore>) -> Self {
+        self.revocation = Some(store);
+        self
+    }
+
+    /// The ticket store. Default: an in-memory store.
+    pub fn tickets(mut self, store: Arc<dyn TicketStore>) -> Self {
+        self.tickets = Some(store);
+        self
+    }
+
+    /// Cookie, header, query and subprotocol names.
+    pub fn names(mut self, names: CredentialNames) -> Self {
+        self.names = names;
+        self
+    }
+
+    /// Which transports are accepted.
+    pub fn transports(mut self, transports: Transports) -> Self {
+        self.transports = transports;
+        self
+    }
+
+    /// Origins allowed on WebSocket handshakes, compared exactly
+    /// (`scheme://host[:port]`). Default: none, so every browser handshake is
+    /// refused until origins are configured; non-browser clients send no Origin.
+    pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_origins = origins.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// How long a ticket stays valid, seconds. Default 30.
+    pub fn ticket_ttl_secs(mut self, secs: i64) -> Self {
+        self.ticket_ttl_secs = secs;
+        self
+    }
+
+    /// Limits for upgraded sockets.
+    pub fn socket_limits(mut self, limits: SocketLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Finishes the builder.
+    pub fn build(self) -> WsAuth {
+        WsAuth {
+            inner: Arc::new(Inner {
+                tokens: self.tokens,
+                revocation: self
+                    .revocation
+                    .unwrap_or_else(|| Arc::new(MemoryRevocationStore::new())),
+                tickets: self
+                    .tickets
+                    .unwrap_or_else(|| Arc::new(MemoryTicketStore::new())),
+                names: self.names,
+                transports: self.transports,
+                allowed_origins: self.allowed_origins,
+                ticket_ttl_secs: self.ticket_ttl_secs,
+                limits: self.limits,
+            }),
+        }
+    }
+}
+
+impl WsAuth {
+    /// Starts a builder around a token authority.
+    pub fn builder(tokens: TokenAuthority) -> WsAuthBuilder {
+        WsAuthBuilder {
+            tokens,
+            revocation: None,
+            tickets: None,
+            names: CredentialNames::default(),
+            transports: Transports::default(),
+            allowed_origins: Vec::new(),
+            ticket_ttl_secs: 30,
+            limits: SocketLimits::default(),
+        }
+    }
+
+    /// The token authority (issue and verify).
+    pub fn tokens(&self) -> &TokenAuthority {
+        &self.inner.tokens
+    }
+
+    /// The revocation store.
+    pub fn revocation(&self) -> &Arc<dyn RevocationStore> {
+        &self.inner.revocation
+    }
+
+    /// Credential names.
+    pub fn names(&self) -> &CredentialNames {
+        &self.inner.names
+    }
+
+    /// Socket limits.
+    pub fn socket_limits(&self) -> &SocketLimits {
+        &self.inner.limits
+    }
+
+    /// Authenticates an HTTP request.
+    pub async fn authenticate_http(
+        &self,
+        parts: &Parts,
+        check: Check,
+    ) -> Result<Option<Authenticated>, AuthError> {
+        self.authenticate(parts, Target::Http, check)
+            .await
+            .map(|o| o.map(|(a, _)| a))
+    }
+
+    /// Authenticates a WebSocket handshake; also says whether the client
+    /// offered the wsauth subprotocol.
+    pub(crate) async fn authenticate_upgrade(
+        &self,
+        parts: &Parts,
+        check: Check,
+    ) -> Result<(Option<Authenticated>, bool), AuthError> {
+        match self.authenticate(parts, Target::WebSocket, check).await? {
+            Some((auth, offered)) => Ok((Some(auth), offered)),
+            None => {
+                self.check_origin(&parts.headers, None)?;
+                let offered =
+                    credential::offers_subprotocol(&parts.headers, &self.inner.names.subprotocol)?;
+                Ok((None, offered))
+            }
+        }
+    }
+
+    async fn authenticate(
+        &self,
+        parts: &Parts,
+        target: Target,
+        check: Check,
+    ) -> Result<Option<(Authenticated, bool)>, AuthError> {
+        let wanted = if check == Check::Refresh {
+            TokenKind::Refresh
+        } else {
+            TokenKind::Access
+        };
+        let located = match credential::locate(
+            parts,
+            target,
+            wanted,
+            &self.inner.names,
+            &self.inner.transports,
+        ) {
+            Err(AuthError::MissingToken(_)) if check == Check::Optional => return Ok(None),
+            other => other?,
+        };
+        let Located {
+            kind,
+            value,
+            csrf,
+            offered_subprotocol,
+        } = located;
+        if target == Target::WebSocket {
+            self.check_origin(&parts.headers, Some(kind))?;
+        }
+        let claims = match kind {
+            CredentialKind::Ticket => self.redeem_ticket(&value).await?,
+            _ => self.inner.tokens.verify(&value)?,
+        };
+        check_kind(&claims, wanted)?;
+        self.check_revoked(&claims).await?;
+        if kind == CredentialKind::Cookie
+            && (target == Target::WebSocket || !is_safe(&parts.method))
+        {
+            check_csrf(csrf.as_deref(), claims.csrf.as_deref())?;
+        }
+        if check == Check::Fresh && !claims.is_fresh() {
+            return Err(AuthError::FreshTokenRequired);
+        }
+        Ok(Some((
+            Authenticated {
+                claims,
+                credential: kind,
+            },
+            offered_subprotocol,
+        )))
+    }
+
+    /// Verifies a bare access token (first-message mode, in-band refresh):
+    /// signature, claims, kind and revocation.
+    pub async fn verify_access(&self, token: &str) -> Result<Claims, AuthError> {
+        let claims = self.inner.tokens.verify(token)?;
+        check_kind(&claims, TokenKind::Access)?;
+        self.check_revoked(&claims).await?;
+        Ok(claims)
+    }
+
+    /// Fails with `token_revoked` if the claims are revoked; fails closed when
+    /// the store is unavailable.
+    pub async fn check_revoked(&self, claims: &Claims) -> Result<(), AuthError> {
+        match self.inner.revocation.is_revoked(claims).await {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(AuthError::TokenRevoked),
+            Err(e) => {
+                tracing::error!(error = %e, "revocation store unavailable; refusing");
+                Err(AuthError::Unavailable)
+            }
+        }
+    }
+
+    /// Origins: any Origin header must be exactly allowed; a cookie credential
+    /// additionally requires one (cross-site WebSocket hijacking).
+    fn check_origin(
+        &self,
+        headers: &HeaderMap,
+        kind: Option<CredentialKind>,
+    ) -> Result<(), AuthError> {
+        let mut origins = headers.get_all(header::ORIGIN).iter();
+        match (origins.next(), origins.next()) {
+            (None, _) if kind == Some(CredentialKind::Cookie) => Err(AuthError::OriginNotAllowed),
+            (None, _) => Ok(()),
+            (Some(origin), None)
+                if self
+                    .inner
+                    .allowed_origins
+                    .iter()
+                    .any(|a| a.as_bytes() == origin.as_bytes()) =>
+            {
+                Ok(())
+            }
+            _ => Err(AuthError::OriginNotAllowed),
+        }
+    }
+
+    /// Issues a one-time ticket standing for these access-token claims. It
+    /// expires after the ticket lifetime or with the token, whichever is first.
+    /// Returns the ticket and its lifetime in seconds.
+    pub async fn issue_ticket(&self, claims: &Claims) -> Result<(String, i64), AuthError> {
+        check_kind(claims, TokenKind::Access)?;
+        let now_ms = self.inner.tokens.clock().now_millis();
+        let token_end_ms = claims
+            .exp
+            .saturating_add(self.inner.tokens.settings().leeway)
+            .saturating_mul(1000);
+        let expires_at = now_ms
+            .saturating_add(self.inner.ticket_ttl_secs * 1000)
+            .min(token_end_ms);
+        let (ticket, digest) = ticket::new_ticket().map_err(|_| AuthError::Unavailable)?;
+        self.inner
+            .tickets
+            .insert(digest, claims.clone(), expires_at)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "ticket store unavailable");
+                AuthError::Unavailable
+            })?;
+        Ok((ticket, (expires_at - now_ms).max(0) / 1000))
+    }
+
+    async fn redeem_ticket(&self, ticket: &str) -> Result<Claims, AuthError> {
+        if ticket.len() > ticket::MAX_TICKET_LEN {
+            return Err(AuthError::InvalidTicket);
+        }
+        let taken = self
+            .inner
+            .tickets
+            .take(&ticket::digest(ticket))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "ticket store unavailable");
+                AuthError::Unavailable
+            })?;
+        let (claims, expires_at) = taken.ok_or(AuthError::InvalidTicket)?;
+        if self.inner.tokens.clock().now_millis() > expires_at {
+            return Err(AuthError::InvalidTicket);
+        }
+        Ok(claims)
+    }
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn check_kind(claims: &Claims, wanted: TokenKind) -> Result<(), AuthError> {
+    if claims.kind == wanted {
+        return Ok(());
+    }
+    Err(AuthError::WrongTokenType(match wanted {
+        TokenKind::Refresh => "Only refresh tokens are allowed",
+        _ => "Only access tokens are allowed",
+    }))
+}

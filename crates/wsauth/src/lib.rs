@@ -1,0 +1,58 @@
+//! Authenticated WebSockets for axum.
+//!
+//! wsauth issues and verifies JWT access and refresh tokens, finds the
+//! credential wherever it travels (header, cookie + CSRF, query, subprotocol,
+//! one-time ticket), rejects before the WebSocket upgrade, and checks
+//! revocation. It knows nothing of SQL, Redis, users or passwords.
+//!
+//! The order of a handshake, in [`WsAuth`]: locate the credential -> check
+//! Origin -> verify the token or redeem the ticket -> check its kind -> check
+//! revocation -> check CSRF -> check freshness -> upgrade.
+
+#![warn(missing_docs)]
+
+mod auth;
+mod claims;
+mod clock;
+mod credential;
+mod error;
+mod extract;
+mod keys;
+mod revocation;
+mod strict_json;
+mod ticket;
+mod token;
+mod ws;
+
+pub use auth::{Authenticated, Check, SocketLimits, WsAuth, WsAuthBuilder};
+pub use claims::{Claims, RESERVED_CLAIMS, TokenKind};
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use credential::{CredentialKind, CredentialNames, Transports};
+pub use error::{AuthError, close_code};
+pub use extract::{AccessToken, FreshAccessToken, RefreshToken};
+pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN};
+pub use revocation::{MemoryRevocationStore, RevocationStore, StoreError};
+pub use ticket::{MemoryTicketStore, TicketDigest, TicketStore};
+pub use token::{
+    IssueError, IssueOptions, IssuedToken, MAX_TOKEN_LEN, TokenAuthority, TokenSettings,
+};
+pub use ws::{Access, Fresh, Optional, Refresh, Requirement, WsGuard};
+
+/// Calls that weaken security, fenced off so that they are never used by accident.
+pub mod dangerous {
+    use crate::keys::{Algorithm, Key, KeyError};
+
+    /// An HMAC key from a secret of any length, including weak ones such as
+    /// `"secret"`. For local experiments and interop with development setups
+    /// only: it logs a warning every time it is used.
+    pub fn weak_hmac_key(alg: Algorithm, secret: &[u8]) -> Result<Key, KeyError> {
+        tracing::warn!(
+            len = secret.len(),
+            "INSECURE: using an HMAC secret shorter than 32 bytes; never do this in production"
+        );
+        Key::hmac_unchecked(alg, secret)
+    }
+}
+
+/// Re-exported so that `axum::extract::ws` types line up with the guard's.
+pub use axum;

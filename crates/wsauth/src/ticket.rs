@@ -1,0 +1,95 @@
+//! One-time tickets: short-lived, single-use, consumed atomically.
+//!
+//! A ticket is 256 random bits handed to an authenticated client over HTTP,
+//! then presented once as `?ticket=` on the WebSocket URL. The store keeps
+//! only a SHA-256 digest of it, so lookups leak nothing through timing.
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::Claims;
+use crate::revocation::StoreError;
+
+/// The digest under which a ticket is stored.
+pub type TicketDigest = [u8; 32];
+
+/// Where tickets wait to be used. `take` must be atomic: of two concurrent
+/// calls with the same digest, at most one gets the claims.
+#[async_trait]
+pub trait TicketStore: Send + Sync + 'static {
+    /// Stores the claims a ticket stands for, until `expires_at` (Unix ms).
+    async fn insert(
+        &self,
+        digest: TicketDigest,
+        claims: Claims,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Removes and returns the ticket's claims and expiry, if it exists.
+    async fn take(&self, digest: &TicketDigest) -> Result<Option<(Claims, i64)>, StoreError>;
+}
+
+/// An in-memory ticket store for one process; expired tickets are purged as
+/// new ones arrive.
+#[derive(Debug, Default)]
+pub struct MemoryTicketStore {
+    inner: Mutex<HashMap<TicketDigest, (Claims, i64)>>,
+}
+
+impl MemoryTicketStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl TicketStore for MemoryTicketStore {
+    async fn insert(
+        &self,
+        digest: TicketDigest,
+        claims: Claims,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let mut map = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= 1024 && map.len().is_power_of_two() {
+            let now = crate::clock::Clock::now_millis(&crate::SystemClock);
+            map.retain(|_, (_, exp)| *exp > now);
+        }
+        map.insert(digest, (claims, expires_at));
+        Ok(())
+    }
+
+    async fn take(&self, digest: &TicketDigest) -> Result<Option<(Claims, i64)>, StoreError> {
+        let mut map = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(map.remove(digest))
+    }
+}
+
+/// The longest ticket string accepted.
+pub(crate) const MAX_TICKET_LEN: usize = 64;
+
+/// A new random ticket and its digest.
+pub(crate) fn new_ticket() -> Result<(String, TicketDigest), StoreError> {
+    let bytes = crate::keys::random_bytes::<32>().map_err(|e| StoreError(e.to_string()))?;
+    let ticket = URL_SAFE_NO_PAD.encode(bytes);
+    let digest = digest(&ticket);
+    Ok((ticket, digest))
+}
+
+/// The digest of a ticket string.
+pub(crate) fn digest(ticket: &str) -> TicketDigest {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, ticket.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}

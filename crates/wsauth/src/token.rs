@@ -1,0 +1,365 @@
+//! Issuing and verifying tokens.
+//!
+//! Verification is strict and explicit: the header is parsed by hand, the key
+//! is chosen by `kid` (never by `alg`), the algorithm must equal the key's,
+//! duplicate JSON keys are refused, `exp` is required, `nbf` and `iat` are
+//! checked, and every reserved claim must have its exact type.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+use crate::claims::{Claims, RESERVED_CLAIMS, TokenKind};
+use crate::clock::{SharedClock, SystemClock};
+use crate::keys::{KeySet, random_bytes};
+use crate::{AuthError, strict_json};
+
+/// The longest token accepted, in bytes.
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// Settings for issuing and verifying tokens. Every field documents its default.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// Lifetime of access tokens in seconds. Default: 900 (15 minutes).
+    pub access_ttl: i64,
+    /// Lifetime of refresh tokens in seconds. Default: 2,592,000 (30 days).
+    pub refresh_ttl: i64,
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds. Default: 0.
+    pub leeway: i64,
+    /// When set, issued tokens carry this `iss`, and verified tokens must. Default: none.
+    pub issuer: Option<String>,
+    /// When set, issued tokens carry this `aud`, and verified tokens must name it. Default: none.
+    pub audience: Option<String>,
+    /// The longest token accepted, in bytes. Default: 8192.
+    pub max_token_len: usize,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            access_ttl: 15 * 60,
+            refresh_ttl: 30 * 24 * 3600,
+            leeway: 0,
+            issuer: None,
+            audience: None,
+            max_token_len: MAX_TOKEN_LEN,
+        }
+    }
+}
+
+/// Why a token could not be issued.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssueError {
+    /// A custom claim tried to set a claim the library owns.
+    #[error("custom claim {0:?} is reserved and cannot be set")]
+    ReservedClaim(String),
+    /// The subject is empty or longer than 256 bytes.
+    #[error("subject must be a non-empty string of at most 256 bytes")]
+    InvalidSubject,
+    /// The current key cannot sign (verification-only key).
+    #[error("the current key cannot sign")]
+    CannotSign,
+    /// Signing or randomness failed.
+    #[error("signing failed: {0}")]
+    Crypto(String),
+}
+
+/// Options for one token being issued.
+#[derive(Debug, Clone, Default)]
+pub struct IssueOptions {
+    /// Access tokens: whether it comes straight from a password login.
+    pub fresh: bool,
+    /// Add a `csrf` claim for cookie transport (a random value).
+    pub csrf: bool,
+    /// Custom claims; reserved names are refused.
+    pub extra: Map<String, Value>,
+}
+
+/// A freshly issued token: the compact JWT and its claims.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The compact JWT (secret: never log it).
+    pub token: String,
+    /// Its claims.
+    pub claims: Claims,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    typ: Option<String>,
+    #[serde(default)]
+    cty: Option<IgnoredAny>,
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
+    #[serde(default)]
+    jku: Option<IgnoredAny>,
+    #[serde(default)]
+    x5u: Option<IgnoredAny>,
+    #[serde(default)]
+    jwk: Option<IgnoredAny>,
+    #[serde(default)]
+    x5c: Option<IgnoredAny>,
+    #[serde(default)]
+    zip: Option<IgnoredAny>,
+}
+
+#[derive(Serialize)]
+struct OutHeader<'a> {
+    typ: &'static str,
+    alg: &'static str,
+    kid: &'a str,
+}
+
+use serde::Serialize;
+
+/// Issues and verifies tokens with one key set, one set of settings and one clock.
+#[derive(Clone)]
+pub struct TokenAuthority {
+    keys: Arc<KeySet>,
+    settings: Arc<TokenSettings>,
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for TokenAuthority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenAuthority")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+const INVALID: AuthError = AuthError::InvalidToken("Invalid token");
+
+impl TokenAuthority {
+    /// An authority over `keys` with default settings and the system clock.
+    pub fn new(keys: KeySet) -> Self {
+        Self::with_settings(keys, TokenSettings::default())
+    }
+
+    /// An authority with explicit settings.
+    pub fn with_settings(keys: KeySet, settings: TokenSettings) -> Self {
+        Self {
+            keys: Arc::new(keys),
+            settings: Arc::new(settings),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Replaces the clock (tests, simulations).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock expiry is decided with.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// The key set.
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &TokenSettings {
+        &self.settings
+    }
+
+    /// Issues an access token for `sub`.
+    pub fn issue_access(
+        &self,
+        sub: &str,
+        options: IssueOptions,
+    ) -> Result<IssuedToken, IssueError> {
+        self.issue(sub, TokenKind::Access, options)
+    }
+
+    /// Issues a refresh token for `sub` (`fresh` is ignored).
+    pub fn issue_refresh(
+        &self,
+        sub: &str,
+        options: IssueOptions,
+    ) -> Result<IssuedToken, IssueError> {
+        self.issue(sub, TokenKind::Refresh, options)
+    }
+
+    fn issue(
+        &self,
+        sub: &str,
+        kind: TokenKind,
+        options: IssueOptions,
+    ) -> Result<IssuedToken, IssueError> {
+        if let Some(name) = options
+            .extra
+            .keys()
+            .find(|k| RESERVED_CLAIMS.contains(&k.as_str()))
+        {
+            return Err(IssueError::ReservedClaim(name.clone()));
+        }
+        if sub.is_empty() || sub.len() > crate::claims::MAX_SUB_LEN {
+            return Err(IssueError::InvalidSubject);
+        }
+        let now = self.clock.now();
+        let ttl = match kind {
+            TokenKind::Access => self.settings.access_ttl,
+            TokenKind::Refresh => self.settings.refresh_ttl,
+        };
+        let csrf = if options.csrf {
+            Some(random_id()?)
+        } else {
+            None
+        };
+        let claims = Claims {
+            sub: sub.to_owned(),
+            iat: now,
+            nbf: Some(now),
+            jti: random_id()?,
+            exp: now.saturating_add(ttl),
+            kind,
+            fresh: (kind == TokenKind::Access).then_some(options.fresh),
+            csrf,
+            iss: self.settings.issuer.clone(),
+            aud: self.settings.audience.clone().map(Value::String),
+            extra: options.extra,
+        };
+        let token = self.sign(&claims)?;
+        Ok(IssuedToken { token, claims })
+    }
+
+    fn sign(&self, claims: &Claims) -> Result<String, IssueError> {
+        let key = self.keys.current();
+        let encoding = key.encoding().ok_or(IssueError::CannotSign)?;
+        let header = OutHeader {
+            typ: "JWT",
+            alg: key.algorithm().name(),
+            kid: key.kid(),
+        };
+        let crypto = |e: serde_json::Error| IssueError::Crypto(e.to_string());
+        let mut out = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).map_err(crypto)?);
+        out.push('.');
+        out.push_str(&URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).map_err(crypto)?));
+        let sig = jsonwebtoken::crypto::sign(out.as_bytes(), encoding, key.algorithm().to_jwt())
+            .map_err(|e| IssueError::Crypto(e.to_string()))?;
+        out.push('.');
+        out.push_str(&sig);
+        Ok(out)
+    }
+
+    /// Verifies a compact JWT: structure, header, key, signature, claim types,
+    /// `exp`, `nbf`, `iat`, `iss` and `aud`. The token kind is checked by the caller.
+    pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        if token.len() > self.settings.max_token_len {
+            return Err(AuthError::InvalidToken("Token is too long"));
+        }
+        let mut parts = token.split('.');
+        let (Some(h64), Some(p64), Some(s64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(AuthError::InvalidToken("Not enough segments"));
+        };
+        if h64.is_empty() || p64.is_empty() || s64.is_empty() {
+            return Err(INVALID);
+        }
+        let header_bytes = URL_SAFE_NO_PAD.decode(h64).map_err(|_| INVALID)?;
+        if strict_json::parse_object(&header_bytes).is_none() {
+            return Err(INVALID);
+        }
+        let header: Header = serde_json::from_slice(&header_bytes).map_err(|_| INVALID)?;
+        if header.cty.is_some()
+            || header.crit.is_some()
+            || header.zip.is_some()
+            || header.jku.is_some()
+            || header.x5u.is_some()
+            || header.jwk.is_some()
+            || header.x5c.is_some()
+        {
+            return Err(AuthError::InvalidToken("Unsupported token header"));
+        }
+        if header
+            .typ
+            .as_deref()
+            .is_some_and(|t| !t.eq_ignore_ascii_case("JWT"))
+        {
+            return Err(AuthError::InvalidToken("Unsupported token type header"));
+        }
+        let now = self.clock.now();
+        let key = self
+            .keys
+            .find(header.kid.as_deref(), now)
+            .ok_or(AuthError::InvalidToken("Unknown key id"))?;
+        if header.alg != key.algorithm().name() {
+            return Err(AuthError::InvalidToken("Algorithm not allowed"));
+        }
+        let message = &token[..h64.len() + 1 + p64.len()];
+        let valid = jsonwebtoken::crypto::verify(
+            s64,
+            message.as_bytes(),
+            key.decoding(),
+            key.algorithm().to_jwt(),
+        )
+        .unwrap_or(false);
+        if !valid {
+            return Err(AuthError::InvalidToken("Signature verification failed"));
+        }
+        let payload_bytes = URL_SAFE_NO_PAD.decode(p64).map_err(|_| INVALID)?;
+        let payload = strict_json::parse_object(&payload_bytes).ok_or(INVALID)?;
+        let claims = Claims::from_payload(payload)?;
+        self.check_times(&claims, now)?;
+        self.check_issuer_audience(&claims)?;
+        Ok(claims)
+    }
+
+    /// Whether `claims` are still within their lifetime at the current time.
+    /// Rule: a token is valid while `now <= exp + leeway`.
+    pub fn is_expired(&self, claims: &Claims) -> bool {
+        self.clock.now() > claims.exp.saturating_add(self.settings.leeway)
+    }
+
+    fn check_times(&self, claims: &Claims, now: i64) -> Result<(), AuthError> {
+        let leeway = self.settings.leeway;
+        if now > claims.exp.saturating_add(leeway) {
+            return Err(AuthError::TokenExpired);
+        }
+        if claims
+            .nbf
+            .is_some_and(|nbf| nbf > now.saturating_add(leeway))
+        {
+            return Err(AuthError::InvalidToken("Token is not valid yet"));
+        }
+        if claims.iat > now.saturating_add(leeway) {
+            return Err(AuthError::InvalidToken("Token was issued in the future"));
+        }
+        Ok(())
+    }
+
+    fn check_issuer_audience(&self, claims: &Claims) -> Result<(), AuthError> {
+        if let Some(iss) = &self.settings.issuer {
+            if claims.iss.as_deref() != Some(iss.as_str()) {
+                return Err(AuthError::InvalidToken("Invalid issuer"));
+            }
+        }
+        if let Some(aud) = &self.settings.audience {
+            if !claims.has_audience(aud) {
+                return Err(AuthError::InvalidToken("Invalid audience"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A random identifier: 128 bits as a UUID v4 string, like fastapi-jwt-auth's `jti`.
+fn random_id() -> Result<String, IssueError> {
+    let bytes = random_bytes::<16>().map_err(|e| IssueError::Crypto(e.to_string()))?;
+    Ok(uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string())
+}
