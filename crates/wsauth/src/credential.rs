@@ -151,15 +151,15 @@ pub(crate) fn locate(
         }
     }
     if target == Target::WebSocket {
-        if transports.query {
-            if let Some(token) = single(&query, &names.token_query)? {
-                found.push((CredentialKind::Query, token));
-            }
+        if transports.query
+            && let Some(token) = single(&query, &names.token_query)?
+        {
+            found.push((CredentialKind::Query, token));
         }
-        if transports.ticket {
-            if let Some(ticket) = single(&query, &names.ticket_query)? {
-                found.push((CredentialKind::Ticket, ticket));
-            }
+        if transports.ticket
+            && let Some(ticket) = single(&query, &names.ticket_query)?
+        {
+            found.push((CredentialKind::Ticket, ticket));
         }
         let (offered, bearer) = parse_subprotocols(&parts.headers, &names.subprotocol)?;
         offered_subprotocol = offered;

@@ -225,21 +225,15 @@ impl Key {
     /// Generates a new random key: 32 bytes for HMAC, a fresh key pair for
     /// EdDSA and ES256. RSA keys are loaded from PEM instead.
     pub fn generate(alg: Algorithm) -> Result<Self, KeyError> {
-        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
-        match alg {
-            a if a.is_hmac() => Self::hmac(alg, &random_bytes::<32>()?),
-            Algorithm::EdDSA => {
-                let doc = Ed25519KeyPair::generate_pkcs8v1(&aws_lc_rs::rand::SystemRandom::new())
-                    .map_err(|_| KeyError::Random)?;
-                Self::from_private_der(alg, doc.as_ref())
-            }
-            Algorithm::ES256 => {
-                let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
-                    .map_err(|_| KeyError::Random)?;
-                let doc = pair.to_pkcs8v1().map_err(|_| KeyError::Random)?;
-                Self::from_private_der(alg, doc.as_ref())
-            }
-            _ => Err(KeyError::WrongAlgorithm(alg)),
+        Self::from_material(alg, &generate_key_material(alg)?)
+    }
+
+    /// A key from material made by [`generate_key_material`].
+    pub fn from_material(alg: Algorithm, material: &[u8]) -> Result<Self, KeyError> {
+        if alg.is_hmac() {
+            Self::hmac(alg, material)
+        } else {
+            Self::from_private_der(alg, material)
         }
     }
 
@@ -288,6 +282,25 @@ fn jwk_thumbprint_kid(jwk: &Jwk) -> String {
     jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
         .map(|t| t.chars().take(16).collect())
         .unwrap_or_else(|_| "key".to_owned())
+}
+
+/// Generates new key material, to be stored and later loaded with
+/// [`Key::from_material`]: 32 random bytes for HMAC, a PKCS#8 v1 DER private
+/// key for EdDSA and ES256.
+pub fn generate_key_material(alg: Algorithm) -> Result<Vec<u8>, KeyError> {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
+    if alg.is_hmac() {
+        return Ok(random_bytes::<32>()?.to_vec());
+    }
+    let doc = match alg {
+        Algorithm::EdDSA => Ed25519KeyPair::generate_pkcs8v1(&aws_lc_rs::rand::SystemRandom::new())
+            .map_err(|_| KeyError::Random)?,
+        Algorithm::ES256 => EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+            .and_then(|pair| pair.to_pkcs8v1())
+            .map_err(|_| KeyError::Random)?,
+        _ => return Err(KeyError::WrongAlgorithm(alg)),
+    };
+    Ok(doc.as_ref().to_vec())
 }
 
 pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], KeyError> {

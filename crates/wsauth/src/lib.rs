@@ -30,7 +30,7 @@ pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use credential::{CredentialKind, CredentialNames, Transports};
 pub use error::{AuthError, close_code};
 pub use extract::{AccessToken, FreshAccessToken, RefreshToken};
-pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN};
+pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN, generate_key_material};
 pub use revocation::{MemoryRevocationStore, RevocationStore, StoreError};
 pub use ticket::{MemoryTicketStore, TicketDigest, TicketStore};
 pub use token::{

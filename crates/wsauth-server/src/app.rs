@@ -1,0 +1,168 @@
+//! Building and running the application: `Application::build` binds the
+//! listener (port 0 works) so tests start the real server.
+
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use wsauth::{KeySet, SharedClock, SystemClock, TokenAuthority, TokenSettings, WsAuth};
+
+use crate::accounts::Accounts;
+use crate::config::Config;
+use crate::families::Families;
+use crate::revocations::SqliteRevocationStore;
+use crate::state::AppState;
+use crate::{db, keyfile, routes};
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    state: AppState,
+    revocations: Arc<SqliteRevocationStore>,
+}
+
+impl Application {
+    /// Builds the server with the system clock.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// Builds the server with an injected clock (tests decide expiry with it).
+    pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
+        create_private_dir(&config.data_dir)?;
+        let pool = db::open(&config.data_dir).await?;
+        let key = keyfile::load_key(&config)?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let origins = if config.allowed_origins.is_empty() {
+            vec![
+                format!("http://127.0.0.1:{}", addr.port()),
+                format!("http://localhost:{}", addr.port()),
+            ]
+        } else {
+            config.allowed_origins.clone()
+        };
+        let settings = TokenSettings {
+            access_ttl: config.access_ttl,
+            refresh_ttl: config.refresh_ttl,
+            leeway: config.leeway,
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            ..TokenSettings::default()
+        };
+        let tokens =
+            TokenAuthority::with_settings(KeySet::new(key), settings).with_clock(clock.clone());
+        let revocations = Arc::new(
+            SqliteRevocationStore::load(pool.clone(), clock)
+                .await
+                .context("cannot load revocations")?,
+        );
+        let auth = WsAuth::builder(tokens.clone())
+            .revocation(revocations.clone())
+            .allowed_origins(origins.clone())
+            .ticket_ttl_secs(config.ticket_ttl)
+            .build();
+        tracing::info!(origins = ?origins, "allowed WebSocket origins");
+        let state = AppState {
+            auth,
+            accounts: Accounts::new(pool.clone(), 2),
+            families: Families::new(pool, tokens, revocations.clone()),
+            config: Arc::new(config),
+            shutdown: CancellationToken::new(),
+            sockets: TaskTracker::new(),
+        };
+        Ok(Self {
+            listener,
+            addr,
+            state,
+            revocations,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Cancelling this token shuts the server down: live sockets close with
+    /// 1001, then the process may exit.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.state.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            state,
+            revocations,
+            ..
+        } = self;
+        let shutdown = state.shutdown.clone();
+        let sockets = state.sockets.clone();
+        tokio::spawn(purge_loop(
+            state.families.clone(),
+            revocations,
+            shutdown.clone(),
+        ));
+        let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .await
+            .context("server failed")?;
+        sockets.close();
+        if tokio::time::timeout(Duration::from_secs(5), sockets.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some sockets did not close within 5 s");
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn purge_loop(
+    families: Families,
+    revocations: Arc<SqliteRevocationStore>,
+    shutdown: CancellationToken,
+) {
+    let mut every = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        if let Err(e) = revocations.purge_expired().await {
+            tracing::warn!(error = %e, "purging revocations failed");
+        }
+        if let Err(e) = families.purge_expired().await {
+            tracing::warn!(error = %e, "purging issued tokens failed");
+        }
+    }
+}
+
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    } else if dir.metadata()?.permissions().mode() & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), "data directory is readable by other users");
+    }
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! Configuration: built-in defaults < TOML file (`--config`) < `WSAUTH_*`
+//! environment variables < command-line flags. See docs/configuration.md.
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The server's whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on. `127.0.0.1:0` picks a free port.
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database and generated keys.
+    pub data_dir: PathBuf,
+    /// An HS256 secret given as text, used instead of the generated key.
+    pub hmac_secret: Option<String>,
+    /// Signing algorithm for a generated key: HS256, EdDSA or ES256.
+    pub algorithm: String,
+    /// Allow weak HMAC secrets (under 32 bytes). Local experiments only.
+    pub insecure_dev: bool,
+    /// Origins allowed on WebSocket handshakes. Empty: the server's own origins.
+    pub allowed_origins: Vec<String>,
+    /// Access token lifetime, seconds.
+    pub access_ttl: i64,
+    /// Refresh token lifetime, seconds.
+    pub refresh_ttl: i64,
+    /// Clock skew tolerated on token times, seconds.
+    pub leeway: i64,
+    /// `iss` to issue and require.
+    pub issuer: Option<String>,
+    /// `aud` to issue and require.
+    pub audience: Option<String>,
+    /// Whether `POST /auth/register` is open.
+    pub registration: bool,
+    /// Mark cookies `Secure` (set when serving over HTTPS).
+    pub cookie_secure: bool,
+    /// One-time ticket lifetime, seconds.
+    pub ticket_ttl: i64,
+    /// Log filter (tracing `EnvFilter` syntax).
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            data_dir: PathBuf::from("wsauth-data"),
+            hmac_secret: None,
+            algorithm: "HS256".into(),
+            insecure_dev: false,
+            allowed_origins: Vec::new(),
+            access_ttl: 15 * 60,
+            refresh_ttl: 30 * 24 * 3600,
+            leeway: 0,
+            issuer: None,
+            audience: None,
+            registration: true,
+            cookie_secure: false,
+            ticket_ttl: 30,
+            log: "info".into(),
+        }
+    }
+}
+
+/// Values given on the command line or in the environment; only those set
+/// override the file.
+#[derive(Debug, Default, Clone, Serialize, clap::Args)]
+pub struct Overrides {
+    /// Address to listen on [default: 127.0.0.1:8000].
+    #[arg(long, global = true, env = "WSAUTH_LISTEN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the database and generated keys [default: ./wsauth-data].
+    #[arg(long, global = true, env = "WSAUTH_DATA_DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// HS256 secret as text (at least 32 bytes), instead of the generated key.
+    #[arg(
+        long,
+        global = true,
+        env = "WSAUTH_HMAC_SECRET",
+        hide_env_values = true
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hmac_secret: Option<String>,
+    /// Algorithm of the generated key: HS256, EdDSA or ES256 [default: HS256].
+    #[arg(long, global = true, env = "WSAUTH_ALGORITHM")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
+    /// Allow a weak HMAC secret. Never in production.
+    #[arg(long, global = true, env = "WSAUTH_INSECURE_DEV")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insecure_dev: Option<bool>,
+    /// An origin allowed on WebSocket handshakes (repeatable).
+    #[arg(
+        long = "allowed-origin",
+        global = true,
+        env = "WSAUTH_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
+    /// Access token lifetime in seconds [default: 900].
+    #[arg(long, global = true, env = "WSAUTH_ACCESS_TTL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_ttl: Option<i64>,
+    /// Refresh token lifetime in seconds [default: 2592000].
+    #[arg(long, global = true, env = "WSAUTH_REFRESH_TTL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_ttl: Option<i64>,
+    /// Whether POST /auth/register is open [default: true].
+    #[arg(long, global = true, env = "WSAUTH_REGISTRATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration: Option<bool>,
+    /// Mark cookies Secure [default: false].
+    #[arg(long, global = true, env = "WSAUTH_COOKIE_SECURE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cookie_secure: Option<bool>,
+    /// Log filter [default: info].
+    #[arg(long, global = true, env = "WSAUTH_LOG")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+}
+
+/// Why the configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file or a value could not be read.
+    #[error("invalid configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    /// A value is out of range.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads defaults, then the file (if given), then the overrides.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let config: Config = figment
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("access_ttl", self.access_ttl),
+            ("refresh_ttl", self.refresh_ttl),
+            ("ticket_ttl", self.ticket_ttl),
+        ];
+        for (name, value) in positive {
+            if value <= 0 {
+                return Err(ConfigError::Invalid(format!("{name} must be positive")));
+            }
+        }
+        if self.leeway < 0 {
+            return Err(ConfigError::Invalid("leeway must not be negative".into()));
+        }
+        for origin in &self.allowed_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://"))
+                || origin.ends_with('/')
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "allowed origin {origin:?} must look like scheme://host[:port], without a path"
+                )));
+            }
+        }
+        Ok(())
+    }
+}

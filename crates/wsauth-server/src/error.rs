@@ -1,0 +1,82 @@
+//! One error type for the HTTP API, mapped to a status and a JSON body
+//! `{"detail": ..., "error": ...}` in one place.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use wsauth::AuthError;
+
+/// Everything an API call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Authentication failed (401/403/400/429 as the library decides).
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// Wrong username or password.
+    #[error("Bad username or password")]
+    BadCredentials,
+    /// The username is taken.
+    #[error("Username is already taken")]
+    UsernameTaken,
+    /// The username does not fit the rules.
+    #[error("Username must be 3 to 64 characters of letters, digits, '_', '.' or '-'")]
+    InvalidUsername,
+    /// The password does not fit the rules.
+    #[error("Password must be 8 to 1024 bytes")]
+    WeakPassword,
+    /// Registration is switched off.
+    #[error("Registration is disabled")]
+    RegistrationClosed,
+    /// The body is not the JSON the route expects.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A backend failed; the request had no effect.
+    #[error("Service unavailable")]
+    Unavailable,
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::Auth(e) => (e.status(), e.code()),
+            Self::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
+            Self::UsernameTaken => (StatusCode::CONFLICT, "username_taken"),
+            Self::InvalidUsername => (StatusCode::BAD_REQUEST, "invalid_username"),
+            Self::WeakPassword => (StatusCode::BAD_REQUEST, "weak_password"),
+            Self::RegistrationClosed => (StatusCode::FORBIDDEN, "registration_closed"),
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        tracing::error!(error = %e, "database error");
+        Self::Unavailable
+    }
+}
+
+impl From<wsauth::StoreError> for ApiError {
+    fn from(e: wsauth::StoreError) -> Self {
+        tracing::error!(error = %e, "store error");
+        Self::Unavailable
+    }
+}
+
+impl From<wsauth::IssueError> for ApiError {
+    fn from(e: wsauth::IssueError) -> Self {
+        tracing::error!(error = %e, "cannot issue token");
+        Self::Unavailable
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Auth(e) = self {
+            return e.into_response();
+        }
+        let (status, code) = self.status_and_code();
+        let body = serde_json::json!({ "detail": self.to_string(), "error": code });
+        (status, axum::Json(body)).into_response()
+    }
+}

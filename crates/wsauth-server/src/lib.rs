@@ -1,0 +1,18 @@
+//! The wsauth server: accounts, login/refresh/logout, cookie mode, one-time
+//! tickets, a guarded WebSocket endpoint and a demo page, on SQLite.
+
+pub mod accounts;
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod families;
+pub mod keyfile;
+pub mod revocations;
+mod routes;
+mod sockets;
+pub mod state;
+pub mod telemetry;
+
+pub use app::Application;
+pub use config::{Config, Overrides};

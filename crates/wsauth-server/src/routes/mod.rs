@@ -1,0 +1,46 @@
+//! The HTTP routes, grouped by resource, and the middleware around them.
+
+mod auth;
+mod cookie;
+mod meta;
+mod ws;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::FromRequest;
+use axum::extract::rejection::JsonRejection;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::telemetry;
+
+/// The whole application router.
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(auth::router())
+        .merge(cookie::router())
+        .merge(meta::router())
+        .merge(ws::router())
+        .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(telemetry::sensitive_response_headers())
+        .layer(telemetry::access_log())
+        .layer(telemetry::sensitive_request_headers())
+        .with_state(state)
+}
+
+/// A JSON body; a malformed one is a 400 with the API's error body (the
+/// input is never echoed back).
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub(crate) struct ApiJson<T>(pub T);
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let detail = match rejection {
+            JsonRejection::MissingJsonContentType(_) => "Expected Content-Type: application/json",
+            JsonRejection::BytesRejection(_) => "Request body is too large or unreadable",
+            _ => "Request body is not the expected JSON",
+        };
+        ApiError::BadRequest(detail.to_owned())
+    }
+}

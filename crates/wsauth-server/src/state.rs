@@ -1,0 +1,34 @@
+//! What every handler shares.
+
+use axum::extract::FromRef;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use wsauth::WsAuth;
+
+use crate::accounts::Accounts;
+use crate::config::Config;
+use crate::families::Families;
+
+/// The application state.
+#[derive(Clone)]
+pub struct AppState {
+    /// Tokens, credentials, revocation, tickets.
+    pub auth: WsAuth,
+    /// The account store.
+    pub accounts: Accounts,
+    /// Token families (login, rotation, logout).
+    pub families: Families,
+    /// The configuration in force.
+    pub config: Arc<Config>,
+    /// Cancelled when the server shuts down; live sockets close with 1001.
+    pub shutdown: CancellationToken,
+    /// Live socket tasks, awaited at shutdown.
+    pub sockets: TaskTracker,
+}
+
+impl FromRef<AppState> for WsAuth {
+    fn from_ref(state: &AppState) -> WsAuth {
+        state.auth.clone()
+    }
+}

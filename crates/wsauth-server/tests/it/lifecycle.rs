@@ -1,0 +1,219 @@
+//! The binary as a user meets it: zero-config start, the data directory and
+//! key file, `wsauth user add`, the demo page, health, and shutdown closing
+//! every socket with 1001.
+
+use crate::support::*;
+use serde_json::json;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_wsauth");
+
+/// Starts the binary and waits for its "listening" line; returns the child and base URL.
+fn spawn(cwd: &std::path::Path, args: &[&str]) -> (Child, String, std::thread::JoinHandle<String>) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("WSAUTH_HMAC_SECRET")
+        .env("WSAUTH_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn wsauth");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read listening line");
+    let url = line
+        .trim()
+        .strip_prefix("wsauth listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    let stderr = child.stderr.take().expect("stderr");
+    let logs = std::thread::spawn(move || {
+        let mut all = String::new();
+        let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut all);
+        all
+    });
+    (child, url, logs)
+}
+
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    for _ in 0..100 {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    child.wait().expect("wait")
+}
+
+#[tokio::test]
+async fn zero_config_start_creates_and_reuses_the_data_dir_and_key() {
+    let cwd = tempfile::tempdir().expect("dir");
+    let mut add = Command::new(BIN)
+        .args(["user", "add", "bob"])
+        .current_dir(cwd.path())
+        .env_remove("WSAUTH_HMAC_SECRET")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn user add");
+    add.stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"bobs password\n")
+        .expect("write");
+    assert!(add.wait().expect("wait").success());
+
+    let (mut child, url, logs) = spawn(cwd.path(), &["--listen", "127.0.0.1:0"]);
+    // The first start generated the key, readable by its owner only.
+    let data = cwd.path().join("wsauth-data");
+    let key = data.join("signing-key.hs256");
+    assert_eq!(
+        std::fs::metadata(&key)
+            .expect("key file")
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    assert_eq!(std::fs::metadata(&key).expect("key").len(), 32);
+    assert!(data.join("wsauth.db").exists());
+    let key_bytes = std::fs::read(&key).expect("read key");
+
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let r = http
+        .post(format!("{url}/auth/login"))
+        .json(&json!({"username": "bob", "password": "bobs password"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.expect("json");
+    let access = str_of(&body, "access_token");
+    let ws_url = url.replacen("http://", "ws://", 1);
+    let (mut ws, _) = connect(&format!("{ws_url}/ws?token={access}"), &[])
+        .await
+        .expect("101");
+    assert_eq!(next_json(&mut ws).await["type"], "welcome");
+
+    // SIGTERM: the open socket gets a real close frame with 1001, the process exits cleanly.
+    let status = terminate(&mut child);
+    assert_eq!(next_close(&mut ws).await.0, 1001);
+    assert!(status.success(), "{status:?}");
+    let logs = logs.join().expect("logs");
+    assert!(
+        logs.contains("generated a new signing key") || logs.contains("using the signing key"),
+        "{logs}"
+    );
+    assert!(!logs.contains(&access), "the token was logged");
+
+    // Second start: same key, so the token from the first run still opens a socket.
+    let (mut child, url, _logs) = spawn(cwd.path(), &["serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(std::fs::read(&key).expect("read key"), key_bytes);
+    let ws_url = url.replacen("http://", "ws://", 1);
+    let (mut ws, _) = connect(&format!("{ws_url}/ws?token={access}"), &[])
+        .await
+        .expect("101 after restart");
+    assert_eq!(next_json(&mut ws).await["sub"], "bob");
+    terminate(&mut child);
+}
+
+#[tokio::test]
+async fn server_shutdown_closes_every_socket_with_1001() {
+    let server = TestServer::start().await;
+    let (a, _) = server.login("alice").await;
+    let (b, _) = server.login("bob").await;
+    let (mut ws1, _) = server.ws_welcome(&a).await;
+    let (mut ws2, _) = server.ws_welcome(&b).await;
+    server.shutdown();
+    assert_eq!(
+        next_close(&mut ws1).await,
+        (1001, "server shutting down".to_owned())
+    );
+    assert_eq!(next_close(&mut ws2).await.0, 1001);
+}
+
+#[tokio::test]
+async fn a_client_close_gets_a_close_frame_back_not_1006() {
+    use tokio_tungstenite::tungstenite::protocol::{CloseFrame, frame::coding::CloseCode};
+    let server = TestServer::start().await;
+    let (a, _) = server.login("alice").await;
+    let (mut ws, _) = server.ws_welcome(&a).await;
+    ws.close(Some(CloseFrame {
+        code: CloseCode::Normal,
+        reason: "bye".into(),
+    }))
+    .await
+    .expect("close");
+    assert_eq!(next_close(&mut ws).await.0, 1000);
+}
+
+#[tokio::test]
+async fn health_jwks_and_the_demo_page_are_served() {
+    let server = TestServer::start().await;
+    let r = server
+        .http
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(
+        r.json::<serde_json::Value>().await.expect("json"),
+        json!({"status": "ok"})
+    );
+    let r = server.http.get(server.url("/")).send().await.expect("get");
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("text/html")
+    );
+    assert!(r.text().await.expect("text").contains("wsauth"));
+}
+
+#[test]
+fn defaults_are_the_documented_ones() {
+    let c = wsauth_server::Config::default();
+    assert_eq!(c.listen.to_string(), "127.0.0.1:8000");
+    assert_eq!(c.data_dir, std::path::PathBuf::from("wsauth-data"));
+    assert_eq!((c.access_ttl, c.refresh_ttl, c.leeway), (900, 2_592_000, 0));
+    assert!(c.registration);
+}
+
+#[test]
+fn configuration_layers_file_then_environment_then_flags() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("wsauth.toml");
+    std::fs::write(
+        &file,
+        "access_ttl = 60\nrefresh_ttl = 120\nlisten = \"127.0.0.1:9001\"\n",
+    )
+    .expect("write");
+    let overrides = wsauth_server::Overrides {
+        access_ttl: Some(30),
+        ..Default::default()
+    };
+    let c = wsauth_server::Config::load(Some(&file), &overrides).expect("load");
+    assert_eq!((c.access_ttl, c.refresh_ttl), (30, 120));
+    assert_eq!(c.listen.to_string(), "127.0.0.1:9001");
+    std::fs::write(&file, "acces_ttl = 60\n").expect("write");
+    assert!(
+        wsauth_server::Config::load(Some(&file), &Default::default()).is_err(),
+        "unknown keys are refused"
+    );
+    std::fs::write(&file, "allowed_origins = [\"http://a.example/\"]\n").expect("write");
+    assert!(wsauth_server::Config::load(Some(&file), &Default::default()).is_err());
+}

@@ -1,0 +1,17 @@
+//! Integration tests: the real server on port 0, real clients over loopback.
+
+#![allow(unreachable_pub)]
+
+mod support;
+
+mod attacks_claims;
+mod attacks_keys;
+mod attacks_structure;
+mod attacks_transport;
+mod checks;
+mod credentials;
+mod fastapi_compat;
+mod lifecycle;
+mod logs;
+mod seed_regressions;
+mod sessions;

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The project's test command (README command two). It installs or starts what
+# the tests need, builds everything (benchmarks included, so they cannot rot),
+# and runs every test suite. Usage: ./test.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+
+log() { printf '\n== %s\n' "$*"; }
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  log "installing cargo-nextest"
+  cargo install cargo-nextest --locked
+fi
+
+log "build (all crates, tests, examples and benchmarks)"
+cargo build --workspace --all-targets
+
+log "Rust tests (library and server, real server on loopback)"
+cargo nextest run --workspace --no-fail-fast
+cargo test --workspace --doc
