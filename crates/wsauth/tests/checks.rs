@@ -130,14 +130,8 @@ async fn the_four_checks_on_http_and_websocket_routes() {
         .token;
     let alice = || Ok("alice".to_owned());
     // (route, no token, fresh access, non-fresh access, refresh, garbage)
-    let table: [(
-        &str,
-        Result<String, u16>,
-        Result<String, u16>,
-        Result<String, u16>,
-        Result<String, u16>,
-        Result<String, u16>,
-    ); 4] = [
+    type Outcome = Result<String, u16>;
+    let table: [(&str, Outcome, Outcome, Outcome, Outcome, Outcome); 4] = [
         ("required", Err(401), alice(), alice(), Err(401), Err(401)),
         (
             "optional",
