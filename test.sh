@@ -18,3 +18,9 @@ cargo build --workspace --all-targets
 log "Rust tests (library and server, real server on loopback)"
 cargo nextest run --workspace --no-fail-fast
 cargo test --workspace --doc
+
+log "browser end-to-end tests (the demo page in headless Chromium)"
+bash e2e/run.sh
+
+log "interop with fastapi-jwt-auth 0.5.0 (the seed system)"
+bash interop/run.sh

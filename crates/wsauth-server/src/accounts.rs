@@ -12,23 +12,13 @@ use crate::error::ApiError;
 /// Usernames: 3 to 64 characters of `A-Z a-z 0-9 _ . -`.
 pub fn validate_username(name: &str) -> Result<(), ApiError> {
     let ok = (3..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::InvalidUsername)
-    }
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if ok { Ok(()) } else { Err(ApiError::InvalidUsername) }
 }
 
 /// Passwords: 8 to 1024 bytes.
 pub fn validate_password(password: &str) -> Result<(), ApiError> {
-    if (8..=1024).contains(&password.len()) {
-        Ok(())
-    } else {
-        Err(ApiError::WeakPassword)
-    }
+    if (8..=1024).contains(&password.len()) { Ok(()) } else { Err(ApiError::WeakPassword) }
 }
 
 /// The account store.
@@ -43,11 +33,7 @@ impl Accounts {
     /// Accounts in this database. At most `parallel` hashes run at once
     /// (each takes about 19 MiB of memory).
     pub fn new(pool: SqlitePool, parallel: usize) -> Self {
-        Self {
-            pool,
-            hashing: Arc::new(Semaphore::new(parallel.max(1))),
-            dummy: Arc::default(),
-        }
+        Self { pool, hashing: Arc::new(Semaphore::new(parallel.max(1))), dummy: Arc::default() }
     }
 
     /// Creates an account; `username_taken` if it exists.
@@ -81,26 +67,16 @@ impl Accounts {
         } else {
             None
         };
-        let password = if password.len() > 1024 {
-            String::new()
-        } else {
-            password.to_owned()
-        };
+        let password = if password.len() > 1024 { String::new() } else { password.to_owned() };
         let (hash, known) = match stored {
             Some((hash,)) => (hash, true),
             None => (self.dummy_hash().await?, false),
         };
-        let _permit = self
-            .hashing
-            .acquire()
-            .await
-            .map_err(|_| ApiError::Unavailable)?;
+        let _permit = self.hashing.acquire().await.map_err(|_| ApiError::Unavailable)?;
         let ok = tokio::task::spawn_blocking(move || {
             hash.parse::<PasswordHash>()
                 .map(|parsed| {
-                    Argon2::default()
-                        .verify_password(password.as_bytes(), &parsed)
-                        .is_ok()
+                    Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
                 })
                 .unwrap_or(false)
         })
@@ -110,15 +86,9 @@ impl Accounts {
     }
 
     async fn hash(&self, password: String) -> Result<String, ApiError> {
-        let _permit = self
-            .hashing
-            .acquire()
-            .await
-            .map_err(|_| ApiError::Unavailable)?;
+        let _permit = self.hashing.acquire().await.map_err(|_| ApiError::Unavailable)?;
         tokio::task::spawn_blocking(move || {
-            Argon2::default()
-                .hash_password(password.as_bytes())
-                .map(|h| h.to_string())
+            Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string())
         })
         .await
         .map_err(|_| ApiError::Unavailable)?

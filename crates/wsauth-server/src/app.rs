@@ -63,26 +63,30 @@ impl Application {
                 .await
                 .context("cannot load revocations")?,
         );
+        let limits = &config.limits;
         let auth = WsAuth::builder(tokens.clone())
             .revocation(revocations.clone())
             .allowed_origins(origins.clone())
             .ticket_ttl_secs(config.ticket_ttl)
+            .socket_limits(limits.socket_limits())
+            .live_config(limits.live_config())
+            .handshake_rate(limits.handshake_rate, limits.handshake_burst)
             .build();
         tracing::info!(origins = ?origins, "allowed WebSocket origins");
         let state = AppState {
-            auth,
+            auth: auth.clone(),
             accounts: Accounts::new(pool.clone(), 2),
-            families: Families::new(pool, tokens, revocations.clone()),
+            families: Families::new(pool, tokens, revocations.clone(), auth.live().clone()),
             config: Arc::new(config),
             shutdown: CancellationToken::new(),
             sockets: TaskTracker::new(),
         };
-        Ok(Self {
-            listener,
-            addr,
-            state,
-            revocations,
-        })
+        Ok(Self { listener, addr, state, revocations })
+    }
+
+    /// The authentication state (tokens, revocation, live sockets).
+    pub fn auth(&self) -> wsauth::WsAuth {
+        self.state.auth.clone()
     }
 
     /// The bound port.
@@ -103,29 +107,17 @@ impl Application {
 
     /// Serves until the shutdown token is cancelled.
     pub async fn run(self) -> anyhow::Result<()> {
-        let Self {
-            listener,
-            state,
-            revocations,
-            ..
-        } = self;
+        let Self { listener, state, revocations, .. } = self;
         let shutdown = state.shutdown.clone();
         let sockets = state.sockets.clone();
-        tokio::spawn(purge_loop(
-            state.families.clone(),
-            revocations,
-            shutdown.clone(),
-        ));
+        tokio::spawn(purge_loop(state.families.clone(), revocations, shutdown.clone()));
         let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .await
             .context("server failed")?;
         sockets.close();
-        if tokio::time::timeout(Duration::from_secs(5), sockets.wait())
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(Duration::from_secs(5), sockets.wait()).await.is_err() {
             tracing::warn!("some sockets did not close within 5 s");
         }
         tracing::info!("stopped");

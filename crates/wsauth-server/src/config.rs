@@ -2,7 +2,7 @@
 //! environment variables < command-line flags. See docs/configuration.md.
 
 use figment::Figment;
-use figment::providers::{Format, Serialized, Toml};
+use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -41,6 +41,94 @@ pub struct Config {
     pub ticket_ttl: i64,
     /// Log filter (tracing `EnvFilter` syntax).
     pub log: String,
+    /// Limits on sockets and handshakes.
+    pub limits: Limits,
+}
+
+/// Limits on live sockets and handshakes (`[limits]` in the file,
+/// `WSAUTH_LIMITS_<KEY>` in the environment).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Seconds a socket may outlive its token's `exp` (then close 4001).
+    pub expiry_grace: i64,
+    /// Largest message and frame a client may send, bytes (close 1009).
+    pub max_message_size: usize,
+    /// Read buffer per connection, bytes.
+    pub read_buffer_size: usize,
+    /// Messages per second per connection, sustained (close 1008 past it); 0 = off.
+    pub message_rate: f64,
+    /// Messages per connection in a burst.
+    pub message_burst: f64,
+    /// Messages queued for a client that is not reading (close 1008 when full).
+    pub outbound_queue: usize,
+    /// Seconds between pings to a quiet client.
+    pub ping_interval: u64,
+    /// Seconds a client may stay silent after a ping (close 1008 after).
+    pub pong_timeout: u64,
+    /// Seconds one write may take before the client is dropped.
+    pub write_timeout: u64,
+    /// WebSocket handshakes per second per client address (429 past it); 0 = off.
+    pub handshake_rate: f64,
+    /// Handshakes per client address in a burst.
+    pub handshake_burst: f64,
+    /// Live sockets per user (429 past it).
+    pub max_connections_per_user: usize,
+    /// Sockets waiting for a first-message auth frame, in all (429 past it).
+    pub max_pending_auth: usize,
+    /// Milliseconds a first-message socket may wait for its auth frame (close 4408).
+    pub auth_timeout_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let live = wsauth::LiveConfig::default();
+        Self {
+            expiry_grace: live.expiry_grace_secs,
+            max_message_size: 64 * 1024,
+            read_buffer_size: 4096,
+            message_rate: live.message_rate,
+            message_burst: live.message_burst,
+            outbound_queue: live.outbound_queue,
+            ping_interval: live.ping_interval.as_secs(),
+            pong_timeout: live.pong_timeout.as_secs(),
+            write_timeout: live.write_timeout.as_secs(),
+            handshake_rate: 50.0,
+            handshake_burst: 100.0,
+            max_connections_per_user: live.max_connections_per_user,
+            max_pending_auth: live.max_pending_auth,
+            auth_timeout_ms: 5000,
+        }
+    }
+}
+
+impl Limits {
+    /// The library's live-socket configuration.
+    pub fn live_config(&self) -> wsauth::LiveConfig {
+        use std::time::Duration;
+        wsauth::LiveConfig {
+            expiry_grace_secs: self.expiry_grace,
+            max_connections_per_user: self.max_connections_per_user,
+            max_pending_auth: self.max_pending_auth,
+            auth_timeout: Duration::from_millis(self.auth_timeout_ms),
+            message_rate: self.message_rate,
+            message_burst: self.message_burst,
+            outbound_queue: self.outbound_queue,
+            ping_interval: Duration::from_secs(self.ping_interval.max(1)),
+            pong_timeout: Duration::from_secs(self.pong_timeout.max(1)),
+            write_timeout: Duration::from_secs(self.write_timeout.max(1)),
+        }
+    }
+
+    /// The library's socket buffer and size limits.
+    pub fn socket_limits(&self) -> wsauth::SocketLimits {
+        wsauth::SocketLimits {
+            read_buffer_size: self.read_buffer_size,
+            max_message_size: self.max_message_size,
+            max_frame_size: self.max_message_size,
+            ..wsauth::SocketLimits::default()
+        }
+    }
 }
 
 impl Default for Config {
@@ -61,6 +149,7 @@ impl Default for Config {
             cookie_secure: false,
             ticket_ttl: 30,
             log: "info".into(),
+            limits: Limits::default(),
         }
     }
 }
@@ -78,12 +167,7 @@ pub struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
     /// HS256 secret as text (at least 32 bytes), instead of the generated key.
-    #[arg(
-        long,
-        global = true,
-        env = "WSAUTH_HMAC_SECRET",
-        hide_env_values = true
-    )]
+    #[arg(long, global = true, env = "WSAUTH_HMAC_SECRET", hide_env_values = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hmac_secret: Option<String>,
     /// Algorithm of the generated key: HS256, EdDSA or ES256 [default: HS256].
@@ -149,7 +233,9 @@ impl Config {
             }
             figment = figment.merge(Toml::file(path));
         }
+        let limits_env = Env::prefixed("WSAUTH_LIMITS_").map(|key| format!("limits.{key}").into());
         let config: Config = figment
+            .merge(limits_env)
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(Box::new)?;
@@ -167,6 +253,11 @@ impl Config {
             if value <= 0 {
                 return Err(ConfigError::Invalid(format!("{name} must be positive")));
             }
+        }
+        if self.limits.max_message_size < 1024 || self.limits.read_buffer_size < 1024 {
+            return Err(ConfigError::Invalid(
+                "limits.max_message_size and limits.read_buffer_size must be at least 1024".into(),
+            ));
         }
         if self.leeway < 0 {
             return Err(ConfigError::Invalid("leeway must not be negative".into()));

@@ -21,10 +21,7 @@ pub async fn open(data_dir: &Path) -> anyhow::Result<SqlitePool> {
         .connect_with(options)
         .await
         .with_context(|| format!("cannot open database {}", path.display()))?;
-    sqlx::migrate!("./migrations")
-        .run(&pool)
-        .await
-        .context("database migration failed")?;
+    sqlx::migrate!("./migrations").run(&pool).await.context("database migration failed")?;
     tracing::info!(path = %path.display(), "database ready");
     Ok(pool)
 }

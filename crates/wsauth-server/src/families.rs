@@ -4,7 +4,10 @@
 
 use sqlx::SqlitePool;
 use std::sync::Arc;
-use wsauth::{Claims, IssueOptions, IssuedToken, RevocationStore, TokenAuthority, TokenKind};
+use wsauth::{
+    Claims, IssueOptions, IssuedToken, LiveSessions, RevocationEvent, RevocationStore as _,
+    TokenAuthority, TokenKind,
+};
 
 use crate::error::ApiError;
 use crate::revocations::SqliteRevocationStore;
@@ -23,20 +26,27 @@ pub struct Families {
     pool: SqlitePool,
     tokens: TokenAuthority,
     revocations: Arc<SqliteRevocationStore>,
+    live: LiveSessions,
 }
 
 impl Families {
-    /// Families over this database, authority and revocation store.
+    /// Families over this database, authority and revocation store; live
+    /// sockets of revoked tokens are closed through `live`.
     pub fn new(
         pool: SqlitePool,
         tokens: TokenAuthority,
         revocations: Arc<SqliteRevocationStore>,
+        live: LiveSessions,
     ) -> Self {
-        Self {
-            pool,
-            tokens,
-            revocations,
-        }
+        Self { pool, tokens, revocations, live }
+    }
+
+    /// Stores a revocation of these tokens, then closes their live sockets.
+    async fn revoke_tokens(&self, tokens: &[(String, i64)]) -> Result<(), ApiError> {
+        self.revocations.revoke_many(tokens).await?;
+        let jtis = tokens.iter().map(|(jti, _)| jti.clone()).collect();
+        self.live.notify(&RevocationEvent::Tokens(jtis));
+        Ok(())
     }
 
     /// Issues a pair for a password login: a new family, a fresh access token.
@@ -94,9 +104,7 @@ impl Families {
         match family {
             Some((family,)) => self.revoke_family(&family).await,
             None => {
-                self.revocations
-                    .revoke_token(&claims.jti, claims.exp)
-                    .await?;
+                self.revoke_tokens(&[(claims.jti.clone(), claims.exp)]).await?;
                 Ok(vec![claims.jti.clone()])
             }
         }
@@ -112,8 +120,9 @@ impl Families {
                 .bind(now)
                 .fetch_all(&self.pool)
                 .await?;
-        self.revocations.revoke_many(&live).await?;
+        self.revoke_tokens(&live).await?;
         self.revocations.revoke_subject_before(sub, now).await?;
+        self.live.notify(&RevocationEvent::Subject { sub: sub.to_owned(), before: now });
         Ok(())
     }
 
@@ -123,7 +132,7 @@ impl Families {
                 .bind(family)
                 .fetch_all(&self.pool)
                 .await?;
-        self.revocations.revoke_many(&members).await?;
+        self.revoke_tokens(&members).await?;
         Ok(members.into_iter().map(|(jti, _)| jti).collect())
     }
 
@@ -134,21 +143,11 @@ impl Families {
         fresh: bool,
         cookie: bool,
     ) -> Result<TokenPair, ApiError> {
-        let access = self.tokens.issue_access(
-            sub,
-            IssueOptions {
-                fresh,
-                csrf: cookie,
-                ..Default::default()
-            },
-        )?;
-        let refresh = self.tokens.issue_refresh(
-            sub,
-            IssueOptions {
-                csrf: cookie,
-                ..Default::default()
-            },
-        )?;
+        let access = self
+            .tokens
+            .issue_access(sub, IssueOptions { fresh, csrf: cookie, ..Default::default() })?;
+        let refresh =
+            self.tokens.issue_refresh(sub, IssueOptions { csrf: cookie, ..Default::default() })?;
         let mut tx = self.pool.begin().await?;
         for token in [&access, &refresh] {
             sqlx::query(

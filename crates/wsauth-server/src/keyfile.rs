@@ -23,14 +23,9 @@ pub fn load_key(config: &Config) -> anyhow::Result<Key> {
     let alg = Algorithm::from_name(&config.algorithm)
         .filter(|a| matches!(a, Algorithm::HS256 | Algorithm::EdDSA | Algorithm::ES256))
         .with_context(|| {
-            format!(
-                "algorithm {:?} is not one of HS256, EdDSA, ES256",
-                config.algorithm
-            )
+            format!("algorithm {:?} is not one of HS256, EdDSA, ES256", config.algorithm)
         })?;
-    let path = config
-        .data_dir
-        .join(format!("signing-key.{}", alg.name().to_ascii_lowercase()));
+    let path = config.data_dir.join(format!("signing-key.{}", alg.name().to_ascii_lowercase()));
     let material = match std::fs::read(&path) {
         Ok(bytes) => {
             tracing::info!(path = %path.display(), "using the signing key");

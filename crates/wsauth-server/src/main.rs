@@ -45,9 +45,7 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(&config.log);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
-        Command::User {
-            action: UserAction::Add { name },
-        } => add_user(config, &name).await,
+        Command::User { action: UserAction::Add { name } } => add_user(config, &name).await,
     }
 }
 
@@ -86,10 +84,7 @@ async fn add_user(config: Config, name: &str) -> anyhow::Result<()> {
         first
     } else {
         let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .context("cannot read the password")?;
+        std::io::stdin().lock().read_line(&mut line).context("cannot read the password")?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     };
     std::fs::create_dir_all(&config.data_dir)?;

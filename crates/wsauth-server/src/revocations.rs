@@ -54,10 +54,7 @@ impl SqliteRevocationStore {
                 .map_err(store_error)?;
         }
         tx.commit().await.map_err(store_error)?;
-        let mut map = self
-            .tokens
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self.tokens.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         for (jti, exp) in tokens {
             map.insert(jti.clone(), *exp);
         }
@@ -96,10 +93,7 @@ impl RevocationStore for SqliteRevocationStore {
         .execute(&self.pool)
         .await
         .map_err(store_error)?;
-        let mut map = self
-            .subjects
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self.subjects.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mark = map.entry(sub.to_owned()).or_insert(before);
         *mark = (*mark).max(before);
         Ok(())
@@ -114,12 +108,7 @@ impl RevocationStore for SqliteRevocationStore {
         if by_jti {
             return Ok(true);
         }
-        let subjects = self
-            .subjects
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Ok(subjects
-            .get(&claims.sub)
-            .is_some_and(|before| claims.iat < *before))
+        let subjects = self.subjects.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(subjects.get(&claims.sub).is_some_and(|before| claims.iat < *before))
     }
 }

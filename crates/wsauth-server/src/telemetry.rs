@@ -50,14 +50,8 @@ pub fn redact_query(query: Option<&str>) -> String {
             // A key is shown only when it looks like a parameter name, so a
             // token pasted as a bare key is never written out.
             let plain = (1..=32).contains(&key.len())
-                && key
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-            if plain {
-                format!("{key}=[redacted]")
-            } else {
-                "[redacted]".to_owned()
-            }
+                && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if plain { format!("{key}=[redacted]") } else { "[redacted]".to_owned() }
         })
         .take(16)
         .collect::<Vec<_>>()
@@ -90,10 +84,7 @@ mod tests {
     #[test]
     fn every_query_value_is_redacted() {
         let q = redact_query(Some("token=eyJabc.def.ghi&csrf_token=xyz&ticket=t"));
-        assert_eq!(
-            q,
-            "token=[redacted]&csrf_token=[redacted]&ticket=[redacted]"
-        );
+        assert_eq!(q, "token=[redacted]&csrf_token=[redacted]&ticket=[redacted]");
         let bare = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln";
         assert_eq!(redact_query(Some(bare)), "[redacted]");
         assert_eq!(redact_query(None), "");

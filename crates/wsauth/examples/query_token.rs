@@ -29,10 +29,7 @@ async fn login(State(auth): State<WsAuth>, Json(user): Json<User>) -> Response {
         return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
     }
     let tokens = auth.tokens();
-    let fresh = IssueOptions {
-        fresh: true,
-        ..Default::default()
-    };
+    let fresh = IssueOptions { fresh: true, ..Default::default() };
     match (
         tokens.issue_access(&user.username, fresh),
         tokens.issue_refresh(&user.username, IssueOptions::default()),
@@ -52,9 +49,7 @@ async fn ws(guard: WsGuard) -> Response {
     guard.on_upgrade(|mut socket, auth| async move {
         let _ = socket.send(Message::text("Successfully Login!")).await;
         let claims = serde_json::to_string(&auth.claims).unwrap_or_default();
-        let _ = socket
-            .send(Message::text(format!("Here your decoded token: {claims}")))
-            .await;
+        let _ = socket.send(Message::text(format!("Here your decoded token: {claims}"))).await;
         let _ = socket.send(Message::Close(None)).await;
     })
 }
@@ -65,10 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let auth = WsAuth::builder(TokenAuthority::new(KeySet::new(key)))
         .allowed_origins(["http://127.0.0.1:8000", "http://localhost:8000"])
         .build();
-    let app = Router::new()
-        .route("/login", post(login))
-        .route("/ws", get(ws))
-        .with_state(auth);
+    let app = Router::new().route("/login", post(login)).route("/ws", get(ws)).with_state(auth);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
     axum::serve(listener, app).await?;
     Ok(())

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::credential::{
     self, CredentialKind, CredentialNames, Located, Target, Transports, check_csrf,
 };
+use crate::live::{HandshakeLimiter, LiveConfig, LiveSessions};
 use crate::revocation::{MemoryRevocationStore, RevocationStore};
 use crate::ticket::{self, MemoryTicketStore, TicketStore};
 use crate::{AuthError, Claims, TokenAuthority, TokenKind};
@@ -90,6 +91,9 @@ struct Inner {
     allowed_origins: Vec<String>,
     ticket_ttl_secs: i64,
     limits: SocketLimits,
+    live: LiveSessions,
+    handshakes: HandshakeLimiter,
+    pending: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for WsAuth {
@@ -111,6 +115,8 @@ pub struct WsAuthBuilder {
     allowed_origins: Vec<String>,
     ticket_ttl_secs: i64,
     limits: SocketLimits,
+    live: LiveConfig,
+    handshake_rate: (f64, f64),
 }
 
 impl WsAuthBuilder {
@@ -162,22 +168,43 @@ impl WsAuthBuilder {
         self
     }
 
+    /// Limits and timings for live sockets (expiry grace, rates, queues,
+    /// keepalive, connection caps).
+    pub fn live_config(mut self, config: LiveConfig) -> Self {
+        self.live = config;
+        self
+    }
+
+    /// WebSocket handshakes allowed per client address: `rate` per second,
+    /// bursts of `burst`; past it, 429 with `Retry-After` before the upgrade.
+    /// Default 50 per second, bursts of 100. A rate of zero switches it off.
+    /// The address comes from axum's `ConnectInfo<SocketAddr>`; without it
+    /// (no `into_make_service_with_connect_info`) no per-address limit applies.
+    pub fn handshake_rate(mut self, rate: f64, burst: f64) -> Self {
+        self.handshake_rate = (rate, burst);
+        self
+    }
+
     /// Finishes the builder.
     pub fn build(self) -> WsAuth {
+        let leeway = self.tokens.settings().leeway;
+        let live = LiveSessions::new(self.tokens.clock().clone(), leeway, self.live);
+        let pending = Arc::new(tokio::sync::Semaphore::new(live.config().max_pending_auth));
         WsAuth {
             inner: Arc::new(Inner {
                 tokens: self.tokens,
                 revocation: self
                     .revocation
                     .unwrap_or_else(|| Arc::new(MemoryRevocationStore::new())),
-                tickets: self
-                    .tickets
-                    .unwrap_or_else(|| Arc::new(MemoryTicketStore::new())),
+                tickets: self.tickets.unwrap_or_else(|| Arc::new(MemoryTicketStore::new())),
                 names: self.names,
                 transports: self.transports,
                 allowed_origins: self.allowed_origins,
                 ticket_ttl_secs: self.ticket_ttl_secs,
                 limits: self.limits,
+                live,
+                handshakes: HandshakeLimiter::new(self.handshake_rate.0, self.handshake_rate.1),
+                pending,
             }),
         }
     }
@@ -195,7 +222,35 @@ impl WsAuth {
             allowed_origins: Vec::new(),
             ticket_ttl_secs: 30,
             limits: SocketLimits::default(),
+            live: LiveConfig::default(),
+            handshake_rate: (50.0, 100.0),
         }
+    }
+
+    /// The registry of live sockets (expiry, revocation kicks).
+    pub fn live(&self) -> &LiveSessions {
+        &self.inner.live
+    }
+
+    /// Admits a handshake from `addr` under the per-address rate.
+    pub(crate) fn admit_handshake(&self, addr: Option<std::net::IpAddr>) -> Result<(), AuthError> {
+        match addr {
+            Some(ip) => self
+                .inner
+                .handshakes
+                .check(ip)
+                .map_err(|retry_after| AuthError::TooManyRequests { retry_after }),
+            None => Ok(()),
+        }
+    }
+
+    /// A place among the sockets waiting for a first-message `auth` frame.
+    pub(crate) fn pending_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AuthError> {
+        self.inner
+            .pending
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| AuthError::TooManyRequests { retry_after: 1 })
     }
 
     /// The token authority (issue and verify).
@@ -224,9 +279,7 @@ impl WsAuth {
         parts: &Parts,
         check: Check,
     ) -> Result<Option<Authenticated>, AuthError> {
-        self.authenticate(parts, Target::Http, check)
-            .await
-            .map(|o| o.map(|(a, _)| a))
+        self.authenticate(parts, Target::Http, check).await.map(|o| o.map(|(a, _)| a))
     }
 
     /// Authenticates a WebSocket handshake; also says whether the client
@@ -253,11 +306,7 @@ impl WsAuth {
         target: Target,
         check: Check,
     ) -> Result<Option<(Authenticated, bool)>, AuthError> {
-        let wanted = if check == Check::Refresh {
-            TokenKind::Refresh
-        } else {
-            TokenKind::Access
-        };
+        let wanted = if check == Check::Refresh { TokenKind::Refresh } else { TokenKind::Access };
         let located = match credential::locate(
             parts,
             target,
@@ -268,12 +317,7 @@ impl WsAuth {
             Err(AuthError::MissingToken(_)) if check == Check::Optional => return Ok(None),
             other => other?,
         };
-        let Located {
-            kind,
-            value,
-            csrf,
-            offered_subprotocol,
-        } = located;
+        let Located { kind, value, csrf, offered_subprotocol } = located;
         if target == Target::WebSocket {
             self.check_origin(&parts.headers, Some(kind))?;
         }
@@ -291,13 +335,7 @@ impl WsAuth {
         if check == Check::Fresh && !claims.is_fresh() {
             return Err(AuthError::FreshTokenRequired);
         }
-        Ok(Some((
-            Authenticated {
-                claims,
-                credential: kind,
-            },
-            offered_subprotocol,
-        )))
+        Ok(Some((Authenticated { claims, credential: kind }, offered_subprotocol)))
     }
 
     /// Verifies a bare access token (first-message mode, in-band refresh):
@@ -324,7 +362,7 @@ impl WsAuth {
 
     /// Origins: any Origin header must be exactly allowed; a cookie credential
     /// additionally requires one (cross-site WebSocket hijacking).
-    fn check_origin(
+    pub(crate) fn check_origin(
         &self,
         headers: &HeaderMap,
         kind: Option<CredentialKind>,
@@ -334,11 +372,7 @@ impl WsAuth {
             (None, _) if kind == Some(CredentialKind::Cookie) => Err(AuthError::OriginNotAllowed),
             (None, _) => Ok(()),
             (Some(origin), None)
-                if self
-                    .inner
-                    .allowed_origins
-                    .iter()
-                    .any(|a| a.as_bytes() == origin.as_bytes()) =>
+                if self.inner.allowed_origins.iter().any(|a| a.as_bytes() == origin.as_bytes()) =>
             {
                 Ok(())
             }
@@ -352,22 +386,14 @@ impl WsAuth {
     pub async fn issue_ticket(&self, claims: &Claims) -> Result<(String, i64), AuthError> {
         check_kind(claims, TokenKind::Access)?;
         let now_ms = self.inner.tokens.clock().now_millis();
-        let token_end_ms = claims
-            .exp
-            .saturating_add(self.inner.tokens.settings().leeway)
-            .saturating_mul(1000);
-        let expires_at = now_ms
-            .saturating_add(self.inner.ticket_ttl_secs * 1000)
-            .min(token_end_ms);
+        let token_end_ms =
+            claims.exp.saturating_add(self.inner.tokens.settings().leeway).saturating_mul(1000);
+        let expires_at = now_ms.saturating_add(self.inner.ticket_ttl_secs * 1000).min(token_end_ms);
         let (ticket, digest) = ticket::new_ticket().map_err(|_| AuthError::Unavailable)?;
-        self.inner
-            .tickets
-            .insert(digest, claims.clone(), expires_at)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "ticket store unavailable");
-                AuthError::Unavailable
-            })?;
+        self.inner.tickets.insert(digest, claims.clone(), expires_at).await.map_err(|e| {
+            tracing::error!(error = %e, "ticket store unavailable");
+            AuthError::Unavailable
+        })?;
         Ok((ticket, (expires_at - now_ms).max(0) / 1000))
     }
 
@@ -375,15 +401,10 @@ impl WsAuth {
         if ticket.len() > ticket::MAX_TICKET_LEN {
             return Err(AuthError::InvalidTicket);
         }
-        let taken = self
-            .inner
-            .tickets
-            .take(&ticket::digest(ticket))
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "ticket store unavailable");
-                AuthError::Unavailable
-            })?;
+        let taken = self.inner.tickets.take(&ticket::digest(ticket)).await.map_err(|e| {
+            tracing::error!(error = %e, "ticket store unavailable");
+            AuthError::Unavailable
+        })?;
         let (claims, expires_at) = taken.ok_or(AuthError::InvalidTicket)?;
         if self.inner.tokens.clock().now_millis() > expires_at {
             return Err(AuthError::InvalidTicket);

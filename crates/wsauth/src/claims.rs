@@ -28,9 +28,8 @@ impl TokenKind {
 }
 
 /// Claim names the library sets itself; custom claims may never use them.
-pub const RESERVED_CLAIMS: [&str; 10] = [
-    "sub", "iat", "nbf", "jti", "exp", "type", "fresh", "csrf", "iss", "aud",
-];
+pub const RESERVED_CLAIMS: [&str; 10] =
+    ["sub", "iat", "nbf", "jti", "exp", "type", "fresh", "csrf", "iss", "aud"];
 
 /// Upper bound of `sub` in bytes.
 pub(crate) const MAX_SUB_LEN: usize = 256;
@@ -113,24 +112,10 @@ impl Claims {
                 Some(Value::Array(items))
             }
             Some(_) => {
-                return Err(AuthError::InvalidToken(
-                    "Claim aud must be a string or list",
-                ));
+                return Err(AuthError::InvalidToken("Claim aud must be a string or list"));
             }
         };
-        Ok(Self {
-            sub,
-            iat,
-            nbf,
-            jti,
-            exp,
-            kind,
-            fresh,
-            csrf,
-            iss,
-            aud,
-            extra: map,
-        })
+        Ok(Self { sub, iat, nbf, jti, exp, kind, fresh, csrf, iss, aud, extra: map })
     }
 
     /// Whether the `aud` claim names `audience`.
@@ -242,10 +227,7 @@ mod tests {
         for missing in ["sub", "jti", "exp", "iat", "type"] {
             let mut v = base();
             v.as_object_mut().unwrap().remove(missing);
-            assert!(
-                Claims::from_payload(payload(v)).is_err(),
-                "missing {missing}"
-            );
+            assert!(Claims::from_payload(payload(v)).is_err(), "missing {missing}");
         }
     }
 }

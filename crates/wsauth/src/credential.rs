@@ -98,13 +98,7 @@ pub struct Transports {
 
 impl Default for Transports {
     fn default() -> Self {
-        Self {
-            header: true,
-            cookie: true,
-            query: true,
-            subprotocol: true,
-            ticket: true,
-        }
+        Self { header: true, cookie: true, query: true, subprotocol: true, ticket: true }
     }
 }
 
@@ -165,9 +159,7 @@ pub(crate) fn locate(
         offered_subprotocol = offered;
         if let Some(token) = bearer {
             if !transports.subprotocol {
-                return Err(AuthError::BadHandshake(
-                    "Subprotocol credentials are disabled",
-                ));
+                return Err(AuthError::BadHandshake("Subprotocol credentials are disabled"));
             }
             found.push((CredentialKind::Subprotocol, token));
         }
@@ -204,30 +196,15 @@ pub(crate) fn locate(
             AuthError::MissingToken("Missing credential")
         });
     };
-    if found
-        .iter()
-        .any(|(_, v)| v.as_bytes().ct_ne(first_value.as_bytes()).into())
-    {
+    if found.iter().any(|(_, v)| v.as_bytes().ct_ne(first_value.as_bytes()).into()) {
         return Err(AuthError::ConflictingCredentials);
     }
     // The same token in several places: the non-ambient one wins, so a
     // cookie sent alongside never lowers the bar.
-    let kind = found
-        .iter()
-        .map(|(k, _)| *k)
-        .find(|k| *k != CredentialKind::Cookie)
-        .unwrap_or(first_kind);
-    let csrf = if kind == CredentialKind::Cookie {
-        csrf
-    } else {
-        None
-    };
-    Ok(Located {
-        kind,
-        value: first_value,
-        csrf,
-        offered_subprotocol,
-    })
+    let kind =
+        found.iter().map(|(k, _)| *k).find(|k| *k != CredentialKind::Cookie).unwrap_or(first_kind);
+    let csrf = if kind == CredentialKind::Cookie { csrf } else { None };
+    Ok(Located { kind, value: first_value, csrf, offered_subprotocol })
 }
 
 /// Whether the client offered the configured subprotocol (for handshakes
@@ -285,9 +262,7 @@ fn header_value(headers: &HeaderMap, name: &str) -> Result<Option<String>, AuthE
     if values.next().is_some() {
         return Err(AuthError::CsrfFailed("More than one CSRF header"));
     }
-    let text = first
-        .to_str()
-        .map_err(|_| AuthError::CsrfFailed("Malformed CSRF header"))?;
+    let text = first.to_str().map_err(|_| AuthError::CsrfFailed("Malformed CSRF header"))?;
     Ok(Some(text.to_owned()))
 }
 
@@ -326,9 +301,7 @@ fn parse_subprotocols(
     for value in headers.get_all(header::SEC_WEBSOCKET_PROTOCOL) {
         total += value.len();
         if total > MAX_SUBPROTOCOL_HEADER {
-            return Err(AuthError::BadHandshake(
-                "Sec-WebSocket-Protocol is too long",
-            ));
+            return Err(AuthError::BadHandshake("Sec-WebSocket-Protocol is too long"));
         }
         let text = value
             .to_str()
@@ -365,9 +338,7 @@ pub(crate) fn check_csrf(presented: Option<&str>, claim: Option<&str>) -> Result
     if presented.as_bytes().ct_eq(claim.as_bytes()).into() {
         Ok(())
     } else {
-        Err(AuthError::CsrfFailed(
-            "CSRF double submit tokens do not match",
-        ))
+        Err(AuthError::CsrfFailed("CSRF double submit tokens do not match"))
     }
 }
 

@@ -81,10 +81,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, AuthError> {
         let auth = WsAuth::from_ref(state);
-        Ok(auth
-            .authenticate_http(parts, Check::Optional)
-            .await?
-            .map(|a| Self(a.claims)))
+        Ok(auth.authenticate_http(parts, Check::Optional).await?.map(|a| Self(a.claims)))
     }
 }
 

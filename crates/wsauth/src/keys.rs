@@ -123,10 +123,7 @@ impl std::fmt::Debug for Key {
 }
 
 fn invalid(alg: Algorithm, e: impl std::fmt::Display) -> KeyError {
-    KeyError::Invalid {
-        alg,
-        reason: e.to_string(),
-    }
+    KeyError::Invalid { alg, reason: e.to_string() }
 }
 
 impl Key {
@@ -194,13 +191,7 @@ impl Key {
             return Err(invalid(alg, "key does not verify its own signature"));
         }
         let kid = jwk_thumbprint_kid(&jwk);
-        Ok(Self {
-            kid,
-            alg,
-            encoding: Some(encoding),
-            decoding,
-            public_jwk: Some(jwk),
-        })
+        Ok(Self { kid, alg, encoding: Some(encoding), decoding, public_jwk: Some(jwk) })
     }
 
     /// A verification-only key from a public key in PEM (SPKI, or PKCS#1 for RSA).
@@ -213,13 +204,7 @@ impl Key {
         }
         .map_err(|e| invalid(alg, e))?;
         let kid = format!("pub-{}", alg.name().to_ascii_lowercase());
-        Ok(Self {
-            kid,
-            alg,
-            encoding: None,
-            decoding,
-            public_jwk: None,
-        })
+        Ok(Self { kid, alg, encoding: None, decoding, public_jwk: None })
     }
 
     /// Generates a new random key: 32 bytes for HMAC, a fresh key pair for
@@ -325,10 +310,7 @@ impl KeySet {
     /// A key set with one key, which signs and is the default for tokens
     /// without a `kid` (such as those made by fastapi-jwt-auth).
     pub fn new(current: Key) -> Self {
-        Self {
-            current,
-            previous: Vec::new(),
-        }
+        Self { current, previous: Vec::new() }
     }
 
     /// Adds a previous key that still verifies tokens until `valid_until`
@@ -352,10 +334,7 @@ impl KeySet {
         if self.current.kid == kid {
             return Some(&self.current);
         }
-        self.previous
-            .iter()
-            .find(|(k, until)| k.kid == kid && now <= *until)
-            .map(|(k, _)| k)
+        self.previous.iter().find(|(k, until)| k.kid == kid && now <= *until).map(|(k, _)| k)
     }
 
     /// The public keys as a JWKS document (HMAC secrets are never exported).
@@ -374,10 +353,7 @@ mod tests {
 
     #[test]
     fn short_hmac_secrets_are_refused() {
-        assert!(matches!(
-            Key::hmac(Algorithm::HS256, b"secret"),
-            Err(KeyError::WeakSecret(6))
-        ));
+        assert!(matches!(Key::hmac(Algorithm::HS256, b"secret"), Err(KeyError::WeakSecret(6))));
         assert!(Key::hmac(Algorithm::HS256, &[7u8; 31]).is_err());
         assert!(Key::hmac(Algorithm::HS256, &[7u8; 32]).is_ok());
     }
@@ -396,9 +372,7 @@ mod tests {
         let ed = Key::generate(Algorithm::EdDSA).unwrap();
         let es = Key::generate(Algorithm::ES256).unwrap();
         let hs = Key::generate(Algorithm::HS256).unwrap();
-        let set = KeySet::new(ed)
-            .with_previous(es, i64::MAX)
-            .with_previous(hs, i64::MAX);
+        let set = KeySet::new(ed).with_previous(es, i64::MAX).with_previous(hs, i64::MAX);
         let jwks = serde_json::to_value(set.jwks()).unwrap();
         let keys = jwks["keys"].as_array().unwrap();
         assert_eq!(keys.len(), 2);

@@ -18,6 +18,7 @@ mod credential;
 mod error;
 mod extract;
 mod keys;
+pub mod live;
 mod revocation;
 mod strict_json;
 mod ticket;
@@ -26,17 +27,18 @@ mod ws;
 
 pub use auth::{Authenticated, Check, SocketLimits, WsAuth, WsAuthBuilder};
 pub use claims::{Claims, RESERVED_CLAIMS, TokenKind};
-pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use clock::{Clock, ClockChange, ManualClock, SharedClock, SystemClock};
 pub use credential::{CredentialKind, CredentialNames, Transports};
 pub use error::{AuthError, close_code};
 pub use extract::{AccessToken, FreshAccessToken, RefreshToken};
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN, generate_key_material};
+pub use live::{Incoming, LiveConfig, LiveSessions, LiveSocket, Outbox, RevocationEvent};
 pub use revocation::{MemoryRevocationStore, RevocationStore, StoreError};
 pub use ticket::{MemoryTicketStore, TicketDigest, TicketStore};
 pub use token::{
     IssueError, IssueOptions, IssuedToken, MAX_TOKEN_LEN, TokenAuthority, TokenSettings,
 };
-pub use ws::{Access, Fresh, Optional, Refresh, Requirement, WsGuard};
+pub use ws::{Access, DeferredGuard, Fresh, Optional, Refresh, Requirement, WsGuard};
 
 /// Calls that weaken security, fenced off so that they are never used by accident.
 pub mod dangerous {

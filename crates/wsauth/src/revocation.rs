@@ -47,9 +47,7 @@ impl MemoryRevocationStore {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, MemoryState> {
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -76,9 +74,6 @@ impl RevocationStore for MemoryRevocationStore {
     async fn is_revoked(&self, claims: &Claims) -> Result<bool, StoreError> {
         let state = self.lock();
         Ok(state.tokens.contains_key(&claims.jti)
-            || state
-                .subjects
-                .get(&claims.sub)
-                .is_some_and(|before| claims.iat < *before))
+            || state.subjects.get(&claims.sub).is_some_and(|before| claims.iat < *before))
     }
 }

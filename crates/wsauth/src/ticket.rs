@@ -54,10 +54,7 @@ impl TicketStore for MemoryTicketStore {
         claims: Claims,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        let mut map = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() >= 1024 && map.len().is_power_of_two() {
             let now = crate::clock::Clock::now_millis(&crate::SystemClock);
             map.retain(|_, (_, exp)| *exp > now);
@@ -67,10 +64,7 @@ impl TicketStore for MemoryTicketStore {
     }
 
     async fn take(&self, digest: &TicketDigest) -> Result<Option<(Claims, i64)>, StoreError> {
-        let mut map = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         Ok(map.remove(digest))
     }
 }

@@ -105,9 +105,7 @@ pub struct TokenAuthority {
 
 impl std::fmt::Debug for TokenAuthority {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenAuthority")
-            .field("settings", &self.settings)
-            .finish_non_exhaustive()
+        f.debug_struct("TokenAuthority").field("settings", &self.settings).finish_non_exhaustive()
     }
 }
 
@@ -121,11 +119,7 @@ impl TokenAuthority {
 
     /// An authority with explicit settings.
     pub fn with_settings(keys: KeySet, settings: TokenSettings) -> Self {
-        Self {
-            keys: Arc::new(keys),
-            settings: Arc::new(settings),
-            clock: Arc::new(SystemClock),
-        }
+        Self { keys: Arc::new(keys), settings: Arc::new(settings), clock: Arc::new(SystemClock) }
     }
 
     /// Replaces the clock (tests, simulations).
@@ -173,11 +167,7 @@ impl TokenAuthority {
         kind: TokenKind,
         options: IssueOptions,
     ) -> Result<IssuedToken, IssueError> {
-        if let Some(name) = options
-            .extra
-            .keys()
-            .find(|k| RESERVED_CLAIMS.contains(&k.as_str()))
-        {
+        if let Some(name) = options.extra.keys().find(|k| RESERVED_CLAIMS.contains(&k.as_str())) {
             return Err(IssueError::ReservedClaim(name.clone()));
         }
         if sub.is_empty() || sub.len() > crate::claims::MAX_SUB_LEN {
@@ -188,11 +178,7 @@ impl TokenAuthority {
             TokenKind::Access => self.settings.access_ttl,
             TokenKind::Refresh => self.settings.refresh_ttl,
         };
-        let csrf = if options.csrf {
-            Some(random_id()?)
-        } else {
-            None
-        };
+        let csrf = if options.csrf { Some(random_id()?) } else { None };
         let claims = Claims {
             sub: sub.to_owned(),
             iat: now,
@@ -213,11 +199,7 @@ impl TokenAuthority {
     fn sign(&self, claims: &Claims) -> Result<String, IssueError> {
         let key = self.keys.current();
         let encoding = key.encoding().ok_or(IssueError::CannotSign)?;
-        let header = OutHeader {
-            typ: "JWT",
-            alg: key.algorithm().name(),
-            kid: key.kid(),
-        };
+        let header = OutHeader { typ: "JWT", alg: key.algorithm().name(), kid: key.kid() };
         let crypto = |e: serde_json::Error| IssueError::Crypto(e.to_string());
         let mut out = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).map_err(crypto)?);
         out.push('.');
@@ -248,10 +230,7 @@ impl TokenAuthority {
         let header = strict_json::parse_object(&header_bytes).ok_or(INVALID)?;
         let (alg, kid) = read_header(&header)?;
         let now = self.clock.now();
-        let key = self
-            .keys
-            .find(kid, now)
-            .ok_or(AuthError::InvalidToken("Unknown key id"))?;
+        let key = self.keys.find(kid, now).ok_or(AuthError::InvalidToken("Unknown key id"))?;
         if alg != key.algorithm().name() {
             return Err(AuthError::InvalidToken("Algorithm not allowed"));
         }
@@ -285,10 +264,7 @@ impl TokenAuthority {
         if now > claims.exp.saturating_add(leeway) {
             return Err(AuthError::TokenExpired);
         }
-        if claims
-            .nbf
-            .is_some_and(|nbf| nbf > now.saturating_add(leeway))
-        {
+        if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
             return Err(AuthError::InvalidToken("Token is not valid yet"));
         }
         if claims.iat > now.saturating_add(leeway) {
@@ -319,10 +295,7 @@ const REFUSED_HEADERS: [&str; 7] = ["jku", "x5u", "jwk", "x5c", "crit", "cty", "
 /// Reads `alg` (required) and `kid` (optional) with exact types, and refuses
 /// unsupported header parameters and a `typ` other than JWT.
 fn read_header(header: &Map<String, Value>) -> Result<(&str, Option<&str>), AuthError> {
-    if REFUSED_HEADERS
-        .iter()
-        .any(|name| header.contains_key(*name))
-    {
+    if REFUSED_HEADERS.iter().any(|name| header.contains_key(*name)) {
         return Err(AuthError::InvalidToken("Unsupported token header"));
     }
     let Some(Value::String(alg)) = header.get("alg") else {
@@ -344,7 +317,5 @@ fn read_header(header: &Map<String, Value>) -> Result<(&str, Option<&str>), Auth
 /// A random identifier: 128 bits as a UUID v4 string, like fastapi-jwt-auth's `jti`.
 fn random_id() -> Result<String, IssueError> {
     let bytes = random_bytes::<16>().map_err(|e| IssueError::Crypto(e.to_string()))?;
-    Ok(uuid::Builder::from_random_bytes(bytes)
-        .into_uuid()
-        .to_string())
+    Ok(uuid::Builder::from_random_bytes(bytes).into_uuid().to_string())
 }

@@ -17,14 +17,16 @@
 //! ```
 
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::{HeaderValue, request::Parts};
 use axum::response::Response;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::net::SocketAddr;
 
-use crate::AuthError;
 use crate::auth::{Authenticated, Check, SocketLimits, WsAuth};
+use crate::live::{LiveSession, LiveSocket};
+use crate::{AuthError, credential};
 
 /// What a guarded WebSocket route requires; see [`Access`], [`Optional`],
 /// [`Refresh`] and [`Fresh`].
@@ -35,6 +37,8 @@ pub trait Requirement: Send + Sync + 'static {
     const CHECK: Check;
     /// Turns the check's outcome into the handler's input.
     fn output(auth: Option<Authenticated>) -> Result<Self::Output, AuthError>;
+    /// The authenticated outcome, if any.
+    fn authenticated(output: &Self::Output) -> Option<&Authenticated>;
 }
 
 macro_rules! required {
@@ -47,6 +51,9 @@ macro_rules! required {
             const CHECK: Check = $check;
             fn output(auth: Option<Authenticated>) -> Result<Authenticated, AuthError> {
                 auth.ok_or(AuthError::MissingToken("Missing credential"))
+            }
+            fn authenticated(output: &Authenticated) -> Option<&Authenticated> {
+                Some(output)
             }
         }
     };
@@ -77,6 +84,9 @@ impl Requirement for Optional {
     fn output(auth: Option<Authenticated>) -> Result<Option<Authenticated>, AuthError> {
         Ok(auth)
     }
+    fn authenticated(output: &Option<Authenticated>) -> Option<&Authenticated> {
+        output.as_ref()
+    }
 }
 
 /// A WebSocket handshake that passed every check. Use it in place of
@@ -85,6 +95,8 @@ impl Requirement for Optional {
 pub struct WsGuard<R: Requirement = Access> {
     upgrade: WebSocketUpgrade,
     auth: R::Output,
+    ws_auth: WsAuth,
+    session: Option<LiveSession>,
     _requirement: PhantomData<R>,
 }
 
@@ -100,21 +112,68 @@ impl<R: Requirement> WsGuard<R> {
         &self.auth
     }
 
-    /// Completes the upgrade and runs `callback` with the socket.
+    /// Completes the upgrade and runs `callback` with the raw socket. The
+    /// socket is not watched for expiry or revocation: prefer
+    /// [`WsGuard::on_upgrade_live`] for authenticated routes.
     pub fn on_upgrade<F, Fut>(self, callback: F) -> Response
     where
         F: FnOnce(WebSocket, R::Output) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let auth = self.auth;
-        self.upgrade
-            .on_upgrade(move |socket| callback(socket, auth))
+        self.upgrade.on_upgrade(move |socket| callback(socket, auth))
     }
 
-    /// Completes the upgrade, handing back the underlying axum upgrade for
-    /// full control (the limits and subprotocol are already set).
+    /// Hands back the underlying axum upgrade for full control (the limits
+    /// and subprotocol are already set).
     pub fn into_parts(self) -> (WebSocketUpgrade, R::Output) {
         (self.upgrade, self.auth)
+    }
+}
+
+impl<R: Requirement<Output = Authenticated>> WsGuard<R> {
+    /// Completes the upgrade and runs `callback` with a [`LiveSocket`]: one
+    /// that closes with 4001 when its token expires, 4003 when it is revoked,
+    /// answers in-band refresh, and enforces the message limits.
+    pub fn on_upgrade_live<F, Fut>(self, callback: F) -> Response
+    where
+        F: FnOnce(LiveSocket) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let Self { upgrade, auth, ws_auth, session, .. } = self;
+        upgrade.on_upgrade(move |socket| async move {
+            let session = match session {
+                Some(session) => session,
+                None => match ws_auth.live().register(&auth.claims) {
+                    Ok(session) => session,
+                    Err(_) => return,
+                },
+            };
+            callback(LiveSocket::new(socket, session, ws_auth, auth)).await;
+        })
+    }
+}
+
+fn peer_ip(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip())
+}
+
+async fn upgrade_with_limits<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    auth: &WsAuth,
+) -> Result<WebSocketUpgrade, AuthError> {
+    let upgrade = WebSocketUpgrade::from_request_parts(parts, state)
+        .await
+        .map_err(|_| AuthError::BadHandshake("Not a valid WebSocket handshake"))?;
+    auth.admit_handshake(peer_ip(parts))?;
+    Ok(apply_limits(upgrade, auth.socket_limits()))
+}
+
+fn select_subprotocol(upgrade: &mut WebSocketUpgrade, auth: &WsAuth) {
+    // Only the fixed protocol name is ever selected: a bearer entry is never echoed.
+    if let Ok(name) = HeaderValue::from_str(&auth.names().subprotocol) {
+        upgrade.set_selected_protocol(name);
     }
 }
 
@@ -136,22 +195,73 @@ where
     type Rejection = AuthError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AuthError> {
-        let upgrade = WebSocketUpgrade::from_request_parts(parts, state)
-            .await
-            .map_err(|_| AuthError::BadHandshake("Not a valid WebSocket handshake"))?;
-        let auth = WsAuth::from_ref(state);
-        let (outcome, offered_subprotocol) = auth.authenticate_upgrade(parts, R::CHECK).await?;
-        let mut upgrade = apply_limits(upgrade, auth.socket_limits());
+        let ws_auth = WsAuth::from_ref(state);
+        let mut upgrade = upgrade_with_limits(parts, state, &ws_auth).await?;
+        let (outcome, offered_subprotocol) = ws_auth.authenticate_upgrade(parts, R::CHECK).await?;
         if offered_subprotocol {
-            // Only the fixed protocol name is ever selected: a bearer entry is never echoed.
-            if let Ok(name) = HeaderValue::from_str(&auth.names().subprotocol) {
-                upgrade.set_selected_protocol(name);
-            }
+            select_subprotocol(&mut upgrade, &ws_auth);
         }
-        Ok(Self {
-            upgrade,
-            auth: R::output(outcome)?,
-            _requirement: PhantomData,
+        let auth = R::output(outcome)?;
+        // Reserve the live slot before the 101, so a per-user cap is a 429.
+        let session = match R::authenticated(&auth) {
+            Some(a) => Some(ws_auth.live().register(&a.claims)?),
+            None => None,
+        };
+        Ok(Self { upgrade, auth, ws_auth, session, _requirement: PhantomData })
+    }
+}
+
+/// First-message mode: the upgrade happens without a credential (Origin and
+/// rate limits still apply, and these sockets count against a separate
+/// small limit); the first frame must be `{"type":"auth","token":...}` within
+/// the configured time. No frame in time: close 4408; any other frame or an
+/// invalid token: close 4401; a second auth frame later: close 1008.
+pub struct DeferredGuard {
+    upgrade: WebSocketUpgrade,
+    ws_auth: WsAuth,
+    permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl std::fmt::Debug for DeferredGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeferredGuard").finish_non_exhaustive()
+    }
+}
+
+impl DeferredGuard {
+    /// Completes the upgrade, waits for the auth frame, then runs `callback`
+    /// with the authenticated [`LiveSocket`]. A socket that fails to
+    /// authenticate is closed and `callback` never runs.
+    pub fn on_upgrade<F, Fut>(self, callback: F) -> Response
+    where
+        F: FnOnce(LiveSocket) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let Self { upgrade, ws_auth, permit } = self;
+        upgrade.on_upgrade(move |socket| async move {
+            let live = crate::live::authenticate_first_message(socket, ws_auth, permit).await;
+            if let Some(live) = live {
+                callback(live).await;
+            }
         })
+    }
+}
+
+impl<S> FromRequestParts<S> for DeferredGuard
+where
+    WsAuth: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AuthError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AuthError> {
+        let ws_auth = WsAuth::from_ref(state);
+        let mut upgrade = upgrade_with_limits(parts, state, &ws_auth).await?;
+        ws_auth.check_origin(&parts.headers, None)?;
+        if credential::offers_subprotocol(&parts.headers, &ws_auth.names().subprotocol)? {
+            select_subprotocol(&mut upgrade, &ws_auth);
+        }
+        let permit = ws_auth.pending_permit()?;
+        Ok(Self { upgrade, ws_auth, permit })
     }
 }

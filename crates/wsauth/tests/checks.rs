@@ -64,9 +64,7 @@ async fn serve(auth: WsAuth) -> App {
         .route("/ws/refresh", get(ws_refresh))
         .route("/ws/fresh", get(ws_fresh))
         .with_state(auth.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("127.0.0.1:{}", listener.local_addr().expect("addr").port());
     tokio::spawn(async move { axum::serve(listener, app).await });
     App { base, auth }
@@ -78,20 +76,13 @@ fn authority() -> TokenAuthority {
 
 /// What a route answered: the body for a 200 or a first frame, the status otherwise.
 async fn http(app: &App, route: &str, token: Option<&str>) -> Result<String, u16> {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
+    let client = reqwest::Client::builder().no_proxy().build().expect("client");
     let mut req = client.get(format!("http://{}/http/{route}", app.base));
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
     let r = req.send().await.expect("send");
-    if r.status() == 200 {
-        Ok(r.text().await.expect("text"))
-    } else {
-        Err(r.status().as_u16())
-    }
+    if r.status() == 200 { Ok(r.text().await.expect("text")) } else { Err(r.status().as_u16()) }
 }
 
 async fn ws(app: &App, route: &str, token: Option<&str>) -> Result<String, u16> {
@@ -111,36 +102,17 @@ async fn the_four_checks_on_http_and_websocket_routes() {
     let app = serve(WsAuth::builder(authority()).build()).await;
     let tokens = app.auth.tokens();
     let fresh = tokens
-        .issue_access(
-            "alice",
-            IssueOptions {
-                fresh: true,
-                ..Default::default()
-            },
-        )
+        .issue_access("alice", IssueOptions { fresh: true, ..Default::default() })
         .expect("issue")
         .token;
-    let stale = tokens
-        .issue_access("alice", IssueOptions::default())
-        .expect("issue")
-        .token;
-    let refresh = tokens
-        .issue_refresh("alice", IssueOptions::default())
-        .expect("issue")
-        .token;
+    let stale = tokens.issue_access("alice", IssueOptions::default()).expect("issue").token;
+    let refresh = tokens.issue_refresh("alice", IssueOptions::default()).expect("issue").token;
     let alice = || Ok("alice".to_owned());
     // (route, no token, fresh access, non-fresh access, refresh, garbage)
     type Outcome = Result<String, u16>;
     let table: [(&str, Outcome, Outcome, Outcome, Outcome, Outcome); 4] = [
         ("required", Err(401), alice(), alice(), Err(401), Err(401)),
-        (
-            "optional",
-            Ok("anonymous".into()),
-            alice(),
-            alice(),
-            Err(401),
-            Err(401),
-        ),
+        ("optional", Ok("anonymous".into()), alice(), alice(), Err(401), Err(401)),
         ("refresh", Err(401), Err(401), Err(401), alice(), Err(401)),
         ("fresh", Err(401), alice(), Err(401), Err(401), Err(401)),
     ];
@@ -156,26 +128,10 @@ async fn the_four_checks_on_http_and_websocket_routes() {
                 }
             };
             assert_eq!(call(None).await, none, "{transport} {route} no token");
-            assert_eq!(
-                call(Some(fresh.clone())).await,
-                f,
-                "{transport} {route} fresh"
-            );
-            assert_eq!(
-                call(Some(stale.clone())).await,
-                s,
-                "{transport} {route} not fresh"
-            );
-            assert_eq!(
-                call(Some(refresh.clone())).await,
-                r,
-                "{transport} {route} refresh"
-            );
-            assert_eq!(
-                call(Some("garbage".into())).await,
-                g,
-                "{transport} {route} garbage"
-            );
+            assert_eq!(call(Some(fresh.clone())).await, f, "{transport} {route} fresh");
+            assert_eq!(call(Some(stale.clone())).await, s, "{transport} {route} not fresh");
+            assert_eq!(call(Some(refresh.clone())).await, r, "{transport} {route} refresh");
+            assert_eq!(call(Some("garbage".into())).await, g, "{transport} {route} garbage");
         }
     }
 }
@@ -185,10 +141,7 @@ async fn c28_rotation_previous_key_verifies_inside_its_window_only() {
     let clock = ManualClock::new(1_000_000);
     let old_key = Key::generate(Algorithm::EdDSA).expect("key");
     let old = TokenAuthority::new(KeySet::new(old_key.clone())).with_clock(Arc::new(clock.clone()));
-    let token = old
-        .issue_access("alice", IssueOptions::default())
-        .expect("issue")
-        .token;
+    let token = old.issue_access("alice", IssueOptions::default()).expect("issue").token;
     let rotated = TokenAuthority::new(
         KeySet::new(Key::generate(Algorithm::EdDSA).expect("key"))
             .with_previous(old_key, 1_000_600),
@@ -196,18 +149,13 @@ async fn c28_rotation_previous_key_verifies_inside_its_window_only() {
     .with_clock(Arc::new(clock.clone()));
     assert!(rotated.verify(&token).is_ok());
     assert_eq!(
-        serde_json::to_value(rotated.keys().jwks()).expect("jwks")["keys"]
-            .as_array()
-            .map(Vec::len),
+        serde_json::to_value(rotated.keys().jwks()).expect("jwks")["keys"].as_array().map(Vec::len),
         Some(2)
     );
     clock.set_secs(1_000_601);
     assert!(rotated.verify(&token).is_err());
     // New tokens are signed with the new key.
-    let fresh = rotated
-        .issue_access("alice", IssueOptions::default())
-        .expect("issue")
-        .token;
+    let fresh = rotated.issue_access("alice", IssueOptions::default()).expect("issue").token;
     assert!(old.verify(&fresh).is_err());
 }
 
@@ -223,21 +171,12 @@ async fn every_algorithm_signs_and_verifies_and_none_accepts_another_keys_tokens
         Key::from_private_pem(Algorithm::RS256, pem).expect("rs256"),
         Key::from_private_pem(Algorithm::PS256, pem).expect("ps256"),
     ];
-    let authorities: Vec<TokenAuthority> = keys
-        .iter()
-        .map(|k| TokenAuthority::new(KeySet::new(k.clone())))
-        .collect();
+    let authorities: Vec<TokenAuthority> =
+        keys.iter().map(|k| TokenAuthority::new(KeySet::new(k.clone()))).collect();
     for (i, a) in authorities.iter().enumerate() {
-        let token = a
-            .issue_access("alice", IssueOptions::default())
-            .expect("issue")
-            .token;
+        let token = a.issue_access("alice", IssueOptions::default()).expect("issue").token;
         for (j, b) in authorities.iter().enumerate() {
-            assert_eq!(
-                b.verify(&token).is_ok(),
-                i == j,
-                "key {i} token checked by key {j}"
-            );
+            assert_eq!(b.verify(&token).is_ok(), i == j, "key {i} token checked by key {j}");
         }
     }
 }
@@ -251,18 +190,10 @@ async fn tokens_without_kid_use_the_default_key_only() {
     let previous = Key::hmac(Algorithm::HS256, &secret).expect("key");
     let a = TokenAuthority::new(KeySet::new(current).with_previous(previous, i64::MAX));
     let now = wsauth::Clock::now(&wsauth::SystemClock);
-    let payload = format!(
-        r#"{{"sub":"a","iat":{now},"jti":"j","exp":{},"type":"access"}}"#,
-        now + 60
-    );
+    let payload =
+        format!(r#"{{"sub":"a","iat":{now},"jti":"j","exp":{},"type":"access"}}"#, now + 60);
     let input = format!("{}.{}", b64(br#"{"alg":"HS256"}"#), b64(payload.as_bytes()));
     let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &secret);
-    let token = format!(
-        "{input}.{}",
-        b64(aws_lc_rs::hmac::sign(&key, input.as_bytes()).as_ref())
-    );
-    assert!(
-        a.verify(&token).is_err(),
-        "a kid-less token must not try the previous keys"
-    );
+    let token = format!("{input}.{}", b64(aws_lc_rs::hmac::sign(&key, input.as_bytes()).as_ref()));
+    assert!(a.verify(&token).is_err(), "a kid-less token must not try the previous keys");
 }

@@ -40,24 +40,14 @@ async fn register(
         return Err(ApiError::RegistrationClosed);
     }
     let now = state.auth.tokens().clock().now();
-    state
-        .accounts
-        .create(&body.username, &body.password, now)
-        .await?;
+    state.accounts.create(&body.username, &body.password, now).await?;
     tracing::info!(username = %body.username, "account registered");
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "username": body.username })),
-    ))
+    Ok((StatusCode::CREATED, Json(json!({ "username": body.username }))))
 }
 
 /// Checks a username and password; the seed's message on failure.
 pub(super) async fn check_password(state: &AppState, body: &Credentials) -> Result<(), ApiError> {
-    if state
-        .accounts
-        .verify(&body.username, &body.password)
-        .await?
-    {
+    if state.accounts.verify(&body.username, &body.password).await? {
         Ok(())
     } else {
         Err(ApiError::BadCredentials)

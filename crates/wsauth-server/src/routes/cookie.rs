@@ -42,34 +42,10 @@ fn set_cookies(state: &AppState, pair: &TokenPair) -> HeaderMap {
     let refresh_csrf = refresh.claims.csrf.as_deref().unwrap_or_default();
     let mut headers = HeaderMap::new();
     for value in [
-        cookie(
-            state,
-            &names.access_cookie,
-            &access.token,
-            true,
-            settings.access_ttl,
-        ),
-        cookie(
-            state,
-            &names.refresh_cookie,
-            &refresh.token,
-            true,
-            settings.refresh_ttl,
-        ),
-        cookie(
-            state,
-            &names.access_csrf_cookie,
-            access_csrf,
-            false,
-            settings.access_ttl,
-        ),
-        cookie(
-            state,
-            &names.refresh_csrf_cookie,
-            refresh_csrf,
-            false,
-            settings.refresh_ttl,
-        ),
+        cookie(state, &names.access_cookie, &access.token, true, settings.access_ttl),
+        cookie(state, &names.refresh_cookie, &refresh.token, true, settings.refresh_ttl),
+        cookie(state, &names.access_csrf_cookie, access_csrf, false, settings.access_ttl),
+        cookie(state, &names.refresh_csrf_cookie, refresh_csrf, false, settings.refresh_ttl),
     ] {
         headers.append(header::SET_COOKIE, value);
     }

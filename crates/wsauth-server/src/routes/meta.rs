@@ -34,8 +34,5 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(state.auth.tokens().keys().jwks()),
-    )
+    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(state.auth.tokens().keys().jwks()))
 }

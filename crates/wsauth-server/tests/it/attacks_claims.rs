@@ -12,18 +12,9 @@ async fn b14_expired_token_is_401_token_expired() {
     rejected(server.ws(&format!("/ws?token={access}"), &[]).await)
         .await
         .assert_401("token_expired");
-    let r = server
-        .http
-        .get(server.url("/auth/me"))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .expect("get");
+    let r = server.http.get(server.url("/auth/me")).bearer_auth(&access).send().await.expect("get");
     assert_eq!(r.status(), 401);
-    assert_eq!(
-        r.json::<Value>().await.expect("json")["error"],
-        "token_expired"
-    );
+    assert_eq!(r.json::<Value>().await.expect("json")["error"], "token_expired");
 }
 
 #[tokio::test]
@@ -36,9 +27,7 @@ async fn b15_exp_boundary_valid_at_exp_expired_one_second_after() {
     server.clock.set_secs(exp);
     server.ws_welcome(&token).await;
     server.clock.set_secs(exp + 1);
-    rejected(server.ws(&format!("/ws?token={token}"), &[]).await)
-        .await
-        .assert_401("token_expired");
+    rejected(server.ws(&format!("/ws?token={token}"), &[]).await).await.assert_401("token_expired");
 }
 
 #[tokio::test]
@@ -51,9 +40,7 @@ async fn b15_leeway_extends_the_boundary_by_exactly_its_value() {
     server.clock.set_secs(exp + 5);
     server.ws_welcome(&token).await;
     server.clock.set_secs(exp + 6);
-    rejected(server.ws(&format!("/ws?token={token}"), &[]).await)
-        .await
-        .assert_401("token_expired");
+    rejected(server.ws(&format!("/ws?token={token}"), &[]).await).await.assert_401("token_expired");
 }
 
 #[tokio::test]
@@ -122,22 +109,10 @@ async fn b19_issuer_and_audience_are_required_when_configured() {
     server.ws_welcome(&access).await;
     let cases: [(&str, Option<Value>, Option<Value>); 5] = [
         ("no iss/aud", None, None),
-        (
-            "wrong iss",
-            Some(json!("https://evil.example")),
-            Some(json!("chat")),
-        ),
-        (
-            "wrong aud",
-            Some(json!("https://auth.example")),
-            Some(json!("other")),
-        ),
+        ("wrong iss", Some(json!("https://evil.example")), Some(json!("chat"))),
+        ("wrong aud", Some(json!("https://auth.example")), Some(json!("other"))),
         ("missing aud", Some(json!("https://auth.example")), None),
-        (
-            "aud list without us",
-            Some(json!("https://auth.example")),
-            Some(json!(["a", "b"])),
-        ),
+        ("aud list without us", Some(json!("https://auth.example")), Some(json!(["a", "b"]))),
     ];
     for (name, iss, aud) in cases {
         let token = server.forge(|m| {
@@ -167,10 +142,7 @@ async fn b20_refresh_token_where_access_is_needed_and_the_reverse() {
         .assert_401("wrong_token_type");
     let r = server.post_bearer("/auth/refresh", &access).await;
     assert_eq!(r.status(), 401);
-    assert_eq!(
-        r.json::<Value>().await.expect("json")["error"],
-        "wrong_token_type"
-    );
+    assert_eq!(r.json::<Value>().await.expect("json")["error"], "wrong_token_type");
     // A ticket is not a token, and a token is not a ticket.
     rejected(server.ws(&format!("/ws?ticket={access}"), &[]).await)
         .await
@@ -205,13 +177,7 @@ async fn b21_missing_or_unknown_type_is_rejected() {
 #[tokio::test]
 async fn b22_empty_or_non_string_sub_is_rejected() {
     let server = TestServer::start().await;
-    for sub in [
-        json!(""),
-        json!(42),
-        json!(null),
-        json!(["alice"]),
-        json!("x".repeat(257)),
-    ] {
+    for sub in [json!(""), json!(42), json!(null), json!(["alice"]), json!("x".repeat(257))] {
         assert_token_rejected(
             &server,
             &server.forge(|m| {
@@ -226,10 +192,7 @@ async fn b22_empty_or_non_string_sub_is_rejected() {
 async fn b23_revoked_jti_and_tokens_older_than_logout_everywhere_are_rejected() {
     let server = TestServer::start().await;
     let (access, _) = server.login("alice").await;
-    assert_eq!(
-        server.post_bearer("/auth/logout", &access).await.status(),
-        200
-    );
+    assert_eq!(server.post_bearer("/auth/logout", &access).await.status(), 200);
     rejected(server.ws(&format!("/ws?token={access}"), &[]).await)
         .await
         .assert_401("token_revoked");
@@ -239,13 +202,7 @@ async fn b23_revoked_jti_and_tokens_older_than_logout_everywhere_are_rejected() 
     let foreign = server.forge(|_| {});
     let (fresh_access, _) = server.login("alice").await;
     server.clock.advance_secs(1);
-    assert_eq!(
-        server
-            .post_bearer("/auth/logout-all", &fresh_access)
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(server.post_bearer("/auth/logout-all", &fresh_access).await.status(), 200);
     rejected(server.ws(&format!("/ws?token={foreign}"), &[]).await)
         .await
         .assert_401("token_revoked");
@@ -261,21 +218,10 @@ async fn b23_revoked_jti_and_tokens_older_than_logout_everywhere_are_rejected() 
 async fn b24_custom_claims_can_never_override_reserved_claims() {
     use wsauth::{Algorithm, IssueError, IssueOptions, Key, KeySet, TokenAuthority};
     let tokens = TokenAuthority::new(KeySet::new(Key::generate(Algorithm::HS256).expect("key")));
-    for name in [
-        "sub", "type", "exp", "jti", "iat", "nbf", "fresh", "csrf", "iss", "aud",
-    ] {
+    for name in ["sub", "type", "exp", "jti", "iat", "nbf", "fresh", "csrf", "iss", "aud"] {
         let mut extra = serde_json::Map::new();
         extra.insert(name.into(), json!("admin"));
-        let result = tokens.issue_access(
-            "alice",
-            IssueOptions {
-                extra,
-                ..Default::default()
-            },
-        );
-        assert!(
-            matches!(result, Err(IssueError::ReservedClaim(ref n)) if n == name),
-            "{name}"
-        );
+        let result = tokens.issue_access("alice", IssueOptions { extra, ..Default::default() });
+        assert!(matches!(result, Err(IssueError::ReservedClaim(ref n)) if n == name), "{name}");
     }
 }

@@ -14,12 +14,7 @@ async fn es256_server() -> TestServer {
 }
 
 async fn jwks(server: &TestServer) -> Value {
-    let r = server
-        .http
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .expect("get");
+    let r = server.http.get(server.url("/.well-known/jwks.json")).send().await.expect("get");
     assert_eq!(r.status(), 200);
     r.json().await.expect("json")
 }
@@ -66,13 +61,7 @@ async fn a06_es256_with_zero_or_malformed_signatures_is_rejected() {
     let p = payload("alice", server.now(), |_| {});
     let base = format!("{}.{}", b64(header.as_bytes()), b64(p.as_bytes()));
     let der_zero = [0x30u8, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00];
-    for sig in [
-        vec![0u8; 64],
-        der_zero.to_vec(),
-        vec![0u8; 63],
-        vec![1u8; 65],
-        vec![],
-    ] {
+    for sig in [vec![0u8; 64], der_zero.to_vec(), vec![0u8; 63], vec![1u8; 65], vec![]] {
         assert_token_rejected(&server, &format!("{base}.{}", b64(&sig))).await;
     }
 }
@@ -84,13 +73,7 @@ async fn c25_unknown_kid_is_rejected_and_a_kid_flood_is_harmless() {
     for i in 0..200 {
         let header = json!({"alg":"HS256","kid":format!("random-{i}")}).to_string();
         let t = sign_raw(&header, &p, SECRET.as_bytes());
-        let r = server
-            .http
-            .get(server.url("/auth/me"))
-            .bearer_auth(&t)
-            .send()
-            .await
-            .expect("get");
+        let r = server.http.get(server.url("/auth/me")).bearer_auth(&t).send().await.expect("get");
         assert_eq!(r.status(), 401);
     }
     let (access, _) = server.login("alice").await;
@@ -119,9 +102,7 @@ async fn c26_hostile_kid_values_are_rejected() {
 async fn c27_key_url_and_embedded_key_headers_are_never_followed() {
     let server = TestServer::start().await;
     // A listener standing in for the attacker's key server: nothing may connect.
-    let trap = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let trap = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let trap_url = format!("http://{}/jwks.json", trap.local_addr().expect("addr"));
     let p = payload("alice", server.now(), |_| {});
     let attacker = b"attacker-chosen-secret-32-bytes-long!!";
@@ -134,11 +115,7 @@ async fn c27_key_url_and_embedded_key_headers_are_never_followed() {
     for header in headers {
         // Signed with the attacker's key, and also with the real secret: both refused.
         assert_token_rejected(&server, &sign_raw(&header.to_string(), &p, attacker)).await;
-        assert_token_rejected(
-            &server,
-            &sign_raw(&header.to_string(), &p, SECRET.as_bytes()),
-        )
-        .await;
+        assert_token_rejected(&server, &sign_raw(&header.to_string(), &p, SECRET.as_bytes())).await;
     }
     let accepted = tokio::time::timeout(Duration::from_millis(300), trap.accept()).await;
     assert!(accepted.is_err(), "the server made an outbound request");
@@ -154,10 +131,7 @@ async fn c29_weak_hmac_secrets_are_refused_outside_insecure_dev_mode() {
         let err = result.err().map(|e| format!("{e:#}")).unwrap_or_default();
         assert!(err.contains("too weak"), "{weak}: {err}");
         cfg.insecure_dev = true;
-        assert!(
-            wsauth_server::Application::build(cfg).await.is_ok(),
-            "dev mode allows {weak}"
-        );
+        assert!(wsauth_server::Application::build(cfg).await.is_ok(), "dev mode allows {weak}");
     }
 }
 

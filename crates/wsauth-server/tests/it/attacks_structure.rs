@@ -5,12 +5,7 @@ use crate::support::*;
 use serde_json::json;
 
 pub(crate) async fn assert_token_rejected(server: &TestServer, token: &str) {
-    let r = rejected(
-        server
-            .ws(&format!("/ws?token={}", urlencode(token)), &[])
-            .await,
-    )
-    .await;
+    let r = rejected(server.ws(&format!("/ws?token={}", urlencode(token)), &[]).await).await;
     r.assert_401("invalid_token");
 }
 
@@ -28,9 +23,7 @@ pub(crate) fn urlencode(s: &str) -> String {
 #[tokio::test]
 async fn a01_no_credential_is_401_missing_token() {
     let server = TestServer::start().await;
-    rejected(server.ws("/ws", &[]).await)
-        .await
-        .assert_401("missing_token");
+    rejected(server.ws("/ws", &[]).await).await.assert_401("missing_token");
 }
 
 #[tokio::test]
@@ -50,10 +43,8 @@ async fn a02_malformed_authorization_headers_are_401() {
         assert_eq!(r.status, 401, "{value:?}: {r:?}");
     }
     // Case of the scheme does not matter (RFC 7235).
-    let (mut ws, _) = server
-        .ws("/ws", &[("authorization", &format!("bEaReR {access}"))])
-        .await
-        .expect("101");
+    let (mut ws, _) =
+        server.ws("/ws", &[("authorization", &format!("bEaReR {access}"))]).await.expect("101");
     assert_eq!(next_json(&mut ws).await["type"], "welcome");
 }
 
@@ -75,9 +66,7 @@ async fn a03_alg_none_in_every_spelling_is_rejected() {
 async fn a05_algorithms_outside_the_configured_key_are_rejected() {
     let server = TestServer::start().await;
     let p = payload("alice", server.now(), |_| {});
-    for alg in [
-        "HS384", "HS512", "PS256", "ES256K", "EdDSA", "RS256", "ES256",
-    ] {
+    for alg in ["HS384", "HS512", "PS256", "ES256K", "EdDSA", "RS256", "ES256"] {
         let header = format!(r#"{{"typ":"JWT","alg":"{alg}"}}"#);
         // Even an HMAC made with the right secret does not pass under another alg name.
         assert_token_rejected(&server, &sign_raw(&header, &p, SECRET.as_bytes())).await;
@@ -138,10 +127,7 @@ async fn a10_non_json_arrays_bad_utf8_and_duplicate_keys_are_rejected() {
     let good_payload = payload("alice", server.now(), |_| {});
     let sign_bytes = |header: &[u8], payload: &[u8]| {
         let input = format!("{}.{}", b64(header), b64(payload));
-        format!(
-            "{input}.{}",
-            b64(&hmac_sha256(SECRET.as_bytes(), input.as_bytes()))
-        )
+        format!("{input}.{}", b64(&hmac_sha256(SECRET.as_bytes(), input.as_bytes())))
     };
     let cases = [
         sign_bytes(b"not json", good_payload.as_bytes()),
@@ -193,11 +179,7 @@ async fn a13_oversized_tokens_and_deep_json_fail_fast() {
     // JSON nested 100,000 deep inside a token under the size limit is refused
     // by the length check or the parser's depth limit, never by a crash.
     let deep = format!("{}1{}", "[".repeat(3000), "]".repeat(3000));
-    let t = sign_raw(
-        HS256_HEADER,
-        &format!(r#"{{"sub":"a","x":{deep}}}"#),
-        SECRET.as_bytes(),
-    );
+    let t = sign_raw(HS256_HEADER, &format!(r#"{{"sub":"a","x":{deep}}}"#), SECRET.as_bytes());
     assert_token_rejected(&server, &t).await;
     // A 1 MiB header is refused by the HTTP layer (431 or a closed
     // connection), never a 101 or a 5xx.
@@ -207,9 +189,7 @@ async fn a13_oversized_tokens_and_deep_json_fail_fast() {
             server.ws_url("/ws"),
         )
         .expect("request");
-    request
-        .headers_mut()
-        .insert("authorization", huge.parse().expect("header"));
+    request.headers_mut().insert("authorization", huge.parse().expect("header"));
     match tokio_tungstenite::connect_async(request).await {
         Ok(_) => panic!("1 MiB request upgraded"),
         Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {

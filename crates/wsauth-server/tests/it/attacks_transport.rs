@@ -8,10 +8,7 @@ async fn d31_a_ticket_works_once_and_only_once() {
     let server = TestServer::start().await;
     let (access, _) = server.login("alice").await;
     let ticket = server.ticket(&access).await;
-    let (mut ws, _) = server
-        .ws(&format!("/ws?ticket={ticket}"), &[])
-        .await
-        .expect("101");
+    let (mut ws, _) = server.ws(&format!("/ws?ticket={ticket}"), &[]).await.expect("101");
     let welcome = next_json(&mut ws).await;
     assert_eq!(welcome["credential"], "ticket");
     assert_eq!(welcome["sub"], "alice");
@@ -53,10 +50,7 @@ async fn d31_a_ticket_from_a_revoked_login_is_refused() {
     let server = TestServer::start().await;
     let (access, _) = server.login("alice").await;
     let ticket = server.ticket(&access).await;
-    assert_eq!(
-        server.post_bearer("/auth/logout", &access).await.status(),
-        200
-    );
+    assert_eq!(server.post_bearer("/auth/logout", &access).await.status(), 200);
     rejected(server.ws(&format!("/ws?ticket={ticket}"), &[]).await)
         .await
         .assert_401("token_revoked");
@@ -67,15 +61,9 @@ async fn d32_subprotocol_bearer_selects_wsauth_and_never_echoes_the_token() {
     let server = TestServer::start().await;
     let (access, _) = server.login("alice").await;
     let offer = format!("wsauth, bearer.{access}");
-    let (mut ws, response) = server
-        .ws("/ws", &[("sec-websocket-protocol", &offer)])
-        .await
-        .expect("101");
-    let selected: Vec<_> = response
-        .headers()
-        .get_all("sec-websocket-protocol")
-        .iter()
-        .collect();
+    let (mut ws, response) =
+        server.ws("/ws", &[("sec-websocket-protocol", &offer)]).await.expect("101");
+    let selected: Vec<_> = response.headers().get_all("sec-websocket-protocol").iter().collect();
     assert_eq!(selected.len(), 1);
     assert_eq!(selected[0], "wsauth");
     let welcome = next_json(&mut ws).await;
@@ -89,27 +77,15 @@ async fn d33_bad_subprotocol_offers_are_refused_without_echo() {
     let big = format!("wsauth, bearer.{}", "a".repeat(8 * 1024));
     let cases = [
         (format!("bearer.{access}"), 400, "bad_handshake"),
-        (
-            format!("wsauth, bearer.{access}, bearer.{access}"),
-            400,
-            "bad_handshake",
-        ),
+        (format!("wsauth, bearer.{access}, bearer.{access}"), 400, "bad_handshake"),
         ("wsauth, bearer.not-a-jwt".to_owned(), 401, "invalid_token"),
         ("wsauth, bearer.".to_owned(), 401, "invalid_token"),
         (big, 401, "invalid_token"),
     ];
     for (offer, status, code) in cases {
-        let r = rejected(
-            server
-                .ws("/ws", &[("sec-websocket-protocol", &offer)])
-                .await,
-        )
-        .await;
+        let r = rejected(server.ws("/ws", &[("sec-websocket-protocol", &offer)]).await).await;
         r.assert(status, code);
-        assert!(
-            r.headers.get("sec-websocket-protocol").is_none(),
-            "echoed: {offer}"
-        );
+        assert!(r.headers.get("sec-websocket-protocol").is_none(), "echoed: {offer}");
     }
 }
 
@@ -119,36 +95,19 @@ async fn d34_two_credentials_that_disagree_are_refused() {
     let (alice, _) = server.login("alice").await;
     let (bob, _) = server.login("bob").await;
     let auth = format!("Bearer {alice}");
-    rejected(
-        server
-            .ws(&format!("/ws?token={bob}"), &[("authorization", &auth)])
-            .await,
-    )
-    .await
-    .assert(400, "conflicting_credentials");
-    let offer = format!("wsauth, bearer.{bob}");
-    rejected(
-        server
-            .ws(
-                &format!("/ws?token={alice}"),
-                &[("sec-websocket-protocol", &offer)],
-            )
-            .await,
-    )
-    .await
-    .assert(400, "conflicting_credentials");
-    rejected(
-        server
-            .ws(&format!("/ws?token={alice}&token={bob}"), &[])
-            .await,
-    )
-    .await
-    .assert(400, "conflicting_credentials");
-    // The same token in two places is one credential.
-    let (mut ws, _) = server
-        .ws(&format!("/ws?token={alice}"), &[("authorization", &auth)])
+    rejected(server.ws(&format!("/ws?token={bob}"), &[("authorization", &auth)]).await)
         .await
-        .expect("101");
+        .assert(400, "conflicting_credentials");
+    let offer = format!("wsauth, bearer.{bob}");
+    rejected(server.ws(&format!("/ws?token={alice}"), &[("sec-websocket-protocol", &offer)]).await)
+        .await
+        .assert(400, "conflicting_credentials");
+    rejected(server.ws(&format!("/ws?token={alice}&token={bob}"), &[]).await)
+        .await
+        .assert(400, "conflicting_credentials");
+    // The same token in two places is one credential.
+    let (mut ws, _) =
+        server.ws(&format!("/ws?token={alice}"), &[("authorization", &auth)]).await.expect("101");
     assert_eq!(next_json(&mut ws).await["sub"], "alice");
 }
 
@@ -159,25 +118,14 @@ async fn d35_cookie_credential_from_a_foreign_origin_is_403() {
     let csrf = cookie(&cookies, "csrf_access_token").to_owned();
     let header = cookie_header(&cookies);
     let url = format!("/ws?csrf_token={csrf}");
-    rejected(
-        server
-            .ws(
-                &url,
-                &[("cookie", &header), ("origin", "https://evil.example")],
-            )
-            .await,
-    )
-    .await
-    .assert(403, "origin_not_allowed");
-    // No Origin at all with a cookie credential is refused too.
-    rejected(server.ws(&url, &[("cookie", &header)]).await)
+    rejected(server.ws(&url, &[("cookie", &header), ("origin", "https://evil.example")]).await)
         .await
         .assert(403, "origin_not_allowed");
+    // No Origin at all with a cookie credential is refused too.
+    rejected(server.ws(&url, &[("cookie", &header)]).await).await.assert(403, "origin_not_allowed");
     let origin = server.origin();
-    let (mut ws, _) = server
-        .ws(&url, &[("cookie", &header), ("origin", &origin)])
-        .await
-        .expect("101");
+    let (mut ws, _) =
+        server.ws(&url, &[("cookie", &header), ("origin", &origin)]).await.expect("101");
     assert_eq!(next_json(&mut ws).await["credential"], "cookie");
 }
 
@@ -198,13 +146,9 @@ async fn d36_origin_look_alikes_are_refused() {
         "http://127.0.0.1".to_owned(),
     ];
     for origin in &variants {
-        rejected(
-            server
-                .ws(&format!("/ws?token={access}"), &[("origin", origin)])
-                .await,
-        )
-        .await
-        .assert(403, "origin_not_allowed");
+        rejected(server.ws(&format!("/ws?token={access}"), &[("origin", origin)]).await)
+            .await
+            .assert(403, "origin_not_allowed");
     }
     let own = server.origin();
     let both = [("origin", own.as_str()), ("origin", "https://evil.example")];
@@ -212,10 +156,7 @@ async fn d36_origin_look_alikes_are_refused() {
         .await
         .assert(403, "origin_not_allowed");
     let (mut ws, _) = server
-        .ws(
-            &format!("/ws?token={access}"),
-            &[("origin", &format!("http://localhost:{port}"))],
-        )
+        .ws(&format!("/ws?token={access}"), &[("origin", &format!("http://localhost:{port}"))])
         .await
         .expect("101");
     assert_eq!(next_json(&mut ws).await["type"], "welcome");
@@ -228,21 +169,13 @@ async fn d37_cookie_credential_with_missing_or_wrong_csrf_is_403() {
     let header = cookie_header(&cookies);
     let origin = server.origin();
     let h = [("cookie", header.as_str()), ("origin", origin.as_str())];
-    rejected(server.ws("/ws", &h).await)
-        .await
-        .assert(403, "csrf_failed");
-    rejected(server.ws("/ws?csrf_token=wrong", &h).await)
-        .await
-        .assert(403, "csrf_failed");
+    rejected(server.ws("/ws", &h).await).await.assert(403, "csrf_failed");
+    rejected(server.ws("/ws?csrf_token=wrong", &h).await).await.assert(403, "csrf_failed");
     // The refresh token's CSRF value does not open the access cookie.
     let refresh_csrf = cookie(&cookies, "csrf_refresh_token");
-    rejected(
-        server
-            .ws(&format!("/ws?csrf_token={refresh_csrf}"), &h)
-            .await,
-    )
-    .await
-    .assert(403, "csrf_failed");
+    rejected(server.ws(&format!("/ws?csrf_token={refresh_csrf}"), &h).await)
+        .await
+        .assert(403, "csrf_failed");
 }
 
 #[tokio::test]
@@ -257,11 +190,8 @@ async fn d38_malformed_handshakes_are_400_never_101() {
             .header("upgrade", "websocket")
             .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
     };
-    let v8 = base(server.http.get(&url))
-        .header("sec-websocket-version", "8")
-        .send()
-        .await
-        .expect("v8");
+    let v8 =
+        base(server.http.get(&url)).header("sec-websocket-version", "8").send().await.expect("v8");
     assert_eq!(v8.status(), 400);
     let no_key = server
         .http
@@ -278,11 +208,7 @@ async fn d38_malformed_handshakes_are_400_never_101() {
         .send()
         .await
         .expect("post");
-    assert!(
-        post.status() == 400 || post.status() == 405,
-        "{}",
-        post.status()
-    );
+    assert!(post.status() == 400 || post.status() == 405, "{}", post.status());
     let body: serde_json::Value = v8.json().await.unwrap_or_default();
     assert_eq!(body["error"], "bad_handshake");
 }

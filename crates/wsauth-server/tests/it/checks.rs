@@ -10,37 +10,18 @@ use serde_json::{Value, json};
 async fn me_requires_an_access_token_and_reports_how_it_travelled() {
     let server = TestServer::start().await;
     let (access, refresh) = server.login("alice").await;
-    let r = server
-        .http
-        .get(server.url("/auth/me"))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .expect("get");
+    let r = server.http.get(server.url("/auth/me")).bearer_auth(&access).send().await.expect("get");
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.expect("json");
     assert_eq!(body["sub"], "alice");
     assert_eq!(body["credential"], "header");
     assert_eq!(body["claims"]["fresh"], true);
-    let r = server
-        .http
-        .get(server.url("/auth/me"))
-        .bearer_auth(&refresh)
-        .send()
-        .await
-        .expect("get");
+    let r =
+        server.http.get(server.url("/auth/me")).bearer_auth(&refresh).send().await.expect("get");
     assert_eq!(r.status(), 401);
-    let r = server
-        .http
-        .get(server.url("/auth/me"))
-        .send()
-        .await
-        .expect("get");
+    let r = server.http.get(server.url("/auth/me")).send().await.expect("get");
     assert_eq!(r.status(), 401);
-    assert_eq!(
-        r.json::<Value>().await.expect("json")["error"],
-        "missing_token"
-    );
+    assert_eq!(r.json::<Value>().await.expect("json")["error"], "missing_token");
 }
 
 #[tokio::test]
@@ -48,30 +29,14 @@ async fn login_is_seed_compatible_and_refuses_bad_passwords_with_401() {
     let server = TestServer::start().await;
     server.register("alice").await;
     let r = server
-        .post(
-            "/auth/login",
-            json!({"username": "alice", "password": "wrong password"}),
-        )
+        .post("/auth/login", json!({"username": "alice", "password": "wrong password"}))
         .await;
     assert_eq!(r.status(), 401);
     let body: Value = r.json().await.expect("json");
-    assert_eq!(
-        body,
-        json!({"detail": "Bad username or password", "error": "bad_credentials"})
-    );
-    let r = server
-        .post(
-            "/auth/login",
-            json!({"username": "nobody", "password": PASSWORD}),
-        )
-        .await;
+    assert_eq!(body, json!({"detail": "Bad username or password", "error": "bad_credentials"}));
+    let r = server.post("/auth/login", json!({"username": "nobody", "password": PASSWORD})).await;
     assert_eq!(r.status(), 401);
-    let r = server
-        .post(
-            "/auth/login",
-            json!({"username": "alice", "password": PASSWORD}),
-        )
-        .await;
+    let r = server.post("/auth/login", json!({"username": "alice", "password": PASSWORD})).await;
     let body: Value = r.json().await.expect("json");
     assert!(body["access_token"].is_string() && body["refresh_token"].is_string());
     assert_eq!(body["token_type"], "bearer");
@@ -82,39 +47,20 @@ async fn login_is_seed_compatible_and_refuses_bad_passwords_with_401() {
 async fn registration_validates_and_never_duplicates() {
     let server = TestServer::start().await;
     let cases = [
-        (
-            json!({"username": "ab", "password": PASSWORD}),
-            400,
-            "invalid_username",
-        ),
-        (
-            json!({"username": "a b c", "password": PASSWORD}),
-            400,
-            "invalid_username",
-        ),
-        (
-            json!({"username": "carol", "password": "short"}),
-            400,
-            "weak_password",
-        ),
+        (json!({"username": "ab", "password": PASSWORD}), 400, "invalid_username"),
+        (json!({"username": "a b c", "password": PASSWORD}), 400, "invalid_username"),
+        (json!({"username": "carol", "password": "short"}), 400, "weak_password"),
         (json!({"username": "carol"}), 400, "bad_request"),
         (json!(["carol"]), 400, "bad_request"),
     ];
     for (body, status, code) in cases {
         let r = server.post("/auth/register", body.clone()).await;
         assert_eq!(r.status(), status, "{body}");
-        assert_eq!(
-            r.json::<Value>().await.expect("json")["error"],
-            code,
-            "{body}"
-        );
+        assert_eq!(r.json::<Value>().await.expect("json")["error"], code, "{body}");
     }
     server.register("carol").await;
     let r = server
-        .post(
-            "/auth/register",
-            json!({"username": "carol", "password": "another password"}),
-        )
+        .post("/auth/register", json!({"username": "carol", "password": "another password"}))
         .await;
     assert_eq!(r.status(), 409);
     // The first password still works: nothing was overwritten.
@@ -142,29 +88,18 @@ async fn registration_validates_and_never_duplicates() {
 #[tokio::test]
 async fn registration_can_be_switched_off() {
     let server = TestServer::start_config(|c| c.registration = false).await;
-    let r = server
-        .post(
-            "/auth/register",
-            json!({"username": "alice", "password": PASSWORD}),
-        )
-        .await;
+    let r = server.post("/auth/register", json!({"username": "alice", "password": PASSWORD})).await;
     assert_eq!(r.status(), 403);
-    assert_eq!(
-        r.json::<Value>().await.expect("json")["error"],
-        "registration_closed"
-    );
+    assert_eq!(r.json::<Value>().await.expect("json")["error"], "registration_closed");
 }
 
 #[tokio::test]
 async fn cookie_mode_csrf_double_submit_on_unsafe_methods() {
     let server = TestServer::start().await;
     let cookies = server.cookie_login("alice").await;
-    for name in [
-        "access_token_cookie",
-        "refresh_token_cookie",
-        "csrf_access_token",
-        "csrf_refresh_token",
-    ] {
+    for name in
+        ["access_token_cookie", "refresh_token_cookie", "csrf_access_token", "csrf_refresh_token"]
+    {
         cookie(&cookies, name);
     }
     let header = cookie_header(&cookies);
@@ -177,16 +112,10 @@ async fn cookie_mode_csrf_double_submit_on_unsafe_methods() {
         .await
         .expect("get");
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        r.json::<Value>().await.expect("json")["credential"],
-        "cookie"
-    );
+    assert_eq!(r.json::<Value>().await.expect("json")["credential"], "cookie");
     // Refresh needs the refresh CSRF value.
     let refresh = |csrf: Option<&str>| {
-        let mut b = server
-            .http
-            .post(server.url("/auth/cookie/refresh"))
-            .header("cookie", &header);
+        let mut b = server.http.post(server.url("/auth/cookie/refresh")).header("cookie", &header);
         if let Some(c) = csrf {
             b = b.header("x-csrf-token", c);
         }
@@ -194,27 +123,17 @@ async fn cookie_mode_csrf_double_submit_on_unsafe_methods() {
     };
     let r = refresh(None).await.expect("post");
     assert_eq!(r.status(), 403);
-    assert_eq!(
-        r.json::<Value>().await.expect("json")["detail"],
-        "Missing CSRF Token"
-    );
-    let r = refresh(Some(cookie(&cookies, "csrf_access_token")))
-        .await
-        .expect("post");
+    assert_eq!(r.json::<Value>().await.expect("json")["detail"], "Missing CSRF Token");
+    let r = refresh(Some(cookie(&cookies, "csrf_access_token"))).await.expect("post");
     assert_eq!(r.status(), 403);
     assert_eq!(
         r.json::<Value>().await.expect("json")["detail"],
         "CSRF double submit tokens do not match"
     );
-    let r = refresh(Some(cookie(&cookies, "csrf_refresh_token")))
-        .await
-        .expect("post");
+    let r = refresh(Some(cookie(&cookies, "csrf_refresh_token"))).await.expect("post");
     assert_eq!(r.status(), 200);
     let rotated = set_cookies(&r);
-    assert_ne!(
-        cookie(&rotated, "access_token_cookie"),
-        cookie(&cookies, "access_token_cookie")
-    );
+    assert_ne!(cookie(&rotated, "access_token_cookie"), cookie(&cookies, "access_token_cookie"));
     // Logout needs the access CSRF value, clears the cookies, and revokes.
     let new_header = cookie_header(&rotated);
     let r = server
@@ -249,27 +168,15 @@ async fn cookie_mode_csrf_double_submit_on_unsafe_methods() {
         .await
         .expect("get");
     assert_eq!(r.status(), 401);
-    assert_eq!(
-        r.json::<Value>().await.expect("json")["error"],
-        "token_revoked"
-    );
+    assert_eq!(r.json::<Value>().await.expect("json")["error"], "token_revoked");
 }
 
 #[tokio::test]
 async fn cookie_attributes_are_safe_by_default() {
     let server = TestServer::start().await;
-    let _ = server
-        .post(
-            "/auth/register",
-            json!({"username": "alice", "password": PASSWORD}),
-        )
-        .await;
-    let r = server
-        .post(
-            "/auth/cookie/login",
-            json!({"username": "alice", "password": PASSWORD}),
-        )
-        .await;
+    let _ = server.post("/auth/register", json!({"username": "alice", "password": PASSWORD})).await;
+    let r =
+        server.post("/auth/cookie/login", json!({"username": "alice", "password": PASSWORD})).await;
     let all: Vec<String> = r
         .headers()
         .get_all("set-cookie")
@@ -277,28 +184,16 @@ async fn cookie_attributes_are_safe_by_default() {
         .filter_map(|v| v.to_str().ok().map(str::to_owned))
         .collect();
     for line in &all {
-        assert!(
-            line.contains("SameSite=Lax") && line.contains("Path=/"),
-            "{line}"
-        );
+        assert!(line.contains("SameSite=Lax") && line.contains("Path=/"), "{line}");
         let http_only = line.contains("HttpOnly");
         let is_token =
             line.starts_with("access_token_cookie=") || line.starts_with("refresh_token_cookie=");
         assert_eq!(http_only, is_token, "{line}");
     }
     let secure = TestServer::start_config(|c| c.cookie_secure = true).await;
-    let _ = secure
-        .post(
-            "/auth/register",
-            json!({"username": "alice", "password": PASSWORD}),
-        )
-        .await;
-    let r = secure
-        .post(
-            "/auth/cookie/login",
-            json!({"username": "alice", "password": PASSWORD}),
-        )
-        .await;
+    let _ = secure.post("/auth/register", json!({"username": "alice", "password": PASSWORD})).await;
+    let r =
+        secure.post("/auth/cookie/login", json!({"username": "alice", "password": PASSWORD})).await;
     assert!(
         r.headers()
             .get_all("set-cookie")

@@ -25,12 +25,7 @@ async fn query_token() {
 async fn authorization_header() {
     let server = TestServer::start().await;
     let (access, _) = server.login("alice").await;
-    let w = welcome_of(
-        &server,
-        "/ws",
-        &[("authorization", &format!("Bearer {access}"))],
-    )
-    .await;
+    let w = welcome_of(&server, "/ws", &[("authorization", &format!("Bearer {access}"))]).await;
     assert_eq!(w["credential"], "header");
 }
 
@@ -41,10 +36,7 @@ async fn subprotocol() {
     let w = welcome_of(
         &server,
         "/ws",
-        &[(
-            "sec-websocket-protocol",
-            &format!("wsauth, bearer.{access}"),
-        )],
+        &[("sec-websocket-protocol", &format!("wsauth, bearer.{access}"))],
     )
     .await;
     assert_eq!(w["credential"], "subprotocol");
@@ -58,10 +50,7 @@ async fn cookie_and_csrf_with_allowed_origin() {
     let w = welcome_of(
         &server,
         &format!("/ws?csrf_token={csrf}"),
-        &[
-            ("cookie", &cookie_header(&cookies)),
-            ("origin", &server.origin()),
-        ],
+        &[("cookie", &cookie_header(&cookies)), ("origin", &server.origin())],
     )
     .await;
     assert_eq!(w["credential"], "cookie");
@@ -96,17 +85,8 @@ async fn one_time_ticket_requested_with_a_bearer_or_a_cookie() {
         .expect("post");
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.expect("json");
-    assert!(
-        body["expires_in"]
-            .as_i64()
-            .is_some_and(|s| (1..=30).contains(&s))
-    );
-    welcome_of(
-        &server,
-        &format!("/ws?ticket={}", str_of(&body, "ticket")),
-        &[],
-    )
-    .await;
+    assert!(body["expires_in"].as_i64().is_some_and(|s| (1..=30).contains(&s)));
+    welcome_of(&server, &format!("/ws?ticket={}", str_of(&body, "ticket")), &[]).await;
 }
 
 #[tokio::test]
@@ -116,10 +96,7 @@ async fn socket_commands_echo_whoami_and_errors() {
     let (mut ws, _) = server.ws_welcome(&access).await;
     let data = json!({"nested": [1, "two", null], "n": 3.5});
     send_json(&mut ws, json!({"type": "echo", "data": data})).await;
-    assert_eq!(
-        next_json(&mut ws).await,
-        json!({"type": "echo", "data": data})
-    );
+    assert_eq!(next_json(&mut ws).await, json!({"type": "echo", "data": data}));
     send_json(&mut ws, json!({"type": "whoami"})).await;
     let who = next_json(&mut ws).await;
     assert_eq!(who["type"], "whoami");
@@ -137,7 +114,5 @@ async fn socket_commands_echo_whoami_and_errors() {
 
 async fn ws_send_text(ws: &mut Ws, text: &str) {
     use futures_util::SinkExt;
-    ws.send(tokio_tungstenite::tungstenite::Message::text(text))
-        .await
-        .expect("send");
+    ws.send(tokio_tungstenite::tungstenite::Message::text(text)).await.expect("send");
 }

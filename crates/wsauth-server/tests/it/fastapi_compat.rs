@@ -68,10 +68,7 @@ async fn our_tokens_carry_every_claim_fastapi_jwt_auth_needs() {
         assert_eq!(header["typ"], "JWT");
         let claims = decode(parts[1]);
         for name in ["iat", "nbf", "exp"] {
-            assert!(
-                claims[name].is_i64(),
-                "{name} must be an integer for PyJWT: {claims}"
-            );
+            assert!(claims[name].is_i64(), "{name} must be an integer for PyJWT: {claims}");
         }
         assert!(claims["sub"].is_string() && claims["jti"].is_string());
         assert_eq!(claims["type"], kind);
@@ -82,16 +79,11 @@ async fn our_tokens_carry_every_claim_fastapi_jwt_auth_needs() {
         // PyJWT 1.7 refuses a token with an `aud` it was not told to expect.
         assert!(claims.get("aud").is_none());
         // The signature is plain HS256 over the first two segments with the shared secret.
-        let expected = b64(&hmac_sha256(
-            SECRET.as_bytes(),
-            format!("{}.{}", parts[0], parts[1]).as_bytes(),
-        ));
+        let expected =
+            b64(&hmac_sha256(SECRET.as_bytes(), format!("{}.{}", parts[0], parts[1]).as_bytes()));
         assert_eq!(parts[2], expected);
     }
-    assert_eq!(
-        decode(access.split('.').nth(1).unwrap_or_default())["fresh"],
-        json!(true)
-    );
+    assert_eq!(decode(access.split('.').nth(1).unwrap_or_default())["fresh"], json!(true));
     let cookies = server.cookie_login("alice").await;
     let token = cookie(&cookies, "access_token_cookie");
     let claims = decode(token.split('.').nth(1).unwrap_or_default());

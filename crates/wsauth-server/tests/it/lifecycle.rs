@@ -24,9 +24,7 @@ fn spawn(cwd: &std::path::Path, args: &[&str]) -> (Child, String, std::thread::J
         .expect("spawn wsauth");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read listening line");
+    BufReader::new(stdout).read_line(&mut line).expect("read listening line");
     let url = line
         .trim()
         .strip_prefix("wsauth listening on ")
@@ -42,9 +40,7 @@ fn spawn(cwd: &std::path::Path, args: &[&str]) -> (Child, String, std::thread::J
 }
 
 fn terminate(child: &mut Child) -> std::process::ExitStatus {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     for _ in 0..100 {
         if let Ok(Some(status)) = child.try_wait() {
             return status;
@@ -66,33 +62,19 @@ async fn zero_config_start_creates_and_reuses_the_data_dir_and_key() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn user add");
-    add.stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"bobs password\n")
-        .expect("write");
+    add.stdin.take().expect("stdin").write_all(b"bobs password\n").expect("write");
     assert!(add.wait().expect("wait").success());
 
     let (mut child, url, logs) = spawn(cwd.path(), &["--listen", "127.0.0.1:0"]);
     // The first start generated the key, readable by its owner only.
     let data = cwd.path().join("wsauth-data");
     let key = data.join("signing-key.hs256");
-    assert_eq!(
-        std::fs::metadata(&key)
-            .expect("key file")
-            .permissions()
-            .mode()
-            & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(&key).expect("key file").permissions().mode() & 0o777, 0o600);
     assert_eq!(std::fs::metadata(&key).expect("key").len(), 32);
     assert!(data.join("wsauth.db").exists());
     let key_bytes = std::fs::read(&key).expect("read key");
 
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
+    let http = reqwest::Client::builder().no_proxy().build().expect("client");
     let r = http
         .post(format!("{url}/auth/login"))
         .json(&json!({"username": "bob", "password": "bobs password"}))
@@ -103,9 +85,7 @@ async fn zero_config_start_creates_and_reuses_the_data_dir_and_key() {
     let body: serde_json::Value = r.json().await.expect("json");
     let access = str_of(&body, "access_token");
     let ws_url = url.replacen("http://", "ws://", 1);
-    let (mut ws, _) = connect(&format!("{ws_url}/ws?token={access}"), &[])
-        .await
-        .expect("101");
+    let (mut ws, _) = connect(&format!("{ws_url}/ws?token={access}"), &[]).await.expect("101");
     assert_eq!(next_json(&mut ws).await["type"], "welcome");
 
     // SIGTERM: the open socket gets a real close frame with 1001, the process exits cleanly.
@@ -123,9 +103,8 @@ async fn zero_config_start_creates_and_reuses_the_data_dir_and_key() {
     let (mut child, url, _logs) = spawn(cwd.path(), &["serve", "--listen", "127.0.0.1:0"]);
     assert_eq!(std::fs::read(&key).expect("read key"), key_bytes);
     let ws_url = url.replacen("http://", "ws://", 1);
-    let (mut ws, _) = connect(&format!("{ws_url}/ws?token={access}"), &[])
-        .await
-        .expect("101 after restart");
+    let (mut ws, _) =
+        connect(&format!("{ws_url}/ws?token={access}"), &[]).await.expect("101 after restart");
     assert_eq!(next_json(&mut ws).await["sub"], "bob");
     terminate(&mut child);
 }
@@ -138,10 +117,7 @@ async fn server_shutdown_closes_every_socket_with_1001() {
     let (mut ws1, _) = server.ws_welcome(&a).await;
     let (mut ws2, _) = server.ws_welcome(&b).await;
     server.shutdown();
-    assert_eq!(
-        next_close(&mut ws1).await,
-        (1001, "server shutting down".to_owned())
-    );
+    assert_eq!(next_close(&mut ws1).await, (1001, "server shutting down".to_owned()));
     assert_eq!(next_close(&mut ws2).await.0, 1001);
 }
 
@@ -151,36 +127,20 @@ async fn a_client_close_gets_a_close_frame_back_not_1006() {
     let server = TestServer::start().await;
     let (a, _) = server.login("alice").await;
     let (mut ws, _) = server.ws_welcome(&a).await;
-    ws.close(Some(CloseFrame {
-        code: CloseCode::Normal,
-        reason: "bye".into(),
-    }))
-    .await
-    .expect("close");
+    ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "bye".into() }))
+        .await
+        .expect("close");
     assert_eq!(next_close(&mut ws).await.0, 1000);
 }
 
 #[tokio::test]
 async fn health_jwks_and_the_demo_page_are_served() {
     let server = TestServer::start().await;
-    let r = server
-        .http
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(
-        r.json::<serde_json::Value>().await.expect("json"),
-        json!({"status": "ok"})
-    );
+    let r = server.http.get(server.url("/healthz")).send().await.expect("get");
+    assert_eq!(r.json::<serde_json::Value>().await.expect("json"), json!({"status": "ok"}));
     let r = server.http.get(server.url("/")).send().await.expect("get");
     assert_eq!(r.status(), 200);
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .unwrap_or_default()
-            .starts_with("text/html")
-    );
+    assert!(r.headers()["content-type"].to_str().unwrap_or_default().starts_with("text/html"));
     assert!(r.text().await.expect("text").contains("wsauth"));
 }
 
@@ -197,15 +157,9 @@ fn defaults_are_the_documented_ones() {
 fn configuration_layers_file_then_environment_then_flags() {
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("wsauth.toml");
-    std::fs::write(
-        &file,
-        "access_ttl = 60\nrefresh_ttl = 120\nlisten = \"127.0.0.1:9001\"\n",
-    )
-    .expect("write");
-    let overrides = wsauth_server::Overrides {
-        access_ttl: Some(30),
-        ..Default::default()
-    };
+    std::fs::write(&file, "access_ttl = 60\nrefresh_ttl = 120\nlisten = \"127.0.0.1:9001\"\n")
+        .expect("write");
+    let overrides = wsauth_server::Overrides { access_ttl: Some(30), ..Default::default() };
     let c = wsauth_server::Config::load(Some(&file), &overrides).expect("load");
     assert_eq!((c.access_ttl, c.refresh_ttl), (30, 120));
     assert_eq!(c.listen.to_string(), "127.0.0.1:9001");

@@ -9,10 +9,7 @@ struct Buffer(Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for Buffer {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend_from_slice(buf);
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -43,46 +40,22 @@ async fn d30_no_credential_appears_in_any_log_line() {
     let (access, refresh) = server.login("alice").await;
     server.ws_welcome(&access).await;
     let _ = server
-        .ws(
-            "/ws",
-            &[(
-                "sec-websocket-protocol",
-                &format!("wsauth, bearer.{access}"),
-            )],
-        )
+        .ws("/ws", &[("sec-websocket-protocol", &format!("wsauth, bearer.{access}"))])
         .await
         .expect("101");
-    let _ = server
-        .ws("/ws", &[("authorization", &format!("Bearer {access}"))])
-        .await
-        .expect("101");
+    let _ = server.ws("/ws", &[("authorization", &format!("Bearer {access}"))]).await.expect("101");
     let ticket = server.ticket(&access).await;
-    let _ = server
-        .ws(&format!("/ws?ticket={ticket}"), &[])
-        .await
-        .expect("101");
-    let _ = server
-        .ws(&format!("/ws?ticket={ticket}"), &[])
-        .await
-        .expect_err("reused");
+    let _ = server.ws(&format!("/ws?ticket={ticket}"), &[]).await.expect("101");
+    let _ = server.ws(&format!("/ws?ticket={ticket}"), &[]).await.expect_err("reused");
     let bad = format!("{access}x");
-    let _ = server
-        .ws(&format!("/ws?token={bad}"), &[])
-        .await
-        .expect_err("bad");
-    let _ = server
-        .ws(&format!("/ws?{access}"), &[])
-        .await
-        .expect_err("bare");
+    let _ = server.ws(&format!("/ws?token={bad}"), &[]).await.expect_err("bad");
+    let _ = server.ws(&format!("/ws?{access}"), &[]).await.expect_err("bare");
     let cookies = server.cookie_login("alice").await;
     let csrf = cookie(&cookies, "csrf_access_token").to_owned();
     let _ = server
         .ws(
             &format!("/ws?csrf_token={csrf}"),
-            &[
-                ("cookie", &cookie_header(&cookies)),
-                ("origin", &server.origin()),
-            ],
+            &[("cookie", &cookie_header(&cookies)), ("origin", &server.origin())],
         )
         .await
         .expect("101");
@@ -90,35 +63,17 @@ async fn d30_no_credential_appears_in_any_log_line() {
     let _ = server.post_bearer("/auth/logout", &access).await;
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
 
-    let text = String::from_utf8_lossy(
-        &logs
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner),
-    )
-    .into_owned();
+    let text =
+        String::from_utf8_lossy(&logs.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+            .into_owned();
     assert!(text.contains("/ws"), "the access log is empty:\n{text}");
-    let mut secrets = vec![
-        access.clone(),
-        refresh.clone(),
-        ticket.clone(),
-        csrf.clone(),
-    ];
+    let mut secrets = vec![access.clone(), refresh.clone(), ticket.clone(), csrf.clone()];
     secrets.extend(cookies.iter().map(|(_, v)| v.clone()));
     for secret in &secrets {
         // Any 24-character piece of a secret is enough to count as a leak.
-        let probe: String = secret
-            .chars()
-            .rev()
-            .take(24)
-            .collect::<String>()
-            .chars()
-            .rev()
-            .collect();
-        assert!(
-            !text.contains(&probe),
-            "a credential leaked into the logs:\n{text}"
-        );
+        let probe: String =
+            secret.chars().rev().take(24).collect::<String>().chars().rev().collect();
+        assert!(!text.contains(&probe), "a credential leaked into the logs:\n{text}");
     }
     assert!(!text.contains(SECRET), "the signing secret leaked");
 }

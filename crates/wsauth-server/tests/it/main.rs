@@ -12,6 +12,7 @@ mod checks;
 mod credentials;
 mod fastapi_compat;
 mod lifecycle;
+mod live;
 mod logs;
 mod seed_regressions;
 mod sessions;

@@ -20,9 +20,7 @@ async fn seed_02_a_finished_session_ends_with_a_close_frame_not_1006() {
     let server = TestServer::start().await;
     let (access, _) = server.login("alice").await;
     let (mut ws, _) = server.ws_welcome(&access).await;
-    ws.send(tokio_tungstenite::tungstenite::Message::Close(None))
-        .await
-        .expect("close");
+    ws.send(tokio_tungstenite::tungstenite::Message::Close(None)).await.expect("close");
     let (code, _) = next_close(&mut ws).await;
     assert!(code == 1000 || code == 1005, "{code}");
 }
@@ -60,13 +58,7 @@ async fn seed_04_attacker_controlled_headers_and_claims_never_crash_the_server()
     .await;
     // HTTP routes too: 401, never 500.
     let t = sign_raw(r#"{"alg":"RS256"}"#, &p, SECRET.as_bytes());
-    let r = server
-        .http
-        .get(server.url("/auth/me"))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .expect("get");
+    let r = server.http.get(server.url("/auth/me")).bearer_auth(&t).send().await.expect("get");
     assert_eq!(r.status(), 401);
 }
 
@@ -98,28 +90,13 @@ async fn seed_06_user_claims_cannot_override_sub_type_or_exp() {
         let mut extra = serde_json::Map::new();
         extra.insert(name.into(), json!("admin"));
         assert!(
-            tokens
-                .issue_access(
-                    "alice",
-                    IssueOptions {
-                        extra,
-                        ..Default::default()
-                    }
-                )
-                .is_err()
+            tokens.issue_access("alice", IssueOptions { extra, ..Default::default() }).is_err()
         );
     }
     let mut extra = serde_json::Map::new();
     extra.insert("role".into(), json!("reader"));
-    let issued = tokens
-        .issue_access(
-            "alice",
-            IssueOptions {
-                extra,
-                ..Default::default()
-            },
-        )
-        .expect("issue");
+    let issued =
+        tokens.issue_access("alice", IssueOptions { extra, ..Default::default() }).expect("issue");
     let claims = tokens.verify(&issued.token).expect("verify");
     assert_eq!(claims.sub, "alice");
     assert_eq!(claims.extra["role"], "reader");
@@ -136,10 +113,7 @@ async fn seed_08_a_cross_site_page_with_the_cookie_and_csrf_value_is_refused() {
         server
             .ws(
                 &format!("/ws?csrf_token={csrf}"),
-                &[
-                    ("cookie", &cookie_header(&cookies)),
-                    ("origin", "https://attacker.example"),
-                ],
+                &[("cookie", &cookie_header(&cookies)), ("origin", "https://attacker.example")],
             )
             .await,
     )
@@ -152,10 +126,7 @@ async fn seed_09_revocation_is_checked_on_every_handshake_not_only_once() {
     let server = TestServer::start().await;
     let (access, _) = server.login("alice").await;
     server.ws_welcome(&access).await;
-    assert_eq!(
-        server.post_bearer("/auth/logout", &access).await.status(),
-        200
-    );
+    assert_eq!(server.post_bearer("/auth/logout", &access).await.status(), 200);
     rejected(server.ws(&format!("/ws?token={access}"), &[]).await)
         .await
         .assert_401("token_revoked");
@@ -167,16 +138,11 @@ async fn seed_10_keys_are_per_instance_with_kid_and_jwks() {
     // Two authorities in one process, each with its own key: no global state.
     let a = TokenAuthority::new(KeySet::new(Key::generate(Algorithm::EdDSA).expect("key")));
     let b = TokenAuthority::new(KeySet::new(Key::generate(Algorithm::EdDSA).expect("key")));
-    let token = a
-        .issue_access("alice", Default::default())
-        .expect("issue")
-        .token;
+    let token = a.issue_access("alice", Default::default()).expect("issue").token;
     assert!(a.verify(&token).is_ok());
     assert!(b.verify(&token).is_err());
     assert_eq!(
-        serde_json::to_value(a.keys().jwks()).expect("jwks")["keys"]
-            .as_array()
-            .map(Vec::len),
+        serde_json::to_value(a.keys().jwks()).expect("jwks")["keys"].as_array().map(Vec::len),
         Some(1)
     );
     let server = TestServer::start().await;
@@ -197,28 +163,14 @@ async fn seed_11_expired_and_malformed_tokens_are_401_never_422() {
     let server = TestServer::start().await;
     let (access, _) = server.login("alice").await;
     for token in ["Not.enough", "a.b.c", &format!("{access}x")] {
-        let r = server
-            .http
-            .get(server.url("/auth/me"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("get");
+        let r =
+            server.http.get(server.url("/auth/me")).bearer_auth(token).send().await.expect("get");
         assert_eq!(r.status(), 401, "{token}");
     }
     server.clock.advance_secs(3600);
-    let r = server
-        .http
-        .get(server.url("/auth/me"))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .expect("get");
+    let r = server.http.get(server.url("/auth/me")).bearer_auth(&access).send().await.expect("get");
     assert_eq!(r.status(), 401);
-    assert_eq!(
-        r.json::<Value>().await.expect("json")["error"],
-        "token_expired"
-    );
+    assert_eq!(r.json::<Value>().await.expect("json")["error"], "token_expired");
 }
 
 #[tokio::test]
@@ -228,13 +180,7 @@ async fn seed_12_the_denylist_is_asynchronous_and_persistent() {
     // (see sessions::revocations_survive_a_restart).
     let server = TestServer::start().await;
     let (access, _) = server.login("alice").await;
-    assert_eq!(
-        server
-            .post_bearer("/auth/logout-all", &access)
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(server.post_bearer("/auth/logout-all", &access).await.status(), 200);
     rejected(server.ws(&format!("/ws?token={access}"), &[]).await)
         .await
         .assert_401("token_revoked");

@@ -29,20 +29,13 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_family() {
     let server = TestServer::start().await;
     let (access1, refresh1) = server.login("alice").await;
     let (other_access, _) = server.login("alice").await; // another login: another family
-    let body: Value = refresh(&server, &refresh1)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let body: Value = refresh(&server, &refresh1).await.json().await.expect("json");
     let access2 = str_of(&body, "access_token");
     let refresh2 = str_of(&body, "refresh_token");
 
     let r = refresh(&server, &refresh1).await;
     assert_eq!(r.status(), 401);
-    assert_eq!(
-        r.json::<Value>().await.expect("json")["error"],
-        "token_revoked"
-    );
+    assert_eq!(r.json::<Value>().await.expect("json")["error"], "token_revoked");
     for token in [&access1, &access2] {
         rejected(server.ws(&format!("/ws?token={token}"), &[]).await)
             .await
@@ -58,20 +51,14 @@ async fn logout_revokes_its_login_only() {
     let server = TestServer::start().await;
     let (access, refresh_token) = server.login("alice").await;
     let (other, _) = server.login("alice").await;
-    assert_eq!(
-        server.post_bearer("/auth/logout", &access).await.status(),
-        200
-    );
+    assert_eq!(server.post_bearer("/auth/logout", &access).await.status(), 200);
     rejected(server.ws(&format!("/ws?token={access}"), &[]).await)
         .await
         .assert_401("token_revoked");
     assert_eq!(refresh(&server, &refresh_token).await.status(), 401);
     server.ws_welcome(&other).await;
     // Logging out twice is refused: the token is already revoked.
-    assert_eq!(
-        server.post_bearer("/auth/logout", &access).await.status(),
-        401
-    );
+    assert_eq!(server.post_bearer("/auth/logout", &access).await.status(), 401);
 }
 
 #[tokio::test]
@@ -80,10 +67,7 @@ async fn logout_all_revokes_every_token_of_the_user_and_no_one_else() {
     let (a1, r1) = server.login("alice").await;
     let (a2, _) = server.login("alice").await;
     let (bob, _) = server.login("bob").await;
-    assert_eq!(
-        server.post_bearer("/auth/logout-all", &a1).await.status(),
-        200
-    );
+    assert_eq!(server.post_bearer("/auth/logout-all", &a1).await.status(), 200);
     for token in [&a1, &a2] {
         rejected(server.ws(&format!("/ws?token={token}"), &[]).await)
             .await
@@ -99,18 +83,9 @@ async fn revocations_survive_a_restart() {
     let (revoked, _) = server.login("alice").await;
     let (kept, kept_refresh) = server.login("alice").await;
     let (everywhere, _) = server.login("carol").await;
-    assert_eq!(
-        server.post_bearer("/auth/logout", &revoked).await.status(),
-        200
-    );
+    assert_eq!(server.post_bearer("/auth/logout", &revoked).await.status(), 200);
     server.clock.advance_secs(1);
-    assert_eq!(
-        server
-            .post_bearer("/auth/logout-all", &everywhere)
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(server.post_bearer("/auth/logout-all", &everywhere).await.status(), 200);
     let clock = server.clock.clone();
     let data_dir = server.data_dir.clone();
     let dir = server.stop().await;

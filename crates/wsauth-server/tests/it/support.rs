@@ -26,6 +26,7 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 pub struct TestServer {
     pub addr: std::net::SocketAddr,
+    pub auth: wsauth::WsAuth,
     pub clock: ManualClock,
     pub data_dir: PathBuf,
     _dir: Option<tempfile::TempDir>,
@@ -63,25 +64,13 @@ impl TestServer {
         clock: ManualClock,
     ) -> Self {
         let data_dir = cfg.data_dir.clone();
-        let app = Application::build_with_clock(cfg, Arc::new(clock.clone()))
-            .await
-            .expect("build");
+        let app = Application::build_with_clock(cfg, Arc::new(clock.clone())).await.expect("build");
         let addr = app.local_addr();
+        let auth = app.auth();
         let shutdown = app.shutdown_token();
         let handle = tokio::spawn(app.run());
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("client");
-        Self {
-            addr,
-            clock,
-            data_dir,
-            _dir: dir,
-            shutdown,
-            handle: Some(handle),
-            http,
-        }
+        let http = reqwest::Client::builder().no_proxy().build().expect("client");
+        Self { addr, auth, clock, data_dir, _dir: dir, shutdown, handle: Some(handle), http }
     }
 
     /// Stops the server and waits for it; returns the temp dir to reuse it.
@@ -120,68 +109,35 @@ impl TestServer {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {
-        self.http
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .expect("post")
+        self.http.post(self.url(path)).json(&body).send().await.expect("post")
     }
 
     pub async fn post_bearer(&self, path: &str, token: &str) -> reqwest::Response {
-        self.http
-            .post(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("post")
+        self.http.post(self.url(path)).bearer_auth(token).send().await.expect("post")
     }
 
     pub async fn register(&self, username: &str) {
-        let r = self
-            .post(
-                "/auth/register",
-                json!({"username": username, "password": PASSWORD}),
-            )
-            .await;
+        let r =
+            self.post("/auth/register", json!({"username": username, "password": PASSWORD})).await;
         assert_eq!(r.status(), 201, "register {username}: {:?}", r.text().await);
     }
 
     /// Registers (if needed) and logs in; returns (access, refresh).
     pub async fn login(&self, username: &str) -> (String, String) {
-        let _ = self
-            .post(
-                "/auth/register",
-                json!({"username": username, "password": PASSWORD}),
-            )
-            .await;
-        let r = self
-            .post(
-                "/auth/login",
-                json!({"username": username, "password": PASSWORD}),
-            )
-            .await;
+        let _ =
+            self.post("/auth/register", json!({"username": username, "password": PASSWORD})).await;
+        let r = self.post("/auth/login", json!({"username": username, "password": PASSWORD})).await;
         assert_eq!(r.status(), 200);
         let body: Value = r.json().await.expect("json");
-        (
-            str_of(&body, "access_token"),
-            str_of(&body, "refresh_token"),
-        )
+        (str_of(&body, "access_token"), str_of(&body, "refresh_token"))
     }
 
     /// Cookie login; returns the cookies (name, value) it set.
     pub async fn cookie_login(&self, username: &str) -> Vec<(String, String)> {
-        let _ = self
-            .post(
-                "/auth/register",
-                json!({"username": username, "password": PASSWORD}),
-            )
-            .await;
+        let _ =
+            self.post("/auth/register", json!({"username": username, "password": PASSWORD})).await;
         let r = self
-            .post(
-                "/auth/cookie/login",
-                json!({"username": username, "password": PASSWORD}),
-            )
+            .post("/auth/cookie/login", json!({"username": username, "password": PASSWORD}))
             .await;
         assert_eq!(r.status(), 200);
         set_cookies(&r)
@@ -205,10 +161,7 @@ impl TestServer {
 
     /// Opens `/ws?token=` and reads the welcome frame.
     pub async fn ws_welcome(&self, token: &str) -> (Ws, Value) {
-        let (mut ws, _) = self
-            .ws(&format!("/ws?token={token}"), &[])
-            .await
-            .expect("upgrade");
+        let (mut ws, _) = self.ws(&format!("/ws?token={token}"), &[]).await.expect("upgrade");
         let welcome = next_json(&mut ws).await;
         assert_eq!(welcome["type"], "welcome");
         (ws, welcome)
@@ -250,11 +203,7 @@ pub async fn connect(
                 .as_ref()
                 .and_then(|b| serde_json::from_slice(b).ok())
                 .unwrap_or(Value::Null);
-            Err(Rejected {
-                status,
-                headers,
-                body,
-            })
+            Err(Rejected { status, headers, body })
         }
         Err(e) => panic!("unexpected handshake error: {e}"),
     }
@@ -265,9 +214,7 @@ impl Rejected {
     pub fn assert_401(&self, code: &str) {
         assert_eq!(self.status, 401, "{self:?}");
         assert_eq!(
-            self.headers
-                .get("www-authenticate")
-                .and_then(|v| v.to_str().ok()),
+            self.headers.get("www-authenticate").and_then(|v| v.to_str().ok()),
             Some("Bearer error=\"invalid_token\""),
             "{self:?}"
         );
@@ -307,9 +254,7 @@ pub async fn next_json(ws: &mut Ws) -> Value {
 }
 
 pub async fn send_json(ws: &mut Ws, value: Value) {
-    ws.send(Message::text(value.to_string()))
-        .await
-        .expect("send");
+    ws.send(Message::text(value.to_string())).await.expect("send");
 }
 
 /// Reads until the close frame; returns its code and reason.
@@ -331,10 +276,7 @@ pub async fn next_close(ws: &mut Ws) -> (u16, String) {
 }
 
 pub fn str_of(v: &Value, key: &str) -> String {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} missing in {v}"))
-        .to_owned()
+    v[key].as_str().unwrap_or_else(|| panic!("{key} missing in {v}")).to_owned()
 }
 
 pub fn set_cookies(r: &reqwest::Response) -> Vec<(String, String)> {
@@ -357,11 +299,7 @@ pub fn cookie<'a>(cookies: &'a [(String, String)], name: &str) -> &'a str {
 }
 
 pub fn cookie_header(cookies: &[(String, String)]) -> String {
-    cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ")
+    cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
 }
 
 /// Builds and signs an HS256 token from raw header and payload JSON text,
@@ -403,9 +341,5 @@ pub const HS256_HEADER: &str = r#"{"typ":"JWT","alg":"HS256"}"#;
 
 /// A token for `alice` issued at `iat`, signed with the test secret.
 pub fn forge_at(iat: i64, edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> String {
-    sign_raw(
-        HS256_HEADER,
-        &payload("alice", iat, edit),
-        SECRET.as_bytes(),
-    )
+    sign_raw(HS256_HEADER, &payload("alice", iat, edit), SECRET.as_bytes())
 }

@@ -1,0 +1,366 @@
+//! Live connections: every open socket stays bound to a valid credential.
+//!
+//! [`LiveSessions`] is a registry of live sockets keyed by subject and `jti`.
+//! It closes a socket with 4001 when its token expires (plus a grace), and
+//! with 4003 when a [`RevocationEvent`] names its token or its subject. One
+//! task drives every deadline from an ordered set, so 100,000 sockets cost
+//! 100,000 small entries, not 100,000 timers. A multi-node backend only has
+//! to deliver revocation events to [`LiveSessions::notify`] on every node.
+
+mod limits;
+mod socket;
+
+pub use limits::{HandshakeLimiter, TokenBucket};
+pub(crate) use socket::authenticate_first_message;
+pub use socket::{Incoming, LiveSocket, Outbox};
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use tokio::sync::{Notify, oneshot};
+
+use crate::{AuthError, Claims, SharedClock, close_code};
+
+/// Limits and timings for live sockets. Every field documents its default.
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    /// Seconds a socket may outlive its token's `exp` before it is closed
+    /// with 4001. Default 0.
+    pub expiry_grace_secs: i64,
+    /// Live sockets one subject may hold; past it a handshake gets 429. Default 16.
+    pub max_connections_per_user: usize,
+    /// Sockets waiting for a first-message `auth` frame, in all. Past it a
+    /// handshake gets 429. Default 256.
+    pub max_pending_auth: usize,
+    /// How long a first-message socket may wait before its `auth` frame
+    /// (close 4408 after it). Default 5 s.
+    pub auth_timeout: Duration,
+    /// Messages per second a client may send, sustained; past it close 1008.
+    /// Default 100. Zero switches the limit off.
+    pub message_rate: f64,
+    /// Messages a client may send in a burst. Default 200.
+    pub message_burst: f64,
+    /// Messages waiting to be written to one client; a client that stops
+    /// reading is closed (1008) when its queue is full. Default 64.
+    pub outbound_queue: usize,
+    /// How often the server pings a quiet client. Default 25 s.
+    pub ping_interval: Duration,
+    /// How long a client may stay silent after a ping (no pong, no frame)
+    /// before it is closed with 1008. Default 20 s.
+    pub pong_timeout: Duration,
+    /// How long one write may take before the client is deemed stuck and the
+    /// socket is dropped. Default 10 s.
+    pub write_timeout: Duration,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        Self {
+            expiry_grace_secs: 0,
+            max_connections_per_user: 16,
+            max_pending_auth: 256,
+            auth_timeout: Duration::from_secs(5),
+            message_rate: 100.0,
+            message_burst: 200.0,
+            outbound_queue: 64,
+            ping_interval: Duration::from_secs(25),
+            pong_timeout: Duration::from_secs(20),
+            write_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A revocation that live sockets must react to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RevocationEvent {
+    /// These token ids were revoked: sockets bound to them close with 4003.
+    Tokens(Vec<String>),
+    /// Every token of `sub` issued before `before` (Unix seconds) was revoked.
+    Subject {
+        /// The subject.
+        sub: String,
+        /// Tokens with `iat` earlier than this are revoked.
+        before: i64,
+    },
+}
+
+/// Why the registry ends a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kick {
+    /// The close code.
+    pub code: u16,
+    /// The close reason.
+    pub reason: &'static str,
+}
+
+const EXPIRED: Kick = Kick { code: close_code::TOKEN_EXPIRED, reason: "token expired" };
+const REVOKED: Kick = Kick { code: close_code::TOKEN_REVOKED, reason: "token revoked" };
+
+/// The registry of live sockets. Cheap to clone.
+#[derive(Clone)]
+pub struct LiveSessions {
+    inner: Arc<Registry>,
+}
+
+impl std::fmt::Debug for LiveSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveSessions").field("live", &self.len()).finish_non_exhaustive()
+    }
+}
+
+struct Registry {
+    state: Mutex<State>,
+    clock: SharedClock,
+    leeway_secs: i64,
+    config: LiveConfig,
+    wake: Arc<Notify>,
+    reaper_started: std::sync::Once,
+}
+
+#[derive(Default)]
+struct State {
+    next_id: u64,
+    sessions: HashMap<u64, Entry>,
+    by_sub: HashMap<String, Vec<u64>>,
+    by_jti: HashMap<String, Vec<u64>>,
+    deadlines: BTreeSet<(i64, u64)>,
+}
+
+struct Entry {
+    sub: String,
+    jti: String,
+    iat: i64,
+    deadline_ms: i64,
+    kick: Option<oneshot::Sender<Kick>>,
+}
+
+impl State {
+    fn kick(&mut self, id: u64, kick: Kick) {
+        if let Some(entry) = self.sessions.get_mut(&id) {
+            self.deadlines.remove(&(entry.deadline_ms, id));
+            if let Some(tx) = entry.kick.take() {
+                let _ = tx.send(kick);
+            }
+        }
+    }
+
+    fn unindex(&mut self, id: u64, sub: &str, jti: &str) {
+        for (map, key) in [(&mut self.by_sub, sub), (&mut self.by_jti, jti)] {
+            if let Some(ids) = map.get_mut(key) {
+                ids.retain(|x| *x != id);
+                if ids.is_empty() {
+                    map.remove(key);
+                }
+            }
+        }
+    }
+}
+
+impl LiveSessions {
+    /// A registry deciding expiry with `clock`; `leeway_secs` is the token
+    /// verification leeway, so a socket lives exactly as long as its token
+    /// would still verify, plus the configured grace.
+    pub fn new(clock: SharedClock, leeway_secs: i64, config: LiveConfig) -> Self {
+        Self {
+            inner: Arc::new(Registry {
+                state: Mutex::new(State::default()),
+                clock,
+                leeway_secs,
+                config,
+                wake: Arc::new(Notify::new()),
+                reaper_started: std::sync::Once::new(),
+            }),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &LiveConfig {
+        &self.inner.config
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How many sockets are live.
+    pub fn len(&self) -> usize {
+        self.lock().sessions.len()
+    }
+
+    /// Whether no socket is live.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many sockets `sub` holds.
+    pub fn count_for(&self, sub: &str) -> usize {
+        self.lock().by_sub.get(sub).map_or(0, Vec::len)
+    }
+
+    /// The deadline (Unix seconds) of a socket bound to these claims: it is
+    /// closed once the time is past `exp + leeway + grace`.
+    pub fn deadline_for(&self, claims: &Claims) -> i64 {
+        claims
+            .exp
+            .saturating_add(self.inner.leeway_secs)
+            .saturating_add(self.inner.config.expiry_grace_secs)
+    }
+
+    /// Registers a socket bound to `claims`; refuses with 429 when the
+    /// subject already holds the most sockets allowed.
+    pub fn register(&self, claims: &Claims) -> Result<LiveSession, AuthError> {
+        self.start_reaper();
+        let (tx, rx) = oneshot::channel();
+        let deadline_ms = self.deadline_for(claims).saturating_add(1).saturating_mul(1000);
+        let mut state = self.lock();
+        let held = state.by_sub.get(&claims.sub).map_or(0, Vec::len);
+        if held >= self.inner.config.max_connections_per_user {
+            return Err(AuthError::TooManyRequests { retry_after: 5 });
+        }
+        state.next_id += 1;
+        let id = state.next_id;
+        let earliest = state.deadlines.first().map(|(d, _)| *d);
+        state.deadlines.insert((deadline_ms, id));
+        state.by_sub.entry(claims.sub.clone()).or_default().push(id);
+        state.by_jti.entry(claims.jti.clone()).or_default().push(id);
+        state.sessions.insert(
+            id,
+            Entry {
+                sub: claims.sub.clone(),
+                jti: claims.jti.clone(),
+                iat: claims.iat,
+                deadline_ms,
+                kick: Some(tx),
+            },
+        );
+        drop(state);
+        if earliest.is_none_or(|e| deadline_ms < e) {
+            self.inner.wake.notify_one();
+        }
+        Ok(LiveSession { id, registry: Arc::downgrade(&self.inner), kicked: rx })
+    }
+
+    /// Ends every socket a revocation applies to, with 4003.
+    pub fn notify(&self, event: &RevocationEvent) {
+        let mut state = self.lock();
+        let ids: Vec<u64> = match event {
+            RevocationEvent::Tokens(jtis) => {
+                jtis.iter().filter_map(|jti| state.by_jti.get(jti)).flatten().copied().collect()
+            }
+            RevocationEvent::Subject { sub, before } => state
+                .by_sub
+                .get(sub)
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|id| state.sessions.get(id).is_some_and(|e| e.iat < *before))
+                .collect(),
+        };
+        for id in ids {
+            state.kick(id, REVOKED);
+        }
+    }
+
+    /// Ends every socket whose deadline has passed at `now_ms`, with 4001;
+    /// returns the next deadline, if any.
+    fn sweep(&self, now_ms: i64) -> Option<i64> {
+        let mut state = self.lock();
+        while let Some(&(deadline, id)) = state.deadlines.first() {
+            if deadline > now_ms {
+                return Some(deadline);
+            }
+            state.kick(id, EXPIRED);
+        }
+        None
+    }
+
+    fn start_reaper(&self) {
+        self.inner.reaper_started.call_once(|| {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                tokio::spawn(reaper(Arc::downgrade(&self.inner)));
+            }
+        });
+    }
+}
+
+/// The one task that enforces every deadline: it sleeps until the earliest
+/// one, or until a nearer deadline is registered, or the clock jumps.
+async fn reaper(registry: Weak<Registry>) {
+    loop {
+        let Some(inner) = registry.upgrade() else { return };
+        let wake = inner.wake.clone();
+        let jumped = inner.clock.changed();
+        let now = inner.clock.now_millis();
+        let next = LiveSessions { inner }.sweep(now);
+        let wait = next.map_or(Duration::from_secs(3600), |d| {
+            Duration::from_millis(u64::try_from(d.saturating_sub(now)).unwrap_or(0))
+        });
+        let jumped = async move {
+            match jumped {
+                Some(change) => change.await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = wake.notified() => {}
+            () = jumped => {}
+        }
+    }
+}
+
+/// One registered socket. Dropping it unregisters the socket.
+#[derive(Debug)]
+pub struct LiveSession {
+    id: u64,
+    registry: Weak<Registry>,
+    kicked: oneshot::Receiver<Kick>,
+}
+
+impl LiveSession {
+    /// Completes when the registry ends this socket (expiry or revocation).
+    pub(crate) fn kicked(&mut self) -> &mut oneshot::Receiver<Kick> {
+        &mut self.kicked
+    }
+
+    /// Binds the socket to new claims (in-band refresh): new `jti`, `iat`
+    /// and deadline. Returns the new deadline in Unix seconds.
+    pub(crate) fn rebind(&self, claims: &Claims) -> Option<i64> {
+        let inner = self.registry.upgrade()?;
+        let sessions = LiveSessions { inner };
+        let deadline = sessions.deadline_for(claims);
+        let deadline_ms = deadline.saturating_add(1).saturating_mul(1000);
+        let mut state = sessions.lock();
+        let entry = state.sessions.get_mut(&self.id)?;
+        // A socket already ended by the registry stays ended.
+        entry.kick.as_ref()?;
+        let (old_deadline, old_jti) = (entry.deadline_ms, std::mem::take(&mut entry.jti));
+        entry.jti = claims.jti.clone();
+        entry.iat = claims.iat;
+        entry.deadline_ms = deadline_ms;
+        state.deadlines.remove(&(old_deadline, self.id));
+        state.deadlines.insert((deadline_ms, self.id));
+        if let Some(ids) = state.by_jti.get_mut(&old_jti) {
+            ids.retain(|x| *x != self.id);
+            if ids.is_empty() {
+                state.by_jti.remove(&old_jti);
+            }
+        }
+        state.by_jti.entry(claims.jti.clone()).or_default().push(self.id);
+        drop(state);
+        sessions.inner.wake.notify_one();
+        Some(deadline)
+    }
+}
+
+impl Drop for LiveSession {
+    fn drop(&mut self) {
+        let Some(inner) = self.registry.upgrade() else { return };
+        let mut state = inner.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(entry) = state.sessions.remove(&self.id) {
+            state.deadlines.remove(&(entry.deadline_ms, self.id));
+            state.unindex(self.id, &entry.sub, &entry.jti);
+        }
+    }
+}

@@ -1,0 +1,417 @@
+//! [`LiveSocket`]: an upgraded WebSocket bound to a live credential. The app
+//! reads with [`LiveSocket::recv`] and writes with [`LiveSocket::send`] or an
+//! [`Outbox`]; underneath, the socket closes itself with 4001 at expiry, 4003
+//! on revocation, 1008 past the message rate or a full outbound queue, 1009
+//! for a message over the size limit, and answers in-band refresh frames.
+
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use super::{LiveSession, TokenBucket};
+use crate::auth::{Authenticated, WsAuth};
+use crate::credential::CredentialKind;
+use crate::{Claims, close_code};
+
+/// An application frame from the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// A text frame (valid UTF-8).
+    Text(Utf8Bytes),
+    /// A binary frame.
+    Binary(Bytes),
+}
+
+/// A handle that queues messages for one socket without waiting. When the
+/// queue is full (the client stopped reading) the socket is closed with 1008.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    tx: mpsc::Sender<Message>,
+    overflow: CancellationToken,
+}
+
+impl Outbox {
+    /// Queues a message; `false` if the socket is gone or its queue overflowed.
+    pub fn send(&self, message: Message) -> bool {
+        match self.tx.try_send(message) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.overflow.cancel();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Queues a JSON text frame.
+    pub fn send_json(&self, value: &serde_json::Value) -> bool {
+        self.send(Message::text(value.to_string()))
+    }
+}
+
+/// Frames the socket answers itself.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Control {
+    Refresh { token: String },
+    Auth {},
+}
+
+/// A live, authenticated WebSocket.
+pub struct LiveSocket {
+    socket: WebSocket,
+    session: LiveSession,
+    auth: WsAuth,
+    claims: Claims,
+    credential: CredentialKind,
+    deadline: i64,
+    outbox: Outbox,
+    queue: mpsc::Receiver<Message>,
+    limiter: TokenBucket,
+    last_heard: Instant,
+    ping: tokio::time::Interval,
+    shutdown: Option<CancellationToken>,
+    closed: Option<(u16, String)>,
+}
+
+impl std::fmt::Debug for LiveSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveSocket")
+            .field("sub", &self.claims.sub)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LiveSocket {
+    pub(crate) fn new(
+        socket: WebSocket,
+        session: LiveSession,
+        auth: WsAuth,
+        authenticated: Authenticated,
+    ) -> Self {
+        let config = auth.live().config().clone();
+        let (tx, queue) = mpsc::channel(config.outbound_queue.max(1));
+        let mut ping =
+            tokio::time::interval_at(Instant::now() + config.ping_interval, config.ping_interval);
+        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let deadline = auth.live().deadline_for(&authenticated.claims);
+        Self {
+            socket,
+            session,
+            claims: authenticated.claims,
+            credential: authenticated.credential,
+            deadline,
+            outbox: Outbox { tx, overflow: CancellationToken::new() },
+            queue,
+            limiter: TokenBucket::new(config.message_rate, config.message_burst),
+            last_heard: Instant::now(),
+            ping,
+            shutdown: None,
+            closed: None,
+            auth,
+        }
+    }
+
+    /// Closes the socket with 1001 when `token` is cancelled (server shutdown).
+    pub fn with_shutdown(mut self, token: CancellationToken) -> Self {
+        self.shutdown = Some(token);
+        self
+    }
+
+    /// The claims the socket is bound to now (they change on in-band refresh).
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// How the credential travelled.
+    pub fn credential(&self) -> CredentialKind {
+        self.credential
+    }
+
+    /// Unix seconds after which the socket is closed with 4001 unless the
+    /// client refreshes: the token's `exp` plus the configured grace.
+    pub fn deadline(&self) -> i64 {
+        self.deadline
+    }
+
+    /// A handle to queue messages from other tasks.
+    pub fn outbox(&self) -> Outbox {
+        self.outbox.clone()
+    }
+
+    /// The close code and reason, once the socket has ended.
+    pub fn closed(&self) -> Option<(u16, &str)> {
+        self.closed.as_ref().map(|(c, r)| (*c, r.as_str()))
+    }
+
+    /// Queues a message for the client (see [`Outbox::send`]).
+    pub fn send(&self, message: Message) -> bool {
+        self.outbox.send(message)
+    }
+
+    /// Queues a JSON text frame.
+    pub fn send_json(&self, value: &serde_json::Value) -> bool {
+        self.outbox.send_json(value)
+    }
+
+    /// The next application frame, or `None` once the socket has ended (see
+    /// [`LiveSocket::closed`] for why). Must be called in a loop: it also
+    /// writes queued messages, pings, enforces deadlines and answers refreshes.
+    pub async fn recv(&mut self) -> Option<Incoming> {
+        if self.closed.is_some() {
+            return None;
+        }
+        let config = self.auth.live().config().clone();
+        let shutdown = self.shutdown.clone().unwrap_or_default();
+        let overflow = self.outbox.overflow.clone();
+        loop {
+            tokio::select! {
+                biased;
+                kick = self.session.kicked() => {
+                    let kick = kick.unwrap_or(super::Kick { code: close_code::GOING_AWAY, reason: "session ended" });
+                    self.close(kick.code, kick.reason).await;
+                    return None;
+                }
+                () = shutdown.cancelled(), if self.shutdown.is_some() => {
+                    self.close(close_code::GOING_AWAY, "server shutting down").await;
+                    return None;
+                }
+                () = overflow.cancelled() => {
+                    self.close(close_code::POLICY_VIOLATION, "outbound queue full").await;
+                    return None;
+                }
+                Some(message) = self.queue.recv() => {
+                    if self.past_deadline() {
+                        self.close(close_code::TOKEN_EXPIRED, "token expired").await;
+                        return None;
+                    }
+                    if !self.write(message).await {
+                        return None;
+                    }
+                }
+                _ = self.ping.tick() => {
+                    if self.last_heard.elapsed() > config.ping_interval + config.pong_timeout {
+                        self.close(close_code::POLICY_VIOLATION, "pong timeout").await;
+                        return None;
+                    }
+                    if !self.write(Message::Ping(Bytes::new())).await {
+                        return None;
+                    }
+                }
+                frame = self.socket.recv() => {
+                    let message = match frame {
+                        None => {
+                            self.closed = Some((1006, "connection lost".into()));
+                            return None;
+                        }
+                        Some(Err(e)) => {
+                            let (code, reason) = close_for_error(&e);
+                            self.close(code, reason).await;
+                            return None;
+                        }
+                        Some(Ok(message)) => message,
+                    };
+                    self.last_heard = Instant::now();
+                    if self.past_deadline() {
+                        self.close(close_code::TOKEN_EXPIRED, "token expired").await;
+                        return None;
+                    }
+                    if !self.limiter.try_take() {
+                        self.close(close_code::POLICY_VIOLATION, "message rate limit exceeded").await;
+                        return None;
+                    }
+                    match message {
+                        Message::Text(text) => {
+                            if let Some(control) = control_frame(&text) {
+                                if !self.handle_control(control).await {
+                                    return None;
+                                }
+                                continue;
+                            }
+                            return Some(Incoming::Text(text));
+                        }
+                        Message::Binary(data) => return Some(Incoming::Binary(data)),
+                        Message::Ping(_) | Message::Pong(_) => {}
+                        Message::Close(frame) => {
+                            let _ = futures_util::SinkExt::close(&mut self.socket).await;
+                            let code = frame.map_or(1005, |f| f.code);
+                            self.closed = Some((code, "closed by the client".into()));
+                            return None;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the credential has run out. The registry closes such sockets
+    /// on its own; this check makes sure nothing slips through in between.
+    fn past_deadline(&self) -> bool {
+        let now = self.auth.tokens().clock().now_millis();
+        now >= self.deadline.saturating_add(1).saturating_mul(1000)
+    }
+
+    /// Answers a control frame; `false` if the socket ended.
+    async fn handle_control(&mut self, control: Control) -> bool {
+        match control {
+            Control::Auth {} => {
+                self.close(close_code::POLICY_VIOLATION, "already authenticated").await;
+                false
+            }
+            Control::Refresh { token } => match self.auth.verify_access(&token).await {
+                Ok(claims) if claims.sub != self.claims.sub => {
+                    self.close(close_code::SUBJECT_MISMATCH, "token is for another subject").await;
+                    false
+                }
+                Ok(claims) => match self.session.rebind(&claims) {
+                    Some(deadline) => {
+                        self.deadline = deadline;
+                        self.claims = claims;
+                        let reply = json!({"type": "refreshed", "exp": self.claims.exp, "deadline": deadline});
+                        self.write(Message::text(reply.to_string())).await
+                    }
+                    // The session was ended while the refresh was checked.
+                    None => true,
+                },
+                Err(e) => {
+                    let reply = json!({
+                        "type": "error",
+                        "error": e.code(),
+                        "detail": e.to_string(),
+                        "command": "refresh",
+                    });
+                    self.write(Message::text(reply.to_string())).await
+                }
+            },
+        }
+    }
+
+    /// Writes one message within the write timeout; `false` if the socket ended.
+    async fn write(&mut self, message: Message) -> bool {
+        let timeout = self.auth.live().config().write_timeout;
+        match tokio::time::timeout(timeout, self.socket.send(message)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(_)) => {
+                self.closed = Some((1006, "write failed".into()));
+                false
+            }
+            Err(_) => {
+                self.closed = Some((1006, "write timed out".into()));
+                false
+            }
+        }
+    }
+
+    /// Closes the socket with a code and reason, waiting briefly for the
+    /// client's reply so the client sees the code (never 1006).
+    pub async fn close(&mut self, code: u16, reason: &'static str) {
+        if self.closed.is_none() {
+            close_socket(&mut self.socket, code, reason).await;
+            self.closed = Some((code, reason.into()));
+        }
+    }
+}
+
+/// Parses the frames the socket handles itself: `refresh` and `auth`.
+fn control_frame(text: &str) -> Option<Control> {
+    if !(text.contains("\"refresh\"") || text.contains("\"auth\"")) {
+        return None;
+    }
+    serde_json::from_str(text).ok()
+}
+
+/// Sends a close frame, then drains until the client's close reply (at most 2 s).
+pub(crate) async fn close_socket(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+    if socket.send(Message::Close(Some(frame))).await.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// The close code for a receive error: too big, bad UTF-8, or a protocol error.
+fn close_for_error(error: &axum::Error) -> (u16, &'static str) {
+    use std::error::Error as _;
+    match error.source().and_then(|e| e.downcast_ref::<tungstenite::Error>()) {
+        Some(tungstenite::Error::Capacity(_)) => (close_code::MESSAGE_TOO_BIG, "message too big"),
+        Some(tungstenite::Error::Utf8(_)) => (close_code::INVALID_PAYLOAD, "invalid UTF-8"),
+        _ => (close_code::PROTOCOL_ERROR, "protocol error"),
+    }
+}
+
+/// First-message mode: waits for `{"type":"auth","token":...}` within the
+/// configured time, verifies it, and registers the socket. Closes with 4408
+/// when nothing came in time, 4401 for any other frame or an invalid token.
+pub(crate) async fn authenticate_first_message(
+    mut socket: WebSocket,
+    auth: WsAuth,
+    permit: OwnedSemaphorePermit,
+) -> Option<LiveSocket> {
+    let timeout = auth.live().config().auth_timeout;
+    let first = tokio::time::timeout(timeout, next_data_frame(&mut socket)).await;
+    drop(permit);
+    let text = match first {
+        Err(_) => {
+            close_socket(&mut socket, close_code::AUTH_TIMEOUT, "authentication timeout").await;
+            return None;
+        }
+        Ok(None) => return None,
+        Ok(Some(Message::Text(text))) => text,
+        Ok(Some(_)) => {
+            close_socket(&mut socket, close_code::UNAUTHORIZED, "first frame must be auth").await;
+            return None;
+        }
+    };
+    let token = match serde_json::from_str::<AuthFrame>(&text) {
+        Ok(frame) if frame.kind == "auth" => frame.token,
+        _ => {
+            close_socket(&mut socket, close_code::UNAUTHORIZED, "first frame must be auth").await;
+            return None;
+        }
+    };
+    let claims = match auth.verify_access(&token).await {
+        Ok(claims) => claims,
+        Err(e) => {
+            close_socket(&mut socket, close_code::UNAUTHORIZED, e.code()).await;
+            return None;
+        }
+    };
+    let session = match auth.live().register(&claims) {
+        Ok(session) => session,
+        Err(e) => {
+            close_socket(&mut socket, close_code::POLICY_VIOLATION, e.code()).await;
+            return None;
+        }
+    };
+    let authenticated = Authenticated { claims, credential: CredentialKind::FirstMessage };
+    Some(LiveSocket::new(socket, session, auth, authenticated))
+}
+
+#[derive(Deserialize)]
+struct AuthFrame {
+    #[serde(rename = "type")]
+    kind: String,
+    token: String,
+}
+
+async fn next_data_frame(socket: &mut WebSocket) -> Option<Message> {
+    loop {
+        match socket.recv().await? {
+            Ok(Message::Ping(_) | Message::Pong(_)) => {}
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(message) => return Some(message),
+        }
+    }
+}

@@ -1,0 +1,96 @@
+// Drives the demo page through its stable element ids.
+import { PASSWORD } from "./server.mjs";
+
+/** Text of the page's frame log, for failure messages. */
+async function frameLog(page) {
+  return page.evaluate(() => [...document.querySelectorAll("#frames li")].slice(-15).map((li) => li.textContent).join("\n"));
+}
+
+async function waitOr(page, what, fn, arg, timeout) {
+  try {
+    await page.waitForFunction(fn, arg, { timeout });
+  } catch (err) {
+    const status = await page.evaluate(() =>
+      [...document.querySelectorAll("output.status")].map((o) => `${o.id}: ${o.textContent}`).join("\n")
+      + `\nauth-status: ${document.getElementById("auth-status").textContent}`);
+    throw new Error(`timed out waiting for ${what}\n--- statuses ---\n${status}\n--- last frames ---\n${await frameLog(page)}`, { cause: err });
+  }
+}
+
+export async function fillCredentials(page, username, password = PASSWORD) {
+  await page.fill("#username", username);
+  await page.fill("#password", password);
+}
+
+/** Token login (POST /auth/login) through the page. */
+export async function tokenLogin(page, username, password = PASSWORD) {
+  await fillCredentials(page, username, password);
+  await page.click("#login");
+  await waitText(page, "#session-mode", new RegExp(`^token \\(bearer\\) as ${username}$`));
+}
+
+/** Cookie login (POST /auth/cookie/login) through the page. */
+export async function cookieLogin(page, username, password = PASSWORD) {
+  await fillCredentials(page, username, password);
+  await page.click("#cookie-login");
+  await waitText(page, "#session-mode", new RegExp(`^cookie as ${username}$`));
+}
+
+/** Waits until the element's text matches `re`. */
+export async function waitText(page, selector, re, timeout) {
+  await waitOr(page, `${selector} to match ${re}`,
+    ([sel, src, flags]) => { const el = document.querySelector(sel); return !!el && new RegExp(src, flags).test(el.textContent); },
+    [selector, re.source, re.flags], timeout);
+}
+
+/** Waits until the socket status of `mode` matches `re`. */
+export async function waitStatus(page, mode, re, timeout) {
+  await waitText(page, `#status-${mode}`, re, timeout);
+}
+
+/** Waits for a logged frame of `mode` and direction `dir` ("in", "out", "event", "close") containing `text`. */
+export async function waitFrame(page, mode, dir, text, timeout) {
+  await waitOr(page, `a "${dir}" frame on ${mode} containing ${text}`,
+    ([m, d, t]) => [...document.querySelectorAll(`#frames li[data-mode="${m}"][data-dir="${d}"]`)].some((li) => li.textContent.includes(t)),
+    [mode, dir, text], timeout);
+}
+
+/** The received frames of `mode`, parsed as JSON where possible. */
+export async function inFrames(page, mode) {
+  const texts = await page.evaluate((m) =>
+    [...document.querySelectorAll(`#frames li[data-mode="${m}"][data-dir="in"]`)].map((li) => li.textContent), mode);
+  return texts.map((t) => {
+    const raw = t.slice(t.indexOf(" ← ") + 3);
+    try { return JSON.parse(raw); } catch { return raw; }
+  });
+}
+
+/** Connects in `mode` and waits for the welcome frame. */
+export async function connectAndWelcome(page, mode, username) {
+  await page.click(`#connect-${mode}`);
+  await waitStatus(page, mode, new RegExp(`^open as ${username} via `));
+  await waitFrame(page, mode, "in", '"type":"welcome"');
+}
+
+/** Sends an echo from the page and waits for it to come back on `mode`. */
+export async function echo(page, mode, text) {
+  await page.fill("#echo-input", text);
+  await page.click("#send-echo");
+  await waitMessage(page, mode, (msg, t) => msg.type === "echo" && msg.data === t, text, `echo of ${text}`);
+}
+
+/**
+ * Waits for a received JSON frame on `mode` for which `predicate(msg, arg)` holds
+ * (the predicate runs in the page, so it may only use `arg`).
+ */
+export async function waitMessage(page, mode, predicate, arg, what = "a matching frame", timeout) {
+  await waitOr(page, `${what} on ${mode}`,
+    ([m, src, a]) => {
+      const pred = new Function(`return (${src})`)();
+      return [...document.querySelectorAll(`#frames li[data-mode="${m}"][data-dir="in"]`)].some((li) => {
+        const t = li.textContent;
+        try { return pred(JSON.parse(t.slice(t.indexOf(" ← ") + 3)), a); } catch { return false; }
+      });
+    },
+    [mode, predicate.toString(), arg], timeout);
+}
