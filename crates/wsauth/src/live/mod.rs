@@ -364,3 +364,87 @@ impl Drop for LiveSession {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ManualClock, TokenKind};
+
+    fn claims(sub: &str, jti: &str, iat: i64, exp: i64) -> Claims {
+        Claims {
+            sub: sub.into(),
+            iat,
+            nbf: None,
+            jti: jti.into(),
+            exp,
+            kind: TokenKind::Access,
+            fresh: None,
+            csrf: None,
+            iss: None,
+            aud: None,
+            extra: serde_json::Map::new(),
+        }
+    }
+
+    fn registry(max_per_user: usize) -> LiveSessions {
+        let config = LiveConfig { max_connections_per_user: max_per_user, ..LiveConfig::default() };
+        LiveSessions::new(Arc::new(ManualClock::new(0)), 0, config)
+    }
+
+    #[test]
+    fn sweep_kicks_exactly_the_expired_sockets_with_4001() {
+        let live = registry(16);
+        let mut early = live.register(&claims("a", "j1", 0, 10)).unwrap();
+        let mut late = live.register(&claims("b", "j2", 0, 20)).unwrap();
+        assert_eq!(live.sweep(10_999), Some(11_000));
+        assert!(early.kicked().try_recv().is_err());
+        assert_eq!(live.sweep(11_000), Some(21_000));
+        assert_eq!(early.kicked().try_recv().unwrap(), EXPIRED);
+        assert!(late.kicked().try_recv().is_err());
+    }
+
+    #[test]
+    fn revocation_events_kick_by_jti_and_by_subject_mark() {
+        let live = registry(16);
+        let mut a1 = live.register(&claims("a", "j1", 100, 1000)).unwrap();
+        let mut a2 = live.register(&claims("a", "j2", 200, 1000)).unwrap();
+        let mut b = live.register(&claims("b", "j3", 100, 1000)).unwrap();
+        live.notify(&RevocationEvent::Tokens(vec!["j1".into()]));
+        assert_eq!(a1.kicked().try_recv().unwrap(), REVOKED);
+        assert!(a2.kicked().try_recv().is_err());
+        live.notify(&RevocationEvent::Subject { sub: "a".into(), before: 150 });
+        assert!(a2.kicked().try_recv().is_err(), "issued after the mark");
+        live.notify(&RevocationEvent::Subject { sub: "a".into(), before: 201 });
+        assert_eq!(a2.kicked().try_recv().unwrap(), REVOKED);
+        assert!(b.kicked().try_recv().is_err());
+    }
+
+    #[test]
+    fn rebind_moves_the_deadline_and_the_jti() {
+        let live = registry(16);
+        let mut s = live.register(&claims("a", "old", 0, 10)).unwrap();
+        assert_eq!(s.rebind(&claims("a", "new", 5, 100)), Some(100));
+        assert_eq!(live.sweep(50_000), Some(101_000));
+        live.notify(&RevocationEvent::Tokens(vec!["old".into()]));
+        assert!(s.kicked().try_recv().is_err(), "no longer bound to the old token");
+        live.notify(&RevocationEvent::Tokens(vec!["new".into()]));
+        assert_eq!(s.kicked().try_recv().unwrap(), REVOKED);
+        assert_eq!(s.rebind(&claims("a", "newer", 6, 200)), None, "an ended socket stays ended");
+    }
+
+    #[test]
+    fn per_user_cap_and_unregister_on_drop() {
+        let live = registry(2);
+        let first = live.register(&claims("a", "j1", 0, 10)).unwrap();
+        let _second = live.register(&claims("a", "j2", 0, 10)).unwrap();
+        assert!(matches!(
+            live.register(&claims("a", "j3", 0, 10)),
+            Err(AuthError::TooManyRequests { .. })
+        ));
+        assert!(live.register(&claims("b", "j4", 0, 10)).is_ok());
+        drop(first);
+        assert_eq!(live.count_for("a"), 1);
+        assert!(live.register(&claims("a", "j5", 0, 10)).is_ok());
+        assert_eq!(live.sweep(0), Some(11_000));
+    }
+}
