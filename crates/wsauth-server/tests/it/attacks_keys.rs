@@ -139,14 +139,7 @@ async fn c29_weak_hmac_secrets_are_refused_outside_insecure_dev_mode() {
 async fn issued_tokens_carry_a_kid_and_the_jwks_lists_public_keys_only() {
     let server = es256_server().await;
     let (access, _) = server.login("alice").await;
-    let header: Value = serde_json::from_slice(
-        &base64::Engine::decode(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-            access.split('.').next().unwrap_or_default(),
-        )
-        .unwrap_or_default(),
-    )
-    .expect("header json");
+    let header: Value = segment(&access, 0);
     let keys = jwks(&server).await;
     assert_eq!(header["alg"], "ES256");
     assert_eq!(header["kid"], keys["keys"][0]["kid"]);

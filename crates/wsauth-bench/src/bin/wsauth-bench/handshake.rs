@@ -1,0 +1,139 @@
+//! Throughput and latency of authenticated handshakes: connect + upgrade +
+//! expected first frame, then a clean close, by `--concurrency` workers.
+
+use clap::Args;
+use hdrhistogram::Histogram;
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use wsauth_bench::procfs::CpuMeter;
+use wsauth_bench::stats::{self, Errors};
+
+use crate::common::{Common, Cred};
+use crate::dial::{Dialer, close_cleanly};
+use crate::report;
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct HandshakeArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    /// Connections in flight at once.
+    #[arg(long, default_value_t = 32)]
+    pub(crate) concurrency: usize,
+    /// Unrecorded warm-up before the measured phase, seconds.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) warmup: u64,
+}
+
+/// What a set of workers did.
+#[derive(Debug)]
+pub(crate) struct Tally {
+    pub(crate) ok: u64,
+    pub(crate) errors: Errors,
+    pub(crate) latency: Histogram<u64>,
+}
+
+/// Runs `concurrency` workers that open and close sockets until `deadline`
+/// or until `count` attempts were made.
+pub(crate) async fn churn(
+    dialer: &Dialer,
+    creds: &Arc<Vec<Cred>>,
+    concurrency: usize,
+    count: u64,
+    deadline: Instant,
+    close_timeout: Duration,
+) -> Tally {
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency.max(1) {
+        let dialer = dialer.clone();
+        let creds = Arc::clone(creds);
+        let next = Arc::clone(&next);
+        tasks.spawn(async move {
+            let mut tally =
+                Tally { ok: 0, errors: Errors::default(), latency: stats::new_histogram() };
+            let sources = &dialer.target().sources;
+            while Instant::now() < deadline {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    break;
+                }
+                let idx = usize::try_from(i).unwrap_or(0);
+                let src = sources[idx % sources.len()];
+                let cred = &creds[idx % creds.len()];
+                let t0 = Instant::now();
+                match dialer.open(src, cred).await {
+                    Ok(ws) => {
+                        stats::record(&mut tally.latency, micros(t0.elapsed()));
+                        tally.ok += 1;
+                        close_cleanly(ws, close_timeout).await;
+                    }
+                    Err(fail) => {
+                        tally.errors.add(fail.kind());
+                        // A refused or broken server must not turn this into a busy loop.
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                }
+            }
+            tally
+        });
+    }
+    let mut total = Tally { ok: 0, errors: Errors::default(), latency: stats::new_histogram() };
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok(t) = joined {
+            total.ok += t.ok;
+            total.errors.merge(&t.errors);
+            let _ = total.latency.add(&t.latency);
+        } else {
+            total.errors.add("worker_panicked");
+        }
+    }
+    total
+}
+
+pub(crate) fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+pub(crate) async fn run(args: HandshakeArgs, dialer: Dialer, creds: Vec<Cred>) {
+    let c = &args.common;
+    let creds = Arc::new(creds);
+    let close_timeout = c.timeout();
+    if args.warmup > 0 {
+        let until = Instant::now() + Duration::from_secs(args.warmup);
+        let warm = churn(&dialer, &creds, args.concurrency, u64::MAX, until, close_timeout).await;
+        eprintln!("warm-up: {} ok, errors: {}", warm.ok, warm.errors.human());
+    }
+    let cpu = CpuMeter::start(c.server_pid);
+    let start = Instant::now();
+    let tally =
+        churn(&dialer, &creds, args.concurrency, c.count, c.deadline(), close_timeout).await;
+    let elapsed = start.elapsed().as_secs_f64().max(1e-9);
+    let cpu = cpu.finish();
+    let rate = tally.ok as f64 / elapsed;
+    report::emit(
+        c,
+        dialer.target(),
+        "handshake",
+        json!({
+            "concurrency": args.concurrency,
+            "duration_s": (elapsed * 1000.0).round() / 1000.0,
+            "attempts": tally.ok + tally.errors.total(),
+            "ok": tally.ok,
+            "errors": tally.errors.to_json(),
+            "rate_per_s": rate.round(),
+            "latency_us": stats::summary_us(&tally.latency),
+        }),
+        Some(cpu),
+        format!(
+            "{:.0} handshakes/s ({} ok in {:.2} s, concurrency {}); errors: {}; latency {}",
+            rate,
+            tally.ok,
+            elapsed,
+            args.concurrency,
+            tally.errors.human(),
+            stats::human_ms(&tally.latency)
+        ),
+    );
+}

@@ -1,0 +1,130 @@
+//! `wsauth-bench`: a load generator for authenticated WebSocket servers.
+//!
+//! ```text
+//! wsauth-bench handshake --url ws://127.0.0.1:PORT/ws --mode query --hmac-secret "$S" --concurrency 32
+//! wsauth-bench hold      --url ... --server-pid PID --connections 10000
+//! wsauth-bench echo      --url ... --connections 16
+//! wsauth-bench revoke    --url ... --idle 1000 --repeat 20
+//! wsauth-bench expiry    --url ... --hmac-secret "$S" --connections 200
+//! ```
+//!
+//! Every target must be on loopback; every loop is bounded by `--count` and
+//! `--duration` (and the whole run by `--max-runtime`). One JSON line per
+//! measurement goes to stdout, a human summary to stderr.
+
+mod api;
+mod common;
+mod dial;
+mod echo;
+mod expiry;
+mod handshake;
+mod hold;
+mod report;
+mod revoke;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::api::Api;
+use crate::common::{Common, Target};
+use crate::dial::Dialer;
+
+#[derive(Debug, Parser)]
+#[command(version, about = "Load generator for authenticated WebSocket servers (loopback only)")]
+struct Cli {
+    /// Runtime worker threads; default: the cores this process may run on.
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Throughput and latency of authenticated handshakes.
+    Handshake(handshake::HandshakeArgs),
+    /// Server memory per held connection (reads /proc/PID/status).
+    Hold(hold::HoldArgs),
+    /// Round-trip latency of echo frames.
+    Echo(echo::EchoArgs),
+    /// Time from POST /auth/logout to the victim socket's 4003 close.
+    Revoke(revoke::RevokeArgs),
+    /// Lateness of 4001 closes after token expiry.
+    Expiry(expiry::ExpiryArgs),
+}
+
+impl Command {
+    fn common(&self) -> &Common {
+        match self {
+            Self::Handshake(a) => &a.common,
+            Self::Hold(a) => &a.common,
+            Self::Echo(a) => &a.common,
+            Self::Revoke(a) => &a.common,
+            Self::Expiry(a) => &a.common,
+        }
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => eprintln!("open-file limit: {limit}"),
+        Err(e) => eprintln!("could not raise the open-file limit: {e}"),
+    }
+    let threads = cli
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let limit = Duration::from_secs(cli.command.common().max_runtime.max(1));
+    runtime.block_on(async move {
+        tokio::time::timeout(limit, run(cli.command)).await.unwrap_or_else(|_| {
+            anyhow::bail!("stopped: --max-runtime of {} s reached", limit.as_secs())
+        })
+    })?;
+    // Sockets still owned by aborted tasks are closed with the runtime.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    Ok(())
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    let common = command.common().clone();
+    let target = Arc::new(Target::parse(&common)?);
+    let api = Api::new(&target.http_base, common.timeout())?;
+    let dialer = Dialer::new(
+        Arc::clone(&target),
+        common.mode,
+        common.expect(),
+        api.clone(),
+        common.timeout(),
+    );
+    match command {
+        Command::Handshake(args) => {
+            let creds =
+                common::provision(&common, &api, common.mode, common.users, &common.user_prefix())
+                    .await?;
+            handshake::run(args, dialer, creds).await;
+        }
+        Command::Hold(args) => {
+            let creds =
+                common::provision(&common, &api, common.mode, common.users, &common.user_prefix())
+                    .await?;
+            hold::run(args, dialer, creds).await?;
+        }
+        Command::Echo(args) => {
+            let creds =
+                common::provision(&common, &api, common.mode, common.users, &common.user_prefix())
+                    .await?;
+            echo::run(args, dialer, creds).await?;
+        }
+        Command::Revoke(args) => revoke::run(args, dialer, api).await?,
+        Command::Expiry(args) => expiry::run(args, dialer).await?,
+    }
+    Ok(())
+}
