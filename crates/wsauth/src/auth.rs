@@ -2,7 +2,7 @@
 //! locate the credential -> check Origin -> verify the token (or redeem the
 //! ticket) -> check its kind -> check revocation -> check CSRF -> check freshness.
 
-use axum::http::{HeaderMap, Method, header, request::Parts};
+use axum::http::{HeaderMap, header, request::Parts};
 use std::sync::Arc;
 
 use crate::credential::{
@@ -328,7 +328,7 @@ impl WsAuth {
         check_kind(&claims, wanted)?;
         self.check_revoked(&claims).await?;
         if kind == CredentialKind::Cookie
-            && (target == Target::WebSocket || !is_safe(&parts.method))
+            && (target == Target::WebSocket || !credential::is_safe(&parts.method))
         {
             check_csrf(csrf.as_deref(), claims.csrf.as_deref())?;
         }
@@ -411,10 +411,6 @@ impl WsAuth {
         }
         Ok(claims)
     }
-}
-
-fn is_safe(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
 fn check_kind(claims: &Claims, wanted: TokenKind) -> Result<(), AuthError> {

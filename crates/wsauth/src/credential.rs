@@ -213,7 +213,8 @@ pub(crate) fn offers_subprotocol(headers: &HeaderMap, name: &str) -> Result<bool
     parse_subprotocols(headers, name).map(|(offered, _)| offered)
 }
 
-fn is_safe(method: &Method) -> bool {
+/// GET, HEAD and OPTIONS: methods that need no CSRF value.
+pub(crate) fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 

@@ -22,6 +22,11 @@ use crate::auth::{Authenticated, Check, WsAuth};
 use crate::credential::CredentialKind;
 use crate::{AuthError, Claims};
 
+/// Runs `check`; a missing credential is an error.
+async fn required(parts: &Parts, auth: &WsAuth, check: Check) -> Result<Authenticated, AuthError> {
+    auth.authenticate_http(parts, check).await?.ok_or(AuthError::MissingToken("Missing credential"))
+}
+
 macro_rules! claims_extractor {
     ($(#[$doc:meta])* $name:ident, $check:expr) => {
         $(#[$doc])*
@@ -44,11 +49,7 @@ macro_rules! claims_extractor {
             type Rejection = AuthError;
 
             async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AuthError> {
-                let auth = WsAuth::from_ref(state);
-                match auth.authenticate_http(parts, $check).await? {
-                    Some(Authenticated { claims, .. }) => Ok(Self(claims)),
-                    None => Err(AuthError::MissingToken("Missing credential")),
-                }
+                required(parts, &WsAuth::from_ref(state), $check).await.map(|a| Self(a.claims))
             }
         }
     };
@@ -95,10 +96,7 @@ where
     type Rejection = AuthError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AuthError> {
-        let auth = WsAuth::from_ref(state);
-        auth.authenticate_http(parts, Check::Access)
-            .await?
-            .ok_or(AuthError::MissingToken("Missing credential"))
+        required(parts, &WsAuth::from_ref(state), Check::Access).await
     }
 }
 
