@@ -86,7 +86,7 @@ impl Default for Limits {
         Self {
             expiry_grace: live.expiry_grace_secs,
             max_message_size: 64 * 1024,
-            read_buffer_size: 4096,
+            read_buffer_size: wsauth::SocketLimits::default().read_buffer_size,
             message_rate: live.message_rate,
             message_burst: live.message_burst,
             outbound_queue: live.outbound_queue,

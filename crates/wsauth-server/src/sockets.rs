@@ -4,34 +4,36 @@
 
 use axum::extract::ws::Message;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use tokio_util::sync::CancellationToken;
 use wsauth::{Incoming, LiveSocket};
 
-use crate::state::AppState;
-
-/// A command sent by the client.
+/// A command sent by the client: `{"type": ..., "data": ...}`. `data` is
+/// kept as the client's own JSON text, so an echo costs no re-encoding.
 #[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Command {
-    Echo { data: Value },
-    Whoami,
+struct Command<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
 }
 
 /// Runs a session until the client leaves, breaks a rule, its credential
 /// ends, or the server shuts down.
-pub(crate) async fn run(socket: LiveSocket, state: AppState) {
-    let mut socket = socket.with_shutdown(state.shutdown.clone());
-    let claims = socket.claims();
+pub(crate) async fn run(socket: LiveSocket, shutdown: CancellationToken) {
+    let mut socket = socket.with_shutdown(shutdown);
     let welcome = json!({
         "type": "welcome",
-        "sub": claims.sub,
-        "exp": claims.exp,
+        "sub": socket.claims().sub,
+        "exp": socket.claims().exp,
         "deadline": socket.deadline(),
         "credential": socket.credential(),
-        "claims": claims,
+        "claims": socket.claims(),
     });
-    tracing::debug!(sub = %claims.sub, credential = socket.credential().as_str(), "socket open");
-    socket.send_json(&welcome);
+    socket.send(Message::text(welcome.to_string()));
+    drop(welcome);
     while let Some(incoming) = socket.recv().await {
         let reply = match incoming {
             Incoming::Text(text) => answer(&text, &socket),
@@ -39,23 +41,32 @@ pub(crate) async fn run(socket: LiveSocket, state: AppState) {
                 error_frame("unsupported_frame", "Binary frames are not supported")
             }
         };
-        socket.send(Message::text(reply.to_string()));
+        socket.send(Message::text(reply));
     }
-    let (code, reason) = socket.closed().unwrap_or((1006, ""));
-    tracing::debug!(sub = %socket.claims().sub, code, reason, "socket closed");
+    if let Some((code, reason)) = socket.closed() {
+        tracing::debug!(sub = %socket.claims().sub, code, reason, "socket closed");
+    }
 }
 
-fn answer(text: &str, socket: &LiveSocket) -> Value {
-    match serde_json::from_str::<Command>(text) {
-        Ok(Command::Echo { data }) => json!({ "type": "echo", "data": data }),
-        Ok(Command::Whoami) => json!({ "type": "whoami", "claims": socket.claims() }),
-        Err(_) => match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(_)) => error_frame("unknown_command", "Unknown or malformed command"),
+fn answer(text: &str, socket: &LiveSocket) -> String {
+    match serde_json::from_str::<Command<'_>>(text) {
+        Ok(Command { kind, data }) if kind == "echo" => {
+            // An absent or null `data` echoes as null.
+            format!(r#"{{"type":"echo","data":{}}}"#, data.map_or("null", RawValue::get))
+        }
+        Ok(Command { kind, .. }) if kind == "whoami" => {
+            json!({ "type": "whoami", "claims": socket.claims() }).to_string()
+        }
+        Ok(_) => error_frame("unknown_command", "Unknown or malformed command"),
+        Err(_) => match serde_json::from_str::<&RawValue>(text) {
+            Ok(raw) if raw.get().starts_with('{') => {
+                error_frame("unknown_command", "Unknown or malformed command")
+            }
             _ => error_frame("invalid_json", "Frames must be JSON objects"),
         },
     }
 }
 
-fn error_frame(code: &str, detail: &str) -> Value {
-    json!({ "type": "error", "error": code, "detail": detail })
+fn error_frame(code: &str, detail: &str) -> String {
+    json!({ "type": "error", "error": code, "detail": detail }).to_string()
 }

@@ -40,8 +40,11 @@ pub struct Authenticated {
 /// Limits applied to every WebSocket the guard upgrades.
 #[derive(Debug, Clone, Copy)]
 pub struct SocketLimits {
-    /// Read buffer per connection, bytes. Default 4096 (axum's default of 128 KiB
-    /// costs about 134 KB per idle connection).
+    /// Read buffer per connection, bytes. Default 2048: it bounds what one
+    /// read takes from the socket, not the message size (messages up to
+    /// `max_message_size` still arrive whole); axum's default of 128 KiB costs
+    /// about 134 KB per idle connection, and this one is most of what an idle
+    /// connection costs (see BENCHMARKS.md).
     pub read_buffer_size: usize,
     /// Bytes buffered before a write is flushed. Default 0 (write each message at once).
     pub write_buffer_size: usize,
@@ -57,7 +60,7 @@ pub struct SocketLimits {
 impl Default for SocketLimits {
     fn default() -> Self {
         Self {
-            read_buffer_size: 4096,
+            read_buffer_size: 2048,
             write_buffer_size: 0,
             max_write_buffer_size: 1024 * 1024,
             max_message_size: 64 * 1024,

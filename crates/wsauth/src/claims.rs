@@ -115,7 +115,9 @@ impl Claims {
                 return Err(AuthError::InvalidToken("Claim aud must be a string or list"));
             }
         };
-        Ok(Self { sub, iat, nbf, jti, exp, kind, fresh, csrf, iss, aud, extra: map })
+        // A map emptied by the removals above still holds its allocation.
+        let extra = if map.is_empty() { Map::new() } else { map };
+        Ok(Self { sub, iat, nbf, jti, exp, kind, fresh, csrf, iss, aud, extra })
     }
 
     /// Whether the `aud` claim names `audience`.

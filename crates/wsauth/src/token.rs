@@ -253,15 +253,15 @@ impl TokenAuthority {
         Ok(claims)
     }
 
-    /// Whether `claims` are still within their lifetime at the current time.
-    /// Rule: a token is valid while `now <= exp + leeway`.
+    /// Whether `claims` are past their lifetime at the current time.
+    /// Rule (RFC 7519 4.1.4): a token is expired once `now >= exp + leeway`.
     pub fn is_expired(&self, claims: &Claims) -> bool {
-        self.clock.now() > claims.exp.saturating_add(self.settings.leeway)
+        self.clock.now() >= claims.exp.saturating_add(self.settings.leeway)
     }
 
     fn check_times(&self, claims: &Claims, now: i64) -> Result<(), AuthError> {
         let leeway = self.settings.leeway;
-        if now > claims.exp.saturating_add(leeway) {
+        if now >= claims.exp.saturating_add(leeway) {
             return Err(AuthError::TokenExpired);
         }
         if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {

@@ -17,10 +17,10 @@ pub(super) fn router() -> Router<AppState> {
 
 async fn ws(State(state): State<AppState>, guard: WsGuard) -> Response {
     let tracker = state.sockets.clone();
-    guard.on_upgrade_live(move |socket| tracker.track_future(sockets::run(socket, state)))
+    guard.on_upgrade_live(move |socket| tracker.track_future(sockets::run(socket, state.shutdown)))
 }
 
 async fn deferred(State(state): State<AppState>, guard: DeferredGuard) -> Response {
     let tracker = state.sockets.clone();
-    guard.on_upgrade(move |socket| tracker.track_future(sockets::run(socket, state)))
+    guard.on_upgrade(move |socket| tracker.track_future(sockets::run(socket, state.shutdown)))
 }

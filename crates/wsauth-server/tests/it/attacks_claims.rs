@@ -18,15 +18,16 @@ async fn b14_expired_token_is_401_token_expired() {
 }
 
 #[tokio::test]
-async fn b15_exp_boundary_valid_at_exp_expired_one_second_after() {
+async fn b15_exp_boundary_valid_until_the_second_before_exp_expired_at_exp() {
     let server = TestServer::start().await;
     let exp = server.now() + 10;
     let token = server.forge(|m| {
         m.insert("exp".into(), json!(exp));
     });
-    server.clock.set_secs(exp);
+    server.clock.set_secs(exp - 1);
+    server.clock.advance_millis(999);
     server.ws_welcome(&token).await;
-    server.clock.set_secs(exp + 1);
+    server.clock.set_secs(exp);
     rejected(server.ws(&format!("/ws?token={token}"), &[]).await).await.assert_401("token_expired");
 }
 
@@ -37,9 +38,9 @@ async fn b15_leeway_extends_the_boundary_by_exactly_its_value() {
     let token = server.forge(|m| {
         m.insert("exp".into(), json!(exp));
     });
-    server.clock.set_secs(exp + 5);
+    server.clock.set_secs(exp + 4);
     server.ws_welcome(&token).await;
-    server.clock.set_secs(exp + 6);
+    server.clock.set_secs(exp + 5);
     rejected(server.ws(&format!("/ws?token={token}"), &[]).await).await.assert_401("token_expired");
 }
 

@@ -33,9 +33,10 @@ async fn f50_expiry_closes_with_4001_and_nothing_is_delivered_after_the_deadline
     let (mut ws, welcome) = server.ws_welcome(&access).await;
     let exp = welcome["exp"].as_i64().expect("exp");
     assert_eq!(welcome["deadline"], exp, "default grace is 0");
-    server.clock.set_secs(exp);
-    echo_ok(&mut ws).await; // still valid at exp itself
-    server.clock.set_secs(exp + 1);
+    server.clock.set_secs(exp - 1);
+    server.clock.advance_millis(999);
+    echo_ok(&mut ws).await; // still valid a millisecond before exp
+    server.clock.advance_millis(1);
     // An echo sent after the deadline is never answered: the close comes first.
     let _ = ws.send(Message::text(json!({"type": "echo", "data": 1}).to_string())).await;
     assert_eq!(next_close(&mut ws).await, (4001, "token expired".to_owned()));
@@ -48,9 +49,9 @@ async fn f50_expiry_honours_the_configured_grace() {
     let (mut ws, welcome) = server.ws_welcome(&access).await;
     let exp = welcome["exp"].as_i64().expect("exp");
     assert_eq!(welcome["deadline"], exp + 30);
-    server.clock.set_secs(exp + 30);
+    server.clock.set_secs(exp + 29);
     echo_ok(&mut ws).await;
-    server.clock.set_secs(exp + 31);
+    server.clock.set_secs(exp + 30);
     assert_eq!(next_close(&mut ws).await.0, 4001);
 }
 

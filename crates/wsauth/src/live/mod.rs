@@ -199,7 +199,8 @@ impl LiveSessions {
     }
 
     /// The deadline (Unix seconds) of a socket bound to these claims: it is
-    /// closed once the time is past `exp + leeway + grace`.
+    /// closed at `exp + leeway + grace`, the instant its token stops verifying
+    /// (plus the grace).
     pub fn deadline_for(&self, claims: &Claims) -> i64 {
         claims
             .exp
@@ -212,7 +213,7 @@ impl LiveSessions {
     pub fn register(&self, claims: &Claims) -> Result<LiveSession, AuthError> {
         self.start_reaper();
         let (tx, rx) = oneshot::channel();
-        let deadline_ms = self.deadline_for(claims).saturating_add(1).saturating_mul(1000);
+        let deadline_ms = self.deadline_for(claims).saturating_mul(1000);
         let mut state = self.lock();
         let held = state.by_sub.get(&claims.sub).map_or(0, Vec::len);
         if held >= self.inner.config.max_connections_per_user {
@@ -330,7 +331,7 @@ impl LiveSession {
         let inner = self.registry.upgrade()?;
         let sessions = LiveSessions { inner };
         let deadline = sessions.deadline_for(claims);
-        let deadline_ms = deadline.saturating_add(1).saturating_mul(1000);
+        let deadline_ms = deadline.saturating_mul(1000);
         let mut state = sessions.lock();
         let entry = state.sessions.get_mut(&self.id)?;
         // A socket already ended by the registry stays ended.
@@ -396,9 +397,9 @@ mod tests {
         let live = registry(16);
         let mut early = live.register(&claims("a", "j1", 0, 10)).unwrap();
         let mut late = live.register(&claims("b", "j2", 0, 20)).unwrap();
-        assert_eq!(live.sweep(10_999), Some(11_000));
+        assert_eq!(live.sweep(9_999), Some(10_000));
         assert!(early.kicked().try_recv().is_err());
-        assert_eq!(live.sweep(11_000), Some(21_000));
+        assert_eq!(live.sweep(10_000), Some(20_000));
         assert_eq!(early.kicked().try_recv().unwrap(), EXPIRED);
         assert!(late.kicked().try_recv().is_err());
     }
@@ -424,7 +425,7 @@ mod tests {
         let live = registry(16);
         let mut s = live.register(&claims("a", "old", 0, 10)).unwrap();
         assert_eq!(s.rebind(&claims("a", "new", 5, 100)), Some(100));
-        assert_eq!(live.sweep(50_000), Some(101_000));
+        assert_eq!(live.sweep(50_000), Some(100_000));
         live.notify(&RevocationEvent::Tokens(vec!["old".into()]));
         assert!(s.kicked().try_recv().is_err(), "no longer bound to the old token");
         live.notify(&RevocationEvent::Tokens(vec!["new".into()]));
@@ -445,6 +446,6 @@ mod tests {
         drop(first);
         assert_eq!(live.count_for("a"), 1);
         assert!(live.register(&claims("a", "j5", 0, 10)).is_ok());
-        assert_eq!(live.sweep(0), Some(11_000));
+        assert_eq!(live.sweep(0), Some(10_000));
     }
 }

@@ -8,6 +8,7 @@ use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use serde::Deserialize;
 use serde_json::json;
+use std::collections::VecDeque;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
@@ -26,8 +27,9 @@ pub enum Incoming {
     Binary(Bytes),
 }
 
-/// A handle that queues messages for one socket without waiting. When the
-/// queue is full (the client stopped reading) the socket is closed with 1008.
+/// A handle that queues messages for one socket from another task, without
+/// waiting. When the queue is full (the client stopped reading) the socket is
+/// closed with 1008.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     tx: mpsc::Sender<Message>,
@@ -53,6 +55,13 @@ impl Outbox {
     }
 }
 
+/// The receiving side of [`Outbox`] handles, made on first request so that
+/// sockets nobody else writes to carry no channel.
+struct Shared {
+    rx: mpsc::Receiver<Message>,
+    outbox: Outbox,
+}
+
 /// Frames the socket answers itself.
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -69,8 +78,10 @@ pub struct LiveSocket {
     claims: Claims,
     credential: CredentialKind,
     deadline: i64,
-    outbox: Outbox,
-    queue: mpsc::Receiver<Message>,
+    /// Messages the app queued with [`LiveSocket::send`], written by `recv`.
+    pending: VecDeque<Message>,
+    overflowed: bool,
+    shared: Option<Shared>,
     limiter: TokenBucket,
     last_heard: Instant,
     ping: tokio::time::Interval,
@@ -87,6 +98,22 @@ impl std::fmt::Debug for LiveSocket {
     }
 }
 
+/// The next message from the shared queue, or never when there is none.
+async fn next_shared(shared: &mut Option<Shared>) -> Option<Message> {
+    match shared {
+        Some(shared) => shared.rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Completes when `token` is cancelled, or never when there is none.
+async fn cancelled_or_never(token: Option<CancellationToken>) {
+    match token {
+        Some(token) => token.cancelled_owned().await,
+        None => std::future::pending().await,
+    }
+}
+
 impl LiveSocket {
     pub(crate) fn new(
         socket: WebSocket,
@@ -94,11 +121,11 @@ impl LiveSocket {
         auth: WsAuth,
         authenticated: Authenticated,
     ) -> Self {
-        let config = auth.live().config().clone();
-        let (tx, queue) = mpsc::channel(config.outbound_queue.max(1));
+        let config = auth.live().config();
         let mut ping =
             tokio::time::interval_at(Instant::now() + config.ping_interval, config.ping_interval);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let limiter = TokenBucket::new(config.message_rate, config.message_burst);
         let deadline = auth.live().deadline_for(&authenticated.claims);
         Self {
             socket,
@@ -106,9 +133,10 @@ impl LiveSocket {
             claims: authenticated.claims,
             credential: authenticated.credential,
             deadline,
-            outbox: Outbox { tx, overflow: CancellationToken::new() },
-            queue,
-            limiter: TokenBucket::new(config.message_rate, config.message_burst),
+            pending: VecDeque::new(),
+            overflowed: false,
+            shared: None,
+            limiter,
             last_heard: Instant::now(),
             ping,
             shutdown: None,
@@ -133,15 +161,23 @@ impl LiveSocket {
         self.credential
     }
 
-    /// Unix seconds after which the socket is closed with 4001 unless the
-    /// client refreshes: the token's `exp` plus the configured grace.
+    /// Unix seconds at which the socket is closed with 4001 unless the client
+    /// refreshes: the token's `exp` plus the leeway and the configured grace.
     pub fn deadline(&self) -> i64 {
         self.deadline
     }
 
-    /// A handle to queue messages from other tasks.
-    pub fn outbox(&self) -> Outbox {
-        self.outbox.clone()
+    /// A handle to queue messages from other tasks (fan-out). The queue holds
+    /// `outbound_queue` messages; past that the socket is closed with 1008.
+    pub fn outbox(&mut self) -> Outbox {
+        let capacity = self.auth.live().config().outbound_queue.max(1);
+        self.shared
+            .get_or_insert_with(|| {
+                let (tx, rx) = mpsc::channel(capacity);
+                Shared { rx, outbox: Outbox { tx, overflow: CancellationToken::new() } }
+            })
+            .outbox
+            .clone()
     }
 
     /// The close code and reason, once the socket has ended.
@@ -149,14 +185,21 @@ impl LiveSocket {
         self.closed.as_ref().map(|(c, r)| (*c, r.as_str()))
     }
 
-    /// Queues a message for the client (see [`Outbox::send`]).
-    pub fn send(&self, message: Message) -> bool {
-        self.outbox.send(message)
+    /// Queues a message for the client; it is written by the next
+    /// [`LiveSocket::recv`]. `false` when the queue is full: the socket is
+    /// then closed with 1008 (the client is not keeping up).
+    pub fn send(&mut self, message: Message) -> bool {
+        if self.pending.len() >= self.auth.live().config().outbound_queue.max(1) {
+            self.overflowed = true;
+            return false;
+        }
+        self.pending.push_back(message);
+        true
     }
 
     /// Queues a JSON text frame.
-    pub fn send_json(&self, value: &serde_json::Value) -> bool {
-        self.outbox.send_json(value)
+    pub fn send_json(&mut self, value: &serde_json::Value) -> bool {
+        self.send(Message::text(value.to_string()))
     }
 
     /// The next application frame, or `None` once the socket has ended (see
@@ -166,10 +209,12 @@ impl LiveSocket {
         if self.closed.is_some() {
             return None;
         }
-        let config = self.auth.live().config().clone();
-        let shutdown = self.shutdown.clone().unwrap_or_default();
-        let overflow = self.outbox.overflow.clone();
         loop {
+            if !self.flush_pending().await {
+                return None;
+            }
+            let shutdown = self.shutdown.clone();
+            let shared_overflow = self.shared.as_ref().map(|s| s.outbox.overflow.clone());
             tokio::select! {
                 biased;
                 kick = self.session.kicked() => {
@@ -177,74 +222,108 @@ impl LiveSocket {
                     self.close(kick.code, kick.reason).await;
                     return None;
                 }
-                () = shutdown.cancelled(), if self.shutdown.is_some() => {
+                () = cancelled_or_never(shutdown) => {
                     self.close(close_code::GOING_AWAY, "server shutting down").await;
                     return None;
                 }
-                () = overflow.cancelled() => {
+                () = cancelled_or_never(shared_overflow) => {
                     self.close(close_code::POLICY_VIOLATION, "outbound queue full").await;
                     return None;
                 }
-                Some(message) = self.queue.recv() => {
-                    if self.past_deadline() {
-                        self.close(close_code::TOKEN_EXPIRED, "token expired").await;
-                        return None;
-                    }
-                    if !self.write(message).await {
-                        return None;
-                    }
+                Some(message) = next_shared(&mut self.shared) => {
+                    self.pending.push_back(message);
                 }
                 _ = self.ping.tick() => {
-                    if self.last_heard.elapsed() > config.ping_interval + config.pong_timeout {
-                        self.close(close_code::POLICY_VIOLATION, "pong timeout").await;
-                        return None;
-                    }
-                    if !self.write(Message::Ping(Bytes::new())).await {
+                    if !self.keepalive().await {
                         return None;
                     }
                 }
                 frame = self.socket.recv() => {
-                    let message = match frame {
-                        None => {
-                            self.closed = Some((1006, "connection lost".into()));
-                            return None;
-                        }
-                        Some(Err(e)) => {
-                            let (code, reason) = close_for_error(&e);
-                            self.close(code, reason).await;
-                            return None;
-                        }
-                        Some(Ok(message)) => message,
-                    };
-                    self.last_heard = Instant::now();
-                    if self.past_deadline() {
-                        self.close(close_code::TOKEN_EXPIRED, "token expired").await;
-                        return None;
-                    }
-                    if !self.limiter.try_take() {
-                        self.close(close_code::POLICY_VIOLATION, "message rate limit exceeded").await;
-                        return None;
-                    }
-                    match message {
-                        Message::Text(text) => {
-                            if let Some(control) = control_frame(&text) {
-                                if !self.handle_control(control).await {
-                                    return None;
-                                }
-                                continue;
-                            }
-                            return Some(Incoming::Text(text));
-                        }
-                        Message::Binary(data) => return Some(Incoming::Binary(data)),
-                        Message::Ping(_) | Message::Pong(_) => {}
-                        Message::Close(frame) => {
-                            let _ = futures_util::SinkExt::close(&mut self.socket).await;
-                            let code = frame.map_or(1005, |f| f.code);
-                            self.closed = Some((code, "closed by the client".into()));
-                            return None;
-                        }
+                    match self.received(frame).await {
+                        Received::App(incoming) => return Some(incoming),
+                        Received::Handled => {}
+                        Received::Ended => return None,
                     }
                 }
+            }
+        }
+    }
+
+    /// Writes what the app queued; `false` if the socket ended.
+    async fn flush_pending(&mut self) -> bool {
+        if self.overflowed {
+            self.close(close_code::POLICY_VIOLATION, "outbound queue full").await;
+            return false;
+        }
+        if self.pending.is_empty() {
+            return true;
+        }
+        while let Some(message) = self.pending.pop_front() {
+            if self.past_deadline() {
+                self.close(close_code::TOKEN_EXPIRED, "token expired").await;
+                return false;
+            }
+            if !self.write(message).await {
+                return false;
+            }
+        }
+        // An idle socket keeps no queue allocation.
+        self.pending = VecDeque::new();
+        true
+    }
+
+    /// A ping, or a close when the client has been silent too long.
+    async fn keepalive(&mut self) -> bool {
+        let config = self.auth.live().config();
+        if self.last_heard.elapsed() > config.ping_interval + config.pong_timeout {
+            self.close(close_code::POLICY_VIOLATION, "pong timeout").await;
+            return false;
+        }
+        self.write(Message::Ping(Bytes::new())).await
+    }
+
+    /// Handles one received frame.
+    async fn received(&mut self, frame: Option<Result<Message, axum::Error>>) -> Received {
+        let message = match frame {
+            None => {
+                self.closed = Some((1006, "connection lost".into()));
+                return Received::Ended;
+            }
+            Some(Err(e)) => {
+                let (code, reason) = close_for_error(&e);
+                self.close(code, reason).await;
+                return Received::Ended;
+            }
+            Some(Ok(message)) => message,
+        };
+        self.last_heard = Instant::now();
+        if self.past_deadline() {
+            self.close(close_code::TOKEN_EXPIRED, "token expired").await;
+            return Received::Ended;
+        }
+        if !self.limiter.try_take() {
+            self.close(close_code::POLICY_VIOLATION, "message rate limit exceeded").await;
+            return Received::Ended;
+        }
+        match message {
+            Message::Text(text) => match control_frame(&text) {
+                Some(control) => {
+                    // Boxed: refresh is rare, and inline it would grow every socket's task.
+                    if Box::pin(self.handle_control(control)).await {
+                        Received::Handled
+                    } else {
+                        Received::Ended
+                    }
+                }
+                None => Received::App(Incoming::Text(text)),
+            },
+            Message::Binary(data) => Received::App(Incoming::Binary(data)),
+            Message::Ping(_) | Message::Pong(_) => Received::Handled,
+            Message::Close(frame) => {
+                let _ = futures_util::SinkExt::close(&mut self.socket).await;
+                let code = frame.map_or(1005, |f| f.code);
+                self.closed = Some((code, "closed by the client".into()));
+                Received::Ended
             }
         }
     }
@@ -253,7 +332,7 @@ impl LiveSocket {
     /// on its own; this check makes sure nothing slips through in between.
     fn past_deadline(&self) -> bool {
         let now = self.auth.tokens().clock().now_millis();
-        now >= self.deadline.saturating_add(1).saturating_mul(1000)
+        now >= self.deadline.saturating_mul(1000)
     }
 
     /// Answers a control frame; `false` if the socket ended.
@@ -311,10 +390,18 @@ impl LiveSocket {
     /// client's reply so the client sees the code (never 1006).
     pub async fn close(&mut self, code: u16, reason: &'static str) {
         if self.closed.is_none() {
-            close_socket(&mut self.socket, code, reason).await;
+            // Boxed: a socket closes once, and inline the wait would grow every socket's task.
+            Box::pin(close_socket(&mut self.socket, code, reason)).await;
             self.closed = Some((code, reason.into()));
         }
     }
+}
+
+/// What one received frame came to.
+enum Received {
+    App(Incoming),
+    Handled,
+    Ended,
 }
 
 /// Parses the frames the socket handles itself: `refresh` and `auth`.
