@@ -14,7 +14,7 @@
 #   BENCH_REPS        repetitions per measurement [3]
 #   BENCH_DURATION    seconds per throughput/echo measurement [10]
 #   BENCH_CONCURRENCY handshakes in flight [32]
-#   BENCH_HOLD        connections held for the memory measurement [10000]
+#   BENCH_HOLD        connections held for the memory measurement [15000]
 #   BENCH_ECHO_CONNS  sockets in the echo measurement [16]
 #   BENCH_OUT         output folder [bench/results/<UTC time>]
 #   BENCH_QUIET_WAIT  seconds to wait for an idle machine before each step [120]
@@ -152,7 +152,7 @@ SERVERS="${BENCH_SERVERS:-baseline node seed wsauth}"
 REPS="${BENCH_REPS:-3}"
 DURATION="${BENCH_DURATION:-10}"
 CONCURRENCY="${BENCH_CONCURRENCY:-32}"
-HOLD="${BENCH_HOLD:-10000}"
+HOLD="${BENCH_HOLD:-15000}"
 ECHO_CONNS="${BENCH_ECHO_CONNS:-16}"
 QUIET_WAIT="${BENCH_QUIET_WAIT:-120}"
 if [[ "${1:-}" == "--quick" ]]; then
