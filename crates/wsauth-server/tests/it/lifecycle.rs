@@ -13,11 +13,20 @@ const BIN: &str = env!("CARGO_BIN_EXE_wsauth");
 
 /// Starts the binary and waits for its "listening" line; returns the child and base URL.
 fn spawn(cwd: &std::path::Path, args: &[&str]) -> (Child, String, std::thread::JoinHandle<String>) {
+    spawn_with_env(cwd, args, &[])
+}
+
+fn spawn_with_env(
+    cwd: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Child, String, std::thread::JoinHandle<String>) {
     let mut child = Command::new(BIN)
         .args(args)
         .current_dir(cwd)
         .env_remove("WSAUTH_HMAC_SECRET")
         .env("WSAUTH_LOG", "debug")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -106,6 +115,42 @@ async fn zero_config_start_creates_and_reuses_the_data_dir_and_key() {
     let (mut ws, _) =
         connect(&format!("{ws_url}/ws?token={access}"), &[]).await.expect("101 after restart");
     assert_eq!(next_json(&mut ws).await["sub"], "bob");
+    terminate(&mut child);
+}
+
+#[tokio::test]
+async fn environment_configures_the_binary_and_flags_override_it() {
+    let cwd = tempfile::tempdir().expect("dir");
+    let env = [
+        ("WSAUTH_ALLOWED_ORIGINS", "http://a.example,http://b.example"),
+        ("WSAUTH_ACCESS_TTL", "60"),
+        ("WSAUTH_HMAC_SECRET", SECRET),
+    ];
+    let (mut child, url, _logs) = spawn_with_env(cwd.path(), &["--listen", "127.0.0.1:0"], &env);
+    let http = reqwest::Client::builder().no_proxy().build().expect("client");
+    let creds = json!({"username": "dora", "password": PASSWORD});
+    http.post(format!("{url}/auth/register")).json(&creds).send().await.expect("register");
+    let r = http.post(format!("{url}/auth/login")).json(&creds).send().await.expect("login");
+    let access = str_of(&r.json().await.expect("json"), "access_token");
+    let claims = segment(&access, 1);
+    assert_eq!(claims["exp"].as_i64().unwrap_or(0) - claims["iat"].as_i64().unwrap_or(0), 60);
+    // The token is signed with the secret from the environment.
+    let (head, sig) = access.rsplit_once('.').expect("jwt");
+    assert_eq!(sig, b64(&hmac_sha256(SECRET.as_bytes(), head.as_bytes())));
+    let ws_url = format!("{}/ws?token={access}", url.replacen("http://", "ws://", 1));
+    connect(&ws_url, &[("origin", "http://b.example")]).await.expect("101 for a listed origin");
+    let own = url.clone();
+    rejected(connect(&ws_url, &[("origin", &own)]).await).await.assert(403, "origin_not_allowed");
+    terminate(&mut child);
+
+    // A flag wins over the environment.
+    let args = ["--listen", "127.0.0.1:0", "--allowed-origin", "http://c.example"];
+    let (mut child, url, _logs) = spawn_with_env(cwd.path(), &args, &env);
+    let ws_url = format!("{}/ws?token={access}", url.replacen("http://", "ws://", 1));
+    connect(&ws_url, &[("origin", "http://c.example")]).await.expect("101 for the flag's origin");
+    rejected(connect(&ws_url, &[("origin", "http://b.example")]).await)
+        .await
+        .assert(403, "origin_not_allowed");
     terminate(&mut child);
 }
 
