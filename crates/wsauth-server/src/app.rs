@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use wsauth::live::AddressLimiter;
 use wsauth::{KeySet, SharedClock, SystemClock, TokenAuthority, TokenSettings, WsAuth};
 
 use crate::accounts::Accounts;
@@ -73,6 +74,10 @@ impl Application {
             .handshake_rate(limits.handshake_rate, limits.handshake_burst)
             .build();
         tracing::info!(origins = ?origins, "allowed WebSocket origins");
+        let password_attempts = Arc::new(AddressLimiter::new(
+            config.limits.password_rate,
+            config.limits.password_burst,
+        ));
         let state = AppState {
             auth: auth.clone(),
             accounts: Accounts::new(pool.clone(), 2),
@@ -80,6 +85,7 @@ impl Application {
             config: Arc::new(config),
             shutdown: CancellationToken::new(),
             sockets: TaskTracker::new(),
+            password_attempts,
         };
         Ok(Self { listener, addr, state, revocations })
     }

@@ -72,6 +72,10 @@ pub struct Limits {
     pub handshake_rate: f64,
     /// Handshakes per client address in a burst.
     pub handshake_burst: f64,
+    /// Password attempts (login, register) per second per client address (429 past it); 0 = off.
+    pub password_rate: f64,
+    /// Password attempts per client address in a burst.
+    pub password_burst: f64,
     /// Live sockets per user (429 past it).
     pub max_connections_per_user: usize,
     /// Sockets waiting for a first-message auth frame, in all (429 past it).
@@ -95,6 +99,8 @@ impl Default for Limits {
             write_timeout: live.write_timeout.as_secs(),
             handshake_rate: 50.0,
             handshake_burst: 100.0,
+            password_rate: 5.0,
+            password_burst: 20.0,
             max_connections_per_user: live.max_connections_per_user,
             max_pending_auth: live.max_pending_auth,
             auth_timeout_ms: 5000,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wsauth::WsAuth;
+use wsauth::live::AddressLimiter;
 
 use crate::accounts::Accounts;
 use crate::config::Config;
@@ -25,6 +26,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Live socket tasks, awaited at shutdown.
     pub sockets: TaskTracker,
+    /// Password attempts per client address.
+    pub password_attempts: Arc<AddressLimiter>,
 }
 
 impl FromRef<AppState> for WsAuth {

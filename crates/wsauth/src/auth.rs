@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::credential::{
     self, CredentialKind, CredentialNames, Located, Target, Transports, check_csrf,
 };
-use crate::live::{HandshakeLimiter, LiveConfig, LiveSessions};
+use crate::live::{AddressLimiter, LiveConfig, LiveSessions};
 use crate::revocation::{MemoryRevocationStore, RevocationStore};
 use crate::ticket::{self, MemoryTicketStore, TicketStore};
 use crate::{AuthError, Claims, TokenAuthority, TokenKind};
@@ -95,7 +95,7 @@ struct Inner {
     ticket_ttl_secs: i64,
     limits: SocketLimits,
     live: LiveSessions,
-    handshakes: HandshakeLimiter,
+    handshakes: AddressLimiter,
     pending: Arc<tokio::sync::Semaphore>,
 }
 
@@ -206,7 +206,7 @@ impl WsAuthBuilder {
                 ticket_ttl_secs: self.ticket_ttl_secs,
                 limits: self.limits,
                 live,
-                handshakes: HandshakeLimiter::new(self.handshake_rate.0, self.handshake_rate.1),
+                handshakes: AddressLimiter::new(self.handshake_rate.0, self.handshake_rate.1),
                 pending,
             }),
         }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use wsauth::{AccessToken, Authenticated, RefreshToken};
 
-use super::ApiJson;
+use super::{ApiJson, PeerIp, admit_password_attempt};
 use crate::error::ApiError;
 use crate::families::TokenPair;
 use crate::state::AppState;
@@ -34,19 +34,27 @@ pub(super) struct Credentials {
 
 async fn register(
     State(state): State<AppState>,
+    peer: PeerIp,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     if !state.config.registration {
         return Err(ApiError::RegistrationClosed);
     }
+    admit_password_attempt(&state, peer)?;
     let now = state.auth.tokens().clock().now();
     state.accounts.create(&body.username, &body.password, now).await?;
     tracing::info!(username = %body.username, "account registered");
     Ok((StatusCode::CREATED, Json(json!({ "username": body.username }))))
 }
 
-/// Checks a username and password; the seed's message on failure.
-pub(super) async fn check_password(state: &AppState, body: &Credentials) -> Result<(), ApiError> {
+/// Checks a username and password; the seed's message on failure, 429 past
+/// the per-address attempt rate.
+pub(super) async fn check_password(
+    state: &AppState,
+    peer: PeerIp,
+    body: &Credentials,
+) -> Result<(), ApiError> {
+    admit_password_attempt(state, peer)?;
     if state.accounts.verify(&body.username, &body.password).await? {
         Ok(())
     } else {
@@ -65,9 +73,10 @@ fn pair_body(state: &AppState, pair: &TokenPair) -> Json<Value> {
 
 async fn login(
     State(state): State<AppState>,
+    peer: PeerIp,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Json<Value>, ApiError> {
-    check_password(&state, &body).await?;
+    check_password(&state, peer, &body).await?;
     let pair = state.families.login(&body.username, false).await?;
     Ok(pair_body(&state, &pair))
 }

@@ -9,8 +9,8 @@ use cookie::{Cookie, SameSite};
 use serde_json::json;
 use wsauth::{Authenticated, RefreshToken};
 
-use super::ApiJson;
 use super::auth::{Credentials, check_password};
+use super::{ApiJson, PeerIp};
 use crate::error::ApiError;
 use crate::families::TokenPair;
 use crate::state::AppState;
@@ -63,9 +63,10 @@ fn body(pair: &TokenPair) -> Json<serde_json::Value> {
 
 async fn login(
     State(state): State<AppState>,
+    peer: PeerIp,
     ApiJson(credentials): ApiJson<Credentials>,
 ) -> Result<(HeaderMap, Json<serde_json::Value>), ApiError> {
-    check_password(&state, &credentials).await?;
+    check_password(&state, peer, &credentials).await?;
     let pair = state.families.login(&credentials.username, true).await?;
     Ok((set_cookies(&state, &pair), body(&pair)))
 }

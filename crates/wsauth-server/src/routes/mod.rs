@@ -28,6 +28,32 @@ pub(crate) fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The client's address, when the server runs with connect info.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PeerIp(pub(crate) Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let info = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(Self(info.map(|axum::extract::ConnectInfo(addr)| addr.ip())))
+    }
+}
+
+/// Admits one password attempt (login, register) from this address, or 429.
+pub(crate) fn admit_password_attempt(state: &AppState, peer: PeerIp) -> Result<(), ApiError> {
+    match peer.0 {
+        Some(ip) => state.password_attempts.check(ip).map_err(|retry_after| {
+            ApiError::Auth(wsauth::AuthError::TooManyRequests { retry_after })
+        }),
+        None => Ok(()),
+    }
+}
+
 /// A JSON body; a malformed one is a 400 with the API's error body (the
 /// input is never echoed back).
 #[derive(Debug, FromRequest)]

@@ -201,3 +201,32 @@ async fn cookie_attributes_are_safe_by_default() {
             .all(|v| v.to_str().is_ok_and(|s| s.contains("Secure")))
     );
 }
+
+#[tokio::test]
+async fn password_attempts_are_rate_limited_per_address_with_429() {
+    let server = TestServer::start_config(|c| {
+        c.limits.password_rate = 1.0;
+        c.limits.password_burst = 3.0;
+    })
+    .await;
+    let (access, _) = server.login("alice").await; // register + login: two attempts
+    let wrong = json!({"username": "alice", "password": "wrong password"});
+    let mut limited = None;
+    for _ in 0..5 {
+        let r = server.post("/auth/login", wrong.clone()).await;
+        if r.status() == 429 {
+            limited = Some(r);
+            break;
+        }
+        assert_eq!(r.status(), 401);
+    }
+    let r = limited.expect("password attempts were never limited");
+    let retry: u64 = r.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    assert!(retry >= 1);
+    assert_eq!(r.json::<Value>().await.expect("json")["error"], "too_many_requests");
+    // The cookie login shares the budget; tokens already issued keep working.
+    let r =
+        server.post("/auth/cookie/login", json!({"username": "alice", "password": PASSWORD})).await;
+    assert_eq!(r.status(), 429);
+    server.ws_welcome(&access).await;
+}

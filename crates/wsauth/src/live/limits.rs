@@ -55,11 +55,11 @@ impl TokenBucket {
     }
 }
 
-/// Handshakes per client address. Addresses whose bucket has refilled are
+/// Attempts per client address (handshakes, password logins). Addresses whose bucket has refilled are
 /// forgotten, so memory stays bounded by the addresses active in the last
 /// `burst / rate` seconds (and by a hard cap).
 #[derive(Debug)]
-pub struct HandshakeLimiter {
+pub struct AddressLimiter {
     rate: f64,
     burst: f64,
     buckets: Mutex<HashMap<IpAddr, TokenBucket>>,
@@ -69,7 +69,7 @@ pub struct HandshakeLimiter {
 /// forgets refilled buckets, then refuses unknown addresses until it can.
 const MAX_TRACKED: usize = 100_000;
 
-impl HandshakeLimiter {
+impl AddressLimiter {
     /// `rate` handshakes per second per address, bursts of `burst`. A rate of
     /// zero switches the limit off.
     pub fn new(rate: f64, burst: f64) -> Self {
@@ -111,12 +111,12 @@ mod tests {
 
     #[test]
     fn limiter_is_per_address_and_says_when_to_retry() {
-        let l = HandshakeLimiter::new(1.0, 2.0);
+        let l = AddressLimiter::new(1.0, 2.0);
         let a: IpAddr = [127, 0, 0, 1].into();
         let b: IpAddr = [127, 0, 0, 2].into();
         assert!(l.check(a).is_ok() && l.check(a).is_ok());
         assert_eq!(l.check(a), Err(1));
         assert!(l.check(b).is_ok());
-        assert!(HandshakeLimiter::new(0.0, 0.0).check(a).is_ok());
+        assert!(AddressLimiter::new(0.0, 0.0).check(a).is_ok());
     }
 }

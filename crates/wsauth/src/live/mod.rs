@@ -10,7 +10,7 @@
 mod limits;
 mod socket;
 
-pub use limits::{HandshakeLimiter, TokenBucket};
+pub use limits::{AddressLimiter, TokenBucket};
 pub(crate) use socket::authenticate_first_message;
 pub use socket::{Incoming, LiveSocket, Outbox};
 
