@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wsauth::live::AddressLimiter;
-use wsauth::{KeySet, SharedClock, SystemClock, TokenAuthority, TokenSettings, WsAuth};
+use wsauth::{SharedClock, SystemClock, TokenAuthority, TokenSettings, WsAuth};
 
 use crate::accounts::Accounts;
 use crate::config::Config;
@@ -36,7 +36,7 @@ impl Application {
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
         create_private_dir(&config.data_dir)?;
         let pool = db::open(&config.data_dir).await?;
-        let key = keyfile::load_key(&config)?;
+        let keys = keyfile::load_keys(&config)?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -57,8 +57,7 @@ impl Application {
             audience: config.audience.clone(),
             ..TokenSettings::default()
         };
-        let tokens =
-            TokenAuthority::with_settings(KeySet::new(key), settings).with_clock(clock.clone());
+        let tokens = TokenAuthority::with_settings(keys, settings).with_clock(clock.clone());
         let revocations = Arc::new(
             SqliteRevocationStore::load(pool.clone(), clock)
                 .await

@@ -17,8 +17,14 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// An HS256 secret given as text, used instead of the generated key.
     pub hmac_secret: Option<String>,
-    /// Signing algorithm for a generated key: HS256, EdDSA or ES256.
+    /// Signing algorithm: HS256, EdDSA or ES256 for a generated key; also
+    /// RS256 or PS256 with `private_key_file`.
     pub algorithm: String,
+    /// A PKCS#8 PEM private key to sign with (instead of a generated key).
+    pub private_key_file: Option<PathBuf>,
+    /// Keys that signed earlier tokens and still verify them until their
+    /// `valid_until` (rotation).
+    pub previous_keys: Vec<PreviousKey>,
     /// Allow weak HMAC secrets (under 32 bytes). Local experiments only.
     pub insecure_dev: bool,
     /// Origins allowed on WebSocket handshakes. Empty: the server's own origins.
@@ -43,6 +49,24 @@ pub struct Config {
     pub log: String,
     /// Limits on sockets and handshakes.
     pub limits: Limits,
+}
+
+/// A key from before a rotation: an HMAC secret or a PEM private key file,
+/// accepted for verification until `valid_until` (Unix seconds).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviousKey {
+    /// An HS256 secret given as text.
+    #[serde(default)]
+    pub hmac_secret: Option<String>,
+    /// A PKCS#8 PEM private key file.
+    #[serde(default)]
+    pub private_key_file: Option<PathBuf>,
+    /// The key's algorithm (HS256 for a secret; EdDSA, ES256, RS256 or PS256 for a file).
+    #[serde(default)]
+    pub algorithm: Option<String>,
+    /// Unix seconds after which tokens signed with this key are refused.
+    pub valid_until: i64,
 }
 
 /// Limits on live sockets and handshakes (`[limits]` in the file,
@@ -144,6 +168,8 @@ impl Default for Config {
             data_dir: PathBuf::from("wsauth-data"),
             hmac_secret: None,
             algorithm: "HS256".into(),
+            private_key_file: None,
+            previous_keys: Vec::new(),
             insecure_dev: false,
             allowed_origins: Vec::new(),
             access_ttl: 15 * 60,

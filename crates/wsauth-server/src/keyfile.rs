@@ -1,24 +1,61 @@
-//! The signing key: from `WSAUTH_HMAC_SECRET`, or generated on first start
-//! into the data directory (file mode 0600) and reused afterwards.
+//! The key set: the signing key from `WSAUTH_HMAC_SECRET`, from a PEM file,
+//! or generated on first start into the data directory (file mode 0600) and
+//! reused afterwards; plus previous keys that verify until their deadline.
 
 use anyhow::Context;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use wsauth::{Algorithm, Key};
+use wsauth::{Algorithm, Key, KeySet};
 
-use crate::config::Config;
+use crate::config::{Config, PreviousKey};
 
-/// Loads or creates the signing key described by the configuration.
-pub fn load_key(config: &Config) -> anyhow::Result<Key> {
+/// The key set described by the configuration.
+pub fn load_keys(config: &Config) -> anyhow::Result<KeySet> {
+    let mut keys = KeySet::new(load_key(config)?);
+    for previous in &config.previous_keys {
+        keys = keys.with_previous(previous_key(config, previous)?, previous.valid_until);
+    }
+    Ok(keys)
+}
+
+fn hmac_key(config: &Config, secret: &str) -> anyhow::Result<Key> {
+    if config.insecure_dev {
+        wsauth::dangerous::weak_hmac_key(Algorithm::HS256, secret.as_bytes()).map_err(Into::into)
+    } else {
+        Key::hmac(Algorithm::HS256, secret.as_bytes()).context(
+            "the HMAC secret is refused (set WSAUTH_INSECURE_DEV=true only for local experiments)",
+        )
+    }
+}
+
+fn pem_key(algorithm: &str, path: &Path) -> anyhow::Result<Key> {
+    let alg = Algorithm::from_name(algorithm)
+        .filter(|a| !a.is_hmac())
+        .with_context(|| format!("algorithm {algorithm:?} cannot sign with a key file"))?;
+    let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Key::from_private_pem(alg, &pem).with_context(|| format!("cannot load {}", path.display()))
+}
+
+fn previous_key(config: &Config, previous: &PreviousKey) -> anyhow::Result<Key> {
+    match (&previous.hmac_secret, &previous.private_key_file) {
+        (Some(secret), None) => hmac_key(config, secret),
+        (None, Some(path)) => {
+            let algorithm =
+                previous.algorithm.as_deref().context("a previous key file needs an algorithm")?;
+            pem_key(algorithm, path)
+        }
+        _ => anyhow::bail!("a previous key needs exactly one of hmac_secret and private_key_file"),
+    }
+}
+
+/// The signing key: the configured secret or file, or the generated one.
+fn load_key(config: &Config) -> anyhow::Result<Key> {
     if let Some(secret) = &config.hmac_secret {
-        return if config.insecure_dev {
-            wsauth::dangerous::weak_hmac_key(Algorithm::HS256, secret.as_bytes())
-                .map_err(Into::into)
-        } else {
-            Key::hmac(Algorithm::HS256, secret.as_bytes())
-                .context("WSAUTH_HMAC_SECRET is refused (set WSAUTH_INSECURE_DEV=true only for local experiments)")
-        };
+        return hmac_key(config, secret);
+    }
+    if let Some(path) = &config.private_key_file {
+        return pem_key(&config.algorithm, path);
     }
     let alg = Algorithm::from_name(&config.algorithm)
         .filter(|a| matches!(a, Algorithm::HS256 | Algorithm::EdDSA | Algorithm::ES256))

@@ -148,3 +148,50 @@ async fn issued_tokens_carry_a_kid_and_the_jwks_lists_public_keys_only() {
     let hs = TestServer::start().await;
     assert_eq!(jwks(&hs).await, json!({"keys": []}));
 }
+
+#[tokio::test]
+async fn c28_rotation_a_previous_secret_verifies_until_its_deadline_then_401() {
+    const OLD: &str = "the-previous-secret-that-was-rotated-out-0123";
+    // A token from before the rotation (signed with the old secret, with its kid).
+    let old = TestServer::start_config(|c| c.hmac_secret = Some(OLD.into())).await;
+    let (before_rotation, _) = old.login("alice").await;
+    let until = old.now() + 600;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut cfg = config(dir.path().join("data"));
+    cfg.previous_keys = vec![wsauth_server::config::PreviousKey {
+        hmac_secret: Some(OLD.into()),
+        private_key_file: None,
+        algorithm: None,
+        valid_until: until,
+    }];
+    let rotated = TestServer::start_with(cfg, Some(dir), old.clock.clone()).await;
+    let (_, welcome) = rotated.ws_welcome(&before_rotation).await;
+    assert_eq!(welcome["sub"], "alice");
+    // New tokens are signed with the current key.
+    let (after_rotation, _) = rotated.login("bob").await;
+    assert_ne!(segment(&after_rotation, 0)["kid"], segment(&before_rotation, 0)["kid"]);
+    rotated.clock.set_secs(until + 1);
+    rejected(rotated.ws(&format!("/ws?token={before_rotation}"), &[]).await)
+        .await
+        .assert_401("invalid_token");
+}
+
+#[tokio::test]
+async fn an_rsa_key_file_signs_and_is_published() {
+    let pem = concat!(env!("CARGO_MANIFEST_DIR"), "/../wsauth/tests/fixtures/rsa2048.pem");
+    for alg in ["RS256", "PS256"] {
+        let server = TestServer::start_config(|c| {
+            c.hmac_secret = None;
+            c.algorithm = alg.into();
+            c.private_key_file = Some(pem.into());
+        })
+        .await;
+        let (access, _) = server.login("alice").await;
+        assert_eq!(segment(&access, 0)["alg"], alg);
+        server.ws_welcome(&access).await;
+        let keys = jwks(&server).await;
+        assert_eq!(keys["keys"][0]["kty"], "RSA");
+        assert_eq!(keys["keys"][0]["alg"], alg);
+        assert!(keys["keys"][0].get("d").is_none(), "private key exported");
+    }
+}
