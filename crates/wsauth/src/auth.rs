@@ -190,16 +190,19 @@ impl WsAuthBuilder {
 
     /// Finishes the builder.
     pub fn build(self) -> WsAuth {
+        let clock = self.tokens.clock().clone();
         let leeway = self.tokens.settings().leeway;
-        let live = LiveSessions::new(self.tokens.clock().clone(), leeway, self.live);
+        let live = LiveSessions::new(clock.clone(), leeway, self.live);
         let pending = Arc::new(tokio::sync::Semaphore::new(live.config().max_pending_auth));
         WsAuth {
             inner: Arc::new(Inner {
                 tokens: self.tokens,
                 revocation: self
                     .revocation
-                    .unwrap_or_else(|| Arc::new(MemoryRevocationStore::new())),
-                tickets: self.tickets.unwrap_or_else(|| Arc::new(MemoryTicketStore::new())),
+                    .unwrap_or_else(|| Arc::new(MemoryRevocationStore::with_clock(clock.clone()))),
+                tickets: self
+                    .tickets
+                    .unwrap_or_else(|| Arc::new(MemoryTicketStore::with_clock(clock.clone()))),
                 names: self.names,
                 transports: self.transports,
                 allowed_origins: self.allowed_origins,

@@ -131,7 +131,11 @@ pub(crate) fn locate(
     names: &CredentialNames,
     transports: &Transports,
 ) -> Result<Located, AuthError> {
-    let query = parse_query(parts.uri.query().unwrap_or(""))?;
+    // Only WebSocket handshakes carry credentials in the query.
+    let query = match target {
+        Target::WebSocket => parse_query(parts.uri.query().unwrap_or("")),
+        Target::Http => Vec::new(),
+    };
     let mut found: Vec<(CredentialKind, String)> = Vec::new();
     let mut offered_subprotocol = false;
 
@@ -234,10 +238,10 @@ fn parse_bearer(value: &[u8]) -> Result<String, AuthError> {
     Ok(token.to_owned())
 }
 
-fn parse_query(query: &str) -> Result<Vec<(String, String)>, AuthError> {
-    Ok(form_urlencoded::parse(query.as_bytes())
+fn parse_query(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect())
+        .collect()
 }
 
 /// The one value of `name` in the query; two different values conflict.

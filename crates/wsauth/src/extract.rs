@@ -19,7 +19,6 @@ use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 
 use crate::auth::{Authenticated, Check, WsAuth};
-use crate::credential::CredentialKind;
 use crate::{AuthError, Claims};
 
 /// Runs `check`; a missing credential is an error.
@@ -34,8 +33,8 @@ macro_rules! claims_extractor {
         pub struct $name(pub Claims);
 
         impl $name {
-            /// How the credential travelled is not kept; use [`Authenticated`]
-            /// through [`WsAuth::authenticate_http`] when it matters.
+            /// The verified claims. To also learn how the credential
+            /// travelled, extract [`Authenticated`] instead.
             pub fn claims(&self) -> &Claims {
                 &self.0
             }
@@ -97,12 +96,5 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AuthError> {
         required(parts, &WsAuth::from_ref(state), Check::Access).await
-    }
-}
-
-impl Authenticated {
-    /// Whether the credential was the ambient cookie.
-    pub fn is_cookie(&self) -> bool {
-        self.credential == CredentialKind::Cookie
     }
 }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::Claims;
+use crate::{Claims, Clock, SharedClock, SystemClock};
 
 /// A backing store failed. Authentication fails closed on it.
 #[derive(Debug, thiserror::Error)]
@@ -28,9 +28,16 @@ pub trait RevocationStore: Send + Sync + 'static {
 
 /// An in-memory revocation store for one process. Expired entries are purged
 /// as new ones arrive, so its size is bounded by the tokens still alive.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct MemoryRevocationStore {
     inner: Mutex<MemoryState>,
+    clock: Option<SharedClock>,
+}
+
+impl std::fmt::Debug for MemoryRevocationStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryRevocationStore").finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -41,9 +48,15 @@ struct MemoryState {
 }
 
 impl MemoryRevocationStore {
-    /// An empty store.
+    /// An empty store that decides which entries have expired by the system clock.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store that decides which entries have expired by `clock`
+    /// (the same clock the tokens are verified with).
+    pub fn with_clock(clock: SharedClock) -> Self {
+        Self { clock: Some(clock), ..Self::default() }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, MemoryState> {
@@ -57,7 +70,7 @@ impl RevocationStore for MemoryRevocationStore {
         let mut state = self.lock();
         state.tokens.insert(jti.to_owned(), exp);
         if state.tokens.len() >= state.purge_at {
-            let now = crate::clock::Clock::now(&crate::SystemClock);
+            let now = self.clock.as_ref().map_or_else(|| SystemClock.now(), |c| c.now());
             state.tokens.retain(|_, exp| *exp >= now);
             state.purge_at = (state.tokens.len() * 2).max(1024);
         }
@@ -75,5 +88,41 @@ impl RevocationStore for MemoryRevocationStore {
         let state = self.lock();
         Ok(state.tokens.contains_key(&claims.jti)
             || state.subjects.get(&claims.sub).is_some_and(|before| claims.iat < *before))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ManualClock, TokenKind};
+    use std::sync::Arc;
+
+    fn claims(jti: &str) -> Claims {
+        Claims {
+            sub: "alice".into(),
+            iat: 1000,
+            nbf: None,
+            jti: jti.into(),
+            exp: 2000,
+            kind: TokenKind::Access,
+            fresh: None,
+            csrf: None,
+            iss: None,
+            aud: None,
+            extra: serde_json::Map::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn purging_decides_expiry_by_the_injected_clock() {
+        // By the store's clock these tokens are alive (exp 2000 > now 1000),
+        // though long expired by the wall clock: a purge must keep them.
+        let store = MemoryRevocationStore::with_clock(Arc::new(ManualClock::new(1000)));
+        store.revoke_token("victim", 2000).await.unwrap();
+        for i in 0..2048 {
+            store.revoke_token(&format!("other-{i}"), 2000).await.unwrap();
+        }
+        assert!(store.is_revoked(&claims("victim")).await.unwrap());
+        assert!(!store.is_revoked(&claims("innocent")).await.unwrap());
     }
 }

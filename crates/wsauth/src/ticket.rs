@@ -10,8 +10,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::Claims;
 use crate::revocation::StoreError;
+use crate::{Claims, Clock, SharedClock, SystemClock};
 
 /// The digest under which a ticket is stored.
 pub type TicketDigest = [u8; 32];
@@ -33,16 +33,38 @@ pub trait TicketStore: Send + Sync + 'static {
 }
 
 /// An in-memory ticket store for one process; expired tickets are purged as
-/// new ones arrive.
-#[derive(Debug, Default)]
+/// new ones arrive, so its size is bounded by the tickets still alive.
+#[derive(Default)]
 pub struct MemoryTicketStore {
-    inner: Mutex<HashMap<TicketDigest, (Claims, i64)>>,
+    inner: Mutex<Tickets>,
+    clock: Option<SharedClock>,
+}
+
+#[derive(Default)]
+struct Tickets {
+    map: HashMap<TicketDigest, (Claims, i64)>,
+    purge_at: usize,
+}
+
+impl std::fmt::Debug for MemoryTicketStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryTicketStore").finish_non_exhaustive()
+    }
 }
 
 impl MemoryTicketStore {
-    /// An empty store.
+    /// An empty store that decides which tickets have expired by the system clock.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store that decides which tickets have expired by `clock`.
+    pub fn with_clock(clock: SharedClock) -> Self {
+        Self { clock: Some(clock), ..Self::default() }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tickets> {
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -54,18 +76,19 @@ impl TicketStore for MemoryTicketStore {
         claims: Claims,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        let mut map = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if map.len() >= 1024 && map.len().is_power_of_two() {
-            let now = crate::clock::Clock::now_millis(&crate::SystemClock);
-            map.retain(|_, (_, exp)| *exp > now);
+        let mut tickets = self.lock();
+        tickets.map.insert(digest, (claims, expires_at));
+        if tickets.map.len() >= tickets.purge_at {
+            let now =
+                self.clock.as_ref().map_or_else(|| SystemClock.now_millis(), |c| c.now_millis());
+            tickets.map.retain(|_, (_, exp)| *exp > now);
+            tickets.purge_at = (tickets.map.len() * 2).max(1024);
         }
-        map.insert(digest, (claims, expires_at));
         Ok(())
     }
 
     async fn take(&self, digest: &TicketDigest) -> Result<Option<(Claims, i64)>, StoreError> {
-        let mut map = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        Ok(map.remove(digest))
+        Ok(self.lock().map.remove(digest))
     }
 }
 

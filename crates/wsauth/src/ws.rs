@@ -142,13 +142,8 @@ impl<R: Requirement<Output = Authenticated>> WsGuard<R> {
     {
         let Self { upgrade, auth, ws_auth, session, .. } = self;
         upgrade.on_upgrade(move |socket| async move {
-            let session = match session {
-                Some(session) => session,
-                None => match ws_auth.live().register(&auth.claims) {
-                    Ok(session) => session,
-                    Err(_) => return,
-                },
-            };
+            // Always reserved in `from_request_parts` for authenticated outcomes.
+            let Some(session) = session else { return };
             callback(LiveSocket::new(socket, session, ws_auth, auth)).await;
         })
     }

@@ -107,9 +107,9 @@ async fn next_shared(shared: &mut Option<Shared>) -> Option<Message> {
 }
 
 /// Completes when `token` is cancelled, or never when there is none.
-async fn cancelled_or_never(token: Option<CancellationToken>) {
+async fn cancelled_or_never(token: Option<&CancellationToken>) {
     match token {
-        Some(token) => token.cancelled_owned().await,
+        Some(token) => token.cancelled().await,
         None => std::future::pending().await,
     }
 }
@@ -213,7 +213,8 @@ impl LiveSocket {
             if !self.flush_pending().await {
                 return None;
             }
-            let shutdown = self.shutdown.clone();
+            // Cloned only while another task holds an Outbox (the shared
+            // queue is borrowed mutably by another branch below).
             let shared_overflow = self.shared.as_ref().map(|s| s.outbox.overflow.clone());
             tokio::select! {
                 biased;
@@ -222,11 +223,11 @@ impl LiveSocket {
                     self.close(kick.code, kick.reason).await;
                     return None;
                 }
-                () = cancelled_or_never(shutdown) => {
+                () = cancelled_or_never(self.shutdown.as_ref()) => {
                     self.close(close_code::GOING_AWAY, "server shutting down").await;
                     return None;
                 }
-                () = cancelled_or_never(shared_overflow) => {
+                () = cancelled_or_never(shared_overflow.as_ref()) => {
                     self.close(close_code::POLICY_VIOLATION, "outbound queue full").await;
                     return None;
                 }
