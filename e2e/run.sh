@@ -14,7 +14,7 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 npm ci --no-audit --no-fund
-(cd .. && cargo build -p wsauth-server)
+(cd .. && cargo build --workspace --all-targets)
 mkdir -p screenshots
 
 if [ "$#" -gt 0 ]; then

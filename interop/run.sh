@@ -10,7 +10,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 
-(cd .. && cargo build -p wsauth-server)
+(cd .. && cargo build --workspace --all-targets)
 
 # One HS256 secret (32+ bytes) for both sides: the seed reads SEED_SECRET, and the pytest
 # fixtures pass the same value to wsauth as WSAUTH_HMAC_SECRET.

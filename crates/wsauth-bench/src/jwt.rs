@@ -5,6 +5,13 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Picks jsonwebtoken's signature backend explicitly: a build where another
+/// crate enables its second backend cannot infer one.
+fn install_provider() {
+    // An `Err` means one is installed already, which is as good.
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+}
+
 /// The claims of an access token as fastapi-jwt-auth issues it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccessClaims {
@@ -45,6 +52,7 @@ impl Minter {
     /// A minter for `secret` (used as raw bytes, as fastapi-jwt-auth and
     /// `WSAUTH_HMAC_SECRET` use it).
     pub fn new(secret: &str) -> Self {
+        install_provider();
         Self {
             key: EncodingKey::from_secret(secret.as_bytes()),
             header: Header::new(Algorithm::HS256),
@@ -84,6 +92,7 @@ impl std::fmt::Debug for Verifier {
 impl Verifier {
     /// A verifier for `secret`; the key and validation rules are built once.
     pub fn new(secret: &str) -> Self {
+        install_provider();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.validate_exp = true;

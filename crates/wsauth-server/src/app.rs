@@ -55,6 +55,7 @@ impl Application {
             leeway: config.leeway,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
+            max_token_lifetime: config.max_token_lifetime,
             ..TokenSettings::default()
         };
         let tokens = TokenAuthority::with_settings(keys, settings).with_clock(clock.clone());
@@ -68,6 +69,7 @@ impl Application {
             .revocation(revocations.clone())
             .allowed_origins(origins.clone())
             .ticket_ttl_secs(config.ticket_ttl)
+            .max_tickets_per_subject(limits.max_tickets_per_user)
             .socket_limits(limits.socket_limits())
             .live_config(limits.live_config())
             .handshake_rate(limits.handshake_rate, limits.handshake_burst)
@@ -80,7 +82,13 @@ impl Application {
         let state = AppState {
             auth: auth.clone(),
             accounts: Accounts::new(pool.clone(), 2),
-            families: Families::new(pool, tokens, revocations.clone(), auth.live().clone()),
+            families: Families::new(
+                pool,
+                tokens,
+                revocations.clone(),
+                auth.live().clone(),
+                config.rotation_rules(),
+            ),
             config: Arc::new(config),
             shutdown: CancellationToken::new(),
             sockets: TaskTracker::new(),

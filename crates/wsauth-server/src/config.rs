@@ -43,6 +43,12 @@ pub struct Config {
     pub registration: bool,
     /// Mark cookies `Secure` (set when serving over HTTPS).
     pub cookie_secure: bool,
+    /// The longest lifetime (`exp - iat`, seconds) an access token may have
+    /// been minted with; refresh tokens may live up to `refresh_ttl`.
+    pub max_token_lifetime: i64,
+    /// How long an exact retry of a just-rotated refresh token gets the same
+    /// new pair, seconds (0 to 10).
+    pub refresh_grace: i64,
     /// One-time ticket lifetime, seconds.
     pub ticket_ttl: i64,
     /// Log filter (tracing `EnvFilter` syntax).
@@ -100,6 +106,12 @@ pub struct Limits {
     pub password_rate: f64,
     /// Password attempts per client address in a burst.
     pub password_burst: f64,
+    /// Refreshes per second per token family, sustained (429 past it); 0 = off.
+    pub refresh_rate: f64,
+    /// Refreshes per token family in a burst.
+    pub refresh_burst: f64,
+    /// Unredeemed WebSocket tickets per user (429 past it).
+    pub max_tickets_per_user: usize,
     /// Live sockets per user (429 past it).
     pub max_connections_per_user: usize,
     /// Sockets waiting for a first-message auth frame, in all (429 past it).
@@ -125,6 +137,9 @@ impl Default for Limits {
             handshake_burst: 100.0,
             password_rate: 5.0,
             password_burst: 20.0,
+            refresh_rate: 0.1,
+            refresh_burst: 10.0,
+            max_tickets_per_user: wsauth::DEFAULT_MAX_TICKETS_PER_SUBJECT,
             max_connections_per_user: live.max_connections_per_user,
             max_pending_auth: live.max_pending_auth,
             auth_timeout_ms: 5000,
@@ -163,6 +178,7 @@ impl Limits {
 
 impl Default for Config {
     fn default() -> Self {
+        let tokens = wsauth::TokenSettings::default();
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
             data_dir: PathBuf::from("wsauth-data"),
@@ -172,14 +188,16 @@ impl Default for Config {
             previous_keys: Vec::new(),
             insecure_dev: false,
             allowed_origins: Vec::new(),
-            access_ttl: 15 * 60,
-            refresh_ttl: 30 * 24 * 3600,
-            leeway: 0,
+            access_ttl: tokens.access_ttl,
+            refresh_ttl: tokens.refresh_ttl,
+            leeway: tokens.leeway,
             issuer: None,
             audience: None,
             registration: true,
             cookie_secure: false,
-            ticket_ttl: 30,
+            max_token_lifetime: tokens.max_token_lifetime,
+            refresh_grace: 10,
+            ticket_ttl: wsauth::DEFAULT_TICKET_TTL_SECS,
             log: "info".into(),
             limits: Limits::default(),
         }
@@ -253,6 +271,15 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The refresh rotation rules.
+    pub fn rotation_rules(&self) -> crate::families::RotationRules {
+        crate::families::RotationRules {
+            grace_ms: self.refresh_grace.saturating_mul(1000),
+            rate: self.limits.refresh_rate,
+            burst: self.limits.refresh_burst.max(1.0),
+        }
+    }
+
     /// Loads defaults, then the file (if given), then the overrides.
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
@@ -280,6 +307,7 @@ impl Config {
             ("access_ttl", self.access_ttl),
             ("refresh_ttl", self.refresh_ttl),
             ("ticket_ttl", self.ticket_ttl),
+            ("max_token_lifetime", self.max_token_lifetime),
         ];
         for (name, value) in positive {
             if value <= 0 {
@@ -290,6 +318,14 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "limits.max_message_size and limits.read_buffer_size must be at least 1024".into(),
             ));
+        }
+        if self.access_ttl > self.max_token_lifetime {
+            return Err(ConfigError::Invalid(
+                "access_ttl must not exceed max_token_lifetime".into(),
+            ));
+        }
+        if !(0..=10).contains(&self.refresh_grace) {
+            return Err(ConfigError::Invalid("refresh_grace must be 0 to 10 seconds".into()));
         }
         if self.leeway < 0 {
             return Err(ConfigError::Invalid("leeway must not be negative".into()));

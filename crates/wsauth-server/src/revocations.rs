@@ -1,19 +1,32 @@
 //! Revocations in SQLite, mirrored in memory so that a handshake never waits
 //! on the database. This process is the only writer of its database, so the
 //! mirror is exact; writes go to the database first, then to the mirror.
+//!
+//! A token is revoked when its `jti` is, when its family (`sid`) is, or, for
+//! a token this server did not issue (no `sid`), when its subject's mark
+//! covers its `iat`. Tokens this server issued are judged by their family
+//! alone, so a login right after "log out everywhere", even within the same
+//! second, keeps working.
 
 use async_trait::async_trait;
 use sqlx::SqlitePool;
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{PoisonError, RwLock};
 use wsauth::{Claims, RevocationStore, SharedClock, StoreError};
 
 /// A [`RevocationStore`] that survives restarts.
 pub struct SqliteRevocationStore {
     pool: SqlitePool,
     clock: SharedClock,
-    tokens: RwLock<HashMap<String, i64>>,
-    subjects: RwLock<HashMap<String, i64>>,
+    mirror: RwLock<Mirror>,
+}
+
+/// What is revoked, each entry with the time after which it can be forgotten.
+#[derive(Default)]
+struct Mirror {
+    tokens: HashMap<String, i64>,
+    families: HashMap<String, i64>,
+    subjects: HashMap<String, i64>,
 }
 
 fn store_error(e: sqlx::Error) -> StoreError {
@@ -30,19 +43,30 @@ impl SqliteRevocationStore {
                 .fetch_all(&pool)
                 .await
                 .map_err(store_error)?;
+        let families: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT id, expires_at FROM families WHERE revoked = 1 AND expires_at >= ?",
+        )
+        .bind(now)
+        .fetch_all(&pool)
+        .await
+        .map_err(store_error)?;
         let subjects: Vec<(String, i64)> = sqlx::query_as("SELECT sub, before FROM subject_marks")
             .fetch_all(&pool)
             .await
             .map_err(store_error)?;
-        Ok(Self {
-            pool,
-            clock,
-            tokens: RwLock::new(tokens.into_iter().collect()),
-            subjects: RwLock::new(subjects.into_iter().collect()),
-        })
+        let mirror = Mirror {
+            tokens: tokens.into_iter().collect(),
+            families: families.into_iter().collect(),
+            subjects: subjects.into_iter().collect(),
+        };
+        Ok(Self { pool, clock, mirror: RwLock::new(mirror) })
     }
 
-    /// Revokes several tokens in one transaction.
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Mirror> {
+        self.mirror.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Revokes several tokens by `jti` in one transaction.
     pub async fn revoke_many(&self, tokens: &[(String, i64)]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         for (jti, exp) in tokens {
@@ -54,14 +78,38 @@ impl SqliteRevocationStore {
                 .map_err(store_error)?;
         }
         tx.commit().await.map_err(store_error)?;
-        let mut map = self.tokens.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (jti, exp) in tokens {
-            map.insert(jti.clone(), *exp);
-        }
+        self.note_tokens(tokens);
         Ok(())
     }
 
-    /// Forgets revocations of tokens that have expired anyway.
+    /// Mirrors token revocations already committed to the database.
+    pub fn note_tokens(&self, tokens: &[(String, i64)]) {
+        if tokens.is_empty() {
+            return;
+        }
+        let mut mirror = self.write();
+        for (jti, exp) in tokens {
+            mirror.tokens.insert(jti.clone(), *exp);
+        }
+    }
+
+    /// Mirrors family revocations already committed to the database
+    /// (`(family id, expiry of its last token)`).
+    pub fn note_families(&self, families: &[(String, i64)]) {
+        let mut mirror = self.write();
+        for (id, expires_at) in families {
+            mirror.families.insert(id.clone(), *expires_at);
+        }
+    }
+
+    /// Mirrors a subject mark already committed to the database.
+    pub fn note_subject_mark(&self, sub: &str, before: i64) {
+        let mut mirror = self.write();
+        let mark = mirror.subjects.entry(sub.to_owned()).or_insert(before);
+        *mark = (*mark).max(before);
+    }
+
+    /// Forgets revocations of tokens and families that have expired anyway.
     pub async fn purge_expired(&self) -> Result<u64, StoreError> {
         let now = self.clock.now();
         let done = sqlx::query("DELETE FROM revoked_tokens WHERE exp < ?")
@@ -69,10 +117,9 @@ impl SqliteRevocationStore {
             .execute(&self.pool)
             .await
             .map_err(store_error)?;
-        self.tokens
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .retain(|_, exp| *exp >= now);
+        let mut mirror = self.write();
+        mirror.tokens.retain(|_, exp| *exp >= now);
+        mirror.families.retain(|_, expires_at| *expires_at >= now);
         Ok(done.rows_affected())
     }
 }
@@ -93,22 +140,18 @@ impl RevocationStore for SqliteRevocationStore {
         .execute(&self.pool)
         .await
         .map_err(store_error)?;
-        let mut map = self.subjects.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mark = map.entry(sub.to_owned()).or_insert(before);
-        *mark = (*mark).max(before);
+        self.note_subject_mark(sub, before);
         Ok(())
     }
 
     async fn is_revoked(&self, claims: &Claims) -> Result<bool, StoreError> {
-        let by_jti = self
-            .tokens
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .contains_key(&claims.jti);
-        if by_jti {
+        let mirror = self.mirror.read().unwrap_or_else(PoisonError::into_inner);
+        if mirror.tokens.contains_key(&claims.jti) {
             return Ok(true);
         }
-        let subjects = self.subjects.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        Ok(subjects.get(&claims.sub).is_some_and(|before| claims.iat < *before))
+        Ok(match &claims.sid {
+            Some(family) => mirror.families.contains_key(family),
+            None => mirror.subjects.get(&claims.sub).is_some_and(|before| claims.iat < *before),
+        })
     }
 }

@@ -10,8 +10,13 @@ use crate::credential::{
 };
 use crate::live::{AddressLimiter, LiveConfig, LiveSessions};
 use crate::revocation::{MemoryRevocationStore, RevocationStore};
-use crate::ticket::{self, MemoryTicketStore, TicketStore};
+use crate::ticket::{self, MemoryTicketStore, TicketAdmission, TicketStore};
 use crate::{AuthError, Claims, TokenAuthority, TokenKind};
+
+/// How long a ticket stays valid by default, seconds.
+pub const DEFAULT_TICKET_TTL_SECS: i64 = 30;
+/// How many unredeemed tickets one subject may hold by default.
+pub const DEFAULT_MAX_TICKETS_PER_SUBJECT: usize = 16;
 
 /// What a route requires of the credential: the seed's `jwt_required`,
 /// `jwt_optional`, `jwt_refresh_token_required` and `fresh_jwt_required`.
@@ -93,6 +98,7 @@ struct Inner {
     transports: Transports,
     allowed_origins: Vec<String>,
     ticket_ttl_secs: i64,
+    max_tickets_per_subject: usize,
     limits: SocketLimits,
     live: LiveSessions,
     handshakes: AddressLimiter,
@@ -117,6 +123,7 @@ pub struct WsAuthBuilder {
     transports: Transports,
     allowed_origins: Vec<String>,
     ticket_ttl_secs: i64,
+    max_tickets_per_subject: usize,
     limits: SocketLimits,
     live: LiveConfig,
     handshake_rate: (f64, f64),
@@ -165,6 +172,13 @@ impl WsAuthBuilder {
         self
     }
 
+    /// Unredeemed tickets one subject may hold at once; past it, issuing
+    /// another is a 429. Default 16.
+    pub fn max_tickets_per_subject(mut self, max: usize) -> Self {
+        self.max_tickets_per_subject = max;
+        self
+    }
+
     /// Limits for upgraded sockets.
     pub fn socket_limits(mut self, limits: SocketLimits) -> Self {
         self.limits = limits;
@@ -207,6 +221,7 @@ impl WsAuthBuilder {
                 transports: self.transports,
                 allowed_origins: self.allowed_origins,
                 ticket_ttl_secs: self.ticket_ttl_secs,
+                max_tickets_per_subject: self.max_tickets_per_subject,
                 limits: self.limits,
                 live,
                 handshakes: AddressLimiter::new(self.handshake_rate.0, self.handshake_rate.1),
@@ -226,7 +241,8 @@ impl WsAuth {
             names: CredentialNames::default(),
             transports: Transports::default(),
             allowed_origins: Vec::new(),
-            ticket_ttl_secs: 30,
+            ticket_ttl_secs: DEFAULT_TICKET_TTL_SECS,
+            max_tickets_per_subject: DEFAULT_MAX_TICKETS_PER_SUBJECT,
             limits: SocketLimits::default(),
             live: LiveConfig::default(),
             handshake_rate: (50.0, 100.0),
@@ -332,7 +348,12 @@ impl WsAuth {
             _ => self.inner.tokens.verify(&value)?,
         };
         check_kind(&claims, wanted)?;
-        self.check_revoked(&claims).await?;
+        // A WebSocket is checked against revocation after its socket is
+        // registered as live (see `WsGuard`), so that a revocation landing in
+        // between still reaches it.
+        if target == Target::Http {
+            self.check_revoked(&claims).await?;
+        }
         if kind == CredentialKind::Cookie
             && (target == Target::WebSocket || !credential::is_safe(&parts.method))
         {
@@ -347,9 +368,16 @@ impl WsAuth {
     /// Verifies a bare access token (first-message mode, in-band refresh):
     /// signature, claims, kind and revocation.
     pub async fn verify_access(&self, token: &str) -> Result<Claims, AuthError> {
+        let claims = self.verify_access_signature(token)?;
+        self.check_revoked(&claims).await?;
+        Ok(claims)
+    }
+
+    /// Verifies a bare access token without consulting revocation: for
+    /// callers that register the socket first and check revocation after.
+    pub(crate) fn verify_access_signature(&self, token: &str) -> Result<Claims, AuthError> {
         let claims = self.inner.tokens.verify(token)?;
         check_kind(&claims, TokenKind::Access)?;
-        self.check_revoked(&claims).await?;
         Ok(claims)
     }
 
@@ -396,10 +424,19 @@ impl WsAuth {
             claims.exp.saturating_add(self.inner.tokens.settings().leeway).saturating_mul(1000);
         let expires_at = now_ms.saturating_add(self.inner.ticket_ttl_secs * 1000).min(token_end_ms);
         let (ticket, digest) = ticket::new_ticket().map_err(|_| AuthError::Unavailable)?;
-        self.inner.tickets.insert(digest, claims.clone(), expires_at).await.map_err(|e| {
-            tracing::error!(error = %e, "ticket store unavailable");
-            AuthError::Unavailable
-        })?;
+        let admission = self
+            .inner
+            .tickets
+            .insert(digest, claims.clone(), expires_at, self.inner.max_tickets_per_subject)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "ticket store unavailable");
+                AuthError::Unavailable
+            })?;
+        if admission == TicketAdmission::SubjectFull {
+            let retry_after = u64::try_from(self.inner.ticket_ttl_secs).unwrap_or(1).max(1);
+            return Err(AuthError::TooManyRequests { retry_after });
+        }
         Ok((ticket, (expires_at - now_ms).max(0) / 1000))
     }
 

@@ -28,8 +28,8 @@ impl TokenKind {
 }
 
 /// Claim names the library sets itself; custom claims may never use them.
-pub const RESERVED_CLAIMS: [&str; 10] =
-    ["sub", "iat", "nbf", "jti", "exp", "type", "fresh", "csrf", "iss", "aud"];
+pub const RESERVED_CLAIMS: [&str; 11] =
+    ["sub", "iat", "nbf", "jti", "exp", "type", "fresh", "csrf", "iss", "aud", "sid"];
 
 /// Upper bound of `sub` in bytes.
 pub(crate) const MAX_SUB_LEN: usize = 256;
@@ -67,6 +67,15 @@ pub struct Claims {
     /// Audience, when configured (a string or a list of strings).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aud: Option<Value>,
+    /// Session id (OpenID Connect's `sid`): every token of one login carries
+    /// the same one, so a logout can revoke the session rather than each token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// Not a claim: the last second (Unix) at which the key that signed the
+    /// token is trusted, when that key is a previous key being rotated out.
+    /// A live socket never outlives it. `None` for the current key.
+    #[serde(skip)]
+    pub key_valid_until: Option<i64>,
     /// Custom claims.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -76,6 +85,12 @@ impl Claims {
     /// Whether this is a fresh access token.
     pub fn is_fresh(&self) -> bool {
         self.kind == TokenKind::Access && self.fresh == Some(true)
+    }
+
+    /// Reads claims from a JSON object (as [`Claims`] serialize), with the
+    /// same strict rules as a token's payload. No signature or time is checked.
+    pub fn from_json_object(map: Map<String, Value>) -> Result<Self, AuthError> {
+        Self::from_payload(map)
     }
 
     /// Reads claims from a decoded payload, refusing every wrongly typed,
@@ -100,6 +115,7 @@ impl Claims {
             Some(_) => return Err(AuthError::InvalidToken("Claim fresh must be a boolean")),
         };
         let csrf = take_string(&mut map, "csrf", MAX_ID_LEN)?;
+        let sid = take_string(&mut map, "sid", MAX_ID_LEN)?;
         let iss = match map.remove("iss") {
             None => None,
             Some(Value::String(s)) => Some(s),
@@ -117,7 +133,21 @@ impl Claims {
         };
         // A map emptied by the removals above still holds its allocation.
         let extra = if map.is_empty() { Map::new() } else { map };
-        Ok(Self { sub, iat, nbf, jti, exp, kind, fresh, csrf, iss, aud, extra })
+        Ok(Self {
+            sub,
+            iat,
+            nbf,
+            jti,
+            exp,
+            kind,
+            fresh,
+            csrf,
+            iss,
+            aud,
+            sid,
+            key_valid_until: None,
+            extra,
+        })
     }
 
     /// Whether the `aud` claim names `audience`.
@@ -141,6 +171,7 @@ fn take_string(
         Some(_) => Err(AuthError::InvalidToken(match name {
             "sub" => "Claim sub must be a non-empty string of at most 256 bytes",
             "jti" => "Claim jti must be a non-empty string of at most 128 bytes",
+            "sid" => "Claim sid must be a non-empty string of at most 128 bytes",
             _ => "Claim csrf must be a non-empty string of at most 128 bytes",
         })),
     }
@@ -221,6 +252,8 @@ mod tests {
             ("fresh", json!("true")),
             ("jti", json!(7)),
             ("aud", json!(3)),
+            ("sid", json!(3)),
+            ("sid", json!("")),
         ] {
             let mut v = base();
             v[claim] = bad.clone();

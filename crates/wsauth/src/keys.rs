@@ -182,6 +182,7 @@ impl Key {
     }
 
     fn from_encoding(alg: Algorithm, encoding: EncodingKey) -> Result<Self, KeyError> {
+        crate::crypto::ensure_provider();
         let jwk = Jwk::from_encoding_key(&encoding, alg.to_jwt()).map_err(|e| invalid(alg, e))?;
         let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| invalid(alg, e))?;
         // Prove the pair works before accepting it.
@@ -196,6 +197,7 @@ impl Key {
 
     /// A verification-only key from a public key in PEM (SPKI, or PKCS#1 for RSA).
     pub fn from_public_pem(alg: Algorithm, pem: &[u8]) -> Result<Self, KeyError> {
+        crate::crypto::ensure_provider();
         let decoding = match alg {
             Algorithm::EdDSA => DecodingKey::from_ed_pem(pem),
             Algorithm::ES256 => DecodingKey::from_ec_pem(pem),
@@ -325,16 +327,20 @@ impl KeySet {
         &self.current
     }
 
-    /// The key named by `kid`, if it is known and still valid at `now`.
-    /// `None` picks the current (default) key.
-    pub(crate) fn find(&self, kid: Option<&str>, now: i64) -> Option<&Key> {
+    /// The key named by `kid`, if it is known and still valid at `now`, with
+    /// the last second it is valid (`None` for the current key, which has no
+    /// end). `None` as `kid` picks the current (default) key.
+    pub(crate) fn find(&self, kid: Option<&str>, now: i64) -> Option<(&Key, Option<i64>)> {
         let Some(kid) = kid else {
-            return Some(&self.current);
+            return Some((&self.current, None));
         };
         if self.current.kid == kid {
-            return Some(&self.current);
+            return Some((&self.current, None));
         }
-        self.previous.iter().find(|(k, until)| k.kid == kid && now <= *until).map(|(k, _)| k)
+        self.previous
+            .iter()
+            .find(|(k, until)| k.kid == kid && now <= *until)
+            .map(|(k, until)| (k, Some(*until)))
     }
 
     /// The public keys as a JWKS document (HMAC secrets are never exported).
@@ -386,7 +392,8 @@ mod tests {
         let old = Key::generate(Algorithm::HS256).unwrap();
         let kid = old.kid().to_owned();
         let set = KeySet::new(Key::generate(Algorithm::HS256).unwrap()).with_previous(old, 100);
-        assert!(set.find(Some(&kid), 100).is_some());
+        assert_eq!(set.find(Some(&kid), 100).map(|(_, until)| until), Some(Some(100)));
+        assert_eq!(set.find(None, 100).map(|(_, until)| until), Some(None));
         assert!(set.find(Some(&kid), 101).is_none());
         assert!(set.find(Some("unknown"), 0).is_none());
     }

@@ -15,6 +15,7 @@ mod auth;
 mod claims;
 mod clock;
 mod credential;
+mod crypto;
 mod error;
 mod extract;
 mod keys;
@@ -25,7 +26,10 @@ mod ticket;
 mod token;
 mod ws;
 
-pub use auth::{Authenticated, Check, SocketLimits, WsAuth, WsAuthBuilder};
+pub use auth::{
+    Authenticated, Check, DEFAULT_MAX_TICKETS_PER_SUBJECT, DEFAULT_TICKET_TTL_SECS, SocketLimits,
+    WsAuth, WsAuthBuilder,
+};
 pub use claims::{Claims, RESERVED_CLAIMS, TokenKind};
 pub use clock::{Clock, ClockChange, ManualClock, SharedClock, SystemClock};
 pub use credential::{CredentialKind, CredentialNames, Transports};
@@ -34,7 +38,7 @@ pub use extract::{AccessToken, FreshAccessToken, RefreshToken};
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN, generate_key_material};
 pub use live::{Incoming, LiveConfig, LiveSessions, LiveSocket, Outbox, RevocationEvent};
 pub use revocation::{MemoryRevocationStore, RevocationStore, StoreError};
-pub use ticket::{MemoryTicketStore, TicketDigest, TicketStore};
+pub use ticket::{MemoryTicketStore, TicketAdmission, TicketDigest, TicketStore};
 pub use token::{
     IssueError, IssueOptions, IssuedToken, MAX_TOKEN_LEN, TokenAuthority, TokenSettings,
 };

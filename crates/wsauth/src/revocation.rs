@@ -109,6 +109,8 @@ mod tests {
             csrf: None,
             iss: None,
             aud: None,
+            sid: None,
+            key_valid_until: None,
             extra: serde_json::Map::new(),
         }
     }

@@ -16,17 +16,32 @@ use crate::{Claims, Clock, SharedClock, SystemClock};
 /// The digest under which a ticket is stored.
 pub type TicketDigest = [u8; 32];
 
+/// Whether a ticket was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TicketAdmission {
+    /// Stored; it can be redeemed once until it expires.
+    Stored,
+    /// Not stored: the subject already holds the most unredeemed, unexpired
+    /// tickets allowed.
+    SubjectFull,
+}
+
 /// Where tickets wait to be used. `take` must be atomic: of two concurrent
-/// calls with the same digest, at most one gets the claims.
+/// calls with the same digest, at most one gets the claims. `insert` must
+/// count and store atomically, so concurrent inserts never exceed the cap.
 #[async_trait]
 pub trait TicketStore: Send + Sync + 'static {
-    /// Stores the claims a ticket stands for, until `expires_at` (Unix ms).
+    /// Stores the claims a ticket stands for, until `expires_at` (Unix ms),
+    /// unless `claims.sub` already holds `max_per_subject` tickets that are
+    /// neither redeemed nor expired.
     async fn insert(
         &self,
         digest: TicketDigest,
         claims: Claims,
         expires_at: i64,
-    ) -> Result<(), StoreError>;
+        max_per_subject: usize,
+    ) -> Result<TicketAdmission, StoreError>;
 
     /// Removes and returns the ticket's claims and expiry, if it exists.
     async fn take(&self, digest: &TicketDigest) -> Result<Option<(Claims, i64)>, StoreError>;
@@ -43,7 +58,20 @@ pub struct MemoryTicketStore {
 #[derive(Default)]
 struct Tickets {
     map: HashMap<TicketDigest, (Claims, i64)>,
+    /// Each subject's outstanding tickets: digest and expiry (Unix ms).
+    by_sub: HashMap<String, Vec<(TicketDigest, i64)>>,
     purge_at: usize,
+}
+
+impl Tickets {
+    fn forget(&mut self, sub: &str, digest: &TicketDigest) {
+        if let Some(held) = self.by_sub.get_mut(sub) {
+            held.retain(|(d, _)| d != digest);
+            if held.is_empty() {
+                self.by_sub.remove(sub);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for MemoryTicketStore {
@@ -66,6 +94,10 @@ impl MemoryTicketStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, Tickets> {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    fn now_millis(&self) -> i64 {
+        self.clock.as_ref().map_or_else(|| SystemClock.now_millis(), |c| c.now_millis())
+    }
 }
 
 #[async_trait]
@@ -75,20 +107,44 @@ impl TicketStore for MemoryTicketStore {
         digest: TicketDigest,
         claims: Claims,
         expires_at: i64,
-    ) -> Result<(), StoreError> {
-        let mut tickets = self.lock();
+        max_per_subject: usize,
+    ) -> Result<TicketAdmission, StoreError> {
+        let now = self.now_millis();
+        let mut guard = self.lock();
+        let tickets = &mut *guard;
+        let held = tickets.by_sub.entry(claims.sub.clone()).or_default();
+        for (d, _) in held.iter().filter(|(_, exp)| *exp <= now) {
+            tickets.map.remove(d);
+        }
+        held.retain(|(_, exp)| *exp > now);
+        if held.len() >= max_per_subject {
+            return Ok(TicketAdmission::SubjectFull);
+        }
+        held.push((digest, expires_at));
         tickets.map.insert(digest, (claims, expires_at));
         if tickets.map.len() >= tickets.purge_at {
-            let now =
-                self.clock.as_ref().map_or_else(|| SystemClock.now_millis(), |c| c.now_millis());
-            tickets.map.retain(|_, (_, exp)| *exp > now);
+            let expired: Vec<(String, TicketDigest)> = tickets
+                .map
+                .iter()
+                .filter(|(_, (_, exp))| *exp <= now)
+                .map(|(d, (c, _))| (c.sub.clone(), *d))
+                .collect();
+            for (sub, d) in expired {
+                tickets.map.remove(&d);
+                tickets.forget(&sub, &d);
+            }
             tickets.purge_at = (tickets.map.len() * 2).max(1024);
         }
-        Ok(())
+        Ok(TicketAdmission::Stored)
     }
 
     async fn take(&self, digest: &TicketDigest) -> Result<Option<(Claims, i64)>, StoreError> {
-        Ok(self.lock().map.remove(digest))
+        let mut tickets = self.lock();
+        let taken = tickets.map.remove(digest);
+        if let Some((claims, _)) = &taken {
+            tickets.forget(&claims.sub, digest);
+        }
+        Ok(taken)
     }
 }
 

@@ -33,6 +33,12 @@ pub struct TokenSettings {
     pub audience: Option<String>,
     /// The longest token accepted, in bytes. Default: 8192.
     pub max_token_len: usize,
+    /// The longest lifetime (`exp - iat`, seconds) an access token may have
+    /// been minted with; longer ones are refused. Refresh tokens may live up
+    /// to the larger of this and `refresh_ttl`. Default: 86,400 (one day),
+    /// above what real issuers and fastapi-jwt-auth services use for access
+    /// tokens (its default is 15 minutes).
+    pub max_token_lifetime: i64,
 }
 
 impl Default for TokenSettings {
@@ -44,6 +50,7 @@ impl Default for TokenSettings {
             issuer: None,
             audience: None,
             max_token_len: MAX_TOKEN_LEN,
+            max_token_lifetime: 24 * 3600,
         }
     }
 }
@@ -73,6 +80,8 @@ pub struct IssueOptions {
     pub fresh: bool,
     /// Add a `csrf` claim for cookie transport (a random value).
     pub csrf: bool,
+    /// The session (`sid` claim) the token belongs to, if any.
+    pub session: Option<String>,
     /// Custom claims; reserved names are refused.
     pub extra: Map<String, Value>,
 }
@@ -190,13 +199,19 @@ impl TokenAuthority {
             csrf,
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone().map(Value::String),
+            sid: options.session,
+            key_valid_until: None,
             extra: options.extra,
         };
         let token = self.sign(&claims)?;
         Ok(IssuedToken { token, claims })
     }
 
-    fn sign(&self, claims: &Claims) -> Result<String, IssueError> {
+    /// Signs `claims` as they are with the current key: for re-issuing a
+    /// token whose claims were kept (an exact retry of a refresh). New tokens
+    /// come from [`TokenAuthority::issue_access`] and `issue_refresh`.
+    pub fn sign(&self, claims: &Claims) -> Result<String, IssueError> {
+        crate::crypto::ensure_provider();
         let key = self.keys.current();
         let encoding = key.encoding().ok_or(IssueError::CannotSign)?;
         let header = OutHeader { typ: "JWT", alg: key.algorithm().name(), kid: key.kid() };
@@ -230,11 +245,13 @@ impl TokenAuthority {
         let header = strict_json::parse_object(&header_bytes).ok_or(INVALID)?;
         let (alg, kid) = read_header(&header)?;
         let now = self.clock.now();
-        let key = self.keys.find(kid, now).ok_or(AuthError::InvalidToken("Unknown key id"))?;
+        let (key, key_valid_until) =
+            self.keys.find(kid, now).ok_or(AuthError::InvalidToken("Unknown key id"))?;
         if alg != key.algorithm().name() {
             return Err(AuthError::InvalidToken("Algorithm not allowed"));
         }
         let message = &token[..h64.len() + 1 + p64.len()];
+        crate::crypto::ensure_provider();
         let valid = jsonwebtoken::crypto::verify(
             s64,
             message.as_bytes(),
@@ -247,7 +264,8 @@ impl TokenAuthority {
         }
         let payload_bytes = URL_SAFE_NO_PAD.decode(p64).map_err(|_| INVALID)?;
         let payload = strict_json::parse_object(&payload_bytes).ok_or(INVALID)?;
-        let claims = Claims::from_payload(payload)?;
+        let mut claims = Claims::from_payload(payload)?;
+        claims.key_valid_until = key_valid_until;
         self.check_times(&claims, now)?;
         self.check_issuer_audience(&claims)?;
         Ok(claims)
@@ -269,6 +287,13 @@ impl TokenAuthority {
         }
         if claims.iat > now.saturating_add(leeway) {
             return Err(AuthError::InvalidToken("Token was issued in the future"));
+        }
+        let longest = match claims.kind {
+            TokenKind::Access => self.settings.max_token_lifetime,
+            TokenKind::Refresh => self.settings.max_token_lifetime.max(self.settings.refresh_ttl),
+        };
+        if claims.exp.saturating_sub(claims.iat) > longest {
+            return Err(AuthError::InvalidToken("Token lifetime is too long"));
         }
         Ok(())
     }

@@ -197,9 +197,17 @@ where
             select_subprotocol(&mut upgrade, &ws_auth);
         }
         let auth = R::output(outcome)?;
-        // Reserve the live slot before the 101, so a per-user cap is a 429.
+        // Register the live socket first, then check revocation: a revocation
+        // stored before the check is seen by it, and one stored after it finds
+        // the socket in the registry and closes it. Either way no revoked token
+        // keeps a socket. Registering before the 101 also makes a per-user cap
+        // a 429. On an error the session is dropped, which unregisters it.
         let session = match R::authenticated(&auth) {
-            Some(a) => Some(ws_auth.live().register(&a.claims)?),
+            Some(a) => {
+                let session = ws_auth.live().register(&a.claims)?;
+                ws_auth.check_revoked(&a.claims).await?;
+                Some(session)
+            }
             None => None,
         };
         Ok(Self { upgrade, auth, ws_auth, session, _requirement: PhantomData })

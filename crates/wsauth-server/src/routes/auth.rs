@@ -11,7 +11,7 @@ use wsauth::{AccessToken, Authenticated, RefreshToken};
 
 use super::{ApiJson, PeerIp, admit_password_attempt};
 use crate::error::ApiError;
-use crate::families::TokenPair;
+use crate::families::{TokenPair, Transport};
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
@@ -77,7 +77,7 @@ async fn login(
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Json<Value>, ApiError> {
     check_password(&state, peer, &body).await?;
-    let pair = state.families.login(&body.username, false).await?;
+    let pair = state.families.login(&body.username, Transport::Bearer).await?;
     Ok(pair_body(&state, &pair))
 }
 
@@ -85,7 +85,7 @@ async fn refresh(
     State(state): State<AppState>,
     RefreshToken(claims): RefreshToken,
 ) -> Result<Json<Value>, ApiError> {
-    let pair = state.families.rotate(&claims, false).await?;
+    let pair = state.families.rotate(&claims, Transport::Bearer).await?;
     Ok(pair_body(&state, &pair))
 }
 

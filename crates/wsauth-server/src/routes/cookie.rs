@@ -12,7 +12,7 @@ use wsauth::{Authenticated, RefreshToken};
 use super::auth::{Credentials, check_password};
 use super::{ApiJson, PeerIp};
 use crate::error::ApiError;
-use crate::families::TokenPair;
+use crate::families::{TokenPair, Transport};
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
@@ -67,7 +67,7 @@ async fn login(
     ApiJson(credentials): ApiJson<Credentials>,
 ) -> Result<(HeaderMap, Json<serde_json::Value>), ApiError> {
     check_password(&state, peer, &credentials).await?;
-    let pair = state.families.login(&credentials.username, true).await?;
+    let pair = state.families.login(&credentials.username, Transport::Cookie).await?;
     Ok((set_cookies(&state, &pair), body(&pair)))
 }
 
@@ -75,7 +75,7 @@ async fn refresh(
     State(state): State<AppState>,
     RefreshToken(claims): RefreshToken,
 ) -> Result<(HeaderMap, Json<serde_json::Value>), ApiError> {
-    let pair = state.families.rotate(&claims, true).await?;
+    let pair = state.families.rotate(&claims, Transport::Cookie).await?;
     Ok((set_cookies(&state, &pair), body(&pair)))
 }
 

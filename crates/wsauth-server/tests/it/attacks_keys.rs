@@ -165,12 +165,15 @@ async fn c28_rotation_a_previous_secret_verifies_until_its_deadline_then_401() {
         valid_until: until,
     }];
     let rotated = TestServer::start_with(cfg, Some(dir), old.clock.clone()).await;
-    let (_, welcome) = rotated.ws_welcome(&before_rotation).await;
+    let (mut live, welcome) = rotated.ws_welcome(&before_rotation).await;
     assert_eq!(welcome["sub"], "alice");
+    // The socket never outlives the key that signed its token.
+    assert_eq!(welcome["deadline"], until + 1, "the key's window ends before the token's exp");
     // New tokens are signed with the current key.
     let (after_rotation, _) = rotated.login("bob").await;
     assert_ne!(segment(&after_rotation, 0)["kid"], segment(&before_rotation, 0)["kid"]);
     rotated.clock.set_secs(until + 1);
+    assert_eq!(next_close(&mut live).await.0, 4001);
     rejected(rotated.ws(&format!("/ws?token={before_rotation}"), &[]).await)
         .await
         .assert_401("invalid_token");

@@ -254,6 +254,8 @@ async fn f55_refresh_reuse_revokes_the_family_and_kicks_its_sockets() {
     let (access, refresh) = server.login("alice").await;
     let (mut ws, _) = server.ws_welcome(&access).await;
     let _ = refresh_access(&server, &refresh).await;
+    // Past the grace window for an exact retry, reuse is theft.
+    server.clock.advance_secs(11);
     let r = server.post_bearer("/auth/refresh", &refresh).await;
     assert_eq!(r.status(), 401);
     assert_eq!(next_close(&mut ws).await.0, 4003);

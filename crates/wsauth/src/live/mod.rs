@@ -76,13 +76,29 @@ impl Default for LiveConfig {
 pub enum RevocationEvent {
     /// These token ids were revoked: sockets bound to them close with 4003.
     Tokens(Vec<String>),
+    /// Every token of these sessions (`sid` claim) of `sub` was revoked.
+    Sessions {
+        /// The subject the sessions belong to.
+        sub: String,
+        /// The session ids.
+        sessions: Vec<String>,
+    },
     /// Every token of `sub` issued before `before` (Unix seconds) was revoked.
+    /// [`RevocationEvent::everything_of`] closes every socket of the subject
+    /// open at that moment, whatever its `iat`.
     Subject {
         /// The subject.
         sub: String,
         /// Tokens with `iat` earlier than this are revoked.
         before: i64,
     },
+}
+
+impl RevocationEvent {
+    /// Every socket `sub` holds now, whatever its token ("log out everywhere").
+    pub fn everything_of(sub: impl Into<String>) -> Self {
+        Self::Subject { sub: sub.into(), before: i64::MAX }
+    }
 }
 
 /// Why the registry ends a socket.
@@ -130,6 +146,7 @@ struct State {
 struct Entry {
     sub: String,
     jti: String,
+    sid: Option<String>,
     iat: i64,
     deadline_ms: i64,
     kick: Option<oneshot::Sender<Kick>>,
@@ -200,12 +217,14 @@ impl LiveSessions {
 
     /// The deadline (Unix seconds) of a socket bound to these claims: it is
     /// closed at `exp + leeway + grace`, the instant its token stops verifying
-    /// (plus the grace).
+    /// (plus the grace), and never later than the instant the key that signed
+    /// it stops being trusted (`key_valid_until + 1`).
     pub fn deadline_for(&self, claims: &Claims) -> i64 {
-        claims
+        let by_exp = claims
             .exp
             .saturating_add(self.inner.leeway_secs)
-            .saturating_add(self.inner.config.expiry_grace_secs)
+            .saturating_add(self.inner.config.expiry_grace_secs);
+        claims.key_valid_until.map_or(by_exp, |until| by_exp.min(until.saturating_add(1)))
     }
 
     /// Registers a socket bound to `claims`; refuses with 429 when the
@@ -230,6 +249,7 @@ impl LiveSessions {
             Entry {
                 sub: claims.sub.clone(),
                 jti: claims.jti.clone(),
+                sid: claims.sid.clone(),
                 iat: claims.iat,
                 deadline_ms,
                 kick: Some(tx),
@@ -249,6 +269,18 @@ impl LiveSessions {
             RevocationEvent::Tokens(jtis) => {
                 jtis.iter().filter_map(|jti| state.by_jti.get(jti)).flatten().copied().collect()
             }
+            RevocationEvent::Sessions { sub, sessions } => state
+                .by_sub
+                .get(sub)
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|id| {
+                    state.sessions.get(id).is_some_and(|e| {
+                        e.sid.as_ref().is_some_and(|sid| sessions.iter().any(|s| s == sid))
+                    })
+                })
+                .collect(),
             RevocationEvent::Subject { sub, before } => state
                 .by_sub
                 .get(sub)
@@ -338,6 +370,7 @@ impl LiveSession {
         entry.kick.as_ref()?;
         let (old_deadline, old_jti) = (entry.deadline_ms, std::mem::take(&mut entry.jti));
         entry.jti = claims.jti.clone();
+        entry.sid = claims.sid.clone();
         entry.iat = claims.iat;
         entry.deadline_ms = deadline_ms;
         state.deadlines.remove(&(old_deadline, self.id));
@@ -383,6 +416,8 @@ mod tests {
             csrf: None,
             iss: None,
             aud: None,
+            sid: None,
+            key_valid_until: None,
             extra: serde_json::Map::new(),
         }
     }
@@ -418,6 +453,39 @@ mod tests {
         live.notify(&RevocationEvent::Subject { sub: "a".into(), before: 201 });
         assert_eq!(a2.kicked().try_recv().unwrap(), REVOKED);
         assert!(b.kicked().try_recv().is_err());
+    }
+
+    #[test]
+    fn session_events_kick_the_sessions_sockets_and_everything_of_kicks_all() {
+        let live = registry(16);
+        let with_sid = |jti: &str, sid: &str, iat: i64| Claims {
+            sid: Some(sid.into()),
+            ..claims("a", jti, iat, 1000)
+        };
+        let mut s1 = live.register(&with_sid("j1", "fam-1", 100)).unwrap();
+        let mut s2 = live.register(&with_sid("j2", "fam-2", 100)).unwrap();
+        let mut future = live.register(&with_sid("j3", "fam-3", 900)).unwrap();
+        let mut other = live.register(&claims("b", "j4", 100, 1000)).unwrap();
+        live.notify(&RevocationEvent::Sessions { sub: "a".into(), sessions: vec!["fam-1".into()] });
+        assert_eq!(s1.kicked().try_recv().unwrap(), REVOKED);
+        assert!(s2.kicked().try_recv().is_err());
+        live.notify(&RevocationEvent::everything_of("a"));
+        assert_eq!(s2.kicked().try_recv().unwrap(), REVOKED);
+        assert_eq!(future.kicked().try_recv().unwrap(), REVOKED, "whatever its iat");
+        assert!(other.kicked().try_recv().is_err());
+    }
+
+    #[test]
+    fn a_socket_never_outlives_the_key_that_signed_its_token() {
+        let live = registry(16);
+        let rotated_out = Claims { key_valid_until: Some(499), ..claims("a", "j1", 0, 1000) };
+        assert_eq!(live.deadline_for(&rotated_out), 500);
+        assert_eq!(live.deadline_for(&claims("a", "j2", 0, 1000)), 1000);
+        let mut s = live.register(&rotated_out).unwrap();
+        assert_eq!(live.sweep(499_999), Some(500_000));
+        assert!(s.kicked().try_recv().is_err());
+        live.sweep(500_000);
+        assert_eq!(s.kicked().try_recv().unwrap(), EXPIRED);
     }
 
     #[test]

@@ -349,6 +349,12 @@ impl LiveSocket {
                     false
                 }
                 Ok(claims) => match self.session.rebind(&claims) {
+                    // Rebound first, then checked again: a revocation of the
+                    // new token that landed in between closes the socket.
+                    Some(_) if self.auth.check_revoked(&claims).await.is_err() => {
+                        self.close(close_code::TOKEN_REVOKED, "token revoked").await;
+                        false
+                    }
                     Some(deadline) => {
                         self.deadline = deadline;
                         self.claims = claims;
@@ -469,13 +475,15 @@ pub(crate) async fn authenticate_first_message(
             return None;
         }
     };
-    let claims = match auth.verify_access(&token).await {
+    let claims = match auth.verify_access_signature(&token) {
         Ok(claims) => claims,
         Err(e) => {
-            close_socket(&mut socket, close_code::UNAUTHORIZED, e.code()).await;
+            close_socket(&mut socket, e.close_code(), e.code()).await;
             return None;
         }
     };
+    // Registered first, then checked: a revocation landing in between finds
+    // the socket in the registry (see `WsGuard`).
     let session = match auth.live().register(&claims) {
         Ok(session) => session,
         Err(e) => {
@@ -483,6 +491,10 @@ pub(crate) async fn authenticate_first_message(
             return None;
         }
     };
+    if let Err(e) = auth.check_revoked(&claims).await {
+        close_socket(&mut socket, e.close_code(), e.code()).await;
+        return None;
+    }
     let authenticated = Authenticated { claims, credential: CredentialKind::FirstMessage };
     Some(LiveSocket::new(socket, session, auth, authenticated))
 }
