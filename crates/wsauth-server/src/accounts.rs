@@ -21,28 +21,62 @@ pub fn validate_password(password: &str) -> Result<(), ApiError> {
     if (8..=1024).contains(&password.len()) { Ok(()) } else { Err(ApiError::WeakPassword) }
 }
 
+/// How much password hashing may run and wait at once.
+#[derive(Debug, Clone, Copy)]
+pub struct HashingLimits {
+    /// Hashes computed at once (each Argon2id hash takes about 19 MiB).
+    pub parallel: usize,
+    /// Password checks running or waiting for a slot; past it the check is
+    /// refused at once with `overloaded`, so a flood of logins cannot queue
+    /// without bound.
+    pub queue: usize,
+}
+
+impl HashingLimits {
+    /// The server's: two hashes at once, `queue` in all.
+    pub fn server(queue: usize) -> Self {
+        Self { parallel: 2, queue }
+    }
+
+    /// One hash at a time, for the command line.
+    pub fn single() -> Self {
+        Self { parallel: 1, queue: 1 }
+    }
+}
+
 /// The account store.
 #[derive(Clone)]
 pub struct Accounts {
     pool: SqlitePool,
     hashing: Arc<Semaphore>,
+    queue: Arc<Semaphore>,
     dummy: Arc<OnceCell<String>>,
 }
 
 impl Accounts {
-    /// Accounts in this database. At most `parallel` hashes run at once
-    /// (each takes about 19 MiB of memory).
-    pub fn new(pool: SqlitePool, parallel: usize) -> Self {
-        Self { pool, hashing: Arc::new(Semaphore::new(parallel.max(1))), dummy: Arc::default() }
+    /// Accounts in this database, hashing within `limits`.
+    pub fn new(pool: SqlitePool, limits: HashingLimits) -> Self {
+        Self {
+            pool,
+            hashing: Arc::new(Semaphore::new(limits.parallel.max(1))),
+            queue: Arc::new(Semaphore::new(limits.queue.max(1))),
+            dummy: Arc::default(),
+        }
     }
 
-    /// Creates an account; `username_taken` if it exists.
+    /// Creates an account; `username_taken` if it exists in any letter case.
+    /// The spelling given here is kept as the account's `sub`.
     pub async fn create(&self, username: &str, password: &str, now: i64) -> Result<(), ApiError> {
         validate_username(username)?;
         validate_password(password)?;
+        let _queued = self.queue.clone().try_acquire_owned().map_err(|_| ApiError::Overloaded)?;
         let hash = self.hash(password.to_owned()).await?;
+        // One statement: SQLite runs it atomically, so two registrations
+        // differing only by case cannot both pass the check.
         let inserted = sqlx::query(
-            "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)
+            "INSERT INTO users (username, password_hash, created_at)
+             SELECT ?1, ?2, ?3
+             WHERE NOT EXISTS (SELECT 1 FROM users WHERE lower(username) = lower(?1))
              ON CONFLICT (username) DO NOTHING",
         )
         .bind(username)
@@ -56,21 +90,17 @@ impl Accounts {
         Ok(())
     }
 
-    /// Whether `password` is right for `username`. Unknown users and
-    /// malformed input cost the same as a wrong password.
-    pub async fn verify(&self, username: &str, password: &str) -> Result<bool, ApiError> {
-        let stored: Option<(String,)> = if validate_username(username).is_ok() {
-            sqlx::query_as("SELECT password_hash FROM users WHERE username = ?")
-                .bind(username)
-                .fetch_optional(&self.pool)
-                .await?
-        } else {
-            None
-        };
+    /// The account's username as registered, if `password` is right for
+    /// `username` in any letter case. Unknown users and malformed input cost
+    /// the same as a wrong password.
+    pub async fn verify(&self, username: &str, password: &str) -> Result<Option<String>, ApiError> {
+        let _queued = self.queue.clone().try_acquire_owned().map_err(|_| ApiError::Overloaded)?;
+        let stored =
+            if validate_username(username).is_ok() { self.find(username).await? } else { None };
         let password = if password.len() > 1024 { String::new() } else { password.to_owned() };
         let (hash, known) = match stored {
-            Some((hash,)) => (hash, true),
-            None => (self.dummy_hash().await?, false),
+            Some((name, hash)) => (hash, Some(name)),
+            None => (self.dummy_hash().await?, None),
         };
         let _permit = self.hashing.acquire().await.map_err(|_| ApiError::Unavailable)?;
         let ok = tokio::task::spawn_blocking(move || {
@@ -82,7 +112,43 @@ impl Accounts {
         })
         .await
         .map_err(|_| ApiError::Unavailable)?;
-        Ok(ok && known)
+        Ok(known.filter(|_| ok))
+    }
+
+    /// The stored spelling and hash of `username`: the exact spelling first,
+    /// then any letter case. Accounts that differ only by case (from before
+    /// usernames were unique without regard to case) match by exact spelling only.
+    async fn find(&self, username: &str) -> Result<Option<(String, String)>, ApiError> {
+        let exact: Option<(String, String)> =
+            sqlx::query_as("SELECT username, password_hash FROM users WHERE username = ?")
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await?;
+        if exact.is_some() {
+            return Ok(exact);
+        }
+        let folded: Vec<(String, String)> = sqlx::query_as(
+            "SELECT username, password_hash FROM users WHERE lower(username) = lower(?) LIMIT 2",
+        )
+        .bind(username)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(match <[_; 1]>::try_from(folded) {
+            Ok([one]) => Some(one),
+            Err(_) => None,
+        })
+    }
+
+    /// Usernames that differ from another account's only by letter case.
+    pub async fn case_duplicates(&self) -> Result<Vec<String>, ApiError> {
+        let names: Vec<(String,)> = sqlx::query_as(
+            "SELECT username FROM users WHERE lower(username) IN
+               (SELECT lower(username) FROM users GROUP BY lower(username) HAVING count(*) > 1)
+             ORDER BY lower(username), username",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(names.into_iter().map(|(n,)| n).collect())
     }
 
     async fn hash(&self, password: String) -> Result<String, ApiError> {

@@ -11,7 +11,7 @@ use tokio_util::task::TaskTracker;
 use wsauth::live::AddressLimiter;
 use wsauth::{SharedClock, SystemClock, TokenAuthority, TokenSettings, WsAuth};
 
-use crate::accounts::Accounts;
+use crate::accounts::{Accounts, HashingLimits};
 use crate::config::Config;
 use crate::families::Families;
 use crate::revocations::SqliteRevocationStore;
@@ -34,7 +34,7 @@ impl Application {
 
     /// Builds the server with an injected clock (tests decide expiry with it).
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
-        create_private_dir(&config.data_dir)?;
+        crate::files::private_dir(&config.data_dir)?;
         let pool = db::open(&config.data_dir).await?;
         let keys = keyfile::load_keys(&config)?;
         let listener = TcpListener::bind(config.listen)
@@ -67,6 +67,7 @@ impl Application {
         let limits = &config.limits;
         let auth = WsAuth::builder(tokens.clone())
             .revocation(revocations.clone())
+            .names(config.credential_names())
             .allowed_origins(origins.clone())
             .ticket_ttl_secs(config.ticket_ttl)
             .max_tickets_per_subject(limits.max_tickets_per_user)
@@ -79,9 +80,11 @@ impl Application {
             config.limits.password_rate,
             config.limits.password_burst,
         ));
+        let accounts = Accounts::new(pool.clone(), HashingLimits::server(limits.password_queue));
+        warn_about_case_duplicates(&accounts).await?;
         let state = AppState {
             auth: auth.clone(),
-            accounts: Accounts::new(pool.clone(), 2),
+            accounts,
             families: Families::new(
                 pool,
                 tokens,
@@ -158,16 +161,15 @@ async fn purge_loop(
     }
 }
 
-fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-    } else if dir.metadata()?.permissions().mode() & 0o077 != 0 {
-        tracing::warn!(dir = %dir.display(), "data directory is readable by other users");
+/// Accounts from before usernames were unique without regard to case keep
+/// working by exact spelling; the operator should know they exist.
+async fn warn_about_case_duplicates(accounts: &Accounts) -> anyhow::Result<()> {
+    let names = accounts.case_duplicates().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !names.is_empty() {
+        tracing::warn!(
+            accounts = ?names,
+            "these usernames differ only by letter case: each logs in by its exact spelling only"
+        );
     }
     Ok(())
 }

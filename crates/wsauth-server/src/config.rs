@@ -43,6 +43,10 @@ pub struct Config {
     pub registration: bool,
     /// Mark cookies `Secure` (set when serving over HTTPS).
     pub cookie_secure: bool,
+    /// Name the token cookies `__Host-access_token_cookie` and
+    /// `__Host-refresh_token_cookie`, which a sibling subdomain cannot set
+    /// or shadow. Needs `cookie_secure`.
+    pub cookie_host_prefix: bool,
     /// The longest lifetime (`exp - iat`, seconds) an access token may have
     /// been minted with; refresh tokens may live up to `refresh_ttl`.
     pub max_token_lifetime: i64,
@@ -106,6 +110,9 @@ pub struct Limits {
     pub password_rate: f64,
     /// Password attempts per client address in a burst.
     pub password_burst: f64,
+    /// Password checks (login, register) waiting for or holding one of the
+    /// hashing slots; past it, 503 `overloaded` with `Retry-After`.
+    pub password_queue: usize,
     /// Refreshes per second per token family, sustained (429 past it); 0 = off.
     pub refresh_rate: f64,
     /// Refreshes per token family in a burst.
@@ -137,6 +144,7 @@ impl Default for Limits {
             handshake_burst: 100.0,
             password_rate: 5.0,
             password_burst: 20.0,
+            password_queue: 32,
             refresh_rate: 0.1,
             refresh_burst: 10.0,
             max_tickets_per_user: wsauth::DEFAULT_MAX_TICKETS_PER_SUBJECT,
@@ -195,6 +203,7 @@ impl Default for Config {
             audience: None,
             registration: true,
             cookie_secure: false,
+            cookie_host_prefix: false,
             max_token_lifetime: tokens.max_token_lifetime,
             refresh_grace: 10,
             ticket_ttl: wsauth::DEFAULT_TICKET_TTL_SECS,
@@ -253,6 +262,10 @@ pub struct Overrides {
     #[arg(long, global = true, env = "WSAUTH_COOKIE_SECURE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cookie_secure: Option<bool>,
+    /// Prefix the token cookie names with __Host- (needs --cookie-secure) [default: false].
+    #[arg(long, global = true, env = "WSAUTH_COOKIE_HOST_PREFIX")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cookie_host_prefix: Option<bool>,
     /// Log filter [default: info].
     #[arg(long, global = true, env = "WSAUTH_LOG")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -271,6 +284,20 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// Cookie and other credential names: fastapi-jwt-auth's, with the token
+    /// cookies `__Host-` prefixed when `cookie_host_prefix` is on.
+    pub fn credential_names(&self) -> wsauth::CredentialNames {
+        let names = wsauth::CredentialNames::default();
+        if !self.cookie_host_prefix {
+            return names;
+        }
+        wsauth::CredentialNames {
+            access_cookie: format!("__Host-{}", names.access_cookie),
+            refresh_cookie: format!("__Host-{}", names.refresh_cookie),
+            ..names
+        }
+    }
+
     /// The refresh rotation rules.
     pub fn rotation_rules(&self) -> crate::families::RotationRules {
         crate::families::RotationRules {
@@ -317,6 +344,12 @@ impl Config {
         if self.limits.max_message_size < 1024 || self.limits.read_buffer_size < 1024 {
             return Err(ConfigError::Invalid(
                 "limits.max_message_size and limits.read_buffer_size must be at least 1024".into(),
+            ));
+        }
+        if self.cookie_host_prefix && !self.cookie_secure {
+            return Err(ConfigError::Invalid(
+                "cookie_host_prefix needs cookie_secure (browsers drop __Host- cookies without Secure)"
+                    .into(),
             ));
         }
         if self.access_ttl > self.max_token_lifetime {

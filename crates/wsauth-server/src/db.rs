@@ -9,6 +9,8 @@ use std::time::Duration;
 /// Opens `wsauth.db` in `data_dir`, creating it if needed, and runs migrations.
 pub async fn open(data_dir: &Path) -> anyhow::Result<SqlitePool> {
     let path = data_dir.join("wsauth.db");
+    create_private(&path)?;
+    crate::files::private_database(data_dir)?;
     let options = SqliteConnectOptions::new()
         .filename(&path)
         .create_if_missing(true)
@@ -24,4 +26,15 @@ pub async fn open(data_dir: &Path) -> anyhow::Result<SqlitePool> {
     sqlx::migrate!("./migrations").run(&pool).await.context("database migration failed")?;
     tracing::info!(path = %path.display(), "database ready");
     Ok(pool)
+}
+
+/// Creates an empty database file readable by its owner only (SQLite gives
+/// its WAL and shared-memory files the same mode), unless it exists.
+fn create_private(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+    }
 }

@@ -32,6 +32,9 @@ pub enum ApiError {
     /// A backend failed; the request had no effect.
     #[error("Service unavailable")]
     Unavailable,
+    /// Too many password checks are waiting; the request had no effect.
+    #[error("Too many password checks in progress; try again shortly")]
+    Overloaded,
 }
 
 impl ApiError {
@@ -45,6 +48,7 @@ impl ApiError {
             Self::RegistrationClosed => (StatusCode::FORBIDDEN, "registration_closed"),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
         }
     }
 }
@@ -77,6 +81,12 @@ impl IntoResponse for ApiError {
         }
         let (status, code) = self.status_and_code();
         let body = serde_json::json!({ "detail": self.to_string(), "error": code });
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if matches!(self, Self::Overloaded) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        }
+        response
     }
 }

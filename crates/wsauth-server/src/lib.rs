@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod families;
+pub mod files;
 pub mod keyfile;
 pub mod revocations;
 mod routes;

@@ -4,7 +4,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
-use wsauth_server::{Application, Config, Overrides, accounts::Accounts, db, telemetry};
+use wsauth_server::accounts::{Accounts, HashingLimits};
+use wsauth_server::{Application, Config, Overrides, db, files, telemetry};
 
 #[derive(Parser)]
 #[command(name = "wsauth", version, about = "Authenticated WebSocket server")]
@@ -87,10 +88,10 @@ async fn add_user(config: Config, name: &str) -> anyhow::Result<()> {
         std::io::stdin().lock().read_line(&mut line).context("cannot read the password")?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     };
-    std::fs::create_dir_all(&config.data_dir)?;
+    files::private_dir(&config.data_dir)?;
     let pool = db::open(&config.data_dir).await?;
     let now = wsauth::Clock::now(&wsauth::SystemClock);
-    Accounts::new(pool, 1)
+    Accounts::new(pool, HashingLimits::single())
         .create(name, &password, now)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;

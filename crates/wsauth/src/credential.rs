@@ -169,12 +169,14 @@ pub(crate) fn locate(
         }
     }
 
-    // The cookie is ambient: the browser sends it on its own. It counts as a
-    // credential only where its CSRF companion is presented, or on safe HTTP
-    // methods, where no CSRF value is needed.
+    // The cookie is ambient: the browser sends it on its own, and a sibling
+    // subdomain can add one of its own. It is read only when the request
+    // carries no explicit credential (which it could neither lower nor
+    // break), and counts only where its CSRF companion is presented, or on
+    // safe HTTP methods, where no CSRF value is needed.
     let mut csrf = None;
     let mut cookie_without_csrf = false;
-    if transports.cookie {
+    if transports.cookie && found.is_empty() {
         let cookie_name = match kind {
             TokenKind::Refresh => &names.refresh_cookie,
             _ => &names.access_cookie,
@@ -203,12 +205,7 @@ pub(crate) fn locate(
     if found.iter().any(|(_, v)| v.as_bytes().ct_ne(first_value.as_bytes()).into()) {
         return Err(AuthError::ConflictingCredentials);
     }
-    // The same token in several places: the non-ambient one wins, so a
-    // cookie sent alongside never lowers the bar.
-    let kind =
-        found.iter().map(|(k, _)| *k).find(|k| *k != CredentialKind::Cookie).unwrap_or(first_kind);
-    let csrf = if kind == CredentialKind::Cookie { csrf } else { None };
-    Ok(Located { kind, value: first_value, csrf, offered_subprotocol })
+    Ok(Located { kind: first_kind, value: first_value, csrf, offered_subprotocol })
 }
 
 /// Whether the client offered the configured subprotocol (for handshakes

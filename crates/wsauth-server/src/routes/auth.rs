@@ -47,19 +47,16 @@ async fn register(
     Ok((StatusCode::CREATED, Json(json!({ "username": body.username }))))
 }
 
-/// Checks a username and password; the seed's message on failure, 429 past
+/// Checks a username (in any letter case) and password and returns the
+/// account's username as registered; the seed's message on failure, 429 past
 /// the per-address attempt rate.
 pub(super) async fn check_password(
     state: &AppState,
     peer: PeerIp,
     body: &Credentials,
-) -> Result<(), ApiError> {
+) -> Result<String, ApiError> {
     admit_password_attempt(state, peer)?;
-    if state.accounts.verify(&body.username, &body.password).await? {
-        Ok(())
-    } else {
-        Err(ApiError::BadCredentials)
-    }
+    state.accounts.verify(&body.username, &body.password).await?.ok_or(ApiError::BadCredentials)
 }
 
 fn pair_body(state: &AppState, pair: &TokenPair) -> Json<Value> {
@@ -76,8 +73,8 @@ async fn login(
     peer: PeerIp,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Json<Value>, ApiError> {
-    check_password(&state, peer, &body).await?;
-    let pair = state.families.login(&body.username, Transport::Bearer).await?;
+    let username = check_password(&state, peer, &body).await?;
+    let pair = state.families.login(&username, Transport::Bearer).await?;
     Ok(pair_body(&state, &pair))
 }
 

@@ -66,8 +66,8 @@ async fn login(
     peer: PeerIp,
     ApiJson(credentials): ApiJson<Credentials>,
 ) -> Result<(HeaderMap, Json<serde_json::Value>), ApiError> {
-    check_password(&state, peer, &credentials).await?;
-    let pair = state.families.login(&credentials.username, Transport::Cookie).await?;
+    let username = check_password(&state, peer, &credentials).await?;
+    let pair = state.families.login(&username, Transport::Cookie).await?;
     Ok((set_cookies(&state, &pair), body(&pair)))
 }
 
