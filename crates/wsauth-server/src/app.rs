@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wsauth::live::AddressLimiter;
-use wsauth::{SharedClock, SystemClock, TokenAuthority, TokenSettings, WsAuth};
+use wsauth::{SharedClock, SystemClock, TokenAuthority, TokenSettings, TrustedProxies, WsAuth};
 
 use crate::accounts::Accounts;
 use crate::config::Config;
@@ -64,6 +64,7 @@ impl Application {
                 .context("cannot load revocations")?,
         );
         let limits = &config.limits;
+        let trusted_proxies = TrustedProxies::new(config.trusted_proxies.iter().copied());
         let auth = WsAuth::builder(tokens.clone())
             .revocation(revocations.clone())
             .allowed_origins(origins.clone())
@@ -71,6 +72,7 @@ impl Application {
             .socket_limits(limits.socket_limits())
             .live_config(limits.live_config())
             .handshake_rate(limits.handshake_rate, limits.handshake_burst)
+            .trusted_proxies(trusted_proxies)
             .build();
         tracing::info!(origins = ?origins, "allowed WebSocket origins");
         let password_attempts = Arc::new(AddressLimiter::new(

@@ -3,6 +3,7 @@
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,9 @@ pub struct Config {
     pub insecure_dev: bool,
     /// Origins allowed on WebSocket handshakes. Empty: the server's own origins.
     pub allowed_origins: Vec<String>,
+    /// Reverse proxies (CIDRs) whose `Forwarded` / `X-Forwarded-For` name the
+    /// client address that per-address limits count by. Default: none.
+    pub trusted_proxies: Vec<IpNet>,
     /// Access token lifetime, seconds.
     pub access_ttl: i64,
     /// Refresh token lifetime, seconds.
@@ -172,6 +176,7 @@ impl Default for Config {
             previous_keys: Vec::new(),
             insecure_dev: false,
             allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
             access_ttl: 15 * 60,
             refresh_ttl: 30 * 24 * 3600,
             leeway: 0,
@@ -219,6 +224,15 @@ pub struct Overrides {
     )]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allowed_origins: Vec<String>,
+    /// A reverse proxy (CIDR) whose forwarding headers name the client (repeatable) [default: none].
+    #[arg(
+        long = "trusted-proxy",
+        global = true,
+        env = "WSAUTH_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trusted_proxies: Vec<IpNet>,
     /// Access token lifetime in seconds [default: 900].
     #[arg(long, global = true, env = "WSAUTH_ACCESS_TTL")]
     #[serde(skip_serializing_if = "Option::is_none")]

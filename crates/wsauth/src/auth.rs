@@ -2,7 +2,9 @@
 //! locate the credential -> check Origin -> verify the token (or redeem the
 //! ticket) -> check its kind -> check revocation -> check CSRF -> check freshness.
 
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, header, request::Parts};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use crate::credential::{
@@ -11,7 +13,7 @@ use crate::credential::{
 use crate::live::{AddressLimiter, LiveConfig, LiveSessions};
 use crate::revocation::{MemoryRevocationStore, RevocationStore};
 use crate::ticket::{self, MemoryTicketStore, TicketStore};
-use crate::{AuthError, Claims, TokenAuthority, TokenKind};
+use crate::{AuthError, Claims, TokenAuthority, TokenKind, TrustedProxies};
 
 /// What a route requires of the credential: the seed's `jwt_required`,
 /// `jwt_optional`, `jwt_refresh_token_required` and `fresh_jwt_required`.
@@ -96,6 +98,7 @@ struct Inner {
     limits: SocketLimits,
     live: LiveSessions,
     handshakes: AddressLimiter,
+    trusted_proxies: TrustedProxies,
     pending: Arc<tokio::sync::Semaphore>,
 }
 
@@ -120,6 +123,7 @@ pub struct WsAuthBuilder {
     limits: SocketLimits,
     live: LiveConfig,
     handshake_rate: (f64, f64),
+    trusted_proxies: TrustedProxies,
 }
 
 impl WsAuthBuilder {
@@ -181,10 +185,20 @@ impl WsAuthBuilder {
     /// WebSocket handshakes allowed per client address: `rate` per second,
     /// bursts of `burst`; past it, 429 with `Retry-After` before the upgrade.
     /// Default 50 per second, bursts of 100. A rate of zero switches it off.
-    /// The address comes from axum's `ConnectInfo<SocketAddr>`; without it
-    /// (no `into_make_service_with_connect_info`) no per-address limit applies.
+    /// The address is [`WsAuth::client_ip`]; without axum's
+    /// `ConnectInfo<SocketAddr>` (no `into_make_service_with_connect_info`)
+    /// no per-address limit applies.
     pub fn handshake_rate(mut self, rate: f64, burst: f64) -> Self {
         self.handshake_rate = (rate, burst);
+        self
+    }
+
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` name the client address
+    /// that per-address limits count by. Default: none (the TCP peer is the
+    /// client); set it when the app sits behind a reverse proxy, or every
+    /// client shares the proxy's budget.
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.trusted_proxies = proxies;
         self
     }
 
@@ -210,6 +224,7 @@ impl WsAuthBuilder {
                 limits: self.limits,
                 live,
                 handshakes: AddressLimiter::new(self.handshake_rate.0, self.handshake_rate.1),
+                trusted_proxies: self.trusted_proxies,
                 pending,
             }),
         }
@@ -230,6 +245,7 @@ impl WsAuth {
             limits: SocketLimits::default(),
             live: LiveConfig::default(),
             handshake_rate: (50.0, 100.0),
+            trusted_proxies: TrustedProxies::none(),
         }
     }
 
@@ -238,9 +254,23 @@ impl WsAuth {
         &self.inner.live
     }
 
-    /// Admits a handshake from `addr` under the per-address rate.
-    pub(crate) fn admit_handshake(&self, addr: Option<std::net::IpAddr>) -> Result<(), AuthError> {
-        match addr {
+    /// The client address of a request: the TCP peer from axum's
+    /// `ConnectInfo<SocketAddr>`, or, when that peer is a trusted proxy, the
+    /// client its forwarding headers name (see [`TrustedProxies`]). `None`
+    /// without `ConnectInfo`.
+    pub fn client_ip(&self, parts: &Parts) -> Option<IpAddr> {
+        let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
+        Some(self.inner.trusted_proxies.client_ip(peer.ip(), &parts.headers))
+    }
+
+    /// The proxies whose forwarding headers are believed.
+    pub fn trusted_proxies(&self) -> &TrustedProxies {
+        &self.inner.trusted_proxies
+    }
+
+    /// Admits a handshake under the per-address rate.
+    pub(crate) fn admit_handshake(&self, parts: &Parts) -> Result<(), AuthError> {
+        match self.client_ip(parts) {
             Some(ip) => self
                 .inner
                 .handshakes

@@ -13,10 +13,12 @@
 
 mod auth;
 mod claims;
+mod client_addr;
 mod clock;
 mod credential;
 mod error;
 mod extract;
+mod forwarded;
 mod keys;
 pub mod live;
 mod revocation;
@@ -27,6 +29,7 @@ mod ws;
 
 pub use auth::{Authenticated, Check, SocketLimits, WsAuth, WsAuthBuilder};
 pub use claims::{Claims, RESERVED_CLAIMS, TokenKind};
+pub use client_addr::{ClientKey, TrustedProxies};
 pub use clock::{Clock, ClockChange, ManualClock, SharedClock, SystemClock};
 pub use credential::{CredentialKind, CredentialNames, Transports};
 pub use error::{AuthError, close_code};

@@ -17,12 +17,11 @@
 //! ```
 
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::{HeaderValue, request::Parts};
 use axum::response::Response;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::net::SocketAddr;
 
 use crate::auth::{Authenticated, Check, SocketLimits, WsAuth};
 use crate::live::{LiveSession, LiveSocket};
@@ -149,10 +148,6 @@ impl<R: Requirement<Output = Authenticated>> WsGuard<R> {
     }
 }
 
-fn peer_ip(parts: &Parts) -> Option<std::net::IpAddr> {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip())
-}
-
 async fn upgrade_with_limits<S: Send + Sync>(
     parts: &mut Parts,
     state: &S,
@@ -161,7 +156,7 @@ async fn upgrade_with_limits<S: Send + Sync>(
     let upgrade = WebSocketUpgrade::from_request_parts(parts, state)
         .await
         .map_err(|_| AuthError::BadHandshake("Not a valid WebSocket handshake"))?;
-    auth.admit_handshake(peer_ip(parts))?;
+    auth.admit_handshake(parts)?;
     Ok(apply_limits(upgrade, auth.socket_limits()))
 }
 

@@ -28,25 +28,25 @@ pub(crate) fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The client's address, when the server runs with connect info.
+/// The client's address: the TCP peer, or the client a trusted proxy names
+/// (`WsAuth::client_ip`); `None` without connect info.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct PeerIp(pub(crate) Option<std::net::IpAddr>);
+pub(crate) struct ClientIp(pub(crate) Option<std::net::IpAddr>);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerIp {
+impl axum::extract::FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        _state: &S,
+        state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let info = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
-        Ok(Self(info.map(|axum::extract::ConnectInfo(addr)| addr.ip())))
+        Ok(Self(state.auth.client_ip(parts)))
     }
 }
 
 /// Admits one password attempt (login, register) from this address, or 429.
-pub(crate) fn admit_password_attempt(state: &AppState, peer: PeerIp) -> Result<(), ApiError> {
-    match peer.0 {
+pub(crate) fn admit_password_attempt(state: &AppState, client: ClientIp) -> Result<(), ApiError> {
+    match client.0 {
         Some(ip) => state.password_attempts.check(ip).map_err(|retry_after| {
             ApiError::Auth(wsauth::AuthError::TooManyRequests { retry_after })
         }),

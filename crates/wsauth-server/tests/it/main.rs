@@ -9,6 +9,7 @@ mod attacks_keys;
 mod attacks_structure;
 mod attacks_transport;
 mod checks;
+mod client_addresses;
 mod credentials;
 mod fastapi_compat;
 mod lifecycle;
