@@ -108,6 +108,8 @@ pub struct Limits {
     pub max_connections_per_user: usize,
     /// Sockets waiting for a first-message auth frame, in all (429 past it).
     pub max_pending_auth: usize,
+    /// Of those, how many one client address may hold (429 past it). Default 16.
+    pub max_pending_auth_per_address: usize,
     /// Milliseconds a first-message socket may wait for its auth frame (close 4408).
     pub auth_timeout_ms: u64,
 }
@@ -131,6 +133,7 @@ impl Default for Limits {
             password_burst: 20.0,
             max_connections_per_user: live.max_connections_per_user,
             max_pending_auth: live.max_pending_auth,
+            max_pending_auth_per_address: live.max_pending_auth_per_address,
             auth_timeout_ms: 5000,
         }
     }
@@ -144,6 +147,7 @@ impl Limits {
             expiry_grace_secs: self.expiry_grace,
             max_connections_per_user: self.max_connections_per_user,
             max_pending_auth: self.max_pending_auth,
+            max_pending_auth_per_address: self.max_pending_auth_per_address,
             auth_timeout: Duration::from_millis(self.auth_timeout_ms),
             message_rate: self.message_rate,
             message_burst: self.message_burst,
@@ -304,6 +308,13 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "limits.max_message_size and limits.read_buffer_size must be at least 1024".into(),
             ));
+        }
+        let limits = &self.limits;
+        let counts = [("limits.max_pending_auth_per_address", limits.max_pending_auth_per_address)];
+        for (name, count) in counts {
+            if count == 0 {
+                return Err(ConfigError::Invalid(format!("{name} must be at least 1")));
+            }
         }
         if self.leeway < 0 {
             return Err(ConfigError::Invalid("leeway must not be negative".into()));

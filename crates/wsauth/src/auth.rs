@@ -13,7 +13,10 @@ use crate::credential::{
 use crate::live::{AddressLimiter, LiveConfig, LiveSessions};
 use crate::revocation::{MemoryRevocationStore, RevocationStore};
 use crate::ticket::{self, MemoryTicketStore, TicketStore};
-use crate::{AuthError, Claims, TokenAuthority, TokenKind, TrustedProxies};
+use crate::{
+    AuthError, Claims, ClientKey, ClientSlot, ClientSlots, TokenAuthority, TokenKind,
+    TrustedProxies,
+};
 
 /// What a route requires of the credential: the seed's `jwt_required`,
 /// `jwt_optional`, `jwt_refresh_token_required` and `fresh_jwt_required`.
@@ -99,7 +102,7 @@ struct Inner {
     live: LiveSessions,
     handshakes: AddressLimiter,
     trusted_proxies: TrustedProxies,
-    pending: Arc<tokio::sync::Semaphore>,
+    pending: ClientSlots,
 }
 
 impl std::fmt::Debug for WsAuth {
@@ -207,7 +210,10 @@ impl WsAuthBuilder {
         let clock = self.tokens.clock().clone();
         let leeway = self.tokens.settings().leeway;
         let live = LiveSessions::new(clock.clone(), leeway, self.live);
-        let pending = Arc::new(tokio::sync::Semaphore::new(live.config().max_pending_auth));
+        let pending = ClientSlots::new(
+            live.config().max_pending_auth,
+            live.config().max_pending_auth_per_address,
+        );
         WsAuth {
             inner: Arc::new(Inner {
                 tokens: self.tokens,
@@ -280,12 +286,13 @@ impl WsAuth {
         }
     }
 
-    /// A place among the sockets waiting for a first-message `auth` frame.
-    pub(crate) fn pending_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AuthError> {
+    /// A place among the sockets waiting for a first-message `auth` frame,
+    /// within this client's share of them.
+    pub(crate) fn pending_permit(&self, parts: &Parts) -> Result<ClientSlot, AuthError> {
+        let client = self.client_ip(parts).map(ClientKey::from);
         self.inner
             .pending
-            .clone()
-            .try_acquire_owned()
+            .try_acquire(client)
             .map_err(|_| AuthError::TooManyRequests { retry_after: 1 })
     }
 

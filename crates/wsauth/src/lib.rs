@@ -22,6 +22,7 @@ mod forwarded;
 mod keys;
 pub mod live;
 mod revocation;
+mod slots;
 mod strict_json;
 mod ticket;
 mod token;
@@ -37,6 +38,7 @@ pub use extract::{AccessToken, FreshAccessToken, RefreshToken};
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN, generate_key_material};
 pub use live::{Incoming, LiveConfig, LiveSessions, LiveSocket, Outbox, RevocationEvent};
 pub use revocation::{MemoryRevocationStore, RevocationStore, StoreError};
+pub use slots::{ClientSlot, ClientSlots, SlotsFull};
 pub use ticket::{MemoryTicketStore, TicketDigest, TicketStore};
 pub use token::{
     IssueError, IssueOptions, IssuedToken, MAX_TOKEN_LEN, TokenAuthority, TokenSettings,

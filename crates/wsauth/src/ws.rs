@@ -203,13 +203,13 @@ where
 
 /// First-message mode: the upgrade happens without a credential (Origin and
 /// rate limits still apply, and these sockets count against a separate
-/// small limit); the first frame must be `{"type":"auth","token":...}` within
+/// small limit, of which one client address holds a bounded share); the first frame must be `{"type":"auth","token":...}` within
 /// the configured time. No frame in time: close 4408; any other frame or an
 /// invalid token: close 4401; a second auth frame later: close 1008.
 pub struct DeferredGuard {
     upgrade: WebSocketUpgrade,
     ws_auth: WsAuth,
-    permit: tokio::sync::OwnedSemaphorePermit,
+    permit: crate::ClientSlot,
 }
 
 impl std::fmt::Debug for DeferredGuard {
@@ -251,7 +251,7 @@ where
         if credential::offers_subprotocol(&parts.headers, &ws_auth.names().subprotocol)? {
             select_subprotocol(&mut upgrade, &ws_auth);
         }
-        let permit = ws_auth.pending_permit()?;
+        let permit = ws_auth.pending_permit(parts)?;
         Ok(Self { upgrade, ws_auth, permit })
     }
 }

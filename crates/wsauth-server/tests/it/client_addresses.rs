@@ -1,6 +1,6 @@
 //! Address-based evasion: forwarding headers from an untrusted peer change
-//! nothing; behind a trusted proxy each client gets its own budget, and an
-//! IPv6 client one budget per /64.
+//! nothing; behind a trusted proxy each client gets its own budget, an IPv6
+//! client one budget per /64, and first-message sockets a fair share.
 
 use crate::support::*;
 use serde_json::json;
@@ -81,6 +81,28 @@ async fn rotating_ipv6_within_a_64_shares_one_budget() {
     assert_eq!(handshake(&server, &xff("2001:db8:1:2::9")).await, 429);
     // The neighbouring /64 is another client.
     assert_eq!(login_attempt(&server, &xff("2001:db8:1:3::1")).await, 401);
+}
+
+#[tokio::test]
+async fn deferred_sockets_are_shared_fairly_among_addresses() {
+    let server = TestServer::start_config(|c| {
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("cidr")];
+        c.limits.max_pending_auth_per_address = 2;
+    })
+    .await;
+    // The proxy's own address (no forwarding header) is one client.
+    let _held = [
+        server.ws("/ws/deferred", &[]).await.expect("101").0,
+        server.ws("/ws/deferred", &[]).await.expect("101").0,
+    ];
+    rejected(server.ws("/ws/deferred", &[]).await).await.assert(429, "too_many_requests");
+    rejected(server.ws("/ws/deferred", &xff("::ffff:127.0.0.1")).await)
+        .await
+        .assert(429, "too_many_requests");
+    // Another client still gets in.
+    let (mut other, _) = server.ws("/ws/deferred", &xff("192.0.2.7")).await.expect("101");
+    send_json(&mut other, json!({"type": "auth", "token": server.forge(|_| {})})).await;
+    assert_eq!(next_json(&mut other).await["type"], "welcome");
 }
 
 #[test]
