@@ -15,6 +15,7 @@ use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::families::Families;
 use crate::revocations::SqliteRevocationStore;
+use crate::serve::{self, ConnectionPolicy};
 use crate::state::AppState;
 use crate::{db, keyfile, routes};
 
@@ -118,11 +119,8 @@ impl Application {
         let shutdown = state.shutdown.clone();
         let sockets = state.sockets.clone();
         tokio::spawn(purge_loop(state.families.clone(), revocations, shutdown.clone()));
-        let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await
-            .context("server failed")?;
+        let policy = ConnectionPolicy::new(&state.config.limits);
+        serve::serve(listener, routes::router(state), policy, shutdown).await;
         sockets.close();
         if tokio::time::timeout(Duration::from_secs(5), sockets.wait()).await.is_err() {
             tracing::warn!("some sockets did not close within 5 s");

@@ -112,6 +112,16 @@ pub struct Limits {
     pub max_pending_auth_per_address: usize,
     /// Milliseconds a first-message socket may wait for its auth frame (close 4408).
     pub auth_timeout_ms: u64,
+    /// Seconds a client has to send a whole request head, counted from the
+    /// connection's start or, on a kept-alive connection, from the end of the
+    /// previous response; then the connection is closed. Default 10.
+    pub header_read_timeout: u64,
+    /// Seconds a request body has to arrive in full (408 after it). Default 10.
+    pub body_read_timeout: u64,
+    /// Seconds an HTTP connection (not an upgraded WebSocket) may go without
+    /// a byte moving either way, for instance a client that stopped reading
+    /// its responses; then it is closed. Default 60.
+    pub http_idle_timeout: u64,
 }
 
 impl Default for Limits {
@@ -135,6 +145,9 @@ impl Default for Limits {
             max_pending_auth: live.max_pending_auth,
             max_pending_auth_per_address: live.max_pending_auth_per_address,
             auth_timeout_ms: 5000,
+            header_read_timeout: 10,
+            body_read_timeout: 10,
+            http_idle_timeout: 60,
         }
     }
 }
@@ -259,6 +272,9 @@ pub struct Overrides {
     pub log: Option<String>,
 }
 
+/// The longest connection timeout accepted, seconds (a day).
+const MAX_TIMEOUT_SECS: u64 = 24 * 3600;
+
 /// Why the configuration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -310,6 +326,18 @@ impl Config {
             ));
         }
         let limits = &self.limits;
+        let timeouts = [
+            ("limits.header_read_timeout", limits.header_read_timeout),
+            ("limits.body_read_timeout", limits.body_read_timeout),
+            ("limits.http_idle_timeout", limits.http_idle_timeout),
+        ];
+        for (name, secs) in timeouts {
+            if !(1..=MAX_TIMEOUT_SECS).contains(&secs) {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be 1 to {MAX_TIMEOUT_SECS} seconds"
+                )));
+            }
+        }
         let counts = [("limits.max_pending_auth_per_address", limits.max_pending_auth_per_address)];
         for (name, count) in counts {
             if count == 0 {

@@ -10,8 +10,10 @@ pub mod families;
 pub mod keyfile;
 pub mod revocations;
 mod routes;
+mod serve;
 mod sockets;
 pub mod state;
+mod stream;
 pub mod telemetry;
 
 pub use app::Application;

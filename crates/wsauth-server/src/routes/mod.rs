@@ -9,6 +9,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::FromRequest;
 use axum::extract::rejection::JsonRejection;
+use std::time::Duration;
+use tower_http::timeout::RequestBodyDeadlineLayer;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -16,12 +18,14 @@ use crate::telemetry;
 
 /// The whole application router.
 pub(crate) fn router(state: AppState) -> Router {
+    let body_deadline = Duration::from_secs(state.config.limits.body_read_timeout);
     Router::new()
         .merge(auth::router())
         .merge(cookie::router())
         .merge(meta::router())
         .merge(ws::router())
         .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(RequestBodyDeadlineLayer::new(body_deadline))
         .layer(telemetry::sensitive_response_headers())
         .layer(telemetry::access_log())
         .layer(telemetry::sensitive_request_headers())
@@ -64,9 +68,24 @@ impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         let detail = match rejection {
             JsonRejection::MissingJsonContentType(_) => "Expected Content-Type: application/json",
+            JsonRejection::BytesRejection(ref e) if timed_out(e) => {
+                return ApiError::RequestTimeout;
+            }
             JsonRejection::BytesRejection(_) => "Request body is too large or unreadable",
             _ => "Request body is not the expected JSON",
         };
         ApiError::BadRequest(detail.to_owned())
     }
+}
+
+/// Whether reading the body failed because its deadline passed.
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }

@@ -17,3 +17,4 @@ mod live;
 mod logs;
 mod seed_regressions;
 mod sessions;
+mod slow_clients;
