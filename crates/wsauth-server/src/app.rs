@@ -119,7 +119,8 @@ impl Application {
         let shutdown = state.shutdown.clone();
         let sockets = state.sockets.clone();
         tokio::spawn(purge_loop(state.families.clone(), revocations, shutdown.clone()));
-        let policy = ConnectionPolicy::new(&state.config.limits);
+        let policy =
+            ConnectionPolicy::new(&state.config.limits, state.auth.trusted_proxies().clone());
         serve::serve(listener, routes::router(state), policy, shutdown).await;
         sockets.close();
         if tokio::time::timeout(Duration::from_secs(5), sockets.wait()).await.is_err() {

@@ -122,6 +122,14 @@ pub struct Limits {
     /// a byte moving either way, for instance a client that stopped reading
     /// its responses; then it is closed. Default 60.
     pub http_idle_timeout: u64,
+    /// Open connections in all, WebSockets included; past it a new
+    /// connection gets 503 and is closed. Default: the soft `RLIMIT_NOFILE`
+    /// less a reserve of 64 for the database and logs (at least half of it).
+    pub max_connections: usize,
+    /// Open connections from one client address (an IPv6 client: its /64);
+    /// past it 429 and closed. A trusted proxy counts against `max_connections`
+    /// only. Default 4096.
+    pub max_connections_per_address: usize,
 }
 
 impl Default for Limits {
@@ -148,6 +156,8 @@ impl Default for Limits {
             header_read_timeout: 10,
             body_read_timeout: 10,
             http_idle_timeout: 60,
+            max_connections: crate::serve::max_connections_from_nofile(),
+            max_connections_per_address: 4096,
         }
     }
 }
@@ -338,7 +348,11 @@ impl Config {
                 )));
             }
         }
-        let counts = [("limits.max_pending_auth_per_address", limits.max_pending_auth_per_address)];
+        let counts = [
+            ("limits.max_connections", limits.max_connections),
+            ("limits.max_connections_per_address", limits.max_connections_per_address),
+            ("limits.max_pending_auth_per_address", limits.max_pending_auth_per_address),
+        ];
         for (name, count) in counts {
             if count == 0 {
                 return Err(ConfigError::Invalid(format!("{name} must be at least 1")));

@@ -1,5 +1,7 @@
-//! The socket as hyper sees it: a `TcpStream` that records when a byte last
-//! moved, so a stalled HTTP connection can be told from a busy one.
+//! The socket as hyper sees it: a `TcpStream` that holds its place under the
+//! connection caps for as long as it lives (an upgraded WebSocket included)
+//! and records when a byte last moved, so a stalled HTTP connection can be
+//! told from a busy one.
 
 use std::io;
 use std::pin::Pin;
@@ -10,6 +12,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use wsauth::ClientSlot;
 
 /// When a byte last moved on a connection, shared between the stream and the
 /// task that watches it.
@@ -46,16 +49,18 @@ impl Progress {
     }
 }
 
-/// An accepted `TcpStream` and its progress.
+/// An accepted `TcpStream`: its place under the connection caps, held for as
+/// long as the socket lives, and its progress.
 #[derive(Debug)]
 pub(crate) struct AcceptedStream {
     stream: TcpStream,
     progress: Progress,
+    _slot: ClientSlot,
 }
 
 impl AcceptedStream {
-    pub(crate) fn new(stream: TcpStream, progress: Progress) -> Self {
-        Self { stream, progress }
+    pub(crate) fn new(stream: TcpStream, slot: ClientSlot, progress: Progress) -> Self {
+        Self { stream, progress, _slot: slot }
     }
 }
 

@@ -10,6 +10,7 @@ mod attacks_structure;
 mod attacks_transport;
 mod checks;
 mod client_addresses;
+mod connection_caps;
 mod credentials;
 mod fastapi_compat;
 mod lifecycle;
