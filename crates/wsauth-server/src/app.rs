@@ -9,12 +9,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wsauth::live::AddressLimiter;
-use wsauth::{SharedClock, SystemClock, TokenAuthority, TokenSettings, WsAuth};
+use wsauth::{SharedClock, SystemClock, TokenAuthority, TokenSettings, TrustedProxies, WsAuth};
 
 use crate::accounts::{Accounts, HashingLimits};
 use crate::config::Config;
 use crate::families::Families;
 use crate::revocations::SqliteRevocationStore;
+use crate::serve::{self, ConnectionPolicy};
 use crate::state::AppState;
 use crate::{db, keyfile, routes};
 
@@ -65,6 +66,7 @@ impl Application {
                 .context("cannot load revocations")?,
         );
         let limits = &config.limits;
+        let trusted_proxies = TrustedProxies::new(config.trusted_proxies.iter().copied());
         let auth = WsAuth::builder(tokens.clone())
             .revocation(revocations.clone())
             .names(config.credential_names())
@@ -74,6 +76,7 @@ impl Application {
             .socket_limits(limits.socket_limits())
             .live_config(limits.live_config())
             .handshake_rate(limits.handshake_rate, limits.handshake_burst)
+            .trusted_proxies(trusted_proxies)
             .build();
         tracing::info!(origins = ?origins, "allowed WebSocket origins");
         let password_attempts = Arc::new(AddressLimiter::new(
@@ -127,11 +130,9 @@ impl Application {
         let shutdown = state.shutdown.clone();
         let sockets = state.sockets.clone();
         tokio::spawn(purge_loop(state.families.clone(), revocations, shutdown.clone()));
-        let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await
-            .context("server failed")?;
+        let policy =
+            ConnectionPolicy::new(&state.config.limits, state.auth.trusted_proxies().clone());
+        serve::serve(listener, routes::router(state), policy, shutdown).await;
         sockets.close();
         if tokio::time::timeout(Duration::from_secs(5), sockets.wait()).await.is_err() {
             tracing::warn!("some sockets did not close within 5 s");

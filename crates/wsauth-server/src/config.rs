@@ -3,6 +3,7 @@
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,9 @@ pub struct Config {
     pub insecure_dev: bool,
     /// Origins allowed on WebSocket handshakes. Empty: the server's own origins.
     pub allowed_origins: Vec<String>,
+    /// Reverse proxies (CIDRs) whose `Forwarded` / `X-Forwarded-For` name the
+    /// client address that per-address limits count by. Default: none.
+    pub trusted_proxies: Vec<IpNet>,
     /// Access token lifetime, seconds.
     pub access_ttl: i64,
     /// Refresh token lifetime, seconds.
@@ -123,8 +127,28 @@ pub struct Limits {
     pub max_connections_per_user: usize,
     /// Sockets waiting for a first-message auth frame, in all (429 past it).
     pub max_pending_auth: usize,
+    /// Of those, how many one client address may hold (429 past it). Default 16.
+    pub max_pending_auth_per_address: usize,
     /// Milliseconds a first-message socket may wait for its auth frame (close 4408).
     pub auth_timeout_ms: u64,
+    /// Seconds a client has to send a whole request head, counted from the
+    /// connection's start or, on a kept-alive connection, from the end of the
+    /// previous response; then the connection is closed. Default 10.
+    pub header_read_timeout: u64,
+    /// Seconds a request body has to arrive in full (408 after it). Default 10.
+    pub body_read_timeout: u64,
+    /// Seconds an HTTP connection (not an upgraded WebSocket) may go without
+    /// a byte moving either way, for instance a client that stopped reading
+    /// its responses; then it is closed. Default 60.
+    pub http_idle_timeout: u64,
+    /// Open connections in all, WebSockets included; past it a new
+    /// connection gets 503 and is closed. Default: the soft `RLIMIT_NOFILE`
+    /// less a reserve of 64 for the database and logs (at least half of it).
+    pub max_connections: usize,
+    /// Open connections from one client address (an IPv6 client: its /64);
+    /// past it 429 and closed. A trusted proxy counts against `max_connections`
+    /// only. Default 4096.
+    pub max_connections_per_address: usize,
 }
 
 impl Default for Limits {
@@ -150,7 +174,13 @@ impl Default for Limits {
             max_tickets_per_user: wsauth::DEFAULT_MAX_TICKETS_PER_SUBJECT,
             max_connections_per_user: live.max_connections_per_user,
             max_pending_auth: live.max_pending_auth,
+            max_pending_auth_per_address: live.max_pending_auth_per_address,
             auth_timeout_ms: 5000,
+            header_read_timeout: 10,
+            body_read_timeout: 10,
+            http_idle_timeout: 60,
+            max_connections: crate::serve::max_connections_from_nofile(),
+            max_connections_per_address: 4096,
         }
     }
 }
@@ -163,6 +193,7 @@ impl Limits {
             expiry_grace_secs: self.expiry_grace,
             max_connections_per_user: self.max_connections_per_user,
             max_pending_auth: self.max_pending_auth,
+            max_pending_auth_per_address: self.max_pending_auth_per_address,
             auth_timeout: Duration::from_millis(self.auth_timeout_ms),
             message_rate: self.message_rate,
             message_burst: self.message_burst,
@@ -196,6 +227,7 @@ impl Default for Config {
             previous_keys: Vec::new(),
             insecure_dev: false,
             allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
             access_ttl: tokens.access_ttl,
             refresh_ttl: tokens.refresh_ttl,
             leeway: tokens.leeway,
@@ -246,6 +278,15 @@ pub struct Overrides {
     )]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allowed_origins: Vec<String>,
+    /// A reverse proxy (CIDR) whose forwarding headers name the client (repeatable) [default: none].
+    #[arg(
+        long = "trusted-proxy",
+        global = true,
+        env = "WSAUTH_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trusted_proxies: Vec<IpNet>,
     /// Access token lifetime in seconds [default: 900].
     #[arg(long, global = true, env = "WSAUTH_ACCESS_TTL")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -271,6 +312,9 @@ pub struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
 }
+
+/// The longest connection timeout accepted, seconds (a day).
+const MAX_TIMEOUT_SECS: u64 = 24 * 3600;
 
 /// Why the configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -359,6 +403,29 @@ impl Config {
         }
         if !(0..=10).contains(&self.refresh_grace) {
             return Err(ConfigError::Invalid("refresh_grace must be 0 to 10 seconds".into()));
+        }
+        let limits = &self.limits;
+        let timeouts = [
+            ("limits.header_read_timeout", limits.header_read_timeout),
+            ("limits.body_read_timeout", limits.body_read_timeout),
+            ("limits.http_idle_timeout", limits.http_idle_timeout),
+        ];
+        for (name, secs) in timeouts {
+            if !(1..=MAX_TIMEOUT_SECS).contains(&secs) {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be 1 to {MAX_TIMEOUT_SECS} seconds"
+                )));
+            }
+        }
+        let counts = [
+            ("limits.max_connections", limits.max_connections),
+            ("limits.max_connections_per_address", limits.max_connections_per_address),
+            ("limits.max_pending_auth_per_address", limits.max_pending_auth_per_address),
+        ];
+        for (name, count) in counts {
+            if count == 0 {
+                return Err(ConfigError::Invalid(format!("{name} must be at least 1")));
+            }
         }
         if self.leeway < 0 {
             return Err(ConfigError::Invalid("leeway must not be negative".into()));

@@ -29,6 +29,9 @@ pub enum ApiError {
     /// The body is not the JSON the route expects.
     #[error("{0}")]
     BadRequest(String),
+    /// The request body did not arrive within `body_read_timeout`.
+    #[error("The request body took too long to arrive")]
+    RequestTimeout,
     /// A backend failed; the request had no effect.
     #[error("Service unavailable")]
     Unavailable,
@@ -47,6 +50,7 @@ impl ApiError {
             Self::WeakPassword => (StatusCode::BAD_REQUEST, "weak_password"),
             Self::RegistrationClosed => (StatusCode::FORBIDDEN, "registration_closed"),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
         }

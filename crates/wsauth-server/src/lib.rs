@@ -11,8 +11,10 @@ pub mod files;
 pub mod keyfile;
 pub mod revocations;
 mod routes;
+mod serve;
 mod sockets;
 pub mod state;
+mod stream;
 pub mod telemetry;
 
 pub use app::Application;

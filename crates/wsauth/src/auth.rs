@@ -2,7 +2,9 @@
 //! locate the credential -> check Origin -> verify the token (or redeem the
 //! ticket) -> check its kind -> check revocation -> check CSRF -> check freshness.
 
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, header, request::Parts};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use crate::credential::{
@@ -11,7 +13,10 @@ use crate::credential::{
 use crate::live::{AddressLimiter, LiveConfig, LiveSessions};
 use crate::revocation::{MemoryRevocationStore, RevocationStore};
 use crate::ticket::{self, MemoryTicketStore, TicketAdmission, TicketStore};
-use crate::{AuthError, Claims, TokenAuthority, TokenKind};
+use crate::{
+    AuthError, Claims, ClientKey, ClientSlot, ClientSlots, TokenAuthority, TokenKind,
+    TrustedProxies,
+};
 
 /// How long a ticket stays valid by default, seconds.
 pub const DEFAULT_TICKET_TTL_SECS: i64 = 30;
@@ -102,7 +107,8 @@ struct Inner {
     limits: SocketLimits,
     live: LiveSessions,
     handshakes: AddressLimiter,
-    pending: Arc<tokio::sync::Semaphore>,
+    trusted_proxies: TrustedProxies,
+    pending: ClientSlots,
 }
 
 impl std::fmt::Debug for WsAuth {
@@ -127,6 +133,7 @@ pub struct WsAuthBuilder {
     limits: SocketLimits,
     live: LiveConfig,
     handshake_rate: (f64, f64),
+    trusted_proxies: TrustedProxies,
 }
 
 impl WsAuthBuilder {
@@ -195,10 +202,20 @@ impl WsAuthBuilder {
     /// WebSocket handshakes allowed per client address: `rate` per second,
     /// bursts of `burst`; past it, 429 with `Retry-After` before the upgrade.
     /// Default 50 per second, bursts of 100. A rate of zero switches it off.
-    /// The address comes from axum's `ConnectInfo<SocketAddr>`; without it
-    /// (no `into_make_service_with_connect_info`) no per-address limit applies.
+    /// The address is [`WsAuth::client_ip`]; without axum's
+    /// `ConnectInfo<SocketAddr>` (no `into_make_service_with_connect_info`)
+    /// no per-address limit applies.
     pub fn handshake_rate(mut self, rate: f64, burst: f64) -> Self {
         self.handshake_rate = (rate, burst);
+        self
+    }
+
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` name the client address
+    /// that per-address limits count by. Default: none (the TCP peer is the
+    /// client); set it when the app sits behind a reverse proxy, or every
+    /// client shares the proxy's budget.
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.trusted_proxies = proxies;
         self
     }
 
@@ -207,7 +224,10 @@ impl WsAuthBuilder {
         let clock = self.tokens.clock().clone();
         let leeway = self.tokens.settings().leeway;
         let live = LiveSessions::new(clock.clone(), leeway, self.live);
-        let pending = Arc::new(tokio::sync::Semaphore::new(live.config().max_pending_auth));
+        let pending = ClientSlots::new(
+            live.config().max_pending_auth,
+            live.config().max_pending_auth_per_address,
+        );
         WsAuth {
             inner: Arc::new(Inner {
                 tokens: self.tokens,
@@ -225,6 +245,7 @@ impl WsAuthBuilder {
                 limits: self.limits,
                 live,
                 handshakes: AddressLimiter::new(self.handshake_rate.0, self.handshake_rate.1),
+                trusted_proxies: self.trusted_proxies,
                 pending,
             }),
         }
@@ -246,6 +267,7 @@ impl WsAuth {
             limits: SocketLimits::default(),
             live: LiveConfig::default(),
             handshake_rate: (50.0, 100.0),
+            trusted_proxies: TrustedProxies::none(),
         }
     }
 
@@ -254,9 +276,23 @@ impl WsAuth {
         &self.inner.live
     }
 
-    /// Admits a handshake from `addr` under the per-address rate.
-    pub(crate) fn admit_handshake(&self, addr: Option<std::net::IpAddr>) -> Result<(), AuthError> {
-        match addr {
+    /// The client address of a request: the TCP peer from axum's
+    /// `ConnectInfo<SocketAddr>`, or, when that peer is a trusted proxy, the
+    /// client its forwarding headers name (see [`TrustedProxies`]). `None`
+    /// without `ConnectInfo`.
+    pub fn client_ip(&self, parts: &Parts) -> Option<IpAddr> {
+        let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
+        Some(self.inner.trusted_proxies.client_ip(peer.ip(), &parts.headers))
+    }
+
+    /// The proxies whose forwarding headers are believed.
+    pub fn trusted_proxies(&self) -> &TrustedProxies {
+        &self.inner.trusted_proxies
+    }
+
+    /// Admits a handshake under the per-address rate.
+    pub(crate) fn admit_handshake(&self, parts: &Parts) -> Result<(), AuthError> {
+        match self.client_ip(parts) {
             Some(ip) => self
                 .inner
                 .handshakes
@@ -266,12 +302,13 @@ impl WsAuth {
         }
     }
 
-    /// A place among the sockets waiting for a first-message `auth` frame.
-    pub(crate) fn pending_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AuthError> {
+    /// A place among the sockets waiting for a first-message `auth` frame,
+    /// within this client's share of them.
+    pub(crate) fn pending_permit(&self, parts: &Parts) -> Result<ClientSlot, AuthError> {
+        let client = self.client_ip(parts).map(ClientKey::from);
         self.inner
             .pending
-            .clone()
-            .try_acquire_owned()
+            .try_acquire(client)
             .map_err(|_| AuthError::TooManyRequests { retry_after: 1 })
     }
 

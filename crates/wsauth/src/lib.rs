@@ -13,14 +13,17 @@
 
 mod auth;
 mod claims;
+mod client_addr;
 mod clock;
 mod credential;
 mod crypto;
 mod error;
 mod extract;
+mod forwarded;
 mod keys;
 pub mod live;
 mod revocation;
+mod slots;
 mod strict_json;
 mod ticket;
 mod token;
@@ -31,6 +34,7 @@ pub use auth::{
     WsAuth, WsAuthBuilder,
 };
 pub use claims::{Claims, RESERVED_CLAIMS, TokenKind};
+pub use client_addr::{ClientKey, TrustedProxies};
 pub use clock::{Clock, ClockChange, ManualClock, SharedClock, SystemClock};
 pub use credential::{CredentialKind, CredentialNames, Transports};
 pub use error::{AuthError, close_code};
@@ -38,6 +42,7 @@ pub use extract::{AccessToken, FreshAccessToken, RefreshToken};
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN, generate_key_material};
 pub use live::{Incoming, LiveConfig, LiveSessions, LiveSocket, Outbox, RevocationEvent};
 pub use revocation::{MemoryRevocationStore, RevocationStore, StoreError};
+pub use slots::{ClientSlot, ClientSlots, SlotsFull};
 pub use ticket::{MemoryTicketStore, TicketAdmission, TicketDigest, TicketStore};
 pub use token::{
     IssueError, IssueOptions, IssuedToken, MAX_TOKEN_LEN, TokenAuthority, TokenSettings,

@@ -17,12 +17,11 @@
 //! ```
 
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::{HeaderValue, request::Parts};
 use axum::response::Response;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::net::SocketAddr;
 
 use crate::auth::{Authenticated, Check, SocketLimits, WsAuth};
 use crate::live::{LiveSession, LiveSocket};
@@ -149,10 +148,6 @@ impl<R: Requirement<Output = Authenticated>> WsGuard<R> {
     }
 }
 
-fn peer_ip(parts: &Parts) -> Option<std::net::IpAddr> {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip())
-}
-
 async fn upgrade_with_limits<S: Send + Sync>(
     parts: &mut Parts,
     state: &S,
@@ -161,7 +156,7 @@ async fn upgrade_with_limits<S: Send + Sync>(
     let upgrade = WebSocketUpgrade::from_request_parts(parts, state)
         .await
         .map_err(|_| AuthError::BadHandshake("Not a valid WebSocket handshake"))?;
-    auth.admit_handshake(peer_ip(parts))?;
+    auth.admit_handshake(parts)?;
     Ok(apply_limits(upgrade, auth.socket_limits()))
 }
 
@@ -216,13 +211,13 @@ where
 
 /// First-message mode: the upgrade happens without a credential (Origin and
 /// rate limits still apply, and these sockets count against a separate
-/// small limit); the first frame must be `{"type":"auth","token":...}` within
+/// small limit, of which one client address holds a bounded share); the first frame must be `{"type":"auth","token":...}` within
 /// the configured time. No frame in time: close 4408; any other frame or an
 /// invalid token: close 4401; a second auth frame later: close 1008.
 pub struct DeferredGuard {
     upgrade: WebSocketUpgrade,
     ws_auth: WsAuth,
-    permit: tokio::sync::OwnedSemaphorePermit,
+    permit: crate::ClientSlot,
 }
 
 impl std::fmt::Debug for DeferredGuard {
@@ -264,7 +259,7 @@ where
         if credential::offers_subprotocol(&parts.headers, &ws_auth.names().subprotocol)? {
             select_subprotocol(&mut upgrade, &ws_auth);
         }
-        let permit = ws_auth.pending_permit()?;
+        let permit = ws_auth.pending_permit(parts)?;
         Ok(Self { upgrade, ws_auth, permit })
     }
 }

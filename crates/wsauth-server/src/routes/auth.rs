@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use wsauth::{AccessToken, Authenticated, RefreshToken};
 
-use super::{ApiJson, PeerIp, admit_password_attempt};
+use super::{ApiJson, ClientIp, admit_password_attempt};
 use crate::error::ApiError;
 use crate::families::{TokenPair, Transport};
 use crate::state::AppState;
@@ -34,13 +34,13 @@ pub(super) struct Credentials {
 
 async fn register(
     State(state): State<AppState>,
-    peer: PeerIp,
+    client: ClientIp,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     if !state.config.registration {
         return Err(ApiError::RegistrationClosed);
     }
-    admit_password_attempt(&state, peer)?;
+    admit_password_attempt(&state, client)?;
     let now = state.auth.tokens().clock().now();
     state.accounts.create(&body.username, &body.password, now).await?;
     tracing::info!(username = %body.username, "account registered");
@@ -52,10 +52,10 @@ async fn register(
 /// the per-address attempt rate.
 pub(super) async fn check_password(
     state: &AppState,
-    peer: PeerIp,
+    client: ClientIp,
     body: &Credentials,
 ) -> Result<String, ApiError> {
-    admit_password_attempt(state, peer)?;
+    admit_password_attempt(state, client)?;
     state.accounts.verify(&body.username, &body.password).await?.ok_or(ApiError::BadCredentials)
 }
 
@@ -70,10 +70,10 @@ fn pair_body(state: &AppState, pair: &TokenPair) -> Json<Value> {
 
 async fn login(
     State(state): State<AppState>,
-    peer: PeerIp,
+    client: ClientIp,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Json<Value>, ApiError> {
-    let username = check_password(&state, peer, &body).await?;
+    let username = check_password(&state, client, &body).await?;
     let pair = state.families.login(&username, Transport::Bearer).await?;
     Ok(pair_body(&state, &pair))
 }

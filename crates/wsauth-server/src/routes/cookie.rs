@@ -10,7 +10,7 @@ use serde_json::json;
 use wsauth::{Authenticated, RefreshToken};
 
 use super::auth::{Credentials, check_password};
-use super::{ApiJson, PeerIp};
+use super::{ApiJson, ClientIp};
 use crate::error::ApiError;
 use crate::families::{TokenPair, Transport};
 use crate::state::AppState;
@@ -63,10 +63,10 @@ fn body(pair: &TokenPair) -> Json<serde_json::Value> {
 
 async fn login(
     State(state): State<AppState>,
-    peer: PeerIp,
+    client: ClientIp,
     ApiJson(credentials): ApiJson<Credentials>,
 ) -> Result<(HeaderMap, Json<serde_json::Value>), ApiError> {
-    let username = check_password(&state, peer, &credentials).await?;
+    let username = check_password(&state, client, &credentials).await?;
     let pair = state.families.login(&username, Transport::Cookie).await?;
     Ok((set_cookies(&state, &pair), body(&pair)))
 }

@@ -9,6 +9,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::FromRequest;
 use axum::extract::rejection::JsonRejection;
+use std::time::Duration;
+use tower_http::timeout::RequestBodyDeadlineLayer;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -16,37 +18,39 @@ use crate::telemetry;
 
 /// The whole application router.
 pub(crate) fn router(state: AppState) -> Router {
+    let body_deadline = Duration::from_secs(state.config.limits.body_read_timeout);
     Router::new()
         .merge(auth::router())
         .merge(cookie::router())
         .merge(meta::router())
         .merge(ws::router())
         .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(RequestBodyDeadlineLayer::new(body_deadline))
         .layer(telemetry::sensitive_response_headers())
         .layer(telemetry::access_log())
         .layer(telemetry::sensitive_request_headers())
         .with_state(state)
 }
 
-/// The client's address, when the server runs with connect info.
+/// The client's address: the TCP peer, or the client a trusted proxy names
+/// (`WsAuth::client_ip`); `None` without connect info.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct PeerIp(pub(crate) Option<std::net::IpAddr>);
+pub(crate) struct ClientIp(pub(crate) Option<std::net::IpAddr>);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerIp {
+impl axum::extract::FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        _state: &S,
+        state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let info = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
-        Ok(Self(info.map(|axum::extract::ConnectInfo(addr)| addr.ip())))
+        Ok(Self(state.auth.client_ip(parts)))
     }
 }
 
 /// Admits one password attempt (login, register) from this address, or 429.
-pub(crate) fn admit_password_attempt(state: &AppState, peer: PeerIp) -> Result<(), ApiError> {
-    match peer.0 {
+pub(crate) fn admit_password_attempt(state: &AppState, client: ClientIp) -> Result<(), ApiError> {
+    match client.0 {
         Some(ip) => state.password_attempts.check(ip).map_err(|retry_after| {
             ApiError::Auth(wsauth::AuthError::TooManyRequests { retry_after })
         }),
@@ -64,9 +68,24 @@ impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         let detail = match rejection {
             JsonRejection::MissingJsonContentType(_) => "Expected Content-Type: application/json",
+            JsonRejection::BytesRejection(ref e) if timed_out(e) => {
+                return ApiError::RequestTimeout;
+            }
             JsonRejection::BytesRejection(_) => "Request body is too large or unreadable",
             _ => "Request body is not the expected JSON",
         };
         ApiError::BadRequest(detail.to_owned())
     }
+}
+
+/// Whether reading the body failed because its deadline passed.
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }

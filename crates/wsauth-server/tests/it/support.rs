@@ -349,3 +349,79 @@ pub const HS256_HEADER: &str = r#"{"typ":"JWT","alg":"HS256"}"#;
 pub fn forge_at(iat: i64, edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> String {
     sign_raw(HS256_HEADER, &payload("alice", iat, edit), SECRET.as_bytes())
 }
+
+/// A raw TCP connection to the server from `source`: any 127.x.y.z address
+/// works on Linux loopback, so tests can play several client addresses.
+pub async fn tcp_from(source: std::net::IpAddr, server: std::net::SocketAddr) -> TcpStream {
+    let socket = match source {
+        std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+    }
+    .expect("socket");
+    socket.bind(std::net::SocketAddr::new(source, 0)).expect("bind source address");
+    tokio::time::timeout(Duration::from_secs(5), socket.connect(server))
+        .await
+        .expect("connect timed out")
+        .expect("connect")
+}
+
+/// A raw TCP connection from 127.0.0.1.
+pub async fn tcp(server: std::net::SocketAddr) -> TcpStream {
+    tcp_from([127, 0, 0, 1].into(), server).await
+}
+
+/// How a connection ended while a test read it to its end.
+#[derive(Debug)]
+pub enum Ending {
+    /// The server closed it (EOF or reset); the bytes that arrived first.
+    Closed(Vec<u8>),
+    /// Still open when the budget ran out; the bytes that arrived.
+    StillOpen(Vec<u8>),
+}
+
+impl Ending {
+    /// The bytes received before the close; fails the test if it stayed open.
+    pub fn closed(self) -> Vec<u8> {
+        match self {
+            Self::Closed(bytes) => bytes,
+            Self::StillOpen(bytes) => panic!(
+                "the server kept the connection open; received {:?}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+            ),
+        }
+    }
+}
+
+/// Reads until the server closes the connection or `budget` runs out. Keeps
+/// at most the first 64 KiB of what it reads.
+pub async fn read_to_end_within(stream: &mut TcpStream, budget: Duration) -> Ending {
+    use tokio::io::AsyncReadExt;
+    let deadline = tokio::time::Instant::now() + budget;
+    let mut kept = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return Ending::StillOpen(kept),
+            Ok(Ok(0)) | Ok(Err(_)) => return Ending::Closed(kept),
+            Ok(Ok(n)) => {
+                let room = (64 * 1024usize).saturating_sub(kept.len());
+                kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+        }
+    }
+}
+
+/// Sends a complete `GET path` on a raw connection and returns the status
+/// line of the answer (the connection is closed after it).
+pub async fn raw_get_status(stream: &mut TcpStream, path: &str) -> String {
+    use tokio::io::AsyncWriteExt;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write request");
+    let bytes = read_to_end_within(stream, Duration::from_secs(10)).await.closed();
+    status_line(&bytes)
+}
+
+/// The first line of a raw HTTP response.
+pub fn status_line(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).lines().next().unwrap_or_default().to_owned()
+}

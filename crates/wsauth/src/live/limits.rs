@@ -1,9 +1,10 @@
 //! Token buckets: per connection for messages, per client address for handshakes.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
+
+use crate::ClientKey;
 
 /// A token bucket: `rate` tokens per second, holding at most `burst`.
 #[derive(Debug, Clone)]
@@ -55,14 +56,15 @@ impl TokenBucket {
     }
 }
 
-/// Attempts per client address (handshakes, password logins). Addresses whose bucket has refilled are
-/// forgotten, so memory stays bounded by the addresses active in the last
-/// `burst / rate` seconds (and by a hard cap).
+/// Attempts per client address (handshakes, password logins), keyed by
+/// [`ClientKey`] (an IPv6 client by its /64). Addresses whose bucket has
+/// refilled are forgotten, so memory stays bounded by the addresses active in
+/// the last `burst / rate` seconds (and by a hard cap).
 #[derive(Debug)]
 pub struct AddressLimiter {
     rate: f64,
     burst: f64,
-    buckets: Mutex<HashMap<IpAddr, TokenBucket>>,
+    buckets: Mutex<HashMap<ClientKey, TokenBucket>>,
 }
 
 /// The most client addresses remembered at once; past it the limiter
@@ -76,11 +78,13 @@ impl AddressLimiter {
         Self { rate, burst, buckets: Mutex::new(HashMap::new()) }
     }
 
-    /// Admits a handshake from `addr`, or says how many seconds to wait.
-    pub fn check(&self, addr: IpAddr) -> Result<(), u64> {
+    /// Admits an attempt from `client` (an address or its [`ClientKey`]), or
+    /// says how many seconds to wait.
+    pub fn check(&self, client: impl Into<ClientKey>) -> Result<(), u64> {
         if self.rate <= 0.0 {
             return Ok(());
         }
+        let addr = client.into();
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if buckets.len() >= MAX_TRACKED && !buckets.contains_key(&addr) {
@@ -97,6 +101,7 @@ impl AddressLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::IpAddr;
     use std::time::Duration;
 
     #[test]
@@ -118,5 +123,16 @@ mod tests {
         assert_eq!(l.check(a), Err(1));
         assert!(l.check(b).is_ok());
         assert!(AddressLimiter::new(0.0, 0.0).check(a).is_ok());
+    }
+
+    #[test]
+    fn limiter_keys_ipv6_by_its_64() {
+        let l = AddressLimiter::new(1.0, 1.0);
+        let first: IpAddr = "2001:db8:0:7::1".parse().expect("ip");
+        let rotated: IpAddr = "2001:db8:0:7:dead:beef::2".parse().expect("ip");
+        let other_net: IpAddr = "2001:db8:0:8::1".parse().expect("ip");
+        assert!(l.check(first).is_ok());
+        assert_eq!(l.check(rotated), Err(1));
+        assert!(l.check(other_net).is_ok());
     }
 }

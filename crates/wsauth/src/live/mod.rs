@@ -32,6 +32,9 @@ pub struct LiveConfig {
     /// Sockets waiting for a first-message `auth` frame, in all. Past it a
     /// handshake gets 429. Default 256.
     pub max_pending_auth: usize,
+    /// Of those, how many one client address (an IPv6 client: its /64) may
+    /// hold; past it that client's handshake gets 429. Default 16.
+    pub max_pending_auth_per_address: usize,
     /// How long a first-message socket may wait before its `auth` frame
     /// (close 4408 after it). Default 5 s.
     pub auth_timeout: Duration,
@@ -59,6 +62,7 @@ impl Default for LiveConfig {
             expiry_grace_secs: 0,
             max_connections_per_user: 16,
             max_pending_auth: 256,
+            max_pending_auth_per_address: 16,
             auth_timeout: Duration::from_secs(5),
             message_rate: 100.0,
             message_burst: 200.0,

@@ -9,7 +9,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::VecDeque;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
@@ -451,7 +451,7 @@ fn close_for_error(error: &axum::Error) -> (u16, &'static str) {
 pub(crate) async fn authenticate_first_message(
     mut socket: WebSocket,
     auth: WsAuth,
-    permit: OwnedSemaphorePermit,
+    permit: crate::ClientSlot,
 ) -> Option<LiveSocket> {
     let timeout = auth.live().config().auth_timeout;
     let first = tokio::time::timeout(timeout, next_data_frame(&mut socket)).await;

@@ -1,0 +1,221 @@
+//! The accept loop, in place of `axum::serve` (which sets no timer, so a
+//! client that never finishes its headers holds its connection forever).
+//! Each connection first takes a place under the connection caps (in all,
+//! and per client address) or is answered with a fixed `503` / `429` and
+//! closed, before any other work; then hyper serves it with a header read
+//! timeout and an idle timeout, and hands WebSocket upgrades off untimed
+//! (their keepalive is the ping/pong in `LiveSocket`).
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::Service;
+use wsauth::{ClientKey, ClientSlot, ClientSlots, SlotsFull, TrustedProxies};
+
+use crate::config::Limits;
+use crate::stream::{AcceptedStream, Progress};
+
+/// How connections are admitted and timed.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionPolicy {
+    slots: ClientSlots,
+    trusted_proxies: TrustedProxies,
+    header_read_timeout: Duration,
+    idle_timeout: Duration,
+}
+
+impl ConnectionPolicy {
+    pub(crate) fn new(limits: &Limits, trusted_proxies: TrustedProxies) -> Self {
+        Self {
+            slots: ClientSlots::new(limits.max_connections, limits.max_connections_per_address),
+            trusted_proxies,
+            header_read_timeout: Duration::from_secs(limits.header_read_timeout),
+            idle_timeout: Duration::from_secs(limits.http_idle_timeout),
+        }
+    }
+
+    /// A place for a connection from `peer`. A trusted proxy speaks for many
+    /// clients, so it counts against the total only.
+    fn admit(&self, peer: SocketAddr) -> Result<ClientSlot, SlotsFull> {
+        let ip = peer.ip();
+        let client = (!self.trusted_proxies.contains(ip)).then(|| ClientKey::from(ip));
+        self.slots.try_acquire(client)
+    }
+}
+
+/// The default `max_connections`: the soft `RLIMIT_NOFILE` less a reserve
+/// for the database, the key file and logs (at least half the limit), so the
+/// cap is reached before `accept` starts failing for lack of descriptors.
+pub(crate) fn max_connections_from_nofile() -> usize {
+    const RESERVE: u64 = 64;
+    const CEILING: u64 = 1 << 20;
+    let soft = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _hard)| soft);
+    let soft = soft.min(CEILING);
+    let usable = soft.saturating_sub(RESERVE).max(soft / 2).max(1);
+    usize::try_from(usable).unwrap_or(usize::MAX)
+}
+
+/// Serves `app` on `listener` until `shutdown` is cancelled, then stops
+/// accepting, lets every connection finish its request (idle ones close at
+/// once) and returns when all have, or after `DRAIN_LIMIT`.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    policy: ConnectionPolicy,
+    shutdown: CancellationToken,
+) {
+    let connections = TaskTracker::new();
+    tracing::info!(
+        max_connections = policy.slots.total(),
+        per_address = policy.slots.per_client(),
+        "connection caps"
+    );
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                pause_after_accept_error(&e).await;
+                continue;
+            }
+        };
+        match policy.admit(peer) {
+            Ok(slot) => {
+                let conn = Connection { app: app.clone(), policy: policy.clone(), peer };
+                connections.spawn(conn.run(stream, slot, shutdown.clone()));
+            }
+            Err(full) => refuse(stream, peer, full),
+        }
+    }
+    drop(listener);
+    connections.close();
+    if tokio::time::timeout(DRAIN_LIMIT, connections.wait()).await.is_err() {
+        tracing::warn!(left = connections.len(), "some HTTP connections did not finish in time");
+    }
+}
+
+/// How long shutdown waits for HTTP requests in flight.
+const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+
+/// One accepted connection, before hyper takes it.
+struct Connection {
+    app: Router,
+    policy: ConnectionPolicy,
+    peer: SocketAddr,
+}
+
+impl Connection {
+    async fn run(self, stream: TcpStream, slot: ClientSlot, shutdown: CancellationToken) {
+        let Self { app, policy, peer } = self;
+        let progress = Progress::new();
+        // The slot travels with the socket: an upgraded WebSocket keeps it until it closes.
+        let io = TokioIo::new(AcceptedStream::new(stream, slot, progress.clone()));
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().call(request)
+        });
+        let mut builder = http1::Builder::new();
+        builder.timer(TokioTimer::new()).header_read_timeout(policy.header_read_timeout);
+        let connection = builder.serve_connection(io, service).with_upgrades();
+        tokio::pin!(connection);
+        let mut draining = false;
+        loop {
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(%peer, error = %e, "connection ended");
+                    }
+                    return;
+                }
+                () = shutdown.cancelled(), if !draining => {
+                    draining = true;
+                    connection.as_mut().graceful_shutdown();
+                }
+                () = progress.stalled_for(policy.idle_timeout) => {
+                    tracing::debug!(%peer, "closing an HTTP connection on which nothing moved");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Answers a connection past a cap with a fixed response and closes it. The
+/// write is one non-blocking attempt on a fresh socket (its send buffer is
+/// empty); a client that already sent its request may see a reset instead.
+fn refuse(stream: TcpStream, peer: SocketAddr, full: SlotsFull) {
+    tracing::debug!(%peer, ?full, "connection refused at its cap");
+    let response: &[u8] = match full {
+        SlotsFull::Client => TOO_MANY_FROM_ADDRESS,
+        _ => AT_CAPACITY,
+    };
+    if let Ok(mut stream) = stream.into_std() {
+        let _ = stream.write(response);
+    }
+}
+
+const AT_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+content-type: application/json\r\ncontent-length: 72\r\nretry-after: 1\r\nconnection: close\r\n\r\n\
+{\"detail\":\"The server is at its connection limit\",\"error\":\"unavailable\"}";
+
+const TOO_MANY_FROM_ADDRESS: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\n\
+content-type: application/json\r\ncontent-length: 79\r\nretry-after: 1\r\nconnection: close\r\n\r\n\
+{\"detail\":\"Too many connections from this address\",\"error\":\"too_many_requests\"}";
+
+/// After a failed `accept`: a reset by the client is nothing; anything else
+/// (such as running out of file descriptors) is logged and waited out, so
+/// the loop does not spin.
+async fn pause_after_accept_error(e: &std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(e.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
+        return;
+    }
+    tracing::error!(error = %e, "accept failed");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_length(response: &[u8]) -> (usize, usize) {
+        let text = std::str::from_utf8(response).expect("ascii");
+        let (head, body) = text.split_once("\r\n\r\n").expect("head");
+        let declared = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .and_then(|n| n.parse().ok())
+            .expect("content-length");
+        (declared, body.len())
+    }
+
+    #[test]
+    fn fixed_responses_declare_their_length_and_are_json() {
+        for response in [AT_CAPACITY, TOO_MANY_FROM_ADDRESS] {
+            let (declared, actual) = body_length(response);
+            assert_eq!(declared, actual);
+            let body = &response[response.len() - actual..];
+            let json: serde_json::Value = serde_json::from_slice(body).expect("json");
+            assert!(json["detail"].is_string() && json["error"].is_string());
+        }
+    }
+
+    #[test]
+    fn the_default_cap_leaves_a_reserve_under_the_file_limit() {
+        let cap = max_connections_from_nofile();
+        let (soft, _) = rlimit::getrlimit(rlimit::Resource::NOFILE).expect("getrlimit");
+        assert!(cap >= 1);
+        assert!((cap as u64) < soft.max(2));
+    }
+}
