@@ -6,6 +6,7 @@ mod support;
 
 mod attacks_claims;
 mod attacks_keys;
+mod attacks_page;
 mod attacks_structure;
 mod attacks_transport;
 mod checks;
