@@ -34,13 +34,33 @@ export async function launch() {
   };
 }
 
-/** Opens a page and records page errors, so a test can assert there were none. */
-export async function openPage(context, url) {
+/**
+ * Opens a page and records what went wrong in it, so a test can assert there was nothing:
+ * `errors` holds uncaught page errors and every Content-Security-Policy violation (both the
+ * page's `securitypolicyviolation` events and Chromium's "Content Security Policy" console
+ * errors); `violations` holds the events alone, as {directive, blocked, sample}.
+ * `setup(page)` runs before the navigation (to add routes, say).
+ */
+export async function openPage(context, url, { setup } = {}) {
   const page = await context.newPage();
   const errors = [];
+  const violations = [];
   page.on("pageerror", (err) => errors.push(err.message));
+  page.on("console", (msg) => {
+    if (msg.type() === "error" && /Content Security Policy/i.test(msg.text())) errors.push(`console: ${msg.text()}`);
+  });
+  await page.exposeFunction("__wsauthCspViolation", (v) => {
+    violations.push(v);
+    errors.push(`securitypolicyviolation: ${v.directive} blocked ${v.blocked || "(inline)"}`);
+  });
+  await page.addInitScript(() => {
+    window.addEventListener("securitypolicyviolation", (ev) => {
+      window.__wsauthCspViolation({ directive: ev.effectiveDirective, blocked: ev.blockedURI, sample: ev.sample });
+    }, true);
+  });
+  if (setup) await setup(page);
   await page.goto(url);
-  return { page, errors };
+  return { page, errors, violations };
 }
 
 export async function screenshot(page, name) {

@@ -80,17 +80,19 @@ export async function echo(page, mode, text) {
 }
 
 /**
- * Waits for a received JSON frame on `mode` for which `predicate(msg, arg)` holds
- * (the predicate runs in the page, so it may only use `arg`).
+ * Waits for a received JSON frame on `mode` for which `predicate(msg, arg)` holds. The
+ * predicate runs here in Node on the page's logged frames: rebuilding it inside the page
+ * would compile code from a string, which the page's CSP (no 'unsafe-eval') refuses.
  */
-export async function waitMessage(page, mode, predicate, arg, what = "a matching frame", timeout) {
-  await waitOr(page, `${what} on ${mode}`,
-    ([m, src, a]) => {
-      const pred = new Function(`return (${src})`)();
-      return [...document.querySelectorAll(`#frames li[data-mode="${m}"][data-dir="in"]`)].some((li) => {
-        const t = li.textContent;
-        try { return pred(JSON.parse(t.slice(t.indexOf(" ← ") + 3)), a); } catch { return false; }
-      });
-    },
-    [mode, predicate.toString(), arg], timeout);
+export async function waitMessage(page, mode, predicate, arg, what = "a matching frame", timeout = 15_000) {
+  const deadline = Date.now() + timeout;
+  const holds = (msg) => {
+    try { return msg !== null && typeof msg === "object" && predicate(msg, arg); } catch { return false; }
+  };
+  while (!(await inFrames(page, mode)).some(holds)) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what} on ${mode}\n--- last frames ---\n${await frameLog(page)}`);
+    }
+    await page.waitForTimeout(100);
+  }
 }

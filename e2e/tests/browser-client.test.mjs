@@ -1,4 +1,4 @@
-// examples/clients/browser_client.js, loaded as an ES module into the demo page.
+// examples/clients/browser_client.js, loaded as an ES module into a page on the server's origin.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -18,13 +18,17 @@ after(async () => {
   await server?.stop();
 });
 
-/** Opens the demo page with the example module served at /examples/browser_client.js. */
+/**
+ * Opens a document on the server's origin that is not the demo page (`/healthz`: the demo
+ * page's Content-Security-Policy admits only its own inline script, so it would refuse the
+ * import), with the example module served at /examples/browser_client.js.
+ */
 async function pageWithClient() {
   const source = readFileSync(BROWSER_CLIENT_PATH, "utf8");
-  const { page, errors } = await openPage(browser.context, `${server.origin}/`);
-  await page.route("**/examples/browser_client.js", (route) =>
-    route.fulfill({ status: 200, contentType: "text/javascript; charset=utf-8", body: source }));
-  return { page, errors };
+  return openPage(browser.context, `${server.origin}/healthz`, {
+    setup: (page) => page.route(`${server.origin}/examples/browser_client.js`, (route) =>
+      route.fulfill({ status: 200, contentType: "text/javascript; charset=utf-8", body: source })),
+  });
 }
 
 test("browser_client.js logs in, connects with a ticket, echoes and sees 4003 on logout", async () => {
@@ -63,7 +67,7 @@ test("browser_client.js logs in, connects with a ticket, echoes and sees 4003 on
 });
 
 test("browser_client.js reports a refused ticket as an error with its status", async () => {
-  const { page } = await pageWithClient();
+  const { page, errors } = await pageWithClient();
   try {
     const result = await page.evaluate(async () => {
       const client = await import("/examples/browser_client.js");
@@ -77,6 +81,7 @@ test("browser_client.js reports a refused ticket as an error with its status", a
     assert.equal(result.ok, false);
     assert.equal(result.status, 401);
     assert.equal(typeof result.code, "string");
+    assert.deepEqual(errors, []);
   } finally {
     await page.close();
   }

@@ -1,14 +1,14 @@
 // The cookie credential is ambient: a page on another origin can make the browser send it.
-// The server must refuse such a handshake because of its Origin, while the same page on
-// the allowed origin connects.
+// An attacker's page (e2e/pages/cross-site.html) on another port of the same host reads the
+// CSRF cookie and tries the cookie + CSRF handshake; the server must refuse it because of
+// its Origin, while the demo page on the allowed origin connects.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { startServer, register, newUsername, PAGE_PATH } from "../lib/server.mjs";
-import { startStaticPage } from "../lib/static.mjs";
+import { startServer, register, newUsername } from "../lib/server.mjs";
+import { startStaticServer } from "../lib/static.mjs";
 import { handshake } from "../lib/handshake.mjs";
 import { launch, openPage, screenshot } from "../lib/browser.mjs";
-import { cookieLogin, connectAndWelcome, echo, waitStatus, waitFrame } from "../lib/page.mjs";
+import { cookieLogin, connectAndWelcome, echo, waitText } from "../lib/page.mjs";
 
 let server;
 let other;
@@ -16,7 +16,7 @@ let browser;
 
 before(async () => {
   server = await startServer();
-  other = await startStaticPage(readFileSync(PAGE_PATH, "utf8"));
+  other = await startStaticServer({ "/cross-site.html": "cross-site.html" });
   browser = await launch();
 });
 
@@ -37,21 +37,24 @@ test("cookie + CSRF from another origin is refused; from the allowed origin it c
   await echo(home.page, "cookie", "from the allowed origin");
   await screenshot(home.page, "cross-site-allowed-origin");
 
-  // Cookies belong to the host, not the port: a page on 127.0.0.1:<other port> sees the
-  // CSRF cookie and the browser sends the HttpOnly access cookie with its handshake.
-  const evil = await openPage(browser.context, `${other.origin}/?server=${server.host}`);
+  // Cookies belong to the host, not the port: the attacker's page on 127.0.0.1:<other port>
+  // sees the CSRF cookie, and the browser sends the HttpOnly access cookie with its handshake.
+  const evil = await openPage(browser.context, `${other.origin}/cross-site.html?target=${server.host}`);
   const cookies = await evil.page.evaluate(() => document.cookie);
   assert.match(cookies, /csrf_access_token=/, "the other origin's page can read the CSRF cookie");
-  assert.match(await evil.page.textContent("#server"), new RegExp(`^${server.origin.replace(/\./g, "\\.")} `));
-  assert.equal(await evil.page.isVisible("#cross-origin-note"), true);
-  await evil.page.click("#connect-cookie");
-  await waitStatus(evil.page, "cookie", /^closed 1006 \(/);
-  await waitFrame(evil.page, "cookie", "event", "error before open");
+  const csrf = /csrf_access_token=([^;]+)/.exec(cookies)[1];
+  assert.equal(await evil.page.textContent("#csrf"), decodeURIComponent(csrf));
+  const upgrades = [];
+  evil.page.on("websocket", (ws) => upgrades.push(ws.url()));
+  await evil.page.click("#attack");
+  await waitText(evil.page, "#result", /^closed 1006$/);
+  const events = await evil.page.$$eval("#events li", (lis) => lis.map((li) => li.textContent));
+  assert.deepEqual(events, ["error", "close 1006"], "refused before open: an error, then 1006");
+  assert.deepEqual(upgrades, [`ws://${server.host}/ws?csrf_token=${csrf}`], "the browser did try the real server");
   await screenshot(evil.page, "cross-site-refused");
   assert.deepEqual(evil.errors, []);
 
   // What the browser hides: the same handshake from Node shows the status and reason.
-  const csrf = /csrf_access_token=([^;]+)/.exec(cookies)[1];
   const jar = await browser.context.cookies(server.origin);
   const cookieHeader = jar.map((c) => `${c.name}=${c.value}`).join("; ");
   const refused = await handshake(`${server.origin}/ws?csrf_token=${encodeURIComponent(csrf)}`, {
@@ -60,7 +63,7 @@ test("cookie + CSRF from another origin is refused; from the allowed origin it c
   });
   assert.equal(refused.status, 403, `cross-origin handshake: ${JSON.stringify(refused)}`);
   const body = JSON.parse(refused.body);
-  assert.equal(typeof body.error, "string");
+  assert.equal(body.error, "origin_not_allowed");
   assert.equal(typeof body.detail, "string");
   const accepted = await handshake(`${server.origin}/ws?csrf_token=${encodeURIComponent(csrf)}`, {
     Cookie: cookieHeader,
@@ -70,6 +73,7 @@ test("cookie + CSRF from another origin is refused; from the allowed origin it c
 
   // The allowed origin's socket is untouched by the refused attempt.
   await echo(home.page, "cookie", "still open");
+  assert.deepEqual(home.errors, []);
   await home.page.close();
   await evil.page.close();
 });

@@ -132,7 +132,7 @@ test("cookie + CSRF: connect, welcome, echo, logout closes 4003", () => fullCycl
 test("first message on /ws/deferred: connect, welcome, echo, logout closes 4003", () => fullCycle("token", "deferred"));
 
 test("subprotocol mode: the server selects wsauth and never echoes the token", async () => {
-  const { page, username } = await loggedInPage("subproto");
+  const { page, errors, username } = await loggedInPage("subproto");
   try {
     await connectAndWelcome(page, "subprotocol", username);
     assert.equal(await page.textContent("#status-subprotocol"), `open as ${username} via subprotocol`);
@@ -141,13 +141,14 @@ test("subprotocol mode: the server selects wsauth and never echoes the token", a
     assert.match(protocol, /server selected subprotocol "wsauth"/);
     await page.click("#close-subprotocol");
     await waitStatus(page, "subprotocol", /^closed 1000 \(normal closure\)/);
+    assert.deepEqual(errors, []);
   } finally {
     await page.close();
   }
 });
 
 test("a ticket works once: replaying it from the page is refused (1006)", async () => {
-  const { page, username } = await loggedInPage("ticketonce");
+  const { page, errors, username } = await loggedInPage("ticketonce");
   try {
     const result = await page.evaluate(async () => {
       const login = await fetch("/auth/login", {
@@ -171,13 +172,14 @@ test("a ticket works once: replaying it from the page is refused (1006)", async 
     assert.equal(result.first.first.credential, "ticket");
     assert.equal(result.replay.code, 1006);
     assert.equal(result.replay.first, null);
+    assert.deepEqual(errors, []);
   } finally {
     await page.close();
   }
 });
 
 test("in-band refresh: open token sockets get the new access token", async () => {
-  const { page, username } = await loggedInPage("refresh");
+  const { page, errors, username } = await loggedInPage("refresh");
   try {
     await connectAndWelcome(page, "query", username);
     await connectAndWelcome(page, "subprotocol", username);
@@ -193,6 +195,7 @@ test("in-band refresh: open token sockets get the new access token", async () =>
     }
     await echo(page, "query", "still here after refresh");
     await screenshot(page, "refresh");
+    assert.deepEqual(errors, []);
   } finally {
     await page.close();
   }
@@ -215,6 +218,7 @@ test("log out everywhere closes the sockets of every login of the user", async (
     await waitStatus(second.page, "subprotocol", REVOKED);
     await waitStatus(second.page, "ticket", REVOKED);
     await screenshot(second.page, "logout-all");
+    assert.deepEqual([...first.errors, ...second.errors], []);
   } finally {
     await first.page.close();
     await second.page.close();
@@ -235,6 +239,7 @@ test("logging out one login leaves another login's socket open", async () => {
     await waitStatus(first.page, "query", REVOKED);
     await echo(second.page, "query", "the other login is untouched");
     assert.match(await second.page.textContent("#status-query"), /^open as /);
+    assert.deepEqual([...first.errors, ...second.errors], []);
   } finally {
     await first.page.close();
     await second.page.close();
@@ -242,7 +247,7 @@ test("logging out one login leaves another login's socket open", async () => {
 });
 
 test("first-message mode closes 4401 on a bad token and 4408 on silence", async () => {
-  const { page } = await openPage(browser.context, `${server.origin}/`);
+  const { page, errors } = await openPage(browser.context, `${server.origin}/`);
   try {
     const result = await page.evaluate(async () => {
       const attempt = (first) => new Promise((resolve) => {
@@ -258,6 +263,7 @@ test("first-message mode closes 4401 on a bad token and 4408 on silence", async 
     assert.equal(bad.code, 4401, JSON.stringify(bad));
     assert.equal(silent.code, 4408, JSON.stringify(silent));
     assert.ok(![...bad.frames, ...silent.frames].some((f) => f.includes('"welcome"')));
+    assert.deepEqual(errors, []);
   } finally {
     await page.close();
   }

@@ -7,6 +7,7 @@ mod support;
 mod attacks_accounts;
 mod attacks_claims;
 mod attacks_keys;
+mod attacks_page;
 mod attacks_refresh;
 mod attacks_structure;
 mod attacks_transport;
