@@ -14,6 +14,7 @@ use wsauth::{SharedClock, SystemClock, TokenAuthority, TokenSettings, TrustedPro
 use crate::accounts::{Accounts, HashingLimits};
 use crate::config::Config;
 use crate::families::Families;
+use crate::health::{self, Backends};
 use crate::revocations::SqliteRevocationStore;
 use crate::serve::{self, ConnectionPolicy};
 use crate::state::AppState;
@@ -22,6 +23,7 @@ use crate::{db, keyfile, routes};
 /// A built, bound, not yet running server.
 pub struct Application {
     listener: TcpListener,
+    internal: Option<TcpListener>,
     addr: SocketAddr,
     state: AppState,
     revocations: Arc<SqliteRevocationStore>,
@@ -42,6 +44,13 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
+        let internal = match config.metrics_listen {
+            Some(at) => Some(
+                TcpListener::bind(at).await.with_context(|| format!("cannot listen on {at}"))?,
+            ),
+            None => None,
+        };
+        let metrics = if config.metrics { crate::metrics::install() } else { None };
         let origins = if config.allowed_origins.is_empty() {
             vec![
                 format!("http://127.0.0.1:{}", addr.port()),
@@ -67,7 +76,11 @@ impl Application {
         );
         let limits = &config.limits;
         let trusted_proxies = TrustedProxies::new(config.trusted_proxies.iter().copied());
-        let auth = WsAuth::builder(tokens.clone())
+        let mut builder = WsAuth::builder(tokens.clone());
+        if metrics.is_some() {
+            builder = builder.observer(Arc::new(crate::metrics::Recorder));
+        }
+        let auth = builder
             .revocation(revocations.clone())
             .names(config.credential_names())
             .allowed_origins(origins.clone())
@@ -83,6 +96,7 @@ impl Application {
             config.limits.password_rate,
             config.limits.password_burst,
         ));
+        let backends = Backends::new(vec![Arc::new(health::Sqlite(pool.clone()))]);
         let accounts = Accounts::new(pool.clone(), HashingLimits::server(limits.password_queue));
         warn_about_case_duplicates(&accounts).await?;
         let state = AppState {
@@ -99,8 +113,10 @@ impl Application {
             shutdown: CancellationToken::new(),
             sockets: TaskTracker::new(),
             password_attempts,
+            backends,
+            metrics,
         };
-        Ok(Self { listener, addr, state, revocations })
+        Ok(Self { listener, internal, addr, state, revocations })
     }
 
     /// The authentication state (tokens, revocation, live sockets).
@@ -118,6 +134,11 @@ impl Application {
         self.addr
     }
 
+    /// The internal address (`metrics_listen`), when one is configured.
+    pub fn internal_addr(&self) -> Option<SocketAddr> {
+        self.internal.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Cancelling this token shuts the server down: live sockets close with
     /// 1001, then the process may exit.
     pub fn shutdown_token(&self) -> CancellationToken {
@@ -126,10 +147,19 @@ impl Application {
 
     /// Serves until the shutdown token is cancelled.
     pub async fn run(self) -> anyhow::Result<()> {
-        let Self { listener, state, revocations, .. } = self;
+        let Self { listener, internal, state, revocations, .. } = self;
         let shutdown = state.shutdown.clone();
         let sockets = state.sockets.clone();
         tokio::spawn(purge_loop(state.families.clone(), revocations, shutdown.clone()));
+        if let Some(handle) = state.metrics.clone() {
+            tokio::spawn(crate::metrics::upkeep(handle, shutdown.clone()));
+        }
+        if let Some(internal) = internal {
+            let policy =
+                ConnectionPolicy::new(&state.config.limits, state.auth.trusted_proxies().clone());
+            let router = routes::internal_router(state.clone());
+            tokio::spawn(serve::serve(internal, router, policy, shutdown.clone()));
+        }
         let policy =
             ConnectionPolicy::new(&state.config.limits, state.auth.trusted_proxies().clone());
         serve::serve(listener, routes::router(state), policy, shutdown).await;

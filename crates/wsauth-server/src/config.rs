@@ -61,8 +61,24 @@ pub struct Config {
     pub ticket_ttl: i64,
     /// Log filter (tracing `EnvFilter` syntax).
     pub log: String,
+    /// Log line format: `text` or `json`.
+    pub log_format: LogFormat,
+    /// Whether Prometheus metrics are recorded and served at `/metrics`.
+    pub metrics: bool,
+    /// An internal address to serve `/metrics` on instead of `listen`.
+    pub metrics_listen: Option<SocketAddr>,
     /// Limits on sockets and handshakes.
     pub limits: Limits,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Plain text (colour only on a terminal).
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
 }
 
 /// A key from before a rotation: an HMAC secret or a PEM private key file,
@@ -240,6 +256,9 @@ impl Default for Config {
             refresh_grace: 10,
             ticket_ttl: wsauth::DEFAULT_TICKET_TTL_SECS,
             log: "info".into(),
+            log_format: LogFormat::Text,
+            metrics: true,
+            metrics_listen: None,
             limits: Limits::default(),
         }
     }
@@ -311,6 +330,18 @@ pub struct Overrides {
     #[arg(long, global = true, env = "WSAUTH_LOG")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
+    /// Log format: text or json [default: text].
+    #[arg(long, global = true, env = "WSAUTH_LOG_FORMAT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+    /// Record and serve Prometheus metrics [default: true].
+    #[arg(long, global = true, env = "WSAUTH_METRICS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<bool>,
+    /// Serve /metrics on this internal address instead of the main one.
+    #[arg(long, global = true, env = "WSAUTH_METRICS_LISTEN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The longest connection timeout accepted, seconds (a day).

@@ -41,6 +41,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        self.status_and_code().1
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::Auth(e) => (e.status(), e.code()),

@@ -43,7 +43,7 @@ enum UserAction {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::load(cli.config.as_deref(), &cli.overrides)?;
-    telemetry::init(&config.log);
+    telemetry::init(&config.log, config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::User { action: UserAction::Add { name } } => add_user(config, &name).await,

@@ -26,6 +26,10 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Live socket tasks, awaited at shutdown.
     pub sockets: TaskTracker,
+    /// Every configured backend, for readiness.
+    pub backends: crate::health::Backends,
+    /// The Prometheus handle, when metrics are on.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Password attempts per client address.
     pub password_attempts: Arc<AddressLimiter>,
 }

@@ -11,14 +11,21 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber with `filter` (EnvFilter syntax).
-pub fn init(filter: &str) {
+/// Installs the global subscriber with `filter` (EnvFilter syntax), writing
+/// `format` lines to stderr; colour only when stderr is a terminal.
+pub fn init(filter: &str, format: crate::config::LogFormat) {
+    use std::io::IsTerminal;
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        crate::config::LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        crate::config::LogFormat::Text => {
+            builder.with_ansi(std::io::stderr().is_terminal()).try_init()
+        }
+    };
 }
 
 /// Headers that carry credentials.

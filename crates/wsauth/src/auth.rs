@@ -11,6 +11,7 @@ use crate::credential::{
     self, CredentialKind, CredentialNames, Located, Target, Transports, check_csrf,
 };
 use crate::live::{AddressLimiter, LiveConfig, LiveSessions};
+use crate::observe::{Limit, NoObserver, Observer};
 use crate::revocation::{MemoryRevocationStore, RevocationStore};
 use crate::ticket::{self, MemoryTicketStore, TicketAdmission, TicketStore};
 use crate::{
@@ -106,6 +107,7 @@ struct Inner {
     max_tickets_per_subject: usize,
     limits: SocketLimits,
     live: LiveSessions,
+    observer: Arc<dyn Observer>,
     handshakes: AddressLimiter,
     trusted_proxies: TrustedProxies,
     pending: ClientSlots,
@@ -134,6 +136,7 @@ pub struct WsAuthBuilder {
     live: LiveConfig,
     handshake_rate: (f64, f64),
     trusted_proxies: TrustedProxies,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl WsAuthBuilder {
@@ -183,6 +186,13 @@ impl WsAuthBuilder {
     /// another is a 429. Default 16.
     pub fn max_tickets_per_subject(mut self, max: usize) -> Self {
         self.max_tickets_per_subject = max;
+        self
+    }
+
+    /// Receives handshake outcomes, closes, revocation latencies, tickets and
+    /// limit rejections (for metrics). Default: nothing is reported.
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
         self
     }
 
@@ -244,6 +254,7 @@ impl WsAuthBuilder {
                 max_tickets_per_subject: self.max_tickets_per_subject,
                 limits: self.limits,
                 live,
+                observer: self.observer.unwrap_or_else(|| Arc::new(NoObserver)),
                 handshakes: AddressLimiter::new(self.handshake_rate.0, self.handshake_rate.1),
                 trusted_proxies: self.trusted_proxies,
                 pending,
@@ -268,12 +279,23 @@ impl WsAuth {
             live: LiveConfig::default(),
             handshake_rate: (50.0, 100.0),
             trusted_proxies: TrustedProxies::none(),
+            observer: None,
         }
     }
 
     /// The registry of live sockets (expiry, revocation kicks).
     pub fn live(&self) -> &LiveSessions {
         &self.inner.live
+    }
+
+    /// The observer events are reported to.
+    pub fn observer(&self) -> &dyn Observer {
+        &*self.inner.observer
+    }
+
+    /// How many sockets are waiting for a first-message auth frame now.
+    pub fn pending_auth(&self) -> usize {
+        self.inner.pending.in_use()
     }
 
     /// The client address of a request: the TCP peer from axum's
@@ -338,17 +360,20 @@ impl WsAuth {
         parts: &Parts,
         check: Check,
     ) -> Result<Option<Authenticated>, AuthError> {
-        self.authenticate(parts, Target::Http, check).await.map(|o| o.map(|(a, _)| a))
+        let mut located = None;
+        self.authenticate(parts, Target::Http, check, &mut located).await.map(|o| o.map(|(a, _)| a))
     }
 
     /// Authenticates a WebSocket handshake; also says whether the client
     /// offered the wsauth subprotocol.
+    /// `located` is set to the credential's transport as soon as one is found.
     pub(crate) async fn authenticate_upgrade(
         &self,
         parts: &Parts,
         check: Check,
+        located: &mut Option<CredentialKind>,
     ) -> Result<(Option<Authenticated>, bool), AuthError> {
-        match self.authenticate(parts, Target::WebSocket, check).await? {
+        match self.authenticate(parts, Target::WebSocket, check, located).await? {
             Some((auth, offered)) => Ok((Some(auth), offered)),
             None => {
                 self.check_origin(&parts.headers, None)?;
@@ -364,6 +389,7 @@ impl WsAuth {
         parts: &Parts,
         target: Target,
         check: Check,
+        located_kind: &mut Option<CredentialKind>,
     ) -> Result<Option<(Authenticated, bool)>, AuthError> {
         let wanted = if check == Check::Refresh { TokenKind::Refresh } else { TokenKind::Access };
         let located = match credential::locate(
@@ -377,6 +403,7 @@ impl WsAuth {
             other => other?,
         };
         let Located { kind, value, csrf, offered_subprotocol } = located;
+        *located_kind = Some(kind);
         if target == Target::WebSocket {
             self.check_origin(&parts.headers, Some(kind))?;
         }
@@ -471,9 +498,11 @@ impl WsAuth {
                 AuthError::Unavailable
             })?;
         if admission == TicketAdmission::SubjectFull {
+            self.observer().rate_limited(Limit::Tickets);
             let retry_after = u64::try_from(self.inner.ticket_ttl_secs).unwrap_or(1).max(1);
             return Err(AuthError::TooManyRequests { retry_after });
         }
+        self.observer().ticket_issued();
         Ok((ticket, (expires_at - now_ms).max(0) / 1000))
     }
 
@@ -489,6 +518,7 @@ impl WsAuth {
         if self.inner.tokens.clock().now_millis() > expires_at {
             return Err(AuthError::InvalidTicket);
         }
+        self.observer().ticket_redeemed();
         Ok(claims)
     }
 }

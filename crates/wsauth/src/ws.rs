@@ -25,7 +25,9 @@ use std::marker::PhantomData;
 
 use crate::auth::{Authenticated, Check, SocketLimits, WsAuth};
 use crate::live::{LiveSession, LiveSocket};
-use crate::{AuthError, credential};
+use crate::observe::{HandshakeOutcome, Limit};
+use crate::{AuthError, CredentialKind, credential};
+use std::time::Instant;
 
 /// What a guarded WebSocket route requires; see [`Access`], [`Optional`],
 /// [`Refresh`] and [`Fresh`].
@@ -148,6 +150,24 @@ impl<R: Requirement<Output = Authenticated>> WsGuard<R> {
     }
 }
 
+/// Reports a handshake's outcome, and logs a rejection's code (never the credential).
+pub(crate) fn observe_handshake(
+    auth: &WsAuth,
+    credential: Option<CredentialKind>,
+    error: Option<&AuthError>,
+    started: Instant,
+) {
+    let error = error.map(AuthError::code);
+    if let Some(code) = error {
+        tracing::debug!(
+            error = code,
+            credential = credential.map(CredentialKind::as_str),
+            "handshake rejected"
+        );
+    }
+    auth.observer().handshake(&HandshakeOutcome { credential, error, elapsed: started.elapsed() });
+}
+
 async fn upgrade_with_limits<S: Send + Sync>(
     parts: &mut Parts,
     state: &S,
@@ -156,7 +176,9 @@ async fn upgrade_with_limits<S: Send + Sync>(
     let upgrade = WebSocketUpgrade::from_request_parts(parts, state)
         .await
         .map_err(|_| AuthError::BadHandshake("Not a valid WebSocket handshake"))?;
-    auth.admit_handshake(parts)?;
+    auth.admit_handshake(parts).inspect_err(|_| {
+        auth.observer().rate_limited(Limit::HandshakeRate);
+    })?;
     Ok(apply_limits(upgrade, auth.socket_limits()))
 }
 
@@ -186,8 +208,31 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AuthError> {
         let ws_auth = WsAuth::from_ref(state);
+        let started = Instant::now();
+        let mut located = None;
+        let guard = Self::check(parts, state, &ws_auth, &mut located).await;
+        let credential = match &guard {
+            Ok(guard) => R::authenticated(&guard.auth).map(|a| a.credential),
+            Err(_) => located,
+        };
+        observe_handshake(&ws_auth, credential, guard.as_ref().err(), started);
+        guard
+    }
+}
+
+impl<R: Requirement> WsGuard<R> {
+    /// Every check of the handshake, in order; `located` records the
+    /// credential's transport once found.
+    async fn check<S: Send + Sync>(
+        parts: &mut Parts,
+        state: &S,
+        ws_auth: &WsAuth,
+        located: &mut Option<crate::CredentialKind>,
+    ) -> Result<Self, AuthError> {
+        let ws_auth = ws_auth.clone();
         let mut upgrade = upgrade_with_limits(parts, state, &ws_auth).await?;
-        let (outcome, offered_subprotocol) = ws_auth.authenticate_upgrade(parts, R::CHECK).await?;
+        let (outcome, offered_subprotocol) =
+            ws_auth.authenticate_upgrade(parts, R::CHECK, located).await?;
         if offered_subprotocol {
             select_subprotocol(&mut upgrade, &ws_auth);
         }
@@ -199,7 +244,9 @@ where
         // a 429. On an error the session is dropped, which unregisters it.
         let session = match R::authenticated(&auth) {
             Some(a) => {
-                let session = ws_auth.live().register(&a.claims)?;
+                let session = ws_auth.live().register(&a.claims).inspect_err(|_| {
+                    ws_auth.observer().rate_limited(Limit::SocketsPerUser);
+                })?;
                 ws_auth.check_revoked(&a.claims).await?;
                 Some(session)
             }
@@ -254,12 +301,30 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AuthError> {
         let ws_auth = WsAuth::from_ref(state);
-        let mut upgrade = upgrade_with_limits(parts, state, &ws_auth).await?;
+        let started = Instant::now();
+        let guard = Self::check(parts, state, &ws_auth).await;
+        // Accepted handshakes are reported once their auth frame is judged.
+        if let Err(e) = &guard {
+            observe_handshake(&ws_auth, Some(CredentialKind::FirstMessage), Some(e), started);
+        }
+        guard
+    }
+}
+
+impl DeferredGuard {
+    async fn check<S: Send + Sync>(
+        parts: &mut Parts,
+        state: &S,
+        ws_auth: &WsAuth,
+    ) -> Result<Self, AuthError> {
+        let mut upgrade = upgrade_with_limits(parts, state, ws_auth).await?;
         ws_auth.check_origin(&parts.headers, None)?;
         if credential::offers_subprotocol(&parts.headers, &ws_auth.names().subprotocol)? {
-            select_subprotocol(&mut upgrade, &ws_auth);
+            select_subprotocol(&mut upgrade, ws_auth);
         }
-        let permit = ws_auth.pending_permit(parts)?;
-        Ok(Self { upgrade, ws_auth, permit })
+        let permit = ws_auth.pending_permit(parts).inspect_err(|_| {
+            ws_auth.observer().rate_limited(Limit::PendingAuth);
+        })?;
+        Ok(Self { upgrade, ws_auth: ws_auth.clone(), permit })
     }
 }

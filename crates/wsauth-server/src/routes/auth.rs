@@ -12,6 +12,7 @@ use wsauth::{AccessToken, Authenticated, RefreshToken};
 use super::{ApiJson, ClientIp, admit_password_attempt};
 use crate::error::ApiError;
 use crate::families::{TokenPair, Transport};
+use crate::metrics;
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
@@ -73,17 +74,25 @@ async fn login(
     client: ClientIp,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Json<Value>, ApiError> {
-    let username = check_password(&state, client, &body).await?;
-    let pair = state.families.login(&username, Transport::Bearer).await?;
-    Ok(pair_body(&state, &pair))
+    let result = async {
+        let username = check_password(&state, client, &body).await?;
+        state.families.login(&username, Transport::Bearer).await
+    }
+    .await;
+    metrics::login(&result);
+    Ok(pair_body(&state, &result?))
 }
 
 async fn refresh(
     State(state): State<AppState>,
-    RefreshToken(claims): RefreshToken,
+    token: Result<RefreshToken, wsauth::AuthError>,
 ) -> Result<Json<Value>, ApiError> {
-    let pair = state.families.rotate(&claims, Transport::Bearer).await?;
-    Ok(pair_body(&state, &pair))
+    let result = match token {
+        Ok(RefreshToken(claims)) => state.families.rotate(&claims, Transport::Bearer).await,
+        Err(e) => Err(e.into()),
+    };
+    metrics::refresh(&result);
+    Ok(pair_body(&state, &result?))
 }
 
 async fn logout(

@@ -66,16 +66,26 @@ async fn login(
     client: ClientIp,
     ApiJson(credentials): ApiJson<Credentials>,
 ) -> Result<(HeaderMap, Json<serde_json::Value>), ApiError> {
-    let username = check_password(&state, client, &credentials).await?;
-    let pair = state.families.login(&username, Transport::Cookie).await?;
+    let result = async {
+        let username = check_password(&state, client, &credentials).await?;
+        state.families.login(&username, Transport::Cookie).await
+    }
+    .await;
+    crate::metrics::login(&result);
+    let pair = result?;
     Ok((set_cookies(&state, &pair), body(&pair)))
 }
 
 async fn refresh(
     State(state): State<AppState>,
-    RefreshToken(claims): RefreshToken,
+    token: Result<RefreshToken, wsauth::AuthError>,
 ) -> Result<(HeaderMap, Json<serde_json::Value>), ApiError> {
-    let pair = state.families.rotate(&claims, Transport::Cookie).await?;
+    let result = match token {
+        Ok(RefreshToken(claims)) => state.families.rotate(&claims, Transport::Cookie).await,
+        Err(e) => Err(e.into()),
+    };
+    crate::metrics::refresh(&result);
+    let pair = result?;
     Ok((set_cookies(&state, &pair), body(&pair)))
 }
 

@@ -3,6 +3,7 @@
 mod auth;
 mod cookie;
 mod meta;
+mod ops;
 mod ws;
 
 use axum::Router;
@@ -16,17 +17,32 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::telemetry;
 
-/// The whole application router.
+/// The whole application router. `/metrics` is on it unless
+/// `metrics_listen` moves it to [`internal_router`].
 pub(crate) fn router(state: AppState) -> Router {
     let body_deadline = Duration::from_secs(state.config.limits.body_read_timeout);
-    Router::new()
+    let mut router = Router::new()
         .merge(auth::router())
         .merge(cookie::router())
         .merge(meta::router())
-        .merge(ws::router())
+        .merge(ops::health_router())
+        .merge(ws::router());
+    if state.config.metrics_listen.is_none() {
+        router = router.merge(ops::metrics_router());
+    }
+    router
         .layer(DefaultBodyLimit::max(16 * 1024))
         .layer(RequestBodyDeadlineLayer::new(body_deadline))
         .layer(telemetry::sensitive_response_headers())
+        .layer(telemetry::access_log())
+        .layer(telemetry::sensitive_request_headers())
+        .with_state(state)
+}
+
+/// The router of the internal address (`metrics_listen`): `/metrics`.
+pub(crate) fn internal_router(state: AppState) -> Router {
+    ops::metrics_router()
+        .layer(DefaultBodyLimit::max(16 * 1024))
         .layer(telemetry::access_log())
         .layer(telemetry::sensitive_request_headers())
         .with_state(state)
@@ -52,6 +68,7 @@ impl axum::extract::FromRequestParts<AppState> for ClientIp {
 pub(crate) fn admit_password_attempt(state: &AppState, client: ClientIp) -> Result<(), ApiError> {
     match client.0 {
         Some(ip) => state.password_attempts.check(ip).map_err(|retry_after| {
+            crate::metrics::rate_limited("password");
             ApiError::Auth(wsauth::AuthError::TooManyRequests { retry_after })
         }),
         None => Ok(()),

@@ -216,3 +216,32 @@ fn configuration_layers_file_then_environment_then_flags() {
     std::fs::write(&file, "allowed_origins = [\"http://a.example/\"]\n").expect("write");
     assert!(wsauth_server::Config::load(Some(&file), &Default::default()).is_err());
 }
+
+#[test]
+fn json_logs_are_one_object_per_line_and_name_rejections_without_credentials() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (mut child, url, logs) =
+        spawn(dir.path(), &["serve", "--listen", "127.0.0.1:0", "--log-format", "json"]);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let bogus = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5In0.c2lnbmF0dXJlLXRoYXQtbGVha3M";
+    runtime.block_on(async {
+        let ws = url.replacen("http://", "ws://", 1);
+        let refused = tokio_tungstenite::connect_async(format!("{ws}/ws?token={bogus}")).await;
+        assert!(refused.is_err());
+    });
+    assert!(terminate(&mut child).success());
+    let text = logs.join().expect("logs");
+    assert!(!text.contains('\u{1b}'), "colour codes in a pipe:\n{text}");
+    let mut rejection = None;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if value["message"] == "handshake rejected" {
+            rejection = Some(value);
+        }
+    }
+    let rejection = rejection.expect("the rejected handshake is logged at debug");
+    assert_eq!(rejection["error"], "invalid_token");
+    assert_eq!(rejection["credential"], "query");
+    assert!(!text.contains("c2lnbmF0dXJlLXRoYXQtbGVha3M"), "the credential leaked:\n{text}");
+}

@@ -19,6 +19,7 @@ mod fastapi_compat;
 mod lifecycle;
 mod live;
 mod logs;
+mod operations;
 mod seed_regressions;
 mod sessions;
 mod slow_clients;

@@ -16,7 +16,7 @@ pub use socket::{Incoming, LiveSocket, Outbox};
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, oneshot};
 
 use crate::{AuthError, Claims, SharedClock, close_code};
@@ -153,7 +153,7 @@ struct Entry {
     sid: Option<String>,
     iat: i64,
     deadline_ms: i64,
-    kick: Option<oneshot::Sender<Kick>>,
+    kick: Option<oneshot::Sender<(Kick, Instant)>>,
 }
 
 impl State {
@@ -161,7 +161,7 @@ impl State {
         if let Some(entry) = self.sessions.get_mut(&id) {
             self.deadlines.remove(&(entry.deadline_ms, id));
             if let Some(tx) = entry.kick.take() {
-                let _ = tx.send(kick);
+                let _ = tx.send((kick, Instant::now()));
             }
         }
     }
@@ -352,12 +352,13 @@ async fn reaper(registry: Weak<Registry>) {
 pub struct LiveSession {
     id: u64,
     registry: Weak<Registry>,
-    kicked: oneshot::Receiver<Kick>,
+    kicked: oneshot::Receiver<(Kick, Instant)>,
 }
 
 impl LiveSession {
-    /// Completes when the registry ends this socket (expiry or revocation).
-    pub(crate) fn kicked(&mut self) -> &mut oneshot::Receiver<Kick> {
+    /// Completes when the registry ends this socket (expiry or revocation),
+    /// with when it did.
+    pub(crate) fn kicked(&mut self) -> &mut oneshot::Receiver<(Kick, Instant)> {
         &mut self.kicked
     }
 
@@ -439,7 +440,7 @@ mod tests {
         assert_eq!(live.sweep(9_999), Some(10_000));
         assert!(early.kicked().try_recv().is_err());
         assert_eq!(live.sweep(10_000), Some(20_000));
-        assert_eq!(early.kicked().try_recv().unwrap(), EXPIRED);
+        assert_eq!(early.kicked().try_recv().unwrap().0, EXPIRED);
         assert!(late.kicked().try_recv().is_err());
     }
 
@@ -450,12 +451,12 @@ mod tests {
         let mut a2 = live.register(&claims("a", "j2", 200, 1000)).unwrap();
         let mut b = live.register(&claims("b", "j3", 100, 1000)).unwrap();
         live.notify(&RevocationEvent::Tokens(vec!["j1".into()]));
-        assert_eq!(a1.kicked().try_recv().unwrap(), REVOKED);
+        assert_eq!(a1.kicked().try_recv().unwrap().0, REVOKED);
         assert!(a2.kicked().try_recv().is_err());
         live.notify(&RevocationEvent::Subject { sub: "a".into(), before: 150 });
         assert!(a2.kicked().try_recv().is_err(), "issued after the mark");
         live.notify(&RevocationEvent::Subject { sub: "a".into(), before: 201 });
-        assert_eq!(a2.kicked().try_recv().unwrap(), REVOKED);
+        assert_eq!(a2.kicked().try_recv().unwrap().0, REVOKED);
         assert!(b.kicked().try_recv().is_err());
     }
 
@@ -471,11 +472,11 @@ mod tests {
         let mut future = live.register(&with_sid("j3", "fam-3", 900)).unwrap();
         let mut other = live.register(&claims("b", "j4", 100, 1000)).unwrap();
         live.notify(&RevocationEvent::Sessions { sub: "a".into(), sessions: vec!["fam-1".into()] });
-        assert_eq!(s1.kicked().try_recv().unwrap(), REVOKED);
+        assert_eq!(s1.kicked().try_recv().unwrap().0, REVOKED);
         assert!(s2.kicked().try_recv().is_err());
         live.notify(&RevocationEvent::everything_of("a"));
-        assert_eq!(s2.kicked().try_recv().unwrap(), REVOKED);
-        assert_eq!(future.kicked().try_recv().unwrap(), REVOKED, "whatever its iat");
+        assert_eq!(s2.kicked().try_recv().unwrap().0, REVOKED);
+        assert_eq!(future.kicked().try_recv().unwrap().0, REVOKED, "whatever its iat");
         assert!(other.kicked().try_recv().is_err());
     }
 
@@ -489,7 +490,7 @@ mod tests {
         assert_eq!(live.sweep(499_999), Some(500_000));
         assert!(s.kicked().try_recv().is_err());
         live.sweep(500_000);
-        assert_eq!(s.kicked().try_recv().unwrap(), EXPIRED);
+        assert_eq!(s.kicked().try_recv().unwrap().0, EXPIRED);
     }
 
     #[test]
@@ -501,7 +502,7 @@ mod tests {
         live.notify(&RevocationEvent::Tokens(vec!["old".into()]));
         assert!(s.kicked().try_recv().is_err(), "no longer bound to the old token");
         live.notify(&RevocationEvent::Tokens(vec!["new".into()]));
-        assert_eq!(s.kicked().try_recv().unwrap(), REVOKED);
+        assert_eq!(s.kicked().try_recv().unwrap().0, REVOKED);
         assert_eq!(s.rebind(&claims("a", "newer", 6, 200)), None, "an ended socket stays ended");
     }
 

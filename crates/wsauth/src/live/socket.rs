@@ -219,8 +219,12 @@ impl LiveSocket {
             tokio::select! {
                 biased;
                 kick = self.session.kicked() => {
-                    let kick = kick.unwrap_or(super::Kick { code: close_code::GOING_AWAY, reason: "session ended" });
+                    let ended = super::Kick { code: close_code::GOING_AWAY, reason: "session ended" };
+                    let (kick, at) = kick.unwrap_or((ended, std::time::Instant::now()));
                     self.close(kick.code, kick.reason).await;
+                    if kick.code == close_code::TOKEN_REVOKED {
+                        self.auth.observer().revocation_closed(at.elapsed());
+                    }
                     return None;
                 }
                 () = cancelled_or_never(self.shutdown.as_ref()) => {
@@ -228,6 +232,7 @@ impl LiveSocket {
                     return None;
                 }
                 () = cancelled_or_never(shared_overflow.as_ref()) => {
+                    self.auth.observer().rate_limited(crate::Limit::OutboundQueue);
                     self.close(close_code::POLICY_VIOLATION, "outbound queue full").await;
                     return None;
                 }
@@ -253,6 +258,7 @@ impl LiveSocket {
     /// Writes what the app queued; `false` if the socket ended.
     async fn flush_pending(&mut self) -> bool {
         if self.overflowed {
+            self.auth.observer().rate_limited(crate::Limit::OutboundQueue);
             self.close(close_code::POLICY_VIOLATION, "outbound queue full").await;
             return false;
         }
@@ -303,6 +309,7 @@ impl LiveSocket {
             return Received::Ended;
         }
         if !self.limiter.try_take() {
+            self.auth.observer().rate_limited(crate::Limit::MessageRate);
             self.close(close_code::POLICY_VIOLATION, "message rate limit exceeded").await;
             return Received::Ended;
         }
@@ -404,6 +411,15 @@ impl LiveSocket {
     }
 }
 
+impl Drop for LiveSocket {
+    /// Reports how the socket ended: its close code, or 1006 when it was
+    /// dropped without one.
+    fn drop(&mut self) {
+        let code = self.closed.as_ref().map_or(1006, |(code, _)| *code);
+        self.auth.observer().socket_closed(code);
+    }
+}
+
 /// What one received frame came to.
 enum Received {
     App(Incoming),
@@ -456,47 +472,80 @@ pub(crate) async fn authenticate_first_message(
     let timeout = auth.live().config().auth_timeout;
     let first = tokio::time::timeout(timeout, next_data_frame(&mut socket)).await;
     drop(permit);
-    let text = match first {
-        Err(_) => {
-            close_socket(&mut socket, close_code::AUTH_TIMEOUT, "authentication timeout").await;
+    let started = Instant::now();
+    let refusal = match first {
+        Err(_) => Refusal::new(close_code::AUTH_TIMEOUT, "authentication timeout", "auth_timeout"),
+        Ok(None) => {
+            auth.observer().socket_closed(1006);
             return None;
         }
-        Ok(None) => return None,
-        Ok(Some(Message::Text(text))) => text,
-        Ok(Some(_)) => {
-            close_socket(&mut socket, close_code::UNAUTHORIZED, "first frame must be auth").await;
-            return None;
-        }
+        Ok(Some(Message::Text(text))) => match first_message_session(&auth, &text).await {
+            Ok((claims, session)) => {
+                crate::ws::observe_handshake(
+                    &auth,
+                    Some(CredentialKind::FirstMessage),
+                    None,
+                    started.into_std(),
+                );
+                let authenticated =
+                    Authenticated { claims, credential: CredentialKind::FirstMessage };
+                return Some(LiveSocket::new(socket, session, auth, authenticated));
+            }
+            Err(refusal) => refusal,
+        },
+        Ok(Some(_)) => Refusal::not_auth(),
     };
-    let token = match serde_json::from_str::<AuthFrame>(&text) {
-        Ok(frame) if frame.kind == "auth" => frame.token,
-        _ => {
-            close_socket(&mut socket, close_code::UNAUTHORIZED, "first frame must be auth").await;
-            return None;
-        }
+    close_socket(&mut socket, refusal.code, refusal.reason).await;
+    auth.observer().socket_closed(refusal.code);
+    let outcome = crate::HandshakeOutcome {
+        credential: Some(CredentialKind::FirstMessage),
+        error: Some(refusal.error),
+        elapsed: started.elapsed(),
     };
-    let claims = match auth.verify_access_signature(&token) {
-        Ok(claims) => claims,
-        Err(e) => {
-            close_socket(&mut socket, e.close_code(), e.code()).await;
-            return None;
-        }
-    };
-    // Registered first, then checked: a revocation landing in between finds
-    // the socket in the registry (see `WsGuard`).
-    let session = match auth.live().register(&claims) {
-        Ok(session) => session,
-        Err(e) => {
-            close_socket(&mut socket, close_code::POLICY_VIOLATION, e.code()).await;
-            return None;
-        }
-    };
-    if let Err(e) = auth.check_revoked(&claims).await {
-        close_socket(&mut socket, e.close_code(), e.code()).await;
-        return None;
+    auth.observer().handshake(&outcome);
+    None
+}
+
+/// Why a first-message socket is closed: the close code and reason, and the
+/// error code reported for the handshake.
+struct Refusal {
+    code: u16,
+    reason: &'static str,
+    error: &'static str,
+}
+
+impl Refusal {
+    fn new(code: u16, reason: &'static str, error: &'static str) -> Self {
+        Self { code, reason, error }
     }
-    let authenticated = Authenticated { claims, credential: CredentialKind::FirstMessage };
-    Some(LiveSocket::new(socket, session, auth, authenticated))
+
+    fn not_auth() -> Self {
+        Self::new(close_code::UNAUTHORIZED, "first frame must be auth", "missing_token")
+    }
+
+    fn from_error(e: &crate::AuthError) -> Self {
+        Self::new(e.close_code(), e.code(), e.code())
+    }
+}
+
+/// Verifies the auth frame and registers the socket, then checks
+/// revocation: a revocation landing in between finds the socket in the
+/// registry (see `WsGuard`).
+async fn first_message_session(
+    auth: &WsAuth,
+    text: &str,
+) -> Result<(Claims, super::LiveSession), Refusal> {
+    let token = match serde_json::from_str::<AuthFrame>(text) {
+        Ok(frame) if frame.kind == "auth" => frame.token,
+        _ => return Err(Refusal::not_auth()),
+    };
+    let claims = auth.verify_access_signature(&token).map_err(|e| Refusal::from_error(&e))?;
+    let session = auth.live().register(&claims).map_err(|e| {
+        auth.observer().rate_limited(crate::Limit::SocketsPerUser);
+        Refusal::new(close_code::POLICY_VIOLATION, e.code(), e.code())
+    })?;
+    auth.check_revoked(&claims).await.map_err(|e| Refusal::from_error(&e))?;
+    Ok((claims, session))
 }
 
 #[derive(Deserialize)]
