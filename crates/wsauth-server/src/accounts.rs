@@ -44,6 +44,14 @@ impl HashingLimits {
     }
 }
 
+/// What login needs of an account.
+#[derive(sqlx::FromRow)]
+struct Stored {
+    username: String,
+    password_hash: String,
+    disabled: bool,
+}
+
 /// The account store.
 #[derive(Clone)]
 pub struct Accounts {
@@ -98,9 +106,11 @@ impl Accounts {
         let stored =
             if validate_username(username).is_ok() { self.find(username).await? } else { None };
         let password = if password.len() > 1024 { String::new() } else { password.to_owned() };
-        let (hash, known) = match stored {
-            Some((name, hash)) => (hash, Some(name)),
-            None => (self.dummy_hash().await?, None),
+        let (hash, known, disabled) = match stored {
+            Some(Stored { username, password_hash, disabled }) => {
+                (password_hash, Some(username), disabled)
+            }
+            None => (self.dummy_hash().await?, None, false),
         };
         let _permit = self.hashing.acquire().await.map_err(|_| ApiError::Unavailable)?;
         let ok = tokio::task::spawn_blocking(move || {
@@ -112,23 +122,36 @@ impl Accounts {
         })
         .await
         .map_err(|_| ApiError::Unavailable)?;
-        Ok(known.filter(|_| ok))
+        let known = known.filter(|_| ok);
+        if known.is_some() && disabled {
+            return Err(ApiError::AccountDisabled);
+        }
+        Ok(known)
+    }
+
+    /// Validates and hashes a new password (for a password change).
+    pub async fn hash_new_password(&self, password: &str) -> Result<String, ApiError> {
+        validate_password(password)?;
+        let _queued = self.queue.clone().try_acquire_owned().map_err(|_| ApiError::Overloaded)?;
+        self.hash(password.to_owned()).await
     }
 
     /// The stored spelling and hash of `username`: the exact spelling first,
     /// then any letter case. Accounts that differ only by case (from before
     /// usernames were unique without regard to case) match by exact spelling only.
-    async fn find(&self, username: &str) -> Result<Option<(String, String)>, ApiError> {
-        let exact: Option<(String, String)> =
-            sqlx::query_as("SELECT username, password_hash FROM users WHERE username = ?")
-                .bind(username)
-                .fetch_optional(&self.pool)
-                .await?;
+    async fn find(&self, username: &str) -> Result<Option<Stored>, ApiError> {
+        let exact: Option<Stored> = sqlx::query_as(
+            "SELECT username, password_hash, disabled FROM users WHERE username = ?",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
         if exact.is_some() {
             return Ok(exact);
         }
-        let folded: Vec<(String, String)> = sqlx::query_as(
-            "SELECT username, password_hash FROM users WHERE lower(username) = lower(?) LIMIT 2",
+        let folded: Vec<Stored> = sqlx::query_as(
+            "SELECT username, password_hash, disabled FROM users
+             WHERE lower(username) = lower(?) LIMIT 2",
         )
         .bind(username)
         .fetch_all(&self.pool)

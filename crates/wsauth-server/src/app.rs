@@ -96,6 +96,7 @@ impl Application {
             config.limits.password_rate,
             config.limits.password_burst,
         ));
+        let admin = crate::admin::Admin::new(pool.clone());
         let backends = Backends::new(vec![Arc::new(health::Sqlite(pool.clone()))]);
         let accounts = Accounts::new(pool.clone(), HashingLimits::server(limits.password_queue));
         warn_about_case_duplicates(&accounts).await?;
@@ -114,6 +115,8 @@ impl Application {
             sockets: TaskTracker::new(),
             password_attempts,
             backends,
+            admin,
+            revocations: revocations.clone(),
             metrics,
         };
         Ok(Self { listener, internal, addr, state, revocations })
@@ -151,6 +154,13 @@ impl Application {
         let shutdown = state.shutdown.clone();
         let sockets = state.sockets.clone();
         tokio::spawn(purge_loop(state.families.clone(), revocations, shutdown.clone()));
+        tokio::spawn(crate::watch::run(
+            state.admin.pool().clone(),
+            state.admin.origin().to_owned(),
+            state.revocations.clone(),
+            state.auth.live().clone(),
+            shutdown.clone(),
+        ));
         if let Some(handle) = state.metrics.clone() {
             tokio::spawn(crate::metrics::upkeep(handle, shutdown.clone()));
         }

@@ -67,6 +67,10 @@ pub struct Config {
     pub metrics: bool,
     /// An internal address to serve `/metrics` on instead of `listen`.
     pub metrics_listen: Option<SocketAddr>,
+    /// The admin API's bearer key (at least 32 bytes); without it the admin
+    /// API is off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_api_key: Option<String>,
     /// Limits on sockets and handshakes.
     pub limits: Limits,
 }
@@ -259,6 +263,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             metrics: true,
             metrics_listen: None,
+            admin_api_key: None,
             limits: Limits::default(),
         }
     }
@@ -338,10 +343,14 @@ pub struct Overrides {
     #[arg(long, global = true, env = "WSAUTH_METRICS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<bool>,
-    /// Serve /metrics on this internal address instead of the main one.
+    /// Serve /metrics and the admin API on this internal address instead of the main one.
     #[arg(long, global = true, env = "WSAUTH_METRICS_LISTEN")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<SocketAddr>,
+    /// The admin API key (at least 32 bytes); without it the admin API is off.
+    #[arg(long, global = true, env = "WSAUTH_ADMIN_API_KEY", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_api_key: Option<String>,
 }
 
 /// The longest connection timeout accepted, seconds (a day).
@@ -420,6 +429,9 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "limits.max_message_size and limits.read_buffer_size must be at least 1024".into(),
             ));
+        }
+        if self.admin_api_key.as_ref().is_some_and(|k| k.len() < 32) {
+            return Err(ConfigError::Invalid("admin_api_key must be at least 32 bytes".into()));
         }
         if self.cookie_host_prefix && !self.cookie_secure {
             return Err(ConfigError::Invalid(

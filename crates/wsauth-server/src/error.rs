@@ -35,6 +35,18 @@ pub enum ApiError {
     /// A backend failed; the request had no effect.
     #[error("Service unavailable")]
     Unavailable,
+    /// No such route (or the feature behind it is switched off).
+    #[error("Not found")]
+    NotFound,
+    /// No account has this username.
+    #[error("User not found")]
+    UserNotFound,
+    /// The account is disabled.
+    #[error("This account is disabled")]
+    AccountDisabled,
+    /// The admin API key is missing or wrong.
+    #[error("A valid admin API key is required")]
+    AdminUnauthorized,
     /// Too many password checks are waiting; the request had no effect.
     #[error("Too many password checks in progress; try again shortly")]
     Overloaded,
@@ -58,6 +70,10 @@ impl ApiError {
             Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            Self::UserNotFound => (StatusCode::NOT_FOUND, "user_not_found"),
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
+            Self::AdminUnauthorized => (StatusCode::UNAUTHORIZED, "admin_unauthorized"),
         }
     }
 }

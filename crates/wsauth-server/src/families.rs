@@ -208,26 +208,23 @@ impl Families {
     pub async fn revoke_subject(&self, sub: &str) -> Result<(), ApiError> {
         let before = self.tokens.clock().now().saturating_add(1);
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let families: Vec<(String, i64)> = sqlx::query_as(
-            "UPDATE families SET revoked = 1, successor = NULL
-             WHERE sub = ? AND revoked = 0 RETURNING id, expires_at",
-        )
-        .bind(sub)
-        .fetch_all(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO subject_marks (sub, before) VALUES (?, ?)
-             ON CONFLICT (sub) DO UPDATE SET before = max(before, excluded.before)",
-        )
-        .bind(sub)
-        .bind(before)
-        .execute(&mut *tx)
-        .await?;
+        let families = revoke_subject_rows(&mut tx, sub, before).await?;
         tx.commit().await?;
-        self.revocations.note_families(&families);
+        self.apply_subject_revocation(sub, &families, before);
+        Ok(())
+    }
+
+    /// Mirrors a subject revocation already committed and closes every live
+    /// socket of the subject.
+    pub fn apply_subject_revocation(&self, sub: &str, families: &[(String, i64)], before: i64) {
+        self.revocations.note_families(families);
         self.revocations.note_subject_mark(sub, before);
         self.live.notify(&RevocationEvent::everything_of(sub));
-        Ok(())
+    }
+
+    /// The clock's current second.
+    pub fn now(&self) -> i64 {
+        self.tokens.clock().now()
     }
 
     /// Forgets families whose every token has expired.
@@ -327,6 +324,32 @@ impl Families {
         let refresh = IssuedToken { token: self.tokens.sign(&refresh)?, claims: refresh };
         Ok(Some(TokenPair { access, refresh }))
     }
+}
+
+/// Revokes every family of `sub` and marks the subject so that tokens
+/// without a family issued before `before` are refused. Returns the revoked
+/// families with their expiry. Runs inside the caller's transaction.
+pub async fn revoke_subject_rows(
+    tx: &mut sqlx::SqliteConnection,
+    sub: &str,
+    before: i64,
+) -> Result<Vec<(String, i64)>, ApiError> {
+    let families: Vec<(String, i64)> = sqlx::query_as(
+        "UPDATE families SET revoked = 1, successor = NULL
+         WHERE sub = ? AND revoked = 0 RETURNING id, expires_at",
+    )
+    .bind(sub)
+    .fetch_all(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO subject_marks (sub, before) VALUES (?, ?)
+         ON CONFLICT (sub) DO UPDATE SET before = max(before, excluded.before)",
+    )
+    .bind(sub)
+    .bind(before)
+    .execute(&mut *tx)
+    .await?;
+    Ok(families)
 }
 
 /// What revoking one family touched: its id and expiry, and the `jti`s of its

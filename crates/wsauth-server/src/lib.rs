@@ -2,6 +2,7 @@
 //! tickets, a guarded WebSocket endpoint and a demo page, on SQLite.
 
 pub mod accounts;
+pub mod admin;
 pub mod app;
 pub mod config;
 pub mod db;
@@ -18,6 +19,7 @@ mod sockets;
 pub mod state;
 mod stream;
 pub mod telemetry;
+pub mod watch;
 
 pub use app::Application;
 pub use config::{Config, Overrides};

@@ -1,11 +1,11 @@
 //! `wsauth`: serve (the default), or manage users.
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
-use wsauth_server::accounts::{Accounts, HashingLimits};
-use wsauth_server::{Application, Config, Overrides, db, files, telemetry};
+use wsauth_server::{Application, Config, Overrides, telemetry};
+
+mod user_commands;
+use user_commands::UserAction;
 
 #[derive(Parser)]
 #[command(name = "wsauth", version, about = "Authenticated WebSocket server")]
@@ -30,15 +30,6 @@ enum Command {
     },
 }
 
-#[derive(Subcommand)]
-enum UserAction {
-    /// Add an account; the password is read from a prompt, or from stdin.
-    Add {
-        /// The username.
-        name: String,
-    },
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -46,7 +37,7 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(&config.log, config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
-        Command::User { action: UserAction::Add { name } } => add_user(config, &name).await,
+        Command::User { action } => user_commands::run(config, action).await,
     }
 }
 
@@ -75,26 +66,4 @@ async fn wait_for_signal() {
             let _ = ctrl_c.await;
         }
     }
-}
-
-async fn add_user(config: Config, name: &str) -> anyhow::Result<()> {
-    let password = if std::io::stdin().is_terminal() {
-        let first = rpassword::prompt_password(format!("Password for {name}: "))?;
-        let again = rpassword::prompt_password("Again: ")?;
-        anyhow::ensure!(first == again, "the passwords differ");
-        first
-    } else {
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).context("cannot read the password")?;
-        line.trim_end_matches(['\r', '\n']).to_owned()
-    };
-    files::private_dir(&config.data_dir)?;
-    let pool = db::open(&config.data_dir).await?;
-    let now = wsauth::Clock::now(&wsauth::SystemClock);
-    Accounts::new(pool, HashingLimits::single())
-        .create(name, &password, now)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("added user {name}");
-    Ok(())
 }

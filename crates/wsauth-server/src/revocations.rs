@@ -6,11 +6,12 @@
 //! a token this server did not issue (no `sid`), when its subject's mark
 //! covers its `iat`. Tokens this server issued are judged by their family
 //! alone, so a login right after "log out everywhere", even within the same
-//! second, keeps working.
+//! second, keeps working. A disabled account's subject is refused outright,
+//! whatever the token.
 
 use async_trait::async_trait;
 use sqlx::SqlitePool;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{PoisonError, RwLock};
 use wsauth::{Claims, RevocationStore, SharedClock, StoreError};
 
@@ -27,6 +28,7 @@ struct Mirror {
     tokens: HashMap<String, i64>,
     families: HashMap<String, i64>,
     subjects: HashMap<String, i64>,
+    disabled: HashSet<String>,
 }
 
 fn store_error(e: sqlx::Error) -> StoreError {
@@ -54,10 +56,16 @@ impl SqliteRevocationStore {
             .fetch_all(&pool)
             .await
             .map_err(store_error)?;
+        let disabled: Vec<(String,)> =
+            sqlx::query_as("SELECT username FROM users WHERE disabled = 1")
+                .fetch_all(&pool)
+                .await
+                .map_err(store_error)?;
         let mirror = Mirror {
             tokens: tokens.into_iter().collect(),
             families: families.into_iter().collect(),
             subjects: subjects.into_iter().collect(),
+            disabled: disabled.into_iter().map(|(u,)| u).collect(),
         };
         Ok(Self { pool, clock, mirror: RwLock::new(mirror) })
     }
@@ -109,6 +117,47 @@ impl SqliteRevocationStore {
         *mark = (*mark).max(before);
     }
 
+    /// Mirrors whether an account is disabled (already committed).
+    pub fn note_disabled(&self, sub: &str, disabled: bool) {
+        let mut mirror = self.write();
+        if disabled {
+            mirror.disabled.insert(sub.to_owned());
+        } else {
+            mirror.disabled.remove(sub);
+        }
+    }
+
+    /// Reloads everything stored about `sub` (its revoked families, its mark,
+    /// whether it is disabled): for changes another process committed.
+    pub async fn reload_subject(&self, sub: &str) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let families: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT id, expires_at FROM families WHERE sub = ? AND revoked = 1 AND expires_at >= ?",
+        )
+        .bind(sub)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let mark: Option<(i64,)> = sqlx::query_as("SELECT before FROM subject_marks WHERE sub = ?")
+            .bind(sub)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        let disabled: Option<(bool,)> =
+            sqlx::query_as("SELECT disabled FROM users WHERE username = ?")
+                .bind(sub)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(store_error)?;
+        self.note_families(&families);
+        if let Some((before,)) = mark {
+            self.note_subject_mark(sub, before);
+        }
+        self.note_disabled(sub, disabled.is_some_and(|(d,)| d));
+        Ok(())
+    }
+
     /// Forgets revocations of tokens and families that have expired anyway.
     pub async fn purge_expired(&self) -> Result<u64, StoreError> {
         let now = self.clock.now();
@@ -146,7 +195,7 @@ impl RevocationStore for SqliteRevocationStore {
 
     async fn is_revoked(&self, claims: &Claims) -> Result<bool, StoreError> {
         let mirror = self.mirror.read().unwrap_or_else(PoisonError::into_inner);
-        if mirror.tokens.contains_key(&claims.jti) {
+        if mirror.tokens.contains_key(&claims.jti) || mirror.disabled.contains(&claims.sub) {
             return Ok(true);
         }
         Ok(match &claims.sid {

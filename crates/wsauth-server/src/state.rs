@@ -26,6 +26,10 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Live socket tasks, awaited at shutdown.
     pub sockets: TaskTracker,
+    /// Operator actions on accounts.
+    pub admin: crate::admin::Admin,
+    /// Revocations (mirrored in memory).
+    pub revocations: Arc<crate::revocations::SqliteRevocationStore>,
     /// Every configured backend, for readiness.
     pub backends: crate::health::Backends,
     /// The Prometheus handle, when metrics are on.

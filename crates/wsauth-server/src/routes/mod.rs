@@ -1,5 +1,6 @@
 //! The HTTP routes, grouped by resource, and the middleware around them.
 
+mod admin;
 mod auth;
 mod cookie;
 mod meta;
@@ -28,7 +29,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(ops::health_router())
         .merge(ws::router());
     if state.config.metrics_listen.is_none() {
-        router = router.merge(ops::metrics_router());
+        router = router.merge(ops::metrics_router()).merge(admin::router());
     }
     router
         .layer(DefaultBodyLimit::max(16 * 1024))
@@ -39,9 +40,11 @@ pub(crate) fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The router of the internal address (`metrics_listen`): `/metrics`.
+/// The router of the internal address (`metrics_listen`): `/metrics` and
+/// the admin API.
 pub(crate) fn internal_router(state: AppState) -> Router {
     ops::metrics_router()
+        .merge(admin::router())
         .layer(DefaultBodyLimit::max(16 * 1024))
         .layer(telemetry::access_log())
         .layer(telemetry::sensitive_request_headers())

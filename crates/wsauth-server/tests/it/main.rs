@@ -4,6 +4,7 @@
 
 mod support;
 
+mod admin;
 mod attacks_accounts;
 mod attacks_claims;
 mod attacks_keys;

@@ -1,0 +1,264 @@
+//! Operator actions on accounts: list, inspect, revoke, disable, enable,
+//! delete, set a password. Each runs in one transaction that also records an
+//! event, so running servers that did not make the change (the `wsauth user`
+//! commands run in another process) reload the subject within a second
+//! (`watch.rs`). The caller applies the change to its own process.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use sqlx::SqlitePool;
+
+use crate::error::ApiError;
+use crate::families::revoke_subject_rows;
+
+/// An account as an operator sees it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct UserInfo {
+    /// The username as registered (the tokens' `sub`).
+    pub username: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Whether the account is disabled.
+    pub disabled: bool,
+}
+
+/// A page of accounts.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserPage {
+    /// The accounts, by username.
+    pub users: Vec<UserInfo>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// What an action did, for the caller to apply to its own process.
+#[derive(Debug, Clone)]
+pub struct Revoked {
+    /// The subject.
+    pub sub: String,
+    /// Families revoked, with their expiry.
+    pub families: Vec<(String, i64)>,
+    /// The subject mark set (tokens without a family issued before it are refused).
+    pub before: i64,
+}
+
+/// What happened to an account, as recorded for other processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Every token revoked, every socket closed.
+    Revoke,
+    /// Blocked, and revoked.
+    Disable,
+    /// Unblocked.
+    Enable,
+    /// Deleted, and revoked.
+    Delete,
+    /// A new password, and revoked.
+    Password,
+}
+
+impl Action {
+    /// The stable name stored with the event.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Revoke => "revoke",
+            Self::Disable => "disable",
+            Self::Enable => "enable",
+            Self::Delete => "delete",
+            Self::Password => "password",
+        }
+    }
+
+    /// Whether live sockets of the subject must close.
+    pub fn closes_sockets(self) -> bool {
+        self != Self::Enable
+    }
+}
+
+/// The most accounts one page holds.
+pub const MAX_PAGE: i64 = 500;
+
+/// Operator actions on one database.
+#[derive(Clone)]
+pub struct Admin {
+    pool: SqlitePool,
+    origin: String,
+}
+
+impl Admin {
+    /// Actions on this database, recorded as made by this process.
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool, origin: uuid::Uuid::new_v4().to_string() }
+    }
+
+    /// The database.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// This process's name in recorded events.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Accounts whose username starts with `prefix`, by username, after the
+    /// position `cursor` names.
+    pub async fn list(
+        &self,
+        prefix: &str,
+        limit: i64,
+        cursor: Option<&str>,
+    ) -> Result<UserPage, ApiError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let after = match cursor {
+            Some(c) => decode_cursor(c)?,
+            None => String::new(),
+        };
+        let pattern =
+            format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let mut users: Vec<UserInfo> = sqlx::query_as(
+            "SELECT username, created_at, disabled FROM users
+             WHERE username LIKE ? ESCAPE '\\' AND username > ?
+             ORDER BY username LIMIT ?",
+        )
+        .bind(pattern)
+        .bind(after)
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let more = users.len() as i64 > limit;
+        users.truncate(limit as usize);
+        let next_cursor =
+            more.then(|| users.last().map(|u| URL_SAFE_NO_PAD.encode(&u.username))).flatten();
+        Ok(UserPage { users, next_cursor })
+    }
+
+    /// One account, by its exact username or, failing that, the one account
+    /// that matches without regard to case.
+    pub async fn get(&self, username: &str) -> Result<UserInfo, ApiError> {
+        let found: Vec<UserInfo> = sqlx::query_as(
+            "SELECT username, created_at, disabled FROM users
+             WHERE username = ?1 OR lower(username) = lower(?1)
+             ORDER BY username = ?1 DESC LIMIT 2",
+        )
+        .bind(username)
+        .fetch_all(&self.pool)
+        .await?;
+        match found.as_slice() {
+            [exact, ..] if exact.username == username => Ok(exact.clone()),
+            [only] => Ok(only.clone()),
+            _ => Err(ApiError::UserNotFound),
+        }
+    }
+
+    /// Revokes every token of the account and records it.
+    pub async fn revoke(&self, username: &str, now: i64) -> Result<Revoked, ApiError> {
+        let user = self.get(username).await?;
+        self.act(&user.username, Action::Revoke, now, |_| Box::pin(async { Ok(()) })).await
+    }
+
+    /// Blocks (and revokes) or unblocks the account.
+    pub async fn set_disabled(
+        &self,
+        username: &str,
+        action: Action,
+        now: i64,
+    ) -> Result<Revoked, ApiError> {
+        let user = self.get(username).await?;
+        let name = user.username.clone();
+        let disabled = action == Action::Disable;
+        self.act(&user.username, action, now, move |tx| {
+            Box::pin(async move {
+                sqlx::query("UPDATE users SET disabled = ? WHERE username = ?")
+                    .bind(disabled)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .await
+    }
+
+    /// Deletes the account. Its revocations stay, so an account registered
+    /// later under the same name inherits none of its tokens.
+    pub async fn delete(&self, username: &str, now: i64) -> Result<Revoked, ApiError> {
+        let user = self.get(username).await?;
+        let name = user.username.clone();
+        self.act(&user.username, Action::Delete, now, move |tx| {
+            Box::pin(async move {
+                sqlx::query("DELETE FROM users WHERE username = ?")
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .await
+    }
+
+    /// Stores a new password hash and revokes every session.
+    pub async fn set_password(
+        &self,
+        username: &str,
+        hash: String,
+        now: i64,
+    ) -> Result<Revoked, ApiError> {
+        let user = self.get(username).await?;
+        let name = user.username.clone();
+        self.act(&user.username, Action::Password, now, move |tx| {
+            Box::pin(async move {
+                sqlx::query("UPDATE users SET password_hash = ? WHERE username = ?")
+                    .bind(hash)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .await
+    }
+
+    /// Runs `change` and, unless the action only unblocks, the revocation of
+    /// every token of `sub`, with the event, in one transaction.
+    async fn act<F>(
+        &self,
+        sub: &str,
+        action: Action,
+        now: i64,
+        change: F,
+    ) -> Result<Revoked, ApiError>
+    where
+        F: for<'c> FnOnce(
+            &'c mut sqlx::SqliteConnection,
+        ) -> futures_util::future::BoxFuture<'c, Result<(), sqlx::Error>>,
+    {
+        let before = now.saturating_add(1);
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        change(&mut tx).await?;
+        let families = if action.closes_sockets() {
+            revoke_subject_rows(&mut tx, sub, before).await?
+        } else {
+            Vec::new()
+        };
+        sqlx::query("INSERT INTO admin_events (sub, kind, origin, at) VALUES (?, ?, ?, ?)")
+            .bind(sub)
+            .bind(action.as_str())
+            .bind(&self.origin)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Revoked { sub: sub.to_owned(), families, before })
+    }
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| ApiError::BadRequest("Invalid cursor".into()))
+}

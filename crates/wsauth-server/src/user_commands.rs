@@ -1,0 +1,120 @@
+//! `wsauth user ...`: accounts from the command line, on the deployment that
+//! `--config` / `--data-dir` select. Each command prints what it did; running
+//! servers on the same database apply it within a second (`watch.rs`).
+
+use anyhow::Context;
+use clap::Subcommand;
+use std::io::{BufRead, IsTerminal};
+use wsauth_server::accounts::{Accounts, HashingLimits};
+use wsauth_server::admin::{Action, Admin};
+use wsauth_server::{Config, db, files};
+
+#[derive(Subcommand)]
+pub(crate) enum UserAction {
+    /// Add an account; the password is read from a prompt, or from stdin.
+    Add {
+        /// The username.
+        name: String,
+    },
+    /// List accounts (username, created, disabled).
+    List {
+        /// Only usernames starting with this.
+        #[arg(long, default_value = "")]
+        prefix: String,
+    },
+    /// Revoke every token of an account and close its sockets.
+    Revoke {
+        /// The username.
+        name: String,
+    },
+    /// Block an account: no login, refresh, socket or ticket; revokes at once.
+    Disable {
+        /// The username.
+        name: String,
+    },
+    /// Lift the block.
+    Enable {
+        /// The username.
+        name: String,
+    },
+    /// Delete an account; its revocations stay.
+    Delete {
+        /// The username.
+        name: String,
+    },
+    /// Set a new password (prompt, or stdin) and revoke every session.
+    Passwd {
+        /// The username.
+        name: String,
+    },
+}
+
+pub(crate) async fn run(config: Config, action: UserAction) -> anyhow::Result<()> {
+    files::private_dir(&config.data_dir)?;
+    let pool = db::open(&config.data_dir).await?;
+    let now = wsauth::Clock::now(&wsauth::SystemClock);
+    let accounts = Accounts::new(pool.clone(), HashingLimits::single());
+    let admin = Admin::new(pool);
+    let failed = |e: wsauth_server::error::ApiError| anyhow::anyhow!("{e}");
+    match action {
+        UserAction::Add { name } => {
+            let password = read_password(&name)?;
+            accounts.create(&name, &password, now).await.map_err(failed)?;
+            println!("added user {name}");
+        }
+        UserAction::List { prefix } => {
+            let mut cursor = None;
+            loop {
+                let page = admin.list(&prefix, 500, cursor.as_deref()).await.map_err(failed)?;
+                for user in &page.users {
+                    let state = if user.disabled { "disabled" } else { "active" };
+                    println!("{}\t{}\t{state}", user.username, user.created_at);
+                }
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+        UserAction::Revoke { name } => {
+            let done = admin.revoke(&name, now).await.map_err(failed)?;
+            println!("revoked every token of {} ({} sessions)", done.sub, done.families.len());
+        }
+        UserAction::Disable { name } => {
+            let done = admin.set_disabled(&name, Action::Disable, now).await.map_err(failed)?;
+            println!("disabled {} and revoked every token", done.sub);
+        }
+        UserAction::Enable { name } => {
+            let done = admin.set_disabled(&name, Action::Enable, now).await.map_err(failed)?;
+            println!("enabled {}", done.sub);
+        }
+        UserAction::Delete { name } => {
+            let done = admin.delete(&name, now).await.map_err(failed)?;
+            println!("deleted {} (its revocations stay)", done.sub);
+        }
+        UserAction::Passwd { name } => {
+            let user = admin.get(&name).await.map_err(failed)?;
+            let hash = accounts
+                .hash_new_password(&read_password(&user.username)?)
+                .await
+                .map_err(failed)?;
+            let done = admin.set_password(&user.username, hash, now).await.map_err(failed)?;
+            println!("set a new password for {} and revoked every session", done.sub);
+        }
+    }
+    Ok(())
+}
+
+/// A password from a prompt (twice) on a terminal, or one line of stdin.
+fn read_password(name: &str) -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("Password for {name}: "))?;
+        let again = rpassword::prompt_password("Again: ")?;
+        anyhow::ensure!(first == again, "the passwords differ");
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).context("cannot read the password")?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}
