@@ -169,3 +169,32 @@ async fn metrics_move_to_the_internal_address_or_switch_off() {
     let r = off.http.get(off.url("/metrics")).send().await.expect("send");
     assert_eq!(r.status(), 404);
 }
+
+#[test]
+fn the_grafana_dashboard_uses_only_exported_metric_names() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let dashboard = std::fs::read_to_string(format!("{root}/deploy/grafana-dashboard.json"))
+        .expect("deploy/grafana-dashboard.json");
+    let _: Value = serde_json::from_str(&dashboard).expect("valid JSON");
+    let source = std::fs::read_to_string(format!("{root}/crates/wsauth-server/src/metrics.rs"))
+        .expect("metrics.rs");
+    let mut names: Vec<&str> = dashboard
+        .match_indices("wsauth_")
+        .map(|(at, _)| {
+            let rest = &dashboard[at..];
+            let end =
+                rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    assert!(names.len() >= 10, "{names:?}");
+    for name in names {
+        let base = name.strip_suffix("_bucket").unwrap_or(name);
+        assert!(
+            source.contains(&format!("\"{base}\"")),
+            "{name} is not a metric the server exports"
+        );
+    }
+}
