@@ -77,6 +77,34 @@ impl Action {
     }
 }
 
+/// A change to one account.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Revoke every token.
+    Revoke,
+    /// Block, and revoke.
+    Disable,
+    /// Unblock.
+    Enable,
+    /// Delete, and revoke; the revocations stay.
+    Delete,
+    /// A new password hash, and revoke.
+    Password(String),
+}
+
+impl Change {
+    /// What it is recorded as.
+    pub fn action(&self) -> Action {
+        match self {
+            Self::Revoke => Action::Revoke,
+            Self::Disable => Action::Disable,
+            Self::Enable => Action::Enable,
+            Self::Delete => Action::Delete,
+            Self::Password(_) => Action::Password,
+        }
+    }
+}
+
 /// The most accounts one page holds.
 pub const MAX_PAGE: i64 = 500;
 
@@ -153,105 +181,46 @@ impl Admin {
         }
     }
 
-    /// Revokes every token of the account and records it.
-    pub async fn revoke(&self, username: &str, now: i64) -> Result<Revoked, ApiError> {
-        let user = self.get(username).await?;
-        self.act(&user.username, Action::Revoke, now, |_| Box::pin(async { Ok(()) })).await
-    }
-
-    /// Blocks (and revokes) or unblocks the account.
-    pub async fn set_disabled(
+    /// Applies `change` to the account and, unless it only unblocks,
+    /// revokes every token of it, with the event, in one transaction.
+    pub async fn apply(
         &self,
         username: &str,
-        action: Action,
+        change: Change,
         now: i64,
     ) -> Result<Revoked, ApiError> {
-        let user = self.get(username).await?;
-        let name = user.username.clone();
-        let disabled = action == Action::Disable;
-        self.act(&user.username, action, now, move |tx| {
-            Box::pin(async move {
-                sqlx::query("UPDATE users SET disabled = ? WHERE username = ?")
-                    .bind(disabled)
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await
-                    .map(|_| ())
-            })
-        })
-        .await
-    }
-
-    /// Deletes the account. Its revocations stay, so an account registered
-    /// later under the same name inherits none of its tokens.
-    pub async fn delete(&self, username: &str, now: i64) -> Result<Revoked, ApiError> {
-        let user = self.get(username).await?;
-        let name = user.username.clone();
-        self.act(&user.username, Action::Delete, now, move |tx| {
-            Box::pin(async move {
-                sqlx::query("DELETE FROM users WHERE username = ?")
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await
-                    .map(|_| ())
-            })
-        })
-        .await
-    }
-
-    /// Stores a new password hash and revokes every session.
-    pub async fn set_password(
-        &self,
-        username: &str,
-        hash: String,
-        now: i64,
-    ) -> Result<Revoked, ApiError> {
-        let user = self.get(username).await?;
-        let name = user.username.clone();
-        self.act(&user.username, Action::Password, now, move |tx| {
-            Box::pin(async move {
-                sqlx::query("UPDATE users SET password_hash = ? WHERE username = ?")
-                    .bind(hash)
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await
-                    .map(|_| ())
-            })
-        })
-        .await
-    }
-
-    /// Runs `change` and, unless the action only unblocks, the revocation of
-    /// every token of `sub`, with the event, in one transaction.
-    async fn act<F>(
-        &self,
-        sub: &str,
-        action: Action,
-        now: i64,
-        change: F,
-    ) -> Result<Revoked, ApiError>
-    where
-        F: for<'c> FnOnce(
-            &'c mut sqlx::SqliteConnection,
-        ) -> futures_util::future::BoxFuture<'c, Result<(), sqlx::Error>>,
-    {
+        let sub = self.get(username).await?.username;
+        let action = change.action();
         let before = now.saturating_add(1);
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        change(&mut tx).await?;
+        let statement = match change {
+            Change::Revoke => None,
+            Change::Disable => {
+                Some(sqlx::query("UPDATE users SET disabled = 1 WHERE username = ?"))
+            }
+            Change::Enable => Some(sqlx::query("UPDATE users SET disabled = 0 WHERE username = ?")),
+            Change::Delete => Some(sqlx::query("DELETE FROM users WHERE username = ?")),
+            Change::Password(hash) => Some(
+                sqlx::query("UPDATE users SET password_hash = ? WHERE username = ?").bind(hash),
+            ),
+        };
+        if let Some(statement) = statement {
+            statement.bind(&sub).execute(&mut *tx).await?;
+        }
         let families = if action.closes_sockets() {
-            revoke_subject_rows(&mut tx, sub, before).await?
+            revoke_subject_rows(&mut tx, &sub, before).await?
         } else {
             Vec::new()
         };
         sqlx::query("INSERT INTO admin_events (sub, kind, origin, at) VALUES (?, ?, ?, ?)")
-            .bind(sub)
+            .bind(&sub)
             .bind(action.as_str())
             .bind(&self.origin)
             .bind(now)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Revoked { sub: sub.to_owned(), families, before })
+        Ok(Revoked { sub, families, before })
     }
 }
 

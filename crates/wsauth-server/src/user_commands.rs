@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use std::io::{BufRead, IsTerminal};
 use wsauth_server::accounts::{Accounts, HashingLimits};
-use wsauth_server::admin::{Action, Admin};
+use wsauth_server::admin::{Admin, Change};
 use wsauth_server::{Config, db, files};
 
 #[derive(Subcommand)]
@@ -77,19 +77,19 @@ pub(crate) async fn run(config: Config, action: UserAction) -> anyhow::Result<()
             }
         }
         UserAction::Revoke { name } => {
-            let done = admin.revoke(&name, now).await.map_err(failed)?;
+            let done = admin.apply(&name, Change::Revoke, now).await.map_err(failed)?;
             println!("revoked every token of {} ({} sessions)", done.sub, done.families.len());
         }
         UserAction::Disable { name } => {
-            let done = admin.set_disabled(&name, Action::Disable, now).await.map_err(failed)?;
+            let done = admin.apply(&name, Change::Disable, now).await.map_err(failed)?;
             println!("disabled {} and revoked every token", done.sub);
         }
         UserAction::Enable { name } => {
-            let done = admin.set_disabled(&name, Action::Enable, now).await.map_err(failed)?;
+            let done = admin.apply(&name, Change::Enable, now).await.map_err(failed)?;
             println!("enabled {}", done.sub);
         }
         UserAction::Delete { name } => {
-            let done = admin.delete(&name, now).await.map_err(failed)?;
+            let done = admin.apply(&name, Change::Delete, now).await.map_err(failed)?;
             println!("deleted {} (its revocations stay)", done.sub);
         }
         UserAction::Passwd { name } => {
@@ -98,7 +98,8 @@ pub(crate) async fn run(config: Config, action: UserAction) -> anyhow::Result<()
                 .hash_new_password(&read_password(&user.username)?)
                 .await
                 .map_err(failed)?;
-            let done = admin.set_password(&user.username, hash, now).await.map_err(failed)?;
+            let done =
+                admin.apply(&user.username, Change::Password(hash), now).await.map_err(failed)?;
             println!("set a new password for {} and revoked every session", done.sub);
         }
     }

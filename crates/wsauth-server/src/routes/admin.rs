@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use crate::admin::{Action, Revoked, UserPage};
+use crate::admin::{Action, Change, UserPage};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -82,56 +82,47 @@ async fn show(
     })))
 }
 
-/// Applies an action this process made: mirror, then close live sockets.
-fn apply(state: &AppState, revoked: &Revoked, action: Action) {
+/// Applies a change and what it did to this process: the mirror, then the
+/// live sockets.
+async fn act(state: &AppState, username: &str, change: Change) -> Result<Json<Value>, ApiError> {
+    let action = change.action();
+    let revoked = state.admin.apply(username, change, state.families.now()).await?;
     state.revocations.note_disabled(&revoked.sub, action == Action::Disable);
     if action.closes_sockets() {
         state.families.apply_subject_revocation(&revoked.sub, &revoked.families, revoked.before);
     }
     tracing::info!(sub = %revoked.sub, action = action.as_str(), "admin action");
-}
-
-fn done(revoked: &Revoked, detail: &str) -> Json<Value> {
-    Json(json!({ "username": revoked.sub, "detail": detail }))
+    Ok(Json(json!({ "username": revoked.sub, "action": action.as_str() })))
 }
 
 async fn revoke(
     _: AdminKey,
     State(state): State<AppState>,
-    Path(username): Path<String>,
+    Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let revoked = state.admin.revoke(&username, state.families.now()).await?;
-    apply(&state, &revoked, Action::Revoke);
-    Ok(done(&revoked, "Every token revoked"))
+    act(&state, &name, Change::Revoke).await
 }
 
 async fn disable(
     _: AdminKey,
     State(state): State<AppState>,
-    Path(username): Path<String>,
+    Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let revoked =
-        state.admin.set_disabled(&username, Action::Disable, state.families.now()).await?;
-    apply(&state, &revoked, Action::Disable);
-    Ok(done(&revoked, "Disabled"))
+    act(&state, &name, Change::Disable).await
 }
 
 async fn enable(
     _: AdminKey,
     State(state): State<AppState>,
-    Path(username): Path<String>,
+    Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let revoked = state.admin.set_disabled(&username, Action::Enable, state.families.now()).await?;
-    apply(&state, &revoked, Action::Enable);
-    Ok(done(&revoked, "Enabled"))
+    act(&state, &name, Change::Enable).await
 }
 
 async fn delete(
     _: AdminKey,
     State(state): State<AppState>,
-    Path(username): Path<String>,
+    Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let revoked = state.admin.delete(&username, state.families.now()).await?;
-    apply(&state, &revoked, Action::Delete);
-    Ok(done(&revoked, "Deleted"))
+    act(&state, &name, Change::Delete).await
 }
