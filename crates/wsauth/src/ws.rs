@@ -227,7 +227,7 @@ impl<R: Requirement> WsGuard<R> {
         parts: &mut Parts,
         state: &S,
         ws_auth: &WsAuth,
-        located: &mut Option<crate::CredentialKind>,
+        located: &mut Option<CredentialKind>,
     ) -> Result<Self, AuthError> {
         let ws_auth = ws_auth.clone();
         let mut upgrade = upgrade_with_limits(parts, state, &ws_auth).await?;
@@ -258,9 +258,11 @@ impl<R: Requirement> WsGuard<R> {
 
 /// First-message mode: the upgrade happens without a credential (Origin and
 /// rate limits still apply, and these sockets count against a separate
-/// small limit, of which one client address holds a bounded share); the first frame must be `{"type":"auth","token":...}` within
-/// the configured time. No frame in time: close 4408; any other frame or an
-/// invalid token: close 4401; a second auth frame later: close 1008.
+/// small limit, of which one client address holds a bounded share); the
+/// first frame must be `{"type":"auth","token":...}` within the configured
+/// time. No frame in time: close 4408; any other frame or an invalid token:
+/// close 4401 (an expired one 4001, a revoked one 4003, a backend down 1013);
+/// a second auth frame later: close 1008.
 pub struct DeferredGuard {
     upgrade: WebSocketUpgrade,
     ws_auth: WsAuth,

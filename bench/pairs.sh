@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Paired handshake runs of two wsauth configurations in one session: a
+# warm-up of each, then alternating pairs (A, B); prints each pair's rates and
+# the median of the B/A rate ratios, with both cores' load so a run held
+# back by the generator shows. Server on CPU 0, generator on CPU 1.
+#
+#   bench/pairs.sh metrics        # metrics off (A) against on (B, the default)
+#
+# Environment: PAIRS [5], DURATION seconds per run [10], CONCURRENCY [64],
+# CARGO_TARGET_DIR [target].
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+PAIRS="${PAIRS:-5}"
+DURATION="${DURATION:-10}"
+CONCURRENCY="${CONCURRENCY:-64}"
+case "${1:-}" in
+  metrics) A_ENV=(WSAUTH_METRICS=false) B_ENV=(WSAUTH_METRICS=true) A=metrics-off B=metrics-on ;;
+  *) echo "usage: bench/pairs.sh metrics" >&2; exit 2 ;;
+esac
+cargo build --release -q -p wsauth-bench -p wsauth-server --bins
+BENCH="$CARGO_TARGET_DIR/release/wsauth-bench"
+WSAUTH="$CARGO_TARGET_DIR/release/wsauth"
+SECRET="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+OUT="$(mktemp -d)"
+
+run() { # label env...
+  local label="$1"; shift
+  local data log pid addr
+  data="$(mktemp -d)"; log="$data/server.log"
+  env "$@" WSAUTH_HMAC_SECRET="$SECRET" WSAUTH_LOG=warn WSAUTH_LIMITS_HANDSHAKE_RATE=0 \
+    WSAUTH_LIMITS_MESSAGE_RATE=0 WSAUTH_LIMITS_MAX_CONNECTIONS_PER_USER=100000 \
+    taskset -c 0 "$WSAUTH" serve --listen 127.0.0.1:0 --data-dir "$data" > "$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do
+    addr="$(grep -om1 'listening on http://127\.0\.0\.1:[0-9]*' "$log" | sed 's#.*http://##' || true)"
+    [[ -n "$addr" ]] && break; sleep 0.1
+  done
+  taskset -c 1 "$BENCH" handshake --url "ws://$addr/ws" --hmac-secret "$SECRET" --users 64 \
+    --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup 1 --label "$label" \
+    --server-pid "$pid" \
+    2> /dev/null | tail -n 1 >> "$OUT/results.jsonl"
+  kill "$pid"; wait "$pid" 2> /dev/null || true
+  rm -rf "$data"
+}
+
+run warmup-a "${A_ENV[@]}"; run warmup-b "${B_ENV[@]}"
+for i in $(seq "$PAIRS"); do
+  run "$A" "${A_ENV[@]}"
+  run "$B" "${B_ENV[@]}"
+done
+python3 - "$OUT/results.jsonl" "$A" "$B" << 'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+a = [r for r in rows if r["label"] == sys.argv[2]]
+b = [r for r in rows if r["label"] == sys.argv[3]]
+def rate(r): return r["rate_per_s"]
+def busy(r, who):
+    v = r.get(f"{who}_core_busy_pct")
+    return "-" if v is None else f"{v:.0f}%"
+ratios = []
+for x, y in zip(a, b):
+    ratios.append(rate(y) / rate(x))
+    print(f"{sys.argv[2]} {rate(x):9.0f}/s (server core {busy(x,'server')}, generator core {busy(x,'client')})  "
+          f"{sys.argv[3]} {rate(y):9.0f}/s (server core {busy(y,'server')}, generator core {busy(y,'client')})  "
+          f"ratio {rate(y)/rate(x):.3f}")
+print(f"median ratio {sys.argv[3]}/{sys.argv[2]}: {statistics.median(ratios):.3f} over {len(ratios)} pairs")
+PY
