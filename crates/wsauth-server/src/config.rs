@@ -96,6 +96,9 @@ pub struct Limits {
     pub message_burst: f64,
     /// Messages queued for a client that is not reading (close 1008 when full).
     pub outbound_queue: usize,
+    /// Bytes queued for a client that is not reading (close 1008 past it);
+    /// never less than `max_message_size`.
+    pub outbound_queue_bytes: usize,
     /// Seconds between pings to a quiet client.
     pub ping_interval: u64,
     /// Seconds a client may stay silent after a ping (close 1008 after).
@@ -137,6 +140,7 @@ impl Default for Limits {
             message_rate: live.message_rate,
             message_burst: live.message_burst,
             outbound_queue: live.outbound_queue,
+            outbound_queue_bytes: live.outbound_queue_bytes,
             ping_interval: live.ping_interval.as_secs(),
             pong_timeout: live.pong_timeout.as_secs(),
             write_timeout: live.write_timeout.as_secs(),
@@ -167,6 +171,7 @@ impl Limits {
             message_rate: self.message_rate,
             message_burst: self.message_burst,
             outbound_queue: self.outbound_queue,
+            outbound_queue_bytes: self.outbound_queue_bytes,
             ping_interval: Duration::from_secs(self.ping_interval.max(1)),
             pong_timeout: Duration::from_secs(self.pong_timeout.max(1)),
             write_timeout: Duration::from_secs(self.write_timeout.max(1)),

@@ -53,8 +53,11 @@ pub struct SocketLimits {
     pub read_buffer_size: usize,
     /// Bytes buffered before a write is flushed. Default 0 (write each message at once).
     pub write_buffer_size: usize,
-    /// The most bytes a slow reader may leave buffered before the socket errors.
-    /// Default 1 MiB.
+    /// The most bytes the write buffer may hold: the one message being
+    /// written. Default 1 MiB; [`WsAuthBuilder::build`] raises it to what the
+    /// largest message the socket may send needs (`write_buffer_size` plus
+    /// a frame of `LiveConfig::outbound_queue_bytes`), so that no message the
+    /// outbound queue admitted is refused by the buffer.
     pub max_write_buffer_size: usize,
     /// Largest message, bytes. Default 64 KiB.
     pub max_message_size: usize,
@@ -202,11 +205,14 @@ impl WsAuthBuilder {
         self
     }
 
-    /// Finishes the builder.
+    /// Finishes the builder. Limits that depend on each other are made
+    /// consistent here: the outbound byte bound holds at least one message
+    /// of `max_message_size`, and the write buffer holds one frame of it.
     pub fn build(self) -> WsAuth {
         let clock = self.tokens.clock().clone();
         let leeway = self.tokens.settings().leeway;
-        let live = LiveSessions::new(clock.clone(), leeway, self.live);
+        let (limits, live) = consistent_limits(self.limits, self.live);
+        let live = LiveSessions::new(clock.clone(), leeway, live);
         let pending = Arc::new(tokio::sync::Semaphore::new(live.config().max_pending_auth));
         WsAuth {
             inner: Arc::new(Inner {
@@ -222,13 +228,28 @@ impl WsAuthBuilder {
                 allowed_origins: self.allowed_origins,
                 ticket_ttl_secs: self.ticket_ttl_secs,
                 max_tickets_per_subject: self.max_tickets_per_subject,
-                limits: self.limits,
+                limits,
                 live,
                 handshakes: AddressLimiter::new(self.handshake_rate.0, self.handshake_rate.1),
                 pending,
             }),
         }
     }
+}
+
+/// The longest header of a WebSocket frame, bytes (RFC 6455 5.2).
+const MAX_FRAME_HEADER: usize = 14;
+
+/// Raises the outbound byte bound to one largest accepted message (so that
+/// it can be echoed), and the write buffer cap to one frame of that bound on
+/// top of the write buffer (so that tungstenite never refuses a message the
+/// queue admitted, which would drop the socket without a close frame).
+fn consistent_limits(mut limits: SocketLimits, mut live: LiveConfig) -> (SocketLimits, LiveConfig) {
+    live.outbound_queue_bytes = live.outbound_queue_bytes.max(limits.max_message_size);
+    let one_frame = live.outbound_queue_bytes.saturating_add(MAX_FRAME_HEADER);
+    limits.max_write_buffer_size =
+        limits.max_write_buffer_size.max(limits.write_buffer_size.saturating_add(one_frame));
+    (limits, live)
 }
 
 impl WsAuth {
@@ -464,4 +485,25 @@ fn check_kind(claims: &Claims, wanted: TokenKind) -> Result<(), AuthError> {
         TokenKind::Refresh => "Only refresh tokens are allowed",
         _ => "Only access tokens are allowed",
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_made_consistent() {
+        let big = SocketLimits {
+            max_message_size: 16 << 20,
+            write_buffer_size: 4 << 20,
+            ..SocketLimits::default()
+        };
+        let (limits, live) = consistent_limits(big, LiveConfig::default());
+        assert_eq!(live.outbound_queue_bytes, 16 << 20);
+        // tungstenite panics unless the cap exceeds the write buffer size.
+        assert!(limits.max_write_buffer_size >= (20 << 20) + MAX_FRAME_HEADER);
+        let (limits, live) = consistent_limits(SocketLimits::default(), LiveConfig::default());
+        assert_eq!(live.outbound_queue_bytes, 1 << 20);
+        assert_eq!(limits.max_write_buffer_size, (1 << 20) + MAX_FRAME_HEADER);
+    }
 }

@@ -43,6 +43,14 @@ pub struct LiveConfig {
     /// Messages waiting to be written to one client; a client that stops
     /// reading is closed (1008) when its queue is full. Default 64.
     pub outbound_queue: usize,
+    /// Bytes of message payload waiting to be written to one client, in all;
+    /// past it (or for one message larger than it) the socket is closed with
+    /// 1008 "outbound queue full". Default 1 MiB; never less than the
+    /// largest message a client may send (`SocketLimits::max_message_size`),
+    /// so that any accepted message can be echoed. A client that stops
+    /// reading makes the server hold at most this queue plus the one message
+    /// being written.
+    pub outbound_queue_bytes: usize,
     /// How often the server pings a quiet client. Default 25 s.
     pub ping_interval: Duration,
     /// How long a client may stay silent after a ping (no pong, no frame)
@@ -63,6 +71,7 @@ impl Default for LiveConfig {
             message_rate: 100.0,
             message_burst: 200.0,
             outbound_queue: 64,
+            outbound_queue_bytes: 1024 * 1024,
             ping_interval: Duration::from_secs(25),
             pong_timeout: Duration::from_secs(20),
             write_timeout: Duration::from_secs(10),
