@@ -27,3 +27,6 @@ bash interop/run.sh
 
 log "Autobahn conformance (kosoku)"
 bash conformance/run.sh
+
+log "fuzzing (each target briefly; fuzz/run.sh long TARGET for the long runs)"
+bash fuzz/run.sh short

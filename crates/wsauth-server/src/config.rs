@@ -324,6 +324,18 @@ impl Config {
             }
             figment = figment.merge(Toml::file(path));
         }
+        Self::extract(figment, overrides)
+    }
+
+    /// As [`Config::load`], with the text of a configuration file instead
+    /// of its path.
+    pub fn from_toml(text: &str, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let figment = Figment::from(Serialized::defaults(Config::default()));
+        Self::extract(figment.merge(Toml::string(text)), overrides)
+    }
+
+    /// Adds the environment and the overrides, extracts and validates.
+    fn extract(figment: Figment, overrides: &Overrides) -> Result<Self, ConfigError> {
         let limits_env = Env::prefixed("WSAUTH_LIMITS_").map(|key| format!("limits.{key}").into());
         let config: Config = figment
             .merge(limits_env)

@@ -7,6 +7,7 @@
 //! 100,000 small entries, not 100,000 timers. A multi-node backend only has
 //! to deliver revocation events to [`LiveSessions::notify`] on every node.
 
+pub(crate) mod frames;
 mod limits;
 mod socket;
 

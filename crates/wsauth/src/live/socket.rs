@@ -6,7 +6,6 @@
 
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use serde::Deserialize;
 use serde_json::json;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -15,6 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
+use super::frames::{Control, auth_frame_token, control_frame};
 use super::{LiveSession, TokenBucket};
 use crate::auth::{Authenticated, WsAuth};
 use crate::credential::CredentialKind;
@@ -72,14 +72,6 @@ impl Outbox {
 struct Shared {
     rx: mpsc::Receiver<Message>,
     outbox: Outbox,
-}
-
-/// Frames the socket answers itself.
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Control {
-    Refresh { token: String },
-    Auth {},
 }
 
 /// A live, authenticated WebSocket.
@@ -490,14 +482,6 @@ enum Received {
     Ended,
 }
 
-/// Parses the frames the socket handles itself: `refresh` and `auth`.
-fn control_frame(text: &str) -> Option<Control> {
-    if !(text.contains("\"refresh\"") || text.contains("\"auth\"")) {
-        return None;
-    }
-    serde_json::from_str(text).ok()
-}
-
 /// Sends a close frame, then drains until the client's close reply (at most 2 s).
 pub(crate) async fn close_socket(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
@@ -556,9 +540,9 @@ pub(crate) async fn authenticate_first_message(
             return None;
         }
     };
-    let token = match serde_json::from_str::<AuthFrame>(&text) {
-        Ok(frame) if frame.kind == "auth" => frame.token,
-        _ => {
+    let token = match auth_frame_token(&text) {
+        Some(token) => token,
+        None => {
             close_socket(&mut socket, close_code::UNAUTHORIZED, "first frame must be auth").await;
             return None;
         }
@@ -585,13 +569,6 @@ pub(crate) async fn authenticate_first_message(
     }
     let authenticated = Authenticated { claims, credential: CredentialKind::FirstMessage };
     Some(LiveSocket::new(socket, session, auth, authenticated))
-}
-
-#[derive(Deserialize)]
-struct AuthFrame {
-    #[serde(rename = "type")]
-    kind: String,
-    token: String,
 }
 
 async fn next_data_frame(socket: &mut WebSocket) -> Option<Message> {
