@@ -19,7 +19,10 @@ pub enum Control {
 /// Parses the frames the socket handles itself: `refresh` and `auth`.
 /// Anything else (not JSON, another `type`, missing fields) is the app's.
 pub(crate) fn control_frame(text: &str) -> Option<Control> {
-    if !(text.contains("\"refresh\"") || text.contains("\"auth\"")) {
+    // Most app frames are skipped without parsing: a control frame's type
+    // is spelled out literally, or written with `\u` escapes.
+    let maybe = text.contains("\"refresh\"") || text.contains("\"auth\"") || text.contains("\\u");
+    if !maybe {
         return None;
     }
     serde_json::from_str(text).ok()
@@ -37,5 +40,35 @@ pub(crate) fn auth_frame_token(text: &str) -> Option<String> {
     match serde_json::from_str::<AuthFrame>(text) {
         Ok(frame) if frame.kind == "auth" => Some(frame.token),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaped_type_names_are_still_control_frames() {
+        // Found by the live_frames fuzz target's oracle: the quick check
+        // before parsing missed types written with \u escapes.
+        let refresh = r#"{"type":"\u0072efresh","token":"t"}"#;
+        assert_eq!(control_frame(refresh), Some(Control::Refresh { token: "t".into() }));
+        assert_eq!(control_frame(r#"{"\u0074ype":"auth"}"#), Some(Control::Auth {}));
+        assert_eq!(auth_frame_token(r#"{"type":"\u0061uth","token":"t"}"#), Some("t".into()));
+    }
+
+    #[test]
+    fn other_frames_are_the_apps() {
+        for text in [
+            r#"{"type":"echo","data":"refresh"}"#,
+            r#"{"type":"refresh"}"#,
+            r#"{"type":"refresh","token":5}"#,
+            r#"{"type":"refresh","token":"a","token":"b"}"#,
+            r#"["refresh"]"#,
+            "not json \\u",
+        ] {
+            assert_eq!(control_frame(text), None, "{text}");
+        }
+        assert_eq!(auth_frame_token(r#"{"type":"refresh","token":"t"}"#), None);
     }
 }
