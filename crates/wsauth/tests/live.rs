@@ -178,3 +178,19 @@ async fn a_message_as_large_as_the_limit_is_echoed_whole() {
     let (_, code, _) = until_close(&mut ws).await;
     assert_eq!(code, 1009);
 }
+
+#[tokio::test]
+async fn timers_beyond_what_the_clock_can_add_do_not_kill_the_socket() {
+    // Found by the server_config fuzz target: a ping interval of 10^8 s made
+    // every socket's task panic as it started.
+    let live = LiveConfig {
+        ping_interval: std::time::Duration::MAX,
+        pong_timeout: std::time::Duration::MAX,
+        ..LiveConfig::default()
+    };
+    let (addr, token, _auth) = serve(SocketLimits::default(), live).await;
+    let mut ws = connect(addr, "echo", &token).await;
+    ws.send(ClientMessage::text("still here")).await.expect("send");
+    let echoed = ws.next().await.expect("a reply").expect("a frame");
+    assert_eq!(echoed.into_text().expect("text").as_str(), "still here");
+}

@@ -23,6 +23,8 @@ use tokio::sync::{Notify, oneshot};
 use crate::{AuthError, Claims, SharedClock, close_code};
 
 /// Limits and timings for live sockets. Every field documents its default.
+/// The timers (`auth_timeout`, `ping_interval`, `pong_timeout`,
+/// `write_timeout`) are brought within 1 ms to a day when the `WsAuth` is built.
 #[derive(Debug, Clone)]
 pub struct LiveConfig {
     /// Seconds a socket may outlive its token's `exp` before it is closed
