@@ -159,7 +159,49 @@ impl Default for Limits {
     }
 }
 
+/// The longest lifetime the server issues tokens with: ten years, so that
+/// `exp` stays a valid time claim.
+const MAX_TOKEN_TTL: i64 = 10 * 365 * 24 * 3600;
+/// The longest any live-socket timer may be, seconds.
+const MAX_TIMER_SECS: u64 = 24 * 3600;
+
 impl Limits {
+    /// Rates and bursts are finite and not negative; timers at most a day.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let rates = [
+            ("message_rate", self.message_rate),
+            ("message_burst", self.message_burst),
+            ("handshake_rate", self.handshake_rate),
+            ("handshake_burst", self.handshake_burst),
+            ("password_rate", self.password_rate),
+            ("password_burst", self.password_burst),
+            ("refresh_rate", self.refresh_rate),
+            ("refresh_burst", self.refresh_burst),
+        ];
+        for (name, value) in rates {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(ConfigError::Invalid(format!(
+                    "limits.{name} must be a number of at least 0"
+                )));
+            }
+        }
+        let timers = [
+            ("ping_interval", self.ping_interval),
+            ("pong_timeout", self.pong_timeout),
+            ("write_timeout", self.write_timeout),
+            ("auth_timeout_ms", self.auth_timeout_ms.div_ceil(1000)),
+            ("expiry_grace", u64::try_from(self.expiry_grace).unwrap_or(u64::MAX)),
+        ];
+        for (name, value) in timers {
+            if value > MAX_TIMER_SECS {
+                return Err(ConfigError::Invalid(format!(
+                    "limits.{name} must be at least 0 and at most a day"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The library's live-socket configuration.
     pub fn live_config(&self) -> wsauth::LiveConfig {
         use std::time::Duration;
@@ -358,6 +400,15 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("{name} must be positive")));
             }
         }
+        // Found by the server_config fuzz target: each of these once loaded
+        // and then made every socket panic, refuse every message (NaN rates)
+        // or issue tokens that never verify.
+        for (name, value) in [("access_ttl", self.access_ttl), ("refresh_ttl", self.refresh_ttl)] {
+            if value > MAX_TOKEN_TTL {
+                return Err(ConfigError::Invalid(format!("{name} must be at most ten years")));
+            }
+        }
+        self.limits.validate()?;
         if self.limits.max_message_size < 1024 || self.limits.read_buffer_size < 1024 {
             return Err(ConfigError::Invalid(
                 "limits.max_message_size and limits.read_buffer_size must be at least 1024".into(),
