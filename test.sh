@@ -24,3 +24,9 @@ bash e2e/run.sh
 
 log "interop with fastapi-jwt-auth 0.5.0 (the seed system)"
 bash interop/run.sh
+
+log "Autobahn conformance (kosoku)"
+bash conformance/run.sh
+
+log "fuzzing (each target briefly; fuzz/run.sh long TARGET for the long runs)"
+bash fuzz/run.sh short

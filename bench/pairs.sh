@@ -33,14 +33,14 @@ run() { # label env...
     WSAUTH_LIMITS_MESSAGE_RATE=0 WSAUTH_LIMITS_MAX_CONNECTIONS_PER_USER=100000 \
     taskset -c 0 "$WSAUTH" serve --listen 127.0.0.1:0 --data-dir "$data" > "$log" 2>&1 &
   pid=$!
-  for _ in $(seq 100); do
+  for _ in $(seq 600); do
     addr="$(grep -om1 'listening on http://127\.0\.0\.1:[0-9]*' "$log" | sed 's#.*http://##' || true)"
     [[ -n "$addr" ]] && break; sleep 0.1
   done
   taskset -c 1 "$BENCH" handshake --url "ws://$addr/ws" --hmac-secret "$SECRET" --users 64 \
     --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup 1 --label "$label" \
     --server-pid "$pid" \
-    2> /dev/null | tail -n 1 >> "$OUT/results.jsonl"
+    2> "$data/bench.log" | tail -n 1 >> "$OUT/results.jsonl" || cat "$data/bench.log" >&2
   kill "$pid"; wait "$pid" 2> /dev/null || true
   rm -rf "$data"
 }

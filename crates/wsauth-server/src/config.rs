@@ -120,6 +120,9 @@ pub struct Limits {
     pub message_burst: f64,
     /// Messages queued for a client that is not reading (close 1008 when full).
     pub outbound_queue: usize,
+    /// Bytes queued for a client that is not reading (close 1008 past it);
+    /// never less than `max_message_size`.
+    pub outbound_queue_bytes: usize,
     /// Seconds between pings to a quiet client.
     pub ping_interval: u64,
     /// Seconds a client may stay silent after a ping (close 1008 after).
@@ -181,6 +184,7 @@ impl Default for Limits {
             message_rate: live.message_rate,
             message_burst: live.message_burst,
             outbound_queue: live.outbound_queue,
+            outbound_queue_bytes: live.outbound_queue_bytes,
             ping_interval: live.ping_interval.as_secs(),
             pong_timeout: live.pong_timeout.as_secs(),
             write_timeout: live.write_timeout.as_secs(),
@@ -205,7 +209,49 @@ impl Default for Limits {
     }
 }
 
+/// The longest lifetime the server issues tokens with: ten years, so that
+/// `exp` stays a valid time claim.
+const MAX_TOKEN_TTL: i64 = 10 * 365 * 24 * 3600;
+/// The longest any live-socket timer may be, seconds.
+const MAX_TIMER_SECS: u64 = 24 * 3600;
+
 impl Limits {
+    /// Rates and bursts are finite and not negative; timers at most a day.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let rates = [
+            ("message_rate", self.message_rate),
+            ("message_burst", self.message_burst),
+            ("handshake_rate", self.handshake_rate),
+            ("handshake_burst", self.handshake_burst),
+            ("password_rate", self.password_rate),
+            ("password_burst", self.password_burst),
+            ("refresh_rate", self.refresh_rate),
+            ("refresh_burst", self.refresh_burst),
+        ];
+        for (name, value) in rates {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(ConfigError::Invalid(format!(
+                    "limits.{name} must be a number of at least 0"
+                )));
+            }
+        }
+        let timers = [
+            ("ping_interval", self.ping_interval),
+            ("pong_timeout", self.pong_timeout),
+            ("write_timeout", self.write_timeout),
+            ("auth_timeout_ms", self.auth_timeout_ms.div_ceil(1000)),
+            ("expiry_grace", u64::try_from(self.expiry_grace).unwrap_or(u64::MAX)),
+        ];
+        for (name, value) in timers {
+            if value > MAX_TIMER_SECS {
+                return Err(ConfigError::Invalid(format!(
+                    "limits.{name} must be at least 0 and at most a day"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The library's live-socket configuration.
     pub fn live_config(&self) -> wsauth::LiveConfig {
         use std::time::Duration;
@@ -218,6 +264,7 @@ impl Limits {
             message_rate: self.message_rate,
             message_burst: self.message_burst,
             outbound_queue: self.outbound_queue,
+            outbound_queue_bytes: self.outbound_queue_bytes,
             ping_interval: Duration::from_secs(self.ping_interval.max(1)),
             pong_timeout: Duration::from_secs(self.pong_timeout.max(1)),
             write_timeout: Duration::from_secs(self.write_timeout.max(1)),
@@ -403,6 +450,18 @@ impl Config {
             }
             figment = figment.merge(Toml::file(path));
         }
+        Self::extract(figment, overrides)
+    }
+
+    /// As [`Config::load`], with the text of a configuration file instead
+    /// of its path.
+    pub fn from_toml(text: &str, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let figment = Figment::from(Serialized::defaults(Config::default()));
+        Self::extract(figment.merge(Toml::string(text)), overrides)
+    }
+
+    /// Adds the environment and the overrides, extracts and validates.
+    fn extract(figment: Figment, overrides: &Overrides) -> Result<Self, ConfigError> {
         let limits_env = Env::prefixed("WSAUTH_LIMITS_").map(|key| format!("limits.{key}").into());
         let config: Config = figment
             .merge(limits_env)
@@ -425,6 +484,15 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("{name} must be positive")));
             }
         }
+        // Found by the server_config fuzz target: each of these once loaded
+        // and then made every socket panic, refuse every message (NaN rates)
+        // or issue tokens that never verify.
+        for (name, value) in [("access_ttl", self.access_ttl), ("refresh_ttl", self.refresh_ttl)] {
+            if value > MAX_TOKEN_TTL {
+                return Err(ConfigError::Invalid(format!("{name} must be at most ten years")));
+            }
+        }
+        self.limits.validate()?;
         if self.limits.max_message_size < 1024 || self.limits.read_buffer_size < 1024 {
             return Err(ConfigError::Invalid(
                 "limits.max_message_size and limits.read_buffer_size must be at least 1024".into(),

@@ -6,6 +6,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, header, request::Parts};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::credential::{
     self, CredentialKind, CredentialNames, Located, Target, Transports, check_csrf,
@@ -59,8 +60,11 @@ pub struct SocketLimits {
     pub read_buffer_size: usize,
     /// Bytes buffered before a write is flushed. Default 0 (write each message at once).
     pub write_buffer_size: usize,
-    /// The most bytes a slow reader may leave buffered before the socket errors.
-    /// Default 1 MiB.
+    /// The most bytes the write buffer may hold: the one message being
+    /// written. Default 1 MiB; [`WsAuthBuilder::build`] raises it to what the
+    /// largest message the socket may send needs (`write_buffer_size` plus
+    /// a frame of `LiveConfig::outbound_queue_bytes`), so that no message the
+    /// outbound queue admitted is refused by the buffer.
     pub max_write_buffer_size: usize,
     /// Largest message, bytes. Default 64 KiB.
     pub max_message_size: usize,
@@ -229,11 +233,14 @@ impl WsAuthBuilder {
         self
     }
 
-    /// Finishes the builder.
+    /// Finishes the builder. Limits that depend on each other are made
+    /// consistent here: the outbound byte bound holds at least one message
+    /// of `max_message_size`, and the write buffer holds one frame of it.
     pub fn build(self) -> WsAuth {
         let clock = self.tokens.clock().clone();
         let leeway = self.tokens.settings().leeway;
-        let live = LiveSessions::new(clock.clone(), leeway, self.live);
+        let (limits, live) = consistent_limits(self.limits, self.live);
+        let live = LiveSessions::new(clock.clone(), leeway, live);
         let pending = ClientSlots::new(
             live.config().max_pending_auth,
             live.config().max_pending_auth_per_address,
@@ -252,7 +259,7 @@ impl WsAuthBuilder {
                 allowed_origins: self.allowed_origins,
                 ticket_ttl_secs: self.ticket_ttl_secs,
                 max_tickets_per_subject: self.max_tickets_per_subject,
-                limits: self.limits,
+                limits,
                 live,
                 observer: self.observer.unwrap_or_else(|| Arc::new(NoObserver)),
                 handshakes: AddressLimiter::new(self.handshake_rate.0, self.handshake_rate.1),
@@ -261,6 +268,34 @@ impl WsAuthBuilder {
             }),
         }
     }
+}
+
+/// The longest header of a WebSocket frame, bytes (RFC 6455 5.2).
+const MAX_FRAME_HEADER: usize = 14;
+
+/// The longest any live-socket timer may be: longer ones would overflow the
+/// clock arithmetic of the socket's task.
+const MAX_TIMER: Duration = Duration::from_secs(24 * 3600);
+
+/// Raises the outbound byte bound to one largest accepted message (so that
+/// it can be echoed), and the write buffer cap to one frame of that bound on
+/// top of the write buffer (so that tungstenite never refuses a message the
+/// queue admitted, which would drop the socket without a close frame).
+/// Brings the timers within 1 ms to a day.
+fn consistent_limits(mut limits: SocketLimits, mut live: LiveConfig) -> (SocketLimits, LiveConfig) {
+    for timer in [
+        &mut live.ping_interval,
+        &mut live.pong_timeout,
+        &mut live.write_timeout,
+        &mut live.auth_timeout,
+    ] {
+        *timer = (*timer).clamp(Duration::from_millis(1), MAX_TIMER);
+    }
+    live.outbound_queue_bytes = live.outbound_queue_bytes.max(limits.max_message_size);
+    let one_frame = live.outbound_queue_bytes.saturating_add(MAX_FRAME_HEADER);
+    limits.max_write_buffer_size =
+        limits.max_write_buffer_size.max(limits.write_buffer_size.saturating_add(one_frame));
+    (limits, live)
 }
 
 impl WsAuth {
@@ -486,7 +521,9 @@ impl WsAuth {
         let now_ms = self.inner.tokens.clock().now_millis();
         let token_end_ms =
             claims.exp.saturating_add(self.inner.tokens.settings().leeway).saturating_mul(1000);
-        let expires_at = now_ms.saturating_add(self.inner.ticket_ttl_secs * 1000).min(token_end_ms);
+        let expires_at = now_ms
+            .saturating_add(self.inner.ticket_ttl_secs.saturating_mul(1000))
+            .min(token_end_ms);
         let (ticket, digest) = ticket::new_ticket().map_err(|_| AuthError::Unavailable)?;
         let admission = self
             .inner
@@ -531,4 +568,55 @@ fn check_kind(claims: &Claims, wanted: TokenKind) -> Result<(), AuthError> {
         TokenKind::Refresh => "Only refresh tokens are allowed",
         _ => "Only access tokens are allowed",
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_made_consistent() {
+        let big = SocketLimits {
+            max_message_size: 16 << 20,
+            write_buffer_size: 4 << 20,
+            ..SocketLimits::default()
+        };
+        let (limits, live) = consistent_limits(big, LiveConfig::default());
+        assert_eq!(live.outbound_queue_bytes, 16 << 20);
+        // tungstenite panics unless the cap exceeds the write buffer size.
+        assert!(limits.max_write_buffer_size >= (20 << 20) + MAX_FRAME_HEADER);
+        let (limits, live) = consistent_limits(SocketLimits::default(), LiveConfig::default());
+        assert_eq!(live.outbound_queue_bytes, 1 << 20);
+        assert_eq!(limits.max_write_buffer_size, (1 << 20) + MAX_FRAME_HEADER);
+    }
+
+    #[tokio::test]
+    async fn a_huge_ticket_lifetime_ends_with_the_token() {
+        // Found by the server_config fuzz target: `ticket_ttl` seconds were
+        // turned into milliseconds without saturating (a panic, or a wrapped
+        // and already expired ticket).
+        let key = crate::Key::generate(crate::Algorithm::HS256).unwrap();
+        let tokens = TokenAuthority::new(crate::KeySet::new(key));
+        let access = tokens.issue_access("alice", Default::default()).unwrap();
+        let auth = WsAuth::builder(tokens).ticket_ttl_secs(i64::MAX).build();
+        let (_, expires_in) = auth.issue_ticket(&access.claims).await.unwrap();
+        assert!((899..=900).contains(&expires_in), "{expires_in}");
+    }
+
+    #[test]
+    fn timers_stay_within_what_the_clock_can_add() {
+        // Found by the server_config fuzz target: a ping interval of 10^8 s
+        // in the configuration made every socket's task panic on `Instant + Duration`.
+        let live = LiveConfig {
+            ping_interval: Duration::MAX,
+            pong_timeout: Duration::MAX,
+            write_timeout: Duration::ZERO,
+            ..LiveConfig::default()
+        };
+        let (_, live) = consistent_limits(SocketLimits::default(), live);
+        assert_eq!((live.ping_interval, live.pong_timeout), (MAX_TIMER, MAX_TIMER));
+        assert_eq!(live.write_timeout, Duration::from_millis(1));
+        let now = tokio::time::Instant::now();
+        assert!(now.checked_add(live.ping_interval + live.pong_timeout).is_some());
+    }
 }

@@ -11,6 +11,8 @@
 
 #![warn(missing_docs)]
 
+#[doc(hidden)]
+pub mod __fuzz;
 mod auth;
 mod claims;
 mod client_addr;

@@ -245,3 +245,29 @@ fn json_logs_are_one_object_per_line_and_name_rejections_without_credentials() {
     assert_eq!(rejection["credential"], "query");
     assert!(!text.contains("c2lnbmF0dXJlLXRoYXQtbGVha3M"), "the credential leaked:\n{text}");
 }
+
+#[test]
+fn configurations_that_cannot_run_are_refused() {
+    // Found by the server_config fuzz target: each loaded, then made every
+    // socket panic (timers), refuse every message (NaN) or issue tokens that
+    // never verify (lifetimes past year 9999).
+    let load = |text: &str| wsauth_server::Config::from_toml(text, &Default::default());
+    for text in [
+        "[limits]\nmessage_rate = nan\n",
+        "[limits]\nhandshake_burst = inf\n",
+        "[limits]\nrefresh_rate = -1.0\n",
+        "[limits]\nping_interval = 99999999\n",
+        "[limits]\nauth_timeout_ms = 86400001\n",
+        "[limits]\nexpiry_grace = -5\n",
+        "access_ttl = 9223372036854775807\nmax_token_lifetime = 9223372036854775807\n",
+        "refresh_ttl = 400000000\n",
+    ] {
+        assert!(load(text).is_err(), "accepted {text:?}");
+    }
+    for text in [
+        "[limits]\nping_interval = 86400\nmessage_rate = 0\n",
+        "ticket_ttl = 9223372036854775807\n",
+    ] {
+        assert!(load(text).is_ok(), "refused {text:?}");
+    }
+}

@@ -7,6 +7,7 @@
 //! 100,000 small entries, not 100,000 timers. A multi-node backend only has
 //! to deliver revocation events to [`LiveSessions::notify`] on every node.
 
+pub(crate) mod frames;
 mod limits;
 mod socket;
 
@@ -22,6 +23,8 @@ use tokio::sync::{Notify, oneshot};
 use crate::{AuthError, Claims, SharedClock, close_code};
 
 /// Limits and timings for live sockets. Every field documents its default.
+/// The timers (`auth_timeout`, `ping_interval`, `pong_timeout`,
+/// `write_timeout`) are brought within 1 ms to a day when the `WsAuth` is built.
 #[derive(Debug, Clone)]
 pub struct LiveConfig {
     /// Seconds a socket may outlive its token's `exp` before it is closed
@@ -46,6 +49,14 @@ pub struct LiveConfig {
     /// Messages waiting to be written to one client; a client that stops
     /// reading is closed (1008) when its queue is full. Default 64.
     pub outbound_queue: usize,
+    /// Bytes of message payload waiting to be written to one client, in all;
+    /// past it (or for one message larger than it) the socket is closed with
+    /// 1008 "outbound queue full". Default 1 MiB; never less than the
+    /// largest message a client may send (`SocketLimits::max_message_size`),
+    /// so that any accepted message can be echoed. A client that stops
+    /// reading makes the server hold at most this queue plus the one message
+    /// being written.
+    pub outbound_queue_bytes: usize,
     /// How often the server pings a quiet client. Default 25 s.
     pub ping_interval: Duration,
     /// How long a client may stay silent after a ping (no pong, no frame)
@@ -67,6 +78,7 @@ impl Default for LiveConfig {
             message_rate: 100.0,
             message_burst: 200.0,
             outbound_queue: 64,
+            outbound_queue_bytes: 1024 * 1024,
             ping_interval: Duration::from_secs(25),
             pong_timeout: Duration::from_secs(20),
             write_timeout: Duration::from_secs(10),

@@ -6,13 +6,15 @@
 
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use serde::Deserialize;
 use serde_json::json;
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
+use super::frames::{Control, control_frame};
 use super::{LiveSession, TokenBucket};
 use crate::auth::{Authenticated, WsAuth};
 use crate::credential::CredentialKind;
@@ -28,24 +30,34 @@ pub enum Incoming {
 }
 
 /// A handle that queues messages for one socket from another task, without
-/// waiting. When the queue is full (the client stopped reading) the socket is
-/// closed with 1008.
+/// waiting. When the queue is full, in messages or in bytes (the client
+/// stopped reading), the socket is closed with 1008.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     tx: mpsc::Sender<Message>,
     overflow: CancellationToken,
+    /// Payload bytes queued and not yet written, shared with the socket.
+    queued_bytes: Arc<AtomicUsize>,
+    max_bytes: usize,
 }
 
 impl Outbox {
     /// Queues a message; `false` if the socket is gone or its queue overflowed.
     pub fn send(&self, message: Message) -> bool {
+        let len = payload_len(&message);
+        if !reserve(&self.queued_bytes, len, self.max_bytes) {
+            self.overflow.cancel();
+            return false;
+        }
         match self.tx.try_send(message) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.overflow.cancel();
+            Err(e) => {
+                release(&self.queued_bytes, len);
+                if matches!(e, mpsc::error::TrySendError::Full(_)) {
+                    self.overflow.cancel();
+                }
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
     }
 
@@ -62,14 +74,6 @@ struct Shared {
     outbox: Outbox,
 }
 
-/// Frames the socket answers itself.
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Control {
-    Refresh { token: String },
-    Auth {},
-}
-
 /// A live, authenticated WebSocket.
 pub struct LiveSocket {
     socket: WebSocket,
@@ -80,6 +84,9 @@ pub struct LiveSocket {
     deadline: i64,
     /// Messages the app queued with [`LiveSocket::send`], written by `recv`.
     pending: VecDeque<Message>,
+    /// Payload bytes in `pending`, while no [`Outbox`] exists; after that
+    /// the count lives in the one the outboxes share.
+    pending_bytes: usize,
     overflowed: bool,
     shared: Option<Shared>,
     limiter: TokenBucket,
@@ -134,6 +141,7 @@ impl LiveSocket {
             credential: authenticated.credential,
             deadline,
             pending: VecDeque::new(),
+            pending_bytes: 0,
             overflowed: false,
             shared: None,
             limiter,
@@ -168,13 +176,19 @@ impl LiveSocket {
     }
 
     /// A handle to queue messages from other tasks (fan-out). The queue holds
-    /// `outbound_queue` messages; past that the socket is closed with 1008.
+    /// `outbound_queue` messages and `outbound_queue_bytes` bytes, counted
+    /// together with what [`LiveSocket::send`] queued; past either the
+    /// socket is closed with 1008.
     pub fn outbox(&mut self) -> Outbox {
-        let capacity = self.auth.live().config().outbound_queue.max(1);
+        let config = self.auth.live().config();
+        let (capacity, max_bytes) = (config.outbound_queue.max(1), config.outbound_queue_bytes);
+        let pending_bytes = std::mem::take(&mut self.pending_bytes);
         self.shared
             .get_or_insert_with(|| {
                 let (tx, rx) = mpsc::channel(capacity);
-                Shared { rx, outbox: Outbox { tx, overflow: CancellationToken::new() } }
+                let queued_bytes = Arc::new(AtomicUsize::new(pending_bytes));
+                let overflow = CancellationToken::new();
+                Shared { rx, outbox: Outbox { tx, overflow, queued_bytes, max_bytes } }
             })
             .outbox
             .clone()
@@ -186,15 +200,39 @@ impl LiveSocket {
     }
 
     /// Queues a message for the client; it is written by the next
-    /// [`LiveSocket::recv`]. `false` when the queue is full: the socket is
-    /// then closed with 1008 (the client is not keeping up).
+    /// [`LiveSocket::recv`]. `false` when the queue is full, in messages or
+    /// in bytes: the socket is then closed with 1008 (the client is not
+    /// keeping up, or the message is larger than `outbound_queue_bytes`).
     pub fn send(&mut self, message: Message) -> bool {
-        if self.pending.len() >= self.auth.live().config().outbound_queue.max(1) {
+        let config = self.auth.live().config();
+        let (capacity, max_bytes) = (config.outbound_queue.max(1), config.outbound_queue_bytes);
+        let len = payload_len(&message);
+        let admitted = self.pending.len() < capacity
+            && match &self.shared {
+                Some(shared) => reserve(&shared.outbox.queued_bytes, len, max_bytes),
+                None => match self.pending_bytes.checked_add(len) {
+                    Some(total) if total <= max_bytes => {
+                        self.pending_bytes = total;
+                        true
+                    }
+                    _ => false,
+                },
+            };
+        if !admitted {
             self.overflowed = true;
             return false;
         }
         self.pending.push_back(message);
         true
+    }
+
+    /// Forgets the bytes of a message leaving the queue to be written.
+    fn dequeued(&mut self, message: &Message) {
+        let len = payload_len(message);
+        match &self.shared {
+            Some(shared) => release(&shared.outbox.queued_bytes, len),
+            None => self.pending_bytes = self.pending_bytes.saturating_sub(len),
+        }
     }
 
     /// Queues a JSON text frame.
@@ -266,6 +304,7 @@ impl LiveSocket {
             return true;
         }
         while let Some(message) = self.pending.pop_front() {
+            self.dequeued(&message);
             if self.past_deadline() {
                 self.close(close_code::TOKEN_EXPIRED, "token expired").await;
                 return false;
@@ -389,6 +428,13 @@ impl LiveSocket {
         let timeout = self.auth.live().config().write_timeout;
         match tokio::time::timeout(timeout, self.socket.send(message)).await {
             Ok(Ok(())) => true,
+            // Refused whole by the write buffer: the connection is intact, so
+            // the client is told why. (The limits are built so that this
+            // cannot happen to a message the outbound queue admitted.)
+            Ok(Err(e)) if is_write_buffer_full(&e) => {
+                self.close(close_code::POLICY_VIOLATION, "outbound queue full").await;
+                false
+            }
             Ok(Err(_)) => {
                 self.closed = Some((1006, "write failed".into()));
                 false
@@ -420,19 +466,36 @@ impl Drop for LiveSocket {
     }
 }
 
+/// The payload bytes of a message: what the outbound byte bound counts.
+fn payload_len(message: &Message) -> usize {
+    match message {
+        Message::Text(text) => text.len(),
+        Message::Binary(data) | Message::Ping(data) | Message::Pong(data) => data.len(),
+        Message::Close(frame) => frame.as_ref().map_or(0, |f| 2 + f.reason.len()),
+    }
+}
+
+/// Adds `len` to a byte count unless that would pass `max`.
+fn reserve(count: &AtomicUsize, len: usize, max: usize) -> bool {
+    count
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+            queued.checked_add(len).filter(|total| *total <= max)
+        })
+        .is_ok()
+}
+
+/// Takes `len` off a byte count.
+fn release(count: &AtomicUsize, len: usize) {
+    let _ = count.fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+        Some(queued.saturating_sub(len))
+    });
+}
+
 /// What one received frame came to.
 enum Received {
     App(Incoming),
     Handled,
     Ended,
-}
-
-/// Parses the frames the socket handles itself: `refresh` and `auth`.
-fn control_frame(text: &str) -> Option<Control> {
-    if !(text.contains("\"refresh\"") || text.contains("\"auth\"")) {
-        return None;
-    }
-    serde_json::from_str(text).ok()
 }
 
 /// Sends a close frame, then drains until the client's close reply (at most 2 s).
@@ -459,6 +522,15 @@ fn close_for_error(error: &axum::Error) -> (u16, &'static str) {
         Some(tungstenite::Error::Utf8(_)) => (close_code::INVALID_PAYLOAD, "invalid UTF-8"),
         _ => (close_code::PROTOCOL_ERROR, "protocol error"),
     }
+}
+
+/// Whether a write failed because the message did not fit the write buffer.
+fn is_write_buffer_full(error: &axum::Error) -> bool {
+    use std::error::Error as _;
+    matches!(
+        error.source().and_then(|e| e.downcast_ref::<tungstenite::Error>()),
+        Some(tungstenite::Error::WriteBufferFull(_))
+    )
 }
 
 /// First-message mode: waits for `{"type":"auth","token":...}` within the
@@ -535,10 +607,7 @@ async fn first_message_session(
     auth: &WsAuth,
     text: &str,
 ) -> Result<(Claims, super::LiveSession), Refusal> {
-    let token = match serde_json::from_str::<AuthFrame>(text) {
-        Ok(frame) if frame.kind == "auth" => frame.token,
-        _ => return Err(Refusal::not_auth()),
-    };
+    let token = super::frames::auth_frame_token(text).ok_or_else(Refusal::not_auth)?;
     let claims = auth.verify_access_signature(&token).map_err(|e| Refusal::from_error(&e))?;
     let session = auth.live().register(&claims).map_err(|e| {
         auth.observer().rate_limited(crate::Limit::SocketsPerUser);
@@ -546,13 +615,6 @@ async fn first_message_session(
     })?;
     auth.check_revoked(&claims).await.map_err(|e| Refusal::from_error(&e))?;
     Ok((claims, session))
-}
-
-#[derive(Deserialize)]
-struct AuthFrame {
-    #[serde(rename = "type")]
-    kind: String,
-    token: String,
 }
 
 async fn next_data_frame(socket: &mut WebSocket) -> Option<Message> {
