@@ -3,25 +3,27 @@
 //! in `Authorization: Bearer` gets 401. The key is compared in constant time
 //! and never logged (the header is marked sensitive).
 
+use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::Unavailable;
 use crate::admin::{Action, Revoked, UserPage};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/users", get(list))
-        .route("/admin/users/{username}", get(show).delete(delete))
-        .route("/admin/users/{username}/revoke", post(revoke))
-        .route("/admin/users/{username}/disable", post(disable))
-        .route("/admin/users/{username}/enable", post(enable))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list))
+        .routes(routes!(show, delete))
+        .routes(routes!(revoke))
+        .routes(routes!(disable))
+        .routes(routes!(enable))
 }
 
 /// Proof that the request carries the admin API key.
@@ -48,14 +50,58 @@ impl FromRequestParts<AppState> for AdminKey {
     }
 }
 
-#[derive(Deserialize)]
+/// Which page of accounts.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only usernames that start with this (exact letter case).
     #[serde(default)]
     prefix: String,
+    /// Accounts per page, 1 to 500 (default 50; clamped).
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+/// One account.
+#[derive(Serialize, ToSchema)]
+struct UserDetail {
+    /// The username as registered.
+    username: String,
+    /// Unix seconds.
+    created_at: i64,
+    /// Whether the account is disabled.
+    disabled: bool,
+    /// Live sockets of the user on this node.
+    live_sockets: usize,
+    /// `node`: other nodes are not counted.
+    live_sockets_scope: &'static str,
+}
+
+/// What an action did.
+#[derive(Serialize, ToSchema)]
+struct Done {
+    /// The account's username as registered.
+    username: String,
+    /// What was done.
+    detail: &'static str,
+}
+
+/// Lists accounts by username, a page at a time.
+#[utoipa::path(
+    get, path = "/admin/users", tag = "admin",
+    params(ListQuery),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "A page of accounts", body = UserPage),
+        (status = 400, description = "`bad_request`: a malformed query or cursor",
+            body = ErrorBody),
+        (status = 401, description = "`admin_unauthorized`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no `admin_api_key` is configured",
+            body = ErrorBody),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn list(
     _: AdminKey,
     State(state): State<AppState>,
@@ -66,20 +112,34 @@ async fn list(
     Ok(Json(page))
 }
 
+/// One account, by its username (exact, or the one match in any letter case).
+#[utoipa::path(
+    get, path = "/admin/users/{username}", tag = "admin",
+    params(("username" = String, Path)),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The account", body = UserDetail),
+        (status = 400, description = "`bad_request`: a malformed path", body = ErrorBody),
+        (status = 401, description = "`admin_unauthorized`", body = ErrorBody),
+        (status = 404, description = "`user_not_found`, or `not_found`: no `admin_api_key` \
+            is configured", body = ErrorBody),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn show(
     _: AdminKey,
     State(state): State<AppState>,
     Path(username): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UserDetail>, ApiError> {
     let user = state.admin.get(&username).await?;
-    let live = state.auth.live().count_for(&user.username);
-    Ok(Json(json!({
-        "username": user.username,
-        "created_at": user.created_at,
-        "disabled": user.disabled,
-        "live_sockets": live,
-        "live_sockets_scope": "node",
-    })))
+    let live_sockets = state.auth.live().count_for(&user.username);
+    Ok(Json(UserDetail {
+        username: user.username,
+        created_at: user.created_at,
+        disabled: user.disabled,
+        live_sockets,
+        live_sockets_scope: "node",
+    }))
 }
 
 /// Applies an action this process made: mirror, then close live sockets.
@@ -91,47 +151,103 @@ fn apply(state: &AppState, revoked: &Revoked, action: Action) {
     tracing::info!(sub = %revoked.sub, action = action.as_str(), "admin action");
 }
 
-fn done(revoked: &Revoked, detail: &str) -> Json<Value> {
-    Json(json!({ "username": revoked.sub, "detail": detail }))
+fn done(revoked: Revoked, detail: &'static str) -> Json<Done> {
+    Json(Done { username: revoked.sub, detail })
 }
 
+/// Revokes every token of the account and closes its sockets.
+#[utoipa::path(
+    post, path = "/admin/users/{username}/revoke", tag = "admin",
+    params(("username" = String, Path)),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "Done", body = Done),
+        (status = 400, description = "`bad_request`: a malformed path", body = ErrorBody),
+        (status = 401, description = "`admin_unauthorized`", body = ErrorBody),
+        (status = 404, description = "`user_not_found`, or `not_found`: no `admin_api_key` \
+            is configured", body = ErrorBody),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn revoke(
     _: AdminKey,
     State(state): State<AppState>,
     Path(username): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Done>, ApiError> {
     let revoked = state.admin.revoke(&username, state.families.now()).await?;
     apply(&state, &revoked, Action::Revoke);
-    Ok(done(&revoked, "Every token revoked"))
+    Ok(done(revoked, "Every token revoked"))
 }
 
+/// Disables the account: no login, every token refused, sockets closed.
+#[utoipa::path(
+    post, path = "/admin/users/{username}/disable", tag = "admin",
+    params(("username" = String, Path)),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "Done", body = Done),
+        (status = 400, description = "`bad_request`: a malformed path", body = ErrorBody),
+        (status = 401, description = "`admin_unauthorized`", body = ErrorBody),
+        (status = 404, description = "`user_not_found`, or `not_found`: no `admin_api_key` \
+            is configured", body = ErrorBody),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn disable(
     _: AdminKey,
     State(state): State<AppState>,
     Path(username): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Done>, ApiError> {
     let revoked =
         state.admin.set_disabled(&username, Action::Disable, state.families.now()).await?;
     apply(&state, &revoked, Action::Disable);
-    Ok(done(&revoked, "Disabled"))
+    Ok(done(revoked, "Disabled"))
 }
 
+/// Enables a disabled account (its old tokens stay revoked).
+#[utoipa::path(
+    post, path = "/admin/users/{username}/enable", tag = "admin",
+    params(("username" = String, Path)),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "Done", body = Done),
+        (status = 400, description = "`bad_request`: a malformed path", body = ErrorBody),
+        (status = 401, description = "`admin_unauthorized`", body = ErrorBody),
+        (status = 404, description = "`user_not_found`, or `not_found`: no `admin_api_key` \
+            is configured", body = ErrorBody),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn enable(
     _: AdminKey,
     State(state): State<AppState>,
     Path(username): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Done>, ApiError> {
     let revoked = state.admin.set_disabled(&username, Action::Enable, state.families.now()).await?;
     apply(&state, &revoked, Action::Enable);
-    Ok(done(&revoked, "Enabled"))
+    Ok(done(revoked, "Enabled"))
 }
 
+/// Deletes the account; its tokens stay revoked.
+#[utoipa::path(
+    delete, path = "/admin/users/{username}", tag = "admin",
+    params(("username" = String, Path)),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "Done", body = Done),
+        (status = 400, description = "`bad_request`: a malformed path", body = ErrorBody),
+        (status = 401, description = "`admin_unauthorized`", body = ErrorBody),
+        (status = 404, description = "`user_not_found`, or `not_found`: no `admin_api_key` \
+            is configured", body = ErrorBody),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn delete(
     _: AdminKey,
     State(state): State<AppState>,
     Path(username): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Done>, ApiError> {
     let revoked = state.admin.delete(&username, state.families.now()).await?;
     apply(&state, &revoked, Action::Delete);
-    Ok(done(&revoked, "Deleted"))
+    Ok(done(revoked, "Deleted"))
 }
