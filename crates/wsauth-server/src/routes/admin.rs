@@ -4,7 +4,7 @@
 //! and never logged (the header is marked sensitive).
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::openapi::Unavailable;
+use super::{ApiPath, ApiQuery};
 use crate::admin::{Action, Revoked, UserPage};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -105,7 +106,7 @@ struct Done {
 async fn list(
     _: AdminKey,
     State(state): State<AppState>,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
     let page =
         state.admin.list(&query.prefix, query.limit.unwrap_or(50), query.cursor.as_deref()).await?;
@@ -129,7 +130,7 @@ async fn list(
 async fn show(
     _: AdminKey,
     State(state): State<AppState>,
-    Path(username): Path<String>,
+    ApiPath(username): ApiPath<String>,
 ) -> Result<Json<UserDetail>, ApiError> {
     let user = state.admin.get(&username).await?;
     let live_sockets = state.auth.live().count_for(&user.username);
@@ -172,7 +173,7 @@ fn done(revoked: Revoked, detail: &'static str) -> Json<Done> {
 async fn revoke(
     _: AdminKey,
     State(state): State<AppState>,
-    Path(username): Path<String>,
+    ApiPath(username): ApiPath<String>,
 ) -> Result<Json<Done>, ApiError> {
     let revoked = state.admin.revoke(&username, state.families.now()).await?;
     apply(&state, &revoked, Action::Revoke);
@@ -196,7 +197,7 @@ async fn revoke(
 async fn disable(
     _: AdminKey,
     State(state): State<AppState>,
-    Path(username): Path<String>,
+    ApiPath(username): ApiPath<String>,
 ) -> Result<Json<Done>, ApiError> {
     let revoked =
         state.admin.set_disabled(&username, Action::Disable, state.families.now()).await?;
@@ -221,7 +222,7 @@ async fn disable(
 async fn enable(
     _: AdminKey,
     State(state): State<AppState>,
-    Path(username): Path<String>,
+    ApiPath(username): ApiPath<String>,
 ) -> Result<Json<Done>, ApiError> {
     let revoked = state.admin.set_disabled(&username, Action::Enable, state.families.now()).await?;
     apply(&state, &revoked, Action::Enable);
@@ -245,7 +246,7 @@ async fn enable(
 async fn delete(
     _: AdminKey,
     State(state): State<AppState>,
-    Path(username): Path<String>,
+    ApiPath(username): ApiPath<String>,
 ) -> Result<Json<Done>, ApiError> {
     let revoked = state.admin.delete(&username, state.families.now()).await?;
     apply(&state, &revoked, Action::Delete);

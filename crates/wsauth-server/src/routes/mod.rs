@@ -11,8 +11,8 @@ mod ws;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::FromRequest;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
 use std::time::Duration;
 use tower_http::timeout::RequestBodyDeadlineLayer;
 use utoipa_axum::router::OpenApiRouter;
@@ -113,6 +113,29 @@ impl From<JsonRejection> for ApiError {
             _ => "Request body is not the expected JSON",
         };
         ApiError::BadRequest(detail.to_owned())
+    }
+}
+
+/// A query string; a malformed one is a 400 with the API's error body.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub(crate) struct ApiQuery<T>(pub T);
+
+impl From<QueryRejection> for ApiError {
+    fn from(_: QueryRejection) -> Self {
+        ApiError::BadRequest("The query string is not what this route expects".to_owned())
+    }
+}
+
+/// Path parameters; a malformed one (say, not UTF-8 once decoded) is a 400
+/// with the API's error body.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub(crate) struct ApiPath<T>(pub T);
+
+impl From<PathRejection> for ApiError {
+    fn from(_: PathRejection) -> Self {
+        ApiError::BadRequest("The path is not what this route expects".to_owned())
     }
 }
 
