@@ -24,3 +24,6 @@ bash e2e/run.sh
 
 log "interop with fastapi-jwt-auth 0.5.0 (the seed system)"
 bash interop/run.sh
+
+log "OpenAPI conformance (schemathesis)"
+bash openapi-check/run.sh
