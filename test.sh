@@ -30,3 +30,6 @@ bash conformance/run.sh
 
 log "fuzzing (each target briefly; fuzz/run.sh long TARGET for the long runs)"
 bash fuzz/run.sh short
+
+log "OpenAPI conformance (schemathesis)"
+bash openapi-check/run.sh

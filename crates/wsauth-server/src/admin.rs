@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::families::revoke_subject_rows;
 
 /// An account as an operator sees it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct UserInfo {
     /// The username as registered (the tokens' `sub`).
     pub username: String,
@@ -24,7 +24,7 @@ pub struct UserInfo {
 }
 
 /// A page of accounts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserPage {
     /// The accounts, by username.
     pub users: Vec<UserInfo>,

@@ -3,7 +3,17 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use wsauth::AuthError;
+
+/// The body of every error the API answers (the library's refusals too).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A message for people; it never contains a token.
+    pub detail: String,
+    /// The stable machine-readable code (docs/protocol.md, "Error codes").
+    pub error: String,
+}
 
 /// Everything an API call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +48,9 @@ pub enum ApiError {
     /// No such route (or the feature behind it is switched off).
     #[error("Not found")]
     NotFound,
+    /// Metrics are switched off (`metrics = false`).
+    #[error("Metrics are switched off")]
+    MetricsOff,
     /// No account has this username.
     #[error("User not found")]
     UserNotFound,
@@ -71,7 +84,7 @@ impl ApiError {
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             Self::UserNotFound => (StatusCode::NOT_FOUND, "user_not_found"),
-            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::NotFound | Self::MetricsOff => (StatusCode::NOT_FOUND, "not_found"),
             Self::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
             Self::AdminUnauthorized => (StatusCode::UNAUTHORIZED, "admin_unauthorized"),
         }
@@ -105,7 +118,7 @@ impl IntoResponse for ApiError {
             return e.into_response();
         }
         let (status, code) = self.status_and_code();
-        let body = serde_json::json!({ "detail": self.to_string(), "error": code });
+        let body = ErrorBody { detail: self.to_string(), error: code.to_owned() };
         let mut response = (status, axum::Json(body)).into_response();
         if matches!(self, Self::Overloaded) {
             response

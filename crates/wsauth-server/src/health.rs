@@ -37,7 +37,7 @@ impl Backend for Sqlite {
 pub struct Backends(Arc<[Arc<dyn Backend>]>);
 
 /// One backend's state.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct BackendState {
     /// The backend.
     pub backend: &'static str,

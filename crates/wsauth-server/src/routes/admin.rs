@@ -3,25 +3,28 @@
 //! in `Authorization: Bearer` gets 401. The key is compared in constant time
 //! and never logged (the header is marked sensitive).
 
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::Unavailable;
+use super::{ApiPath, ApiQuery};
 use crate::admin::{Action, Change, UserPage};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/users", get(list))
-        .route("/admin/users/{username}", get(show).delete(delete))
-        .route("/admin/users/{username}/revoke", post(revoke))
-        .route("/admin/users/{username}/disable", post(disable))
-        .route("/admin/users/{username}/enable", post(enable))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list))
+        .routes(routes!(show, delete))
+        .routes(routes!(revoke))
+        .routes(routes!(disable))
+        .routes(routes!(enable))
 }
 
 /// Proof that the request carries the admin API key.
@@ -48,43 +51,106 @@ impl FromRequestParts<AppState> for AdminKey {
     }
 }
 
-#[derive(Deserialize)]
+/// Which page of accounts.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only usernames that start with this (exact letter case).
     #[serde(default)]
     prefix: String,
+    /// Accounts per page, 1 to 500 (default 50; clamped).
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+/// One account.
+#[derive(Serialize, ToSchema)]
+struct UserDetail {
+    /// The username as registered.
+    username: String,
+    /// Unix seconds.
+    created_at: i64,
+    /// Whether the account is disabled.
+    disabled: bool,
+    /// Live sockets of the user on this node.
+    live_sockets: usize,
+    /// `node`: other nodes are not counted.
+    live_sockets_scope: &'static str,
+}
+
+/// What an action did.
+#[derive(Serialize, ToSchema)]
+struct Done {
+    /// The account's username as registered.
+    username: String,
+    /// What was done.
+    detail: &'static str,
+}
+
+/// Lists accounts by username, a page at a time.
+#[utoipa::path(
+    get, path = "/admin/users", tag = "admin",
+    params(ListQuery),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "A page of accounts", body = UserPage),
+        (status = 400, description = "`bad_request`: a malformed query or cursor",
+            body = ErrorBody),
+        (status = 401, description = "`admin_unauthorized`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no `admin_api_key` is configured",
+            body = ErrorBody),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn list(
     _: AdminKey,
     State(state): State<AppState>,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
     let page =
         state.admin.list(&query.prefix, query.limit.unwrap_or(50), query.cursor.as_deref()).await?;
     Ok(Json(page))
 }
 
+/// One account, by its username (exact, or the one match in any letter case).
+#[utoipa::path(
+    get, path = "/admin/users/{username}", tag = "admin",
+    params(("username" = String, Path)),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The account", body = UserDetail),
+        (status = 400, description = "`bad_request`: a malformed path", body = ErrorBody),
+        (status = 401, description = "`admin_unauthorized`", body = ErrorBody),
+        (status = 404, description = "`user_not_found`, or `not_found`: no `admin_api_key` \
+            is configured", body = ErrorBody),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn show(
     _: AdminKey,
     State(state): State<AppState>,
-    Path(username): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+    ApiPath(username): ApiPath<String>,
+) -> Result<Json<UserDetail>, ApiError> {
     let user = state.admin.get(&username).await?;
-    let live = state.auth.live().count_for(&user.username);
-    Ok(Json(json!({
-        "username": user.username,
-        "created_at": user.created_at,
-        "disabled": user.disabled,
-        "live_sockets": live,
-        "live_sockets_scope": "node",
-    })))
+    let live_sockets = state.auth.live().count_for(&user.username);
+    Ok(Json(UserDetail {
+        username: user.username,
+        created_at: user.created_at,
+        disabled: user.disabled,
+        live_sockets,
+        live_sockets_scope: "node",
+    }))
 }
 
 /// Applies a change and what it did to this process: the mirror, then the
 /// live sockets.
-async fn act(state: &AppState, username: &str, change: Change) -> Result<Json<Value>, ApiError> {
+async fn act(
+    state: &AppState,
+    username: &str,
+    change: Change,
+    detail: &'static str,
+) -> Result<Json<Done>, ApiError> {
     let action = change.action();
     let revoked = state.admin.apply(username, change, state.families.now()).await?;
     state.revocations.note_disabled(&revoked.sub, action == Action::Disable);
@@ -92,37 +158,93 @@ async fn act(state: &AppState, username: &str, change: Change) -> Result<Json<Va
         state.families.apply_subject_revocation(&revoked.sub, &revoked.families, revoked.before);
     }
     tracing::info!(sub = %revoked.sub, action = action.as_str(), "admin action");
-    Ok(Json(json!({ "username": revoked.sub, "action": action.as_str() })))
+    Ok(Json(Done { username: revoked.sub, detail }))
 }
 
+/// Revokes every token of the account and closes its sockets.
+#[utoipa::path(
+    post, path = "/admin/users/{username}/revoke", tag = "admin",
+    params(("username" = String, Path)),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "Done", body = Done),
+        (status = 400, description = "`bad_request`: a malformed path", body = ErrorBody),
+        (status = 401, description = "`admin_unauthorized`", body = ErrorBody),
+        (status = 404, description = "`user_not_found`, or `not_found`: no `admin_api_key` \
+            is configured", body = ErrorBody),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn revoke(
     _: AdminKey,
     State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    act(&state, &name, Change::Revoke).await
+    ApiPath(username): ApiPath<String>,
+) -> Result<Json<Done>, ApiError> {
+    act(&state, &username, Change::Revoke, "Every token revoked").await
 }
 
+/// Disables the account: no login, every token refused, sockets closed.
+#[utoipa::path(
+    post, path = "/admin/users/{username}/disable", tag = "admin",
+    params(("username" = String, Path)),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "Done", body = Done),
+        (status = 400, description = "`bad_request`: a malformed path", body = ErrorBody),
+        (status = 401, description = "`admin_unauthorized`", body = ErrorBody),
+        (status = 404, description = "`user_not_found`, or `not_found`: no `admin_api_key` \
+            is configured", body = ErrorBody),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn disable(
     _: AdminKey,
     State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    act(&state, &name, Change::Disable).await
+    ApiPath(username): ApiPath<String>,
+) -> Result<Json<Done>, ApiError> {
+    act(&state, &username, Change::Disable, "Disabled").await
 }
 
+/// Enables a disabled account (its old tokens stay revoked).
+#[utoipa::path(
+    post, path = "/admin/users/{username}/enable", tag = "admin",
+    params(("username" = String, Path)),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "Done", body = Done),
+        (status = 400, description = "`bad_request`: a malformed path", body = ErrorBody),
+        (status = 401, description = "`admin_unauthorized`", body = ErrorBody),
+        (status = 404, description = "`user_not_found`, or `not_found`: no `admin_api_key` \
+            is configured", body = ErrorBody),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn enable(
     _: AdminKey,
     State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    act(&state, &name, Change::Enable).await
+    ApiPath(username): ApiPath<String>,
+) -> Result<Json<Done>, ApiError> {
+    act(&state, &username, Change::Enable, "Enabled").await
 }
 
+/// Deletes the account; its tokens stay revoked.
+#[utoipa::path(
+    delete, path = "/admin/users/{username}", tag = "admin",
+    params(("username" = String, Path)),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "Done", body = Done),
+        (status = 400, description = "`bad_request`: a malformed path", body = ErrorBody),
+        (status = 401, description = "`admin_unauthorized`", body = ErrorBody),
+        (status = 404, description = "`user_not_found`, or `not_found`: no `admin_api_key` \
+            is configured", body = ErrorBody),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn delete(
     _: AdminKey,
     State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    act(&state, &name, Change::Delete).await
+    ApiPath(username): ApiPath<String>,
+) -> Result<Json<Done>, ApiError> {
+    act(&state, &username, Change::Delete, "Deleted").await
 }

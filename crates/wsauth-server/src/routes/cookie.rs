@@ -1,25 +1,41 @@
 //! Cookie mode, as fastapi-jwt-auth does it: HttpOnly token cookies,
 //! script-readable CSRF cookies, double submit on unsafe methods.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::routing::post;
-use axum::{Json, Router};
 use cookie::{Cookie, SameSite};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use wsauth::{Authenticated, RefreshToken};
 
-use super::auth::{Credentials, check_password};
+use super::auth::{Credentials, Detail, check_password};
+use super::openapi::{
+    BadRequest, Forbidden, RequestTimeout, TooManyRequests, Unauthorized, Unavailable,
+};
 use super::{ApiJson, ClientIp};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::families::{TokenPair, Transport};
 use crate::state::AppState;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/cookie/login", post(login))
-        .route("/auth/cookie/refresh", post(refresh))
-        .route("/auth/cookie/logout", post(logout))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(login)).routes(routes!(refresh)).routes(routes!(logout))
+}
+
+/// A cookie login or refresh: the tokens are in the cookies; the CSRF values
+/// are here (and in the script-readable CSRF cookies).
+#[derive(Serialize, ToSchema)]
+struct CookieSession {
+    /// `Successfully login`.
+    detail: &'static str,
+    /// Send as `X-CSRF-Token` with the access cookie on unsafe methods.
+    csrf_access_token: String,
+    /// Send as `X-CSRF-Token` with the refresh cookie to refresh.
+    csrf_refresh_token: String,
+    /// When the access token expires, Unix seconds.
+    access_exp: i64,
 }
 
 fn cookie(state: &AppState, name: &str, value: &str, http_only: bool, max_age: i64) -> HeaderValue {
@@ -52,20 +68,40 @@ fn set_cookies(state: &AppState, pair: &TokenPair) -> HeaderMap {
     headers
 }
 
-fn body(pair: &TokenPair) -> Json<serde_json::Value> {
-    Json(json!({
-        "detail": "Successfully login",
-        "csrf_access_token": pair.access.claims.csrf,
-        "csrf_refresh_token": pair.refresh.claims.csrf,
-        "access_exp": pair.access.claims.exp,
-    }))
+fn body(pair: &TokenPair) -> Json<CookieSession> {
+    // Cookie-mode tokens always carry their CSRF value.
+    let csrf = |token: &wsauth::IssuedToken| token.claims.csrf.clone().unwrap_or_default();
+    Json(CookieSession {
+        detail: "Successfully login",
+        csrf_access_token: csrf(&pair.access),
+        csrf_refresh_token: csrf(&pair.refresh),
+        access_exp: pair.access.claims.exp,
+    })
 }
 
+/// Logs in with a password, in cookie mode: four cookies, the token ones
+/// HttpOnly.
+#[utoipa::path(
+    post, path = "/auth/cookie/login", tag = "cookie",
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "Logged in", body = CookieSession,
+            headers(("Set-Cookie" = String, description = "Four cookies: \
+                `access_token_cookie`, `refresh_token_cookie` (HttpOnly), \
+                `csrf_access_token`, `csrf_refresh_token`"))),
+        (status = 400, response = BadRequest),
+        (status = 401, description = "`bad_credentials`", body = ErrorBody),
+        (status = 403, description = "`account_disabled`", body = ErrorBody),
+        (status = 408, response = RequestTimeout),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn login(
     State(state): State<AppState>,
     client: ClientIp,
     ApiJson(credentials): ApiJson<Credentials>,
-) -> Result<(HeaderMap, Json<serde_json::Value>), ApiError> {
+) -> Result<(HeaderMap, Json<CookieSession>), ApiError> {
     let result = async {
         let username = check_password(&state, client, &credentials).await?;
         state.families.login(&username, Transport::Cookie).await
@@ -76,10 +112,24 @@ async fn login(
     Ok((set_cookies(&state, &pair), body(&pair)))
 }
 
+/// Rotates the refresh cookie: new cookies for the same login.
+#[utoipa::path(
+    post, path = "/auth/cookie/refresh", tag = "cookie",
+    security(("refresh_cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "New cookies", body = CookieSession,
+            headers(("Set-Cookie" = String, description = "The four cookies, renewed"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn refresh(
     State(state): State<AppState>,
     token: Result<RefreshToken, wsauth::AuthError>,
-) -> Result<(HeaderMap, Json<serde_json::Value>), ApiError> {
+) -> Result<(HeaderMap, Json<CookieSession>), ApiError> {
     let result = match token {
         Ok(RefreshToken(claims)) => state.families.rotate(&claims, Transport::Cookie).await,
         Err(e) => Err(e.into()),
@@ -89,10 +139,23 @@ async fn refresh(
     Ok((set_cookies(&state, &pair), body(&pair)))
 }
 
+/// Logs out of cookie mode: the cookies are cleared and the login revoked.
+#[utoipa::path(
+    post, path = "/auth/cookie/logout", tag = "cookie",
+    security(("access_cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "`Logged out`", body = Detail,
+            headers(("Set-Cookie" = String, description = "The four cookies, expired"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn logout(
     State(state): State<AppState>,
     auth: Authenticated,
-) -> Result<(HeaderMap, Json<serde_json::Value>), ApiError> {
+) -> Result<(HeaderMap, Json<Detail>), ApiError> {
     state.families.revoke_token_family(&auth.claims).await?;
     let names = state.auth.names();
     let mut headers = HeaderMap::new();
@@ -104,5 +167,5 @@ async fn logout(
     ] {
         headers.append(header::SET_COOKIE, cookie(&state, name, "", http_only, 0));
     }
-    Ok((headers, Json(json!({ "detail": "Logged out" }))))
+    Ok((headers, Json(Detail { detail: "Logged out" })))
 }

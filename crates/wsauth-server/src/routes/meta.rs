@@ -1,13 +1,16 @@
-//! The demo page, health and the public keys.
+//! The demo page, health, the public keys and the API description.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse};
-use axum::routing::get;
-use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::json;
+use serde::Serialize;
+use std::sync::LazyLock;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
@@ -17,20 +20,40 @@ const INDEX: &str = include_str!("../../assets/index.html");
 const FALLBACK_CSP: &str =
     "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-pub(super) fn router() -> Router<AppState> {
-    // Hashed once here, at startup: the page is compiled in and never changes.
-    let csp = HeaderValue::try_from(page_csp(INDEX))
-        .unwrap_or_else(|_| HeaderValue::from_static(FALLBACK_CSP));
-    Router::new()
-        .route("/", get(move || index(csp.clone())))
-        .route("/healthz", get(healthz))
-        .route("/.well-known/jwks.json", get(jwks))
+/// The page's policy, hashed once: the page is compiled in and never changes.
+static CSP: LazyLock<HeaderValue> = LazyLock::new(|| {
+    HeaderValue::try_from(page_csp(INDEX))
+        .unwrap_or_else(|_| HeaderValue::from_static(FALLBACK_CSP))
+});
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    // Hash the page's code now, at startup, rather than on the first visit.
+    LazyLock::force(&CSP);
+    OpenApiRouter::default()
+        .routes(routes!(index))
+        .routes(routes!(healthz))
+        .routes(routes!(jwks))
+        .routes(routes!(openapi_json))
 }
 
-async fn index(csp: HeaderValue) -> impl IntoResponse {
+/// The demo page. It talks only to its own origin and is served with a
+/// hash-based Content-Security-Policy (docs/protocol.md).
+#[utoipa::path(
+    get, path = "/", tag = "meta",
+    responses((status = 200, description = "The page", content_type = "text/html",
+        body = String,
+        headers(
+            ("Content-Security-Policy" = String),
+            ("X-Frame-Options" = String, description = "`DENY`"),
+            ("X-Content-Type-Options" = String, description = "`nosniff`"),
+            ("Referrer-Policy" = String, description = "`no-referrer`"),
+            ("Cache-Control" = String, description = "`no-cache`"),
+        )))
+)]
+async fn index() -> impl IntoResponse {
     (
         [
-            (header::CONTENT_SECURITY_POLICY, csp),
+            (header::CONTENT_SECURITY_POLICY, CSP.clone()),
             (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
             (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
             (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
@@ -87,12 +110,56 @@ fn hash_source(block: &str) -> String {
     format!("'sha256-{}'", STANDARD.encode(digest.as_ref()))
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
+/// The process is up.
+#[derive(Serialize, ToSchema)]
+struct Health {
+    /// Always `ok`.
+    status: HealthStatus,
 }
 
+/// The only answer `/healthz` gives.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum HealthStatus {
+    /// Up.
+    Ok,
+}
+
+/// Liveness: the process answers (readiness is `/readyz`).
+#[utoipa::path(
+    get, path = "/healthz", tag = "meta",
+    responses((status = 200, description = "Up", body = Health))
+)]
+async fn healthz() -> Json<Health> {
+    Json(Health { status: HealthStatus::Ok })
+}
+
+/// A JSON Web Key Set (RFC 7517).
+#[derive(ToSchema)]
+struct Jwks {
+    /// The public keys (none for HMAC keys); each has `kid`, `kty`, `alg`, `use`.
+    #[expect(dead_code, reason = "describes the body `KeySet::jwks` writes")]
+    keys: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The public keys that verify this server's tokens.
+#[utoipa::path(
+    get, path = "/.well-known/jwks.json", tag = "meta",
+    responses((status = 200, description = "The key set", body = Jwks,
+        headers(("Cache-Control" = String, description = "`public, max-age=300`"))))
+)]
 async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     ([(header::CACHE_CONTROL, "public, max-age=300")], Json(state.auth.tokens().keys().jwks()))
+}
+
+/// This document: the HTTP API in OpenAPI 3.1.
+#[utoipa::path(
+    get, path = "/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI document",
+        content_type = "application/json", body = Object))
+)]
+async fn openapi_json() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], super::openapi::document_json())
 }
 
 #[cfg(test)]

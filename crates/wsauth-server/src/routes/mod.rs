@@ -1,37 +1,56 @@
 //! The HTTP routes, grouped by resource, and the middleware around them.
+//! Every route is registered with its OpenAPI description (`openapi.rs`).
 
 mod admin;
 mod auth;
 mod cookie;
 mod meta;
+mod openapi;
 mod ops;
 mod ws;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::FromRequest;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
 use std::time::Duration;
 use tower_http::timeout::RequestBodyDeadlineLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::telemetry;
 
-/// The whole application router. `/metrics` is on it unless
-/// `metrics_listen` moves it to [`internal_router`].
+/// Every resource's routes, each with its description.
+struct Resources {
+    /// Always on the main listener.
+    public: OpenApiRouter<AppState>,
+    /// `/metrics` and the admin API: on the main listener, or on
+    /// `metrics_listen` when it is set.
+    internal: OpenApiRouter<AppState>,
+}
+
+fn resources() -> Resources {
+    Resources {
+        public: OpenApiRouter::default()
+            .merge(auth::router())
+            .merge(cookie::router())
+            .merge(meta::router())
+            .merge(ops::health_router())
+            .merge(ws::router()),
+        internal: ops::metrics_router().merge(admin::router()),
+    }
+}
+
+/// The whole application router. `/metrics` and the admin API are on it
+/// unless `metrics_listen` moves them to [`internal_router`].
 pub(crate) fn router(state: AppState) -> Router {
     let body_deadline = Duration::from_secs(state.config.limits.body_read_timeout);
-    let mut router = Router::new()
-        .merge(auth::router())
-        .merge(cookie::router())
-        .merge(meta::router())
-        .merge(ops::health_router())
-        .merge(ws::router());
+    let Resources { mut public, internal } = resources();
     if state.config.metrics_listen.is_none() {
-        router = router.merge(ops::metrics_router()).merge(admin::router());
+        public = public.merge(internal);
     }
-    router
+    Router::from(public)
         .layer(DefaultBodyLimit::max(16 * 1024))
         .layer(RequestBodyDeadlineLayer::new(body_deadline))
         .layer(telemetry::sensitive_response_headers())
@@ -43,8 +62,7 @@ pub(crate) fn router(state: AppState) -> Router {
 /// The router of the internal address (`metrics_listen`): `/metrics` and
 /// the admin API.
 pub(crate) fn internal_router(state: AppState) -> Router {
-    ops::metrics_router()
-        .merge(admin::router())
+    Router::from(resources().internal)
         .layer(DefaultBodyLimit::max(16 * 1024))
         .layer(telemetry::access_log())
         .layer(telemetry::sensitive_request_headers())
@@ -95,6 +113,29 @@ impl From<JsonRejection> for ApiError {
             _ => "Request body is not the expected JSON",
         };
         ApiError::BadRequest(detail.to_owned())
+    }
+}
+
+/// A query string; a malformed one is a 400 with the API's error body.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub(crate) struct ApiQuery<T>(pub T);
+
+impl From<QueryRejection> for ApiError {
+    fn from(_: QueryRejection) -> Self {
+        ApiError::BadRequest("The query string is not what this route expects".to_owned())
+    }
+}
+
+/// Path parameters; a malformed one (say, not UTF-8 once decoded) is a 400
+/// with the API's error body.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub(crate) struct ApiPath<T>(pub T);
+
+impl From<PathRejection> for ApiError {
+    fn from(_: PathRejection) -> Self {
+        ApiError::BadRequest("The path is not what this route expects".to_owned())
     }
 }
 

@@ -195,3 +195,19 @@ async fn command_line_changes_reach_a_running_server_within_a_second() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("User not found"));
 }
+
+/// Found by schemathesis: axum's own query and path rejections answered in
+/// plain text, outside the documented error body.
+#[tokio::test]
+async fn a_malformed_query_or_path_is_a_json_400() {
+    let server = admin_server().await;
+    for path in
+        ["/admin/users?limit=9223372036854775808", "/admin/users?limit=ten", "/admin/users/%FF"]
+    {
+        let r = admin(&server, "GET", path).await;
+        assert_eq!(r.status(), 400, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/json", "{path}");
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["error"], "bad_request", "{path}");
+    }
+}

@@ -20,6 +20,7 @@ mod fastapi_compat;
 mod lifecycle;
 mod live;
 mod logs;
+mod openapi;
 mod operations;
 mod seed_regressions;
 mod sessions;
