@@ -2,6 +2,7 @@
 
 #![allow(unreachable_pub)]
 
+mod binary;
 mod support;
 
 mod admin;
@@ -21,6 +22,7 @@ mod lifecycle;
 mod live;
 mod logs;
 mod operations;
+mod restarts;
 mod seed_regressions;
 mod sessions;
 mod slow_clients;
