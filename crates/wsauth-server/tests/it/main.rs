@@ -13,6 +13,7 @@ mod attacks_page;
 mod attacks_refresh;
 mod attacks_structure;
 mod attacks_transport;
+mod backend_faults;
 mod checks;
 mod client_addresses;
 mod connection_caps;
