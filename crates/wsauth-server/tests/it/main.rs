@@ -19,6 +19,7 @@ mod client_addresses;
 mod connection_caps;
 mod credentials;
 mod fastapi_compat;
+mod floods;
 mod lifecycle;
 mod live;
 mod logs;
