@@ -20,11 +20,14 @@ fn with_admin(c: &mut wsauth_server::Config) {
 /// A second writer holding SQLite's write lock past the server's busy timeout.
 struct WriteLock(sqlx::SqliteConnection);
 
+async fn open_database(data_dir: &Path) -> sqlx::SqliteConnection {
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(data_dir.join("wsauth.db"));
+    sqlx::ConnectOptions::connect(&options).await.expect("open")
+}
+
 impl WriteLock {
     async fn take(data_dir: &Path) -> Self {
-        let options =
-            sqlx::sqlite::SqliteConnectOptions::new().filename(data_dir.join("wsauth.db"));
-        let mut conn = sqlx::ConnectOptions::connect(&options).await.expect("open");
+        let mut conn = open_database(data_dir).await;
         sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await.expect("lock");
         Self(conn)
     }
@@ -60,9 +63,17 @@ impl SmallDisk {
         self.path().join("filler")
     }
 
-    /// Writes a file until the disk is full (at most its 8 MiB).
-    fn fill(&self) {
+    /// Writes a file until the disk is full (at most its 8 MiB). The
+    /// database's write-ahead log is emptied first: otherwise writes could
+    /// go on for a while into room the log already holds.
+    async fn fill(&self, data_dir: &Path) {
         use std::io::Write;
+        let mut conn = open_database(data_dir).await;
+        let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&mut conn)
+            .await
+            .expect("checkpoint");
+        assert_eq!(busy, 0, "the log could not be truncated");
         let mut file = std::fs::File::create(self.filler()).expect("create filler");
         let chunk = vec![0u8; 64 * 1024];
         for _ in 0..1024 {
@@ -180,7 +191,7 @@ async fn a_full_database_fails_writes_with_503_and_keeps_serving_handshakes() {
     let (other, _) = server.login("bobby").await;
     let (mut open, _) = server.ws_welcome(&access).await;
 
-    disk.fill();
+    disk.fill(&server.data_dir).await;
     every_write_fails(&server, &access, &refresh, &other).await;
     reads_keep_working(&server, &access, &mut open).await;
     disk.free();
