@@ -6,6 +6,7 @@
 //! wsauth-bench echo      --url ... --connections 16
 //! wsauth-bench revoke    --url ... --idle 1000 --repeat 20
 //! wsauth-bench expiry    --url ... --hmac-secret "$S" --connections 200
+//! wsauth-bench flood     --url ... --hmac-secret "$S" --attack bad-token
 //! ```
 //!
 //! Every target must be on loopback; every loop is bounded by `--count` and
@@ -17,6 +18,7 @@ mod common;
 mod dial;
 mod echo;
 mod expiry;
+mod flood;
 mod handshake;
 mod hold;
 mod report;
@@ -53,6 +55,8 @@ enum Command {
     Revoke(revoke::RevokeArgs),
     /// Lateness of 4001 closes after token expiry.
     Expiry(expiry::ExpiryArgs),
+    /// Valid clients' success and latency while one address floods the server.
+    Flood(flood::FloodArgs),
 }
 
 impl Command {
@@ -63,6 +67,7 @@ impl Command {
             Self::Echo(a) => &a.common,
             Self::Revoke(a) => &a.common,
             Self::Expiry(a) => &a.common,
+            Self::Flood(a) => &a.common,
         }
     }
 }
@@ -125,6 +130,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Revoke(args) => revoke::run(args, dialer, api).await?,
         Command::Expiry(args) => expiry::run(args, dialer).await?,
+        Command::Flood(args) => {
+            let creds =
+                common::provision(&common, &api, common.mode, common.users, &common.user_prefix())
+                    .await?;
+            flood::run(args, dialer, creds).await?;
+        }
     }
     Ok(())
 }
