@@ -7,6 +7,7 @@
 //! wsauth-bench revoke    --url ... --idle 1000 --repeat 20
 //! wsauth-bench expiry    --url ... --hmac-secret "$S" --connections 200
 //! wsauth-bench flood     --url ... --hmac-secret "$S" --attack bad-token
+//! wsauth-bench restart   --url ... --hmac-secret "$S" --server-pid PID --connections 10000
 //! ```
 //!
 //! Every target must be on loopback; every loop is bounded by `--count` and
@@ -22,6 +23,7 @@ mod flood;
 mod handshake;
 mod hold;
 mod report;
+mod restart;
 mod revoke;
 
 use anyhow::Context;
@@ -57,6 +59,8 @@ enum Command {
     Expiry(expiry::ExpiryArgs),
     /// Valid clients' success and latency while one address floods the server.
     Flood(flood::FloodArgs),
+    /// SIGTERM (or SIGKILL) with sockets open: 1001 closes, then revocations after the restart.
+    Restart(restart::RestartArgs),
 }
 
 impl Command {
@@ -68,6 +72,7 @@ impl Command {
             Self::Revoke(a) => &a.common,
             Self::Expiry(a) => &a.common,
             Self::Flood(a) => &a.common,
+            Self::Restart(a) => &a.common,
         }
     }
 }
@@ -136,6 +141,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     .await?;
             flood::run(args, dialer, creds).await?;
         }
+        Command::Restart(args) => restart::run(args, dialer, api).await?,
     }
     Ok(())
 }
