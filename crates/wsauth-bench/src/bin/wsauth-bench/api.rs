@@ -172,6 +172,23 @@ impl Api {
         Ok(resp.status())
     }
 
+    /// `POST path` with a username and password (login, register); returns the status.
+    pub(crate) async fn post_credentials(
+        &self,
+        path: &str,
+        username: &str,
+        password: &str,
+    ) -> anyhow::Result<StatusCode> {
+        let resp = self
+            .client
+            .post(self.url(path))
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .with_context(|| format!("POST {path} failed"))?;
+        Ok(resp.status())
+    }
+
     /// `GET /healthz`: whether the server answers 200.
     pub(crate) async fn healthy(&self) -> bool {
         let resp = self.client.get(self.url("/healthz")).send().await;

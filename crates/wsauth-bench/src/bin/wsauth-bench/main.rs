@@ -8,6 +8,7 @@
 //! wsauth-bench expiry    --url ... --hmac-secret "$S" --connections 200
 //! wsauth-bench flood     --url ... --hmac-secret "$S" --attack bad-token
 //! wsauth-bench restart   --url ... --hmac-secret "$S" --server-pid PID --connections 10000
+//! wsauth-bench faults    --url ... --hmac-secret "$S" --fault lock --database DATA/wsauth.db
 //! ```
 //!
 //! Every target must be on loopback; every loop is bounded by `--count` and
@@ -19,6 +20,7 @@ mod common;
 mod dial;
 mod echo;
 mod expiry;
+mod faults;
 mod flood;
 mod handshake;
 mod hold;
@@ -61,6 +63,8 @@ enum Command {
     Flood(flood::FloodArgs),
     /// SIGTERM (or SIGKILL) with sockets open: 1001 closes, then revocations after the restart.
     Restart(restart::RestartArgs),
+    /// Every operation while the database is locked or full, and after it recovers.
+    Faults(faults::FaultsArgs),
 }
 
 impl Command {
@@ -73,6 +77,7 @@ impl Command {
             Self::Expiry(a) => &a.common,
             Self::Flood(a) => &a.common,
             Self::Restart(a) => &a.common,
+            Self::Faults(a) => &a.common,
         }
     }
 }
@@ -142,6 +147,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             flood::run(args, dialer, creds).await?;
         }
         Command::Restart(args) => restart::run(args, dialer, api).await?,
+        Command::Faults(args) => faults::run(args, dialer, api).await?,
     }
     Ok(())
 }
