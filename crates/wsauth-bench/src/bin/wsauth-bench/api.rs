@@ -189,6 +189,17 @@ impl Api {
         Ok(resp.status())
     }
 
+    /// The value of an unlabelled sample in `GET /metrics`, such as
+    /// `wsauth_live_sockets`.
+    pub(crate) async fn metric(&self, name: &str) -> anyhow::Result<f64> {
+        let text = self.client.get(self.url("/metrics")).send().await?.text().await?;
+        text.lines()
+            .filter_map(|line| line.split_once(' '))
+            .find(|(series, _)| *series == name)
+            .and_then(|(_, value)| value.trim().parse().ok())
+            .with_context(|| format!("no {name} in /metrics"))
+    }
+
     /// `GET /healthz`: whether the server answers 200.
     pub(crate) async fn healthy(&self) -> bool {
         let resp = self.client.get(self.url("/healthz")).send().await;

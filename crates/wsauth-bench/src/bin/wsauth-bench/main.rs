@@ -9,6 +9,7 @@
 //! wsauth-bench flood     --url ... --hmac-secret "$S" --attack bad-token
 //! wsauth-bench restart   --url ... --hmac-secret "$S" --server-pid PID --connections 10000
 //! wsauth-bench faults    --url ... --hmac-secret "$S" --fault lock --database DATA/wsauth.db
+//! wsauth-bench soak      --url ... --hmac-secret "$S" --server-pid PID --connections 15000 --duration 600
 //! ```
 //!
 //! Every target must be on loopback; every loop is bounded by `--count` and
@@ -27,6 +28,7 @@ mod hold;
 mod report;
 mod restart;
 mod revoke;
+mod soak;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -65,6 +67,8 @@ enum Command {
     Restart(restart::RestartArgs),
     /// Every operation while the database is locked or full, and after it recovers.
     Faults(faults::FaultsArgs),
+    /// Sockets refreshing in-band, logging out and expiring for a long run: memory and counts.
+    Soak(soak::SoakArgs),
 }
 
 impl Command {
@@ -78,6 +82,7 @@ impl Command {
             Self::Flood(a) => &a.common,
             Self::Restart(a) => &a.common,
             Self::Faults(a) => &a.common,
+            Self::Soak(a) => &a.common,
         }
     }
 }
@@ -148,6 +153,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Restart(args) => restart::run(args, dialer, api).await?,
         Command::Faults(args) => faults::run(args, dialer, api).await?,
+        Command::Soak(args) => soak::run(args, dialer, api).await?,
     }
     Ok(())
 }
