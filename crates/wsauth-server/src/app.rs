@@ -148,7 +148,8 @@ impl Application {
         self.state.shutdown.clone()
     }
 
-    /// Serves until the shutdown token is cancelled.
+    /// Serves until the shutdown token is cancelled, then closes every live
+    /// socket with 1001 and returns within `shutdown_timeout`.
     pub async fn run(self) -> anyhow::Result<()> {
         let Self { listener, internal, state, revocations, .. } = self;
         let shutdown = state.shutdown.clone();
@@ -164,18 +165,26 @@ impl Application {
         if let Some(handle) = state.metrics.clone() {
             tokio::spawn(crate::metrics::upkeep(handle, shutdown.clone()));
         }
+        let limit = Duration::from_secs(state.config.shutdown_timeout);
+        let policy = || {
+            let proxies = state.auth.trusted_proxies().clone();
+            ConnectionPolicy::new(&state.config.limits, proxies, limit)
+        };
         if let Some(internal) = internal {
-            let policy =
-                ConnectionPolicy::new(&state.config.limits, state.auth.trusted_proxies().clone());
             let router = routes::internal_router(state.clone());
-            tokio::spawn(serve::serve(internal, router, policy, shutdown.clone()));
+            tokio::spawn(serve::serve(internal, router, policy(), shutdown.clone()));
         }
-        let policy =
-            ConnectionPolicy::new(&state.config.limits, state.auth.trusted_proxies().clone());
-        serve::serve(listener, routes::router(state), policy, shutdown).await;
+        let policy = policy();
+        // Live sockets see the same cancellation and send their 1001 while
+        // the HTTP connections drain; both are held to one deadline.
+        let began = serve::serve(listener, routes::router(state), policy, shutdown).await;
         sockets.close();
-        if tokio::time::timeout(Duration::from_secs(5), sockets.wait()).await.is_err() {
-            tracing::warn!("some sockets did not close within 5 s");
+        if tokio::time::timeout_at(began + limit, sockets.wait()).await.is_err() {
+            tracing::warn!(
+                left = sockets.len(),
+                shutdown_timeout = limit.as_secs(),
+                "some sockets did not close within shutdown_timeout; dropping them"
+            );
         }
         tracing::info!("stopped");
         Ok(())

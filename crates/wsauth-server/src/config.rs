@@ -59,6 +59,10 @@ pub struct Config {
     pub refresh_grace: i64,
     /// One-time ticket lifetime, seconds.
     pub ticket_ttl: i64,
+    /// Seconds a shutdown (SIGTERM, Ctrl-C) may take: live sockets are sent
+    /// close 1001 and requests in flight finish; whatever is still open after
+    /// it is dropped. Default 5.
+    pub shutdown_timeout: u64,
     /// Log filter (tracing `EnvFilter` syntax).
     pub log: String,
     /// Log line format: `text` or `json`.
@@ -306,6 +310,7 @@ impl Default for Config {
             max_token_lifetime: tokens.max_token_lifetime,
             refresh_grace: 10,
             ticket_ttl: wsauth::DEFAULT_TICKET_TTL_SECS,
+            shutdown_timeout: 5,
             log: "info".into(),
             log_format: LogFormat::Text,
             metrics: true,
@@ -378,6 +383,10 @@ pub struct Overrides {
     #[arg(long, global = true, env = "WSAUTH_COOKIE_HOST_PREFIX")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cookie_host_prefix: Option<bool>,
+    /// Seconds a shutdown may take before open sockets are dropped [default: 5].
+    #[arg(long, global = true, env = "WSAUTH_SHUTDOWN_TIMEOUT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_timeout: Option<u64>,
     /// Log filter [default: info].
     #[arg(long, global = true, env = "WSAUTH_LOG")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -517,6 +526,7 @@ impl Config {
         }
         let limits = &self.limits;
         let timeouts = [
+            ("shutdown_timeout", self.shutdown_timeout),
             ("limits.header_read_timeout", limits.header_read_timeout),
             ("limits.body_read_timeout", limits.body_read_timeout),
             ("limits.http_idle_timeout", limits.http_idle_timeout),

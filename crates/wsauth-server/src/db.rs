@@ -1,8 +1,8 @@
 //! The SQLite database: opened (and created) in the data directory, migrated on start.
 
 use anyhow::Context;
-use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Connection, SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::time::Duration;
 
@@ -20,12 +20,29 @@ pub async fn open(data_dir: &Path) -> anyhow::Result<SqlitePool> {
         .foreign_keys(true);
     let pool = SqlitePoolOptions::new()
         .max_connections(4)
+        .after_release(|conn, _| Box::pin(settled(conn)))
         .connect_with(options)
         .await
         .with_context(|| format!("cannot open database {}", path.display()))?;
     sqlx::migrate!("./migrations").run(&pool).await.context("database migration failed")?;
     tracing::info!(path = %path.display(), "database ready");
     Ok(pool)
+}
+
+/// Whether a connection may go back to the pool. A failed write (disk full,
+/// an I/O error) can make SQLite roll the whole transaction back by itself;
+/// sqlx still counts that transaction as open, its own `ROLLBACK` then
+/// fails, and the connection would refuse every later `BEGIN`. Such a
+/// connection is closed instead (the pool opens a fresh one), so writes
+/// work again as soon as the disk does, without a restart.
+async fn settled(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    // A dropped transaction's rollback is queued on the connection: let it
+    // run, then look again.
+    conn.ping().await?;
+    Ok(!conn.is_in_transaction())
 }
 
 /// Creates an empty database file readable by its owner only (SQLite gives
@@ -36,5 +53,44 @@ fn create_private(path: &Path) -> anyhow::Result<()> {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a transaction SQLite rolled back itself (here: the
+    /// database hit its page limit) left its connection in the pool unable
+    /// to begin another, so writes kept failing after the disk had room.
+    #[tokio::test]
+    async fn a_transaction_sqlite_rolled_back_itself_does_not_poison_the_pool() {
+        let dir = tempfile::tempdir().expect("dir");
+        let pool = open(dir.path()).await.expect("open");
+        {
+            let mut conn = pool.acquire().await.expect("acquire");
+            let (pages,): (i64,) =
+                sqlx::query_as("PRAGMA page_count").fetch_one(&mut *conn).await.expect("pages");
+            sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA max_page_count = {pages}")))
+                .execute(&mut *conn)
+                .await
+                .expect("limit");
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.expect("begin");
+            let huge = "x".repeat(1 << 20);
+            let full = sqlx::query(
+                "INSERT INTO users (username, password_hash, created_at) VALUES ('big', ?, 0)",
+            )
+            .bind(huge)
+            .execute(&mut *tx)
+            .await;
+            assert!(full.is_err(), "the page limit did not bite");
+        }
+        for _ in 0..8 {
+            let tx = pool
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .expect("a connection of the pool cannot begin");
+            tx.rollback().await.expect("rollback");
+        }
     }
 }

@@ -15,6 +15,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::Service;
@@ -30,15 +31,22 @@ pub(crate) struct ConnectionPolicy {
     trusted_proxies: TrustedProxies,
     header_read_timeout: Duration,
     idle_timeout: Duration,
+    /// How long requests in flight may take to finish once shutdown began.
+    drain_limit: Duration,
 }
 
 impl ConnectionPolicy {
-    pub(crate) fn new(limits: &Limits, trusted_proxies: TrustedProxies) -> Self {
+    pub(crate) fn new(
+        limits: &Limits,
+        trusted_proxies: TrustedProxies,
+        drain_limit: Duration,
+    ) -> Self {
         Self {
             slots: ClientSlots::new(limits.max_connections, limits.max_connections_per_address),
             trusted_proxies,
             header_read_timeout: Duration::from_secs(limits.header_read_timeout),
             idle_timeout: Duration::from_secs(limits.http_idle_timeout),
+            drain_limit,
         }
     }
 
@@ -65,13 +73,15 @@ pub(crate) fn max_connections_from_nofile() -> usize {
 
 /// Serves `app` on `listener` until `shutdown` is cancelled, then stops
 /// accepting, lets every connection finish its request (idle ones close at
-/// once) and returns when all have, or after `DRAIN_LIMIT`.
+/// once) and returns when all have, or once the policy's drain limit has
+/// passed. Returns when the shutdown began, so the caller can hold the rest
+/// of the shutdown to the same deadline.
 pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     policy: ConnectionPolicy,
     shutdown: CancellationToken,
-) {
+) -> Instant {
     let connections = TaskTracker::new();
     tracing::info!(
         max_connections = policy.slots.total(),
@@ -98,15 +108,14 @@ pub(crate) async fn serve(
             Err(full) => refuse(stream, peer, full),
         }
     }
+    let began = Instant::now();
     drop(listener);
     connections.close();
-    if tokio::time::timeout(DRAIN_LIMIT, connections.wait()).await.is_err() {
+    if tokio::time::timeout_at(began + policy.drain_limit, connections.wait()).await.is_err() {
         tracing::warn!(left = connections.len(), "some HTTP connections did not finish in time");
     }
+    began
 }
-
-/// How long shutdown waits for HTTP requests in flight.
-const DRAIN_LIMIT: Duration = Duration::from_secs(5);
 
 /// One accepted connection, before hyper takes it.
 struct Connection {

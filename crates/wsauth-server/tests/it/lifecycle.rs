@@ -2,62 +2,20 @@
 //! key file, `wsauth user add`, the demo page, health, and shutdown closing
 //! every socket with 1001.
 
+use crate::binary::{BIN, Running, spawn_with_env, terminate};
 use crate::support::*;
 use serde_json::json;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-const BIN: &str = env!("CARGO_BIN_EXE_wsauth");
+use std::process::{Command, Stdio};
 
 /// Starts the binary and waits for its "listening" line; returns the child and base URL.
-fn spawn(cwd: &std::path::Path, args: &[&str]) -> (Child, String, std::thread::JoinHandle<String>) {
-    spawn_with_env(cwd, args, &[])
-}
-
-fn spawn_with_env(
+fn spawn(
     cwd: &std::path::Path,
     args: &[&str],
-    env: &[(&str, &str)],
-) -> (Child, String, std::thread::JoinHandle<String>) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("WSAUTH_HMAC_SECRET")
-        .env("WSAUTH_LOG", "debug")
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn wsauth");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read listening line");
-    let url = line
-        .trim()
-        .strip_prefix("wsauth listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    let stderr = child.stderr.take().expect("stderr");
-    let logs = std::thread::spawn(move || {
-        let mut all = String::new();
-        let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut all);
-        all
-    });
+) -> (std::process::Child, String, std::thread::JoinHandle<String>) {
+    let Running { child, url, logs } = spawn_with_env(cwd, args, &[]);
     (child, url, logs)
-}
-
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    for _ in 0..100 {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    child.wait().expect("wait")
 }
 
 #[tokio::test]
@@ -126,7 +84,8 @@ async fn environment_configures_the_binary_and_flags_override_it() {
         ("WSAUTH_ACCESS_TTL", "60"),
         ("WSAUTH_HMAC_SECRET", SECRET),
     ];
-    let (mut child, url, _logs) = spawn_with_env(cwd.path(), &["--listen", "127.0.0.1:0"], &env);
+    let Running { mut child, url, .. } =
+        spawn_with_env(cwd.path(), &["--listen", "127.0.0.1:0"], &env);
     let http = reqwest::Client::builder().no_proxy().build().expect("client");
     let creds = json!({"username": "dora", "password": PASSWORD});
     http.post(format!("{url}/auth/register")).json(&creds).send().await.expect("register");
@@ -145,7 +104,7 @@ async fn environment_configures_the_binary_and_flags_override_it() {
 
     // A flag wins over the environment.
     let args = ["--listen", "127.0.0.1:0", "--allowed-origin", "http://c.example"];
-    let (mut child, url, _logs) = spawn_with_env(cwd.path(), &args, &env);
+    let Running { mut child, url, .. } = spawn_with_env(cwd.path(), &args, &env);
     let ws_url = format!("{}/ws?token={access}", url.replacen("http://", "ws://", 1));
     connect(&ws_url, &[("origin", "http://c.example")]).await.expect("101 for the flag's origin");
     rejected(connect(&ws_url, &[("origin", "http://b.example")]).await)

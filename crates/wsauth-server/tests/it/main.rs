@@ -2,6 +2,7 @@
 
 #![allow(unreachable_pub)]
 
+mod binary;
 mod support;
 
 mod admin;
@@ -12,16 +13,19 @@ mod attacks_page;
 mod attacks_refresh;
 mod attacks_structure;
 mod attacks_transport;
+mod backend_faults;
 mod checks;
 mod client_addresses;
 mod connection_caps;
 mod credentials;
 mod fastapi_compat;
+mod floods;
 mod lifecycle;
 mod live;
 mod logs;
 mod openapi;
 mod operations;
+mod restarts;
 mod seed_regressions;
 mod sessions;
 mod slow_clients;

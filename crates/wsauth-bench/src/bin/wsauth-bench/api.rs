@@ -18,6 +18,7 @@ pub(crate) struct Api {
 #[derive(Deserialize)]
 struct LoginBody {
     access_token: String,
+    refresh_token: String,
 }
 
 #[derive(Deserialize)]
@@ -62,6 +63,15 @@ impl Api {
 
     /// Logs in; returns the access token.
     pub(crate) async fn login(&self, username: &str, password: &str) -> anyhow::Result<String> {
+        Ok(self.login_pair(username, password).await?.0)
+    }
+
+    /// Logs in; returns the access and the refresh token.
+    pub(crate) async fn login_pair(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> anyhow::Result<(String, String)> {
         let resp = self
             .client
             .post(self.url("/auth/login"))
@@ -73,7 +83,23 @@ impl Api {
             bail!("POST /auth/login answered {}", resp.status());
         }
         let body: LoginBody = resp.json().await.context("bad /auth/login body")?;
-        Ok(body.access_token)
+        Ok((body.access_token, body.refresh_token))
+    }
+
+    /// Rotates a refresh token; returns the new access and refresh token.
+    pub(crate) async fn refresh(&self, refresh: &str) -> anyhow::Result<(String, String)> {
+        let resp = self
+            .client
+            .post(self.url("/auth/refresh"))
+            .header(AUTHORIZATION, format!("Bearer {refresh}"))
+            .send()
+            .await
+            .context("POST /auth/refresh failed")?;
+        if !resp.status().is_success() {
+            bail!("POST /auth/refresh answered {}", resp.status());
+        }
+        let body: LoginBody = resp.json().await.context("bad /auth/refresh body")?;
+        Ok((body.access_token, body.refresh_token))
     }
 
     /// Logs in with cookies; returns the access cookie's value and the CSRF value.
@@ -131,13 +157,52 @@ impl Api {
 
     /// Logs out the login a bearer access token belongs to; returns the status.
     pub(crate) async fn logout(&self, token: &str) -> anyhow::Result<StatusCode> {
+        self.post_bearer("/auth/logout", token).await
+    }
+
+    /// `POST path` with a bearer token and no body; returns the status.
+    pub(crate) async fn post_bearer(&self, path: &str, token: &str) -> anyhow::Result<StatusCode> {
         let resp = self
             .client
-            .post(self.url("/auth/logout"))
+            .post(self.url(path))
             .header(AUTHORIZATION, format!("Bearer {token}"))
             .send()
             .await
-            .context("POST /auth/logout failed")?;
+            .with_context(|| format!("POST {path} failed"))?;
         Ok(resp.status())
+    }
+
+    /// `POST path` with a username and password (login, register); returns the status.
+    pub(crate) async fn post_credentials(
+        &self,
+        path: &str,
+        username: &str,
+        password: &str,
+    ) -> anyhow::Result<StatusCode> {
+        let resp = self
+            .client
+            .post(self.url(path))
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .with_context(|| format!("POST {path} failed"))?;
+        Ok(resp.status())
+    }
+
+    /// The value of an unlabelled sample in `GET /metrics`, such as
+    /// `wsauth_live_sockets`.
+    pub(crate) async fn metric(&self, name: &str) -> anyhow::Result<f64> {
+        let text = self.client.get(self.url("/metrics")).send().await?.text().await?;
+        text.lines()
+            .filter_map(|line| line.split_once(' '))
+            .find(|(series, _)| *series == name)
+            .and_then(|(_, value)| value.trim().parse().ok())
+            .with_context(|| format!("no {name} in /metrics"))
+    }
+
+    /// `GET /healthz`: whether the server answers 200.
+    pub(crate) async fn healthy(&self) -> bool {
+        let resp = self.client.get(self.url("/healthz")).send().await;
+        resp.is_ok_and(|r| r.status().is_success())
     }
 }

@@ -23,6 +23,9 @@ pub(crate) enum Mode {
     Cookie,
     /// `POST /auth/ws-ticket`, then `?ticket=<ticket>`.
     Ticket,
+    /// No credential on the handshake (point `--url` at `/ws/deferred`); the
+    /// first frame is `{"type":"auth","token":<JWT>}`.
+    FirstMessage,
 }
 
 impl Mode {
@@ -33,6 +36,7 @@ impl Mode {
             Self::Subprotocol => "subprotocol",
             Self::Cookie => "cookie",
             Self::Ticket => "ticket",
+            Self::FirstMessage => "first-message",
         }
     }
 }

@@ -3,7 +3,7 @@
 //! closing it so that the server closes the TCP connection first (its side
 //! keeps the TIME_WAIT, so the client's ports are never exhausted).
 
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,7 +117,7 @@ impl Dialer {
                 let ticket = self.api.ws_ticket(&cred.token).await.map_err(Fail::Ticket)?;
                 add_query(base, &[("ticket", &ticket)])
             }
-            Mode::Header | Mode::Subprotocol => base.to_owned(),
+            Mode::Header | Mode::Subprotocol | Mode::FirstMessage => base.to_owned(),
         };
         let mut request = url.into_client_request().map_err(|_| Fail::Handshake)?;
         let value = |s: String| HeaderValue::from_str(&s).map_err(|_| Fail::Handshake);
@@ -136,7 +136,7 @@ impl Dialer {
                 headers.insert(COOKIE, value(format!("access_token_cookie={}", cred.token))?);
                 headers.insert(ORIGIN, value(self.target.origin.clone())?);
             }
-            Mode::Query | Mode::Ticket => {}
+            Mode::Query | Mode::Ticket | Mode::FirstMessage => {}
         }
         let stream = connect_from(src, self.target.addr).await.map_err(|_| Fail::Connect)?;
         let (mut ws, _resp) =
@@ -147,6 +147,10 @@ impl Dialer {
                 WsError::Io(_) => Fail::Connect,
                 _ => Fail::Handshake,
             })?;
+        if self.mode == Mode::FirstMessage {
+            let auth = serde_json::json!({ "type": "auth", "token": cred.token });
+            ws.send(Message::text(auth.to_string())).await.map_err(|_| Fail::Handshake)?;
+        }
         if matches!(self.expect, Expect::Any) {
             return graceful(ws);
         }

@@ -112,15 +112,36 @@ pub(crate) async fn open_many(
     holders: &mut Holders,
     close_timeout: Duration,
 ) -> (u64, Errors, hdrhistogram::Histogram<u64>) {
-    let next = Arc::new(AtomicU64::new(0));
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Ws>(1024);
+    let opening = open_many_into(dialer, creds, n, concurrency, deadline, tx);
+    let holding = async {
+        while let Some(ws) = rx.recv().await {
+            holders.hold(ws, close_timeout);
+        }
+    };
+    let (opened, ()) = tokio::join!(opening, holding);
+    opened
+}
+
+/// Opens up to `n` sockets with `concurrency` openers and sends each to `to`.
+/// Returns (opened, errors, latency histogram).
+pub(crate) async fn open_many_into(
+    dialer: &Dialer,
+    creds: &Arc<Vec<Cred>>,
+    n: u64,
+    concurrency: usize,
+    deadline: Instant,
+    to: tokio::sync::mpsc::Sender<Ws>,
+) -> (u64, Errors, hdrhistogram::Histogram<u64>) {
+    let next = Arc::new(AtomicU64::new(0));
     let mut openers = JoinSet::new();
     for _ in 0..concurrency.max(1) {
         let dialer = dialer.clone();
         let creds = Arc::clone(creds);
         let next = Arc::clone(&next);
-        let tx = tx.clone();
+        let tx = to.clone();
         openers.spawn(async move {
+            let mut opened = 0u64;
             let mut errors = Errors::default();
             let mut latency = stats::new_histogram();
             let sources = &dialer.target().sources;
@@ -137,6 +158,7 @@ pub(crate) async fn open_many(
                         if tx.send(ws).await.is_err() {
                             break;
                         }
+                        opened += 1;
                     }
                     Err(fail) => {
                         errors.add(fail.kind());
@@ -144,19 +166,16 @@ pub(crate) async fn open_many(
                     }
                 }
             }
-            (errors, latency)
+            (opened, errors, latency)
         });
     }
-    drop(tx);
+    drop(to);
     let mut opened = 0u64;
-    while let Some(ws) = rx.recv().await {
-        holders.hold(ws, close_timeout);
-        opened += 1;
-    }
     let mut errors = Errors::default();
     let mut latency = stats::new_histogram();
     while let Some(joined) = openers.join_next().await {
-        if let Ok((e, l)) = joined {
+        if let Ok((o, e, l)) = joined {
+            opened += o;
             errors.merge(&e);
             let _ = latency.add(&l);
         }

@@ -6,6 +6,10 @@
 //! wsauth-bench echo      --url ... --connections 16
 //! wsauth-bench revoke    --url ... --idle 1000 --repeat 20
 //! wsauth-bench expiry    --url ... --hmac-secret "$S" --connections 200
+//! wsauth-bench flood     --url ... --hmac-secret "$S" --attack bad-token
+//! wsauth-bench restart   --url ... --hmac-secret "$S" --server-pid PID --connections 10000
+//! wsauth-bench faults    --url ... --hmac-secret "$S" --fault lock --database DATA/wsauth.db
+//! wsauth-bench soak      --url ... --hmac-secret "$S" --server-pid PID --connections 15000 --duration 600
 //! ```
 //!
 //! Every target must be on loopback; every loop is bounded by `--count` and
@@ -17,10 +21,14 @@ mod common;
 mod dial;
 mod echo;
 mod expiry;
+mod faults;
+mod flood;
 mod handshake;
 mod hold;
 mod report;
+mod restart;
 mod revoke;
+mod soak;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -53,6 +61,14 @@ enum Command {
     Revoke(revoke::RevokeArgs),
     /// Lateness of 4001 closes after token expiry.
     Expiry(expiry::ExpiryArgs),
+    /// Valid clients' success and latency while one address floods the server.
+    Flood(flood::FloodArgs),
+    /// SIGTERM (or SIGKILL) with sockets open: 1001 closes, then revocations after the restart.
+    Restart(restart::RestartArgs),
+    /// Every operation while the database is locked or full, and after it recovers.
+    Faults(faults::FaultsArgs),
+    /// Sockets refreshing in-band, logging out and expiring for a long run: memory and counts.
+    Soak(soak::SoakArgs),
 }
 
 impl Command {
@@ -63,6 +79,10 @@ impl Command {
             Self::Echo(a) => &a.common,
             Self::Revoke(a) => &a.common,
             Self::Expiry(a) => &a.common,
+            Self::Flood(a) => &a.common,
+            Self::Restart(a) => &a.common,
+            Self::Faults(a) => &a.common,
+            Self::Soak(a) => &a.common,
         }
     }
 }
@@ -125,6 +145,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Revoke(args) => revoke::run(args, dialer, api).await?,
         Command::Expiry(args) => expiry::run(args, dialer).await?,
+        Command::Flood(args) => {
+            let creds =
+                common::provision(&common, &api, common.mode, common.users, &common.user_prefix())
+                    .await?;
+            flood::run(args, dialer, creds).await?;
+        }
+        Command::Restart(args) => restart::run(args, dialer, api).await?,
+        Command::Faults(args) => faults::run(args, dialer, api).await?,
+        Command::Soak(args) => soak::run(args, dialer, api).await?,
     }
     Ok(())
 }
