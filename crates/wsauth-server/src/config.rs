@@ -216,6 +216,8 @@ impl Default for Limits {
 /// The longest lifetime the server issues tokens with: ten years, so that
 /// `exp` stays a valid time claim.
 const MAX_TOKEN_TTL: i64 = 10 * 365 * 24 * 3600;
+/// The longest `issuer` and `audience`, bytes: every token carries them.
+const MAX_CLAIM_TEXT: usize = 256;
 /// The longest any live-socket timer may be, seconds.
 const MAX_TIMER_SECS: u64 = 24 * 3600;
 
@@ -502,6 +504,11 @@ impl Config {
             }
         }
         self.limits.validate()?;
+        for (name, value) in [("issuer", &self.issuer), ("audience", &self.audience)] {
+            if value.as_ref().is_some_and(|v| v.len() > MAX_CLAIM_TEXT) {
+                return Err(ConfigError::Invalid(format!("{name} must be at most 256 bytes")));
+            }
+        }
         if self.limits.max_message_size < 1024 || self.limits.read_buffer_size < 1024 {
             return Err(ConfigError::Invalid(
                 "limits.max_message_size and limits.read_buffer_size must be at least 1024".into(),

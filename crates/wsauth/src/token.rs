@@ -71,6 +71,10 @@ pub enum IssueError {
     /// Signing or randomness failed.
     #[error("signing failed: {0}")]
     Crypto(String),
+    /// The token would be longer than `max_token_len`, so it would never
+    /// verify (long custom claims, issuer or audience).
+    #[error("the token would be {0} bytes, over the longest accepted")]
+    TooLong(usize),
 }
 
 /// Options for one token being issued.
@@ -209,7 +213,8 @@ impl TokenAuthority {
 
     /// Signs `claims` as they are with the current key: for re-issuing a
     /// token whose claims were kept (an exact retry of a refresh). New tokens
-    /// come from [`TokenAuthority::issue_access`] and `issue_refresh`.
+    /// come from [`TokenAuthority::issue_access`] and `issue_refresh`. Never
+    /// makes a token longer than `max_token_len`, which would not verify.
     pub fn sign(&self, claims: &Claims) -> Result<String, IssueError> {
         crate::crypto::ensure_provider();
         let key = self.keys.current();
@@ -223,6 +228,9 @@ impl TokenAuthority {
             .map_err(|e| IssueError::Crypto(e.to_string()))?;
         out.push('.');
         out.push_str(&sig);
+        if out.len() > self.settings.max_token_len {
+            return Err(IssueError::TooLong(out.len()));
+        }
         Ok(out)
     }
 
@@ -343,4 +351,25 @@ fn read_header(header: &Map<String, Value>) -> Result<(&str, Option<&str>), Auth
 fn random_id() -> Result<String, IssueError> {
     let bytes = random_bytes::<16>().map_err(|e| IssueError::Crypto(e.to_string()))?;
     Ok(uuid::Builder::from_random_bytes(bytes).into_uuid().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Algorithm, Key};
+
+    #[test]
+    fn no_token_is_issued_that_would_be_too_long_to_verify() {
+        // Found by the server_config fuzz target: an issuer of a few KiB
+        // made every token the server issued too long for its own verifier.
+        let settings =
+            TokenSettings { issuer: Some("i".repeat(MAX_TOKEN_LEN)), ..Default::default() };
+        let key = Key::generate(Algorithm::HS256).unwrap();
+        let tokens = TokenAuthority::with_settings(KeySet::new(key), settings);
+        let issued = tokens.issue_access("alice", IssueOptions::default());
+        assert!(
+            matches!(issued, Err(IssueError::TooLong(len)) if len > MAX_TOKEN_LEN),
+            "{issued:?}"
+        );
+    }
 }

@@ -220,6 +220,8 @@ fn configurations_that_cannot_run_are_refused() {
         "[limits]\nexpiry_grace = -5\n",
         "access_ttl = 9223372036854775807\nmax_token_lifetime = 9223372036854775807\n",
         "refresh_ttl = 400000000\n",
+        &format!("issuer = \"{}\"\n", "i".repeat(257)),
+        &format!("audience = \"{}\"\n", "a".repeat(6000)),
     ] {
         assert!(load(text).is_err(), "accepted {text:?}");
     }
