@@ -219,14 +219,15 @@ start_server() {
       SEED_JWT_SECRET="$SECRET" "${PIN_SERVER[@]}" bench/seed.sh > "$out" 2>&1 &
       ;;
     wsauth)
-      # The per-address handshake and password rates and the per-socket
-      # message rate are switched off (one host with 16 source addresses would otherwise be
+      # The per-address handshake, connection and password rates and the
+      # per-socket message rate are switched off (one host with 16 source addresses would otherwise be
       # held to 800 handshakes/s), and logging is reduced to warnings, as the
       # peers neither limit nor log.
       SERVER_DATA="$(mktemp -d)"
       WSAUTH_HMAC_SECRET="$SECRET" \
         WSAUTH_LOG="${BENCH_WSAUTH_LOG:-warn}" \
         WSAUTH_LIMITS_HANDSHAKE_RATE="${BENCH_WSAUTH_HANDSHAKE_RATE:-0}" \
+        WSAUTH_LIMITS_CONNECTION_RATE="${BENCH_WSAUTH_CONNECTION_RATE:-0}" \
         WSAUTH_LIMITS_MESSAGE_RATE="${BENCH_WSAUTH_MESSAGE_RATE:-0}" \
         WSAUTH_LIMITS_PASSWORD_RATE="${BENCH_WSAUTH_PASSWORD_RATE:-0}" \
         "${PIN_SERVER[@]}" "$WSAUTH" serve \

@@ -176,6 +176,12 @@ pub struct Limits {
     /// past it 429 and closed. A trusted proxy counts against `max_connections`
     /// only. Default 4096.
     pub max_connections_per_address: usize,
+    /// New connections per second per client address, sustained; past it a
+    /// connection gets 429 and is closed as soon as it is accepted, before
+    /// any parsing. A trusted proxy is not limited. 0 = off. Default 100.
+    pub connection_rate: f64,
+    /// New connections per client address in a burst. Default 200.
+    pub connection_burst: f64,
 }
 
 impl Default for Limits {
@@ -209,6 +215,8 @@ impl Default for Limits {
             http_idle_timeout: 60,
             max_connections: crate::serve::max_connections_from_nofile(),
             max_connections_per_address: 4096,
+            connection_rate: 100.0,
+            connection_burst: 200.0,
         }
     }
 }

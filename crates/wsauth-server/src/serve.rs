@@ -1,8 +1,10 @@
 //! The accept loop, in place of `axum::serve` (which sets no timer, so a
 //! client that never finishes its headers holds its connection forever).
-//! Each connection first takes a place under the connection caps (in all,
-//! and per client address) or is answered with a fixed `503` / `429` and
-//! closed, before any other work; then hyper serves it with a header read
+//! Each connection first passes its address's rate of new connections and
+//! takes a place under the connection caps (in all, and per client address),
+//! or is answered with a fixed `503` / `429` and closed, before any other
+//! work (no task, no parsing: a flood from one address costs little more
+//! than the kernel's share); then hyper serves it with a header read
 //! timeout and an idle timeout, and hands WebSocket upgrades off untimed
 //! (their keepalive is the ping/pong in `LiveSocket`).
 
@@ -19,6 +21,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::Service;
+use wsauth::live::AddressLimiter;
 use wsauth::{ClientKey, ClientSlot, ClientSlots, SlotsFull, TrustedProxies};
 
 use crate::config::Limits;
@@ -28,6 +31,8 @@ use crate::stream::{AcceptedStream, Progress};
 #[derive(Debug, Clone)]
 pub(crate) struct ConnectionPolicy {
     slots: ClientSlots,
+    /// New connections per client address (shared by clones of the policy).
+    opening: std::sync::Arc<AddressLimiter>,
     trusted_proxies: TrustedProxies,
     header_read_timeout: Duration,
     idle_timeout: Duration,
@@ -43,6 +48,10 @@ impl ConnectionPolicy {
     ) -> Self {
         Self {
             slots: ClientSlots::new(limits.max_connections, limits.max_connections_per_address),
+            opening: std::sync::Arc::new(AddressLimiter::new(
+                limits.connection_rate,
+                limits.connection_burst,
+            )),
             trusted_proxies,
             header_read_timeout: Duration::from_secs(limits.header_read_timeout),
             idle_timeout: Duration::from_secs(limits.http_idle_timeout),
@@ -50,13 +59,26 @@ impl ConnectionPolicy {
         }
     }
 
-    /// A place for a connection from `peer`. A trusted proxy speaks for many
+    /// A place for a connection from `peer`, unless its address opens
+    /// connections faster than its rate. A trusted proxy speaks for many
     /// clients, so it counts against the total only.
-    fn admit(&self, peer: SocketAddr) -> Result<ClientSlot, SlotsFull> {
+    fn admit(&self, peer: SocketAddr) -> Result<ClientSlot, Refusal> {
         let ip = peer.ip();
         let client = (!self.trusted_proxies.contains(ip)).then(|| ClientKey::from(ip));
-        self.slots.try_acquire(client)
+        if let Some(client) = client {
+            self.opening.check(client).map_err(|_| Refusal::Rate)?;
+        }
+        self.slots.try_acquire(client).map_err(Refusal::Full)
     }
+}
+
+/// Why a connection is refused as soon as it is accepted.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    /// A connection cap (in all, or the address's share).
+    Full(SlotsFull),
+    /// The address opens connections faster than `connection_rate`.
+    Rate,
 }
 
 /// The default `max_connections`: the soft `RLIMIT_NOFILE` less a reserve
@@ -163,11 +185,12 @@ impl Connection {
 /// Answers a connection past a cap with a fixed response and closes it. The
 /// write is one non-blocking attempt on a fresh socket (its send buffer is
 /// empty); a client that already sent its request may see a reset instead.
-fn refuse(stream: TcpStream, peer: SocketAddr, full: SlotsFull) {
-    tracing::debug!(%peer, ?full, "connection refused at its cap");
-    let response: &[u8] = match full {
-        SlotsFull::Client => TOO_MANY_FROM_ADDRESS,
-        _ => AT_CAPACITY,
+fn refuse(stream: TcpStream, peer: SocketAddr, refusal: Refusal) {
+    tracing::debug!(%peer, ?refusal, "connection refused at accept");
+    let response: &[u8] = match refusal {
+        Refusal::Full(SlotsFull::Client) => TOO_MANY_FROM_ADDRESS,
+        Refusal::Rate => TOO_FAST_FROM_ADDRESS,
+        Refusal::Full(_) => AT_CAPACITY,
     };
     if let Ok(mut stream) = stream.into_std() {
         let _ = stream.write(response);
@@ -181,6 +204,10 @@ content-type: application/json\r\ncontent-length: 72\r\nretry-after: 1\r\nconnec
 const TOO_MANY_FROM_ADDRESS: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\n\
 content-type: application/json\r\ncontent-length: 79\r\nretry-after: 1\r\nconnection: close\r\n\r\n\
 {\"detail\":\"Too many connections from this address\",\"error\":\"too_many_requests\"}";
+
+const TOO_FAST_FROM_ADDRESS: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\n\
+content-type: application/json\r\ncontent-length: 83\r\nretry-after: 1\r\nconnection: close\r\n\r\n\
+{\"detail\":\"Too many new connections from this address\",\"error\":\"too_many_requests\"}";
 
 /// After a failed `accept`: a reset by the client is nothing; anything else
 /// (such as running out of file descriptors) is logged and waited out, so
@@ -211,7 +238,7 @@ mod tests {
 
     #[test]
     fn fixed_responses_declare_their_length_and_are_json() {
-        for response in [AT_CAPACITY, TOO_MANY_FROM_ADDRESS] {
+        for response in [AT_CAPACITY, TOO_MANY_FROM_ADDRESS, TOO_FAST_FROM_ADDRESS] {
             let (declared, actual) = body_length(response);
             assert_eq!(declared, actual);
             let body = &response[response.len() - actual..];

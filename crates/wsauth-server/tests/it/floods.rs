@@ -18,14 +18,19 @@ use crate::support::*;
 const FLOODER: [u8; 4] = [127, 0, 0, 2];
 const VALID: [u8; 4] = [127, 0, 0, 3];
 
+/// What a refused handshake got: a status, or a reset (a connection refused
+/// as soon as it was accepted may be reset before its answer is read).
+const RESET: u16 = 0;
+
 /// A WebSocket handshake on `path` from `source`: the socket once upgraded,
-/// otherwise the HTTP status of the refusal.
+/// otherwise the HTTP status of the refusal (or [`RESET`]).
 async fn handshake_from(source: [u8; 4], server: &TestServer, path: &str) -> Result<Ws, u16> {
     let stream = tcp_from(IpAddr::from(source), server.addr).await;
     let url = server.ws_url(path);
     match tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)).await {
         Ok((ws, _)) => Ok(ws),
         Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+        Err(tungstenite::Error::Io(_) | tungstenite::Error::Protocol(_)) => Err(RESET),
         Err(e) => panic!("handshake from {source:?} failed: {e}"),
     }
 }
@@ -68,8 +73,8 @@ async fn a_bad_token_flood_from_one_address_leaves_other_addresses_served() {
         .collect::<Vec<u16>>();
     let (statuses, ()) = tokio::join!(flood, valid_clients(&server, 15, false));
     let refused = |code| statuses.iter().filter(|s| **s == code).count();
-    assert_eq!(refused(401) + refused(429), 300, "{statuses:?}");
-    assert!(refused(429) >= 1, "the handshake limit never answered");
+    assert_eq!(refused(401) + refused(429) + refused(RESET), 300, "{statuses:?}");
+    assert!(refused(429) >= 1, "no limit ever answered");
 }
 
 /// A slowloris connection from the flooder: if the server refuses it at
@@ -132,7 +137,7 @@ async fn a_first_message_flood_from_one_address_leaves_other_addresses_served() 
     for outcome in outcomes {
         match outcome {
             Ok(ws) => held.push(ws),
-            Err(status) => assert_eq!(status, 429),
+            Err(status) => assert!(status == 429 || status == RESET, "{status}"),
         }
     }
     assert!(!held.is_empty() && held.len() < 60, "held {}", held.len());

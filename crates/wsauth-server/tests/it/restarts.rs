@@ -83,6 +83,7 @@ fn start(data: &Path, env: &[(&str, &str)]) -> Running {
         ("WSAUTH_ADMIN_API_KEY", ADMIN_KEY),
         ("WSAUTH_LIMITS_PASSWORD_RATE", "0"),
         ("WSAUTH_LIMITS_HANDSHAKE_RATE", "0"),
+        ("WSAUTH_LIMITS_CONNECTION_RATE", "0"),
         ("WSAUTH_LOG", "info"),
     ];
     all.extend_from_slice(env);
