@@ -30,7 +30,8 @@ run() { # label env...
   local data log pid addr
   data="$(mktemp -d)"; log="$data/server.log"
   env "$@" WSAUTH_HMAC_SECRET="$SECRET" WSAUTH_LOG=warn WSAUTH_LIMITS_HANDSHAKE_RATE=0 \
-    WSAUTH_LIMITS_MESSAGE_RATE=0 WSAUTH_LIMITS_MAX_CONNECTIONS_PER_USER=100000 \
+    WSAUTH_LIMITS_MESSAGE_RATE=0 WSAUTH_LIMITS_CONNECTION_RATE=0 \
+    WSAUTH_LIMITS_MAX_CONNECTIONS_PER_USER=100000 \
     taskset -c 0 "$WSAUTH" serve --listen 127.0.0.1:0 --data-dir "$data" > "$log" 2>&1 &
   pid=$!
   for _ in $(seq 600); do
