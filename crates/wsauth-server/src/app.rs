@@ -78,7 +78,7 @@ impl Application {
         let trusted_proxies = TrustedProxies::new(config.trusted_proxies.iter().copied());
         let mut builder = WsAuth::builder(tokens.clone());
         if metrics.is_some() {
-            builder = builder.observer(Arc::new(crate::metrics::Recorder));
+            builder = builder.observer(Arc::new(crate::metrics::Recorder::new()));
         }
         let auth = builder
             .revocation(revocations.clone())

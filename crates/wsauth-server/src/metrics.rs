@@ -2,6 +2,7 @@
 //! interface (dashboards and alerts depend on them): see docs/operations.md.
 //! No label carries a username, token, address or any other unbounded value.
 
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -83,46 +84,107 @@ pub async fn upkeep(handle: PrometheusHandle, shutdown: tokio_util::sync::Cancel
     }
 }
 
-/// The library's events, counted.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Recorder;
+/// The library's events, counted. The handles of the hot path (accepted
+/// handshakes, closes with a known code) are registered once, so an event
+/// is an atomic add rather than a label lookup in the registry.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    /// Accepted handshakes, in the order of `CREDENTIALS`.
+    accepted: [Counter; CREDENTIALS.len()],
+    accepted_seconds: Histogram,
+    rejected_seconds: Histogram,
+    /// Closes by code, in the order of `CLOSE_CODES`.
+    closes: [Counter; CLOSE_CODES.len()],
+    closes_other: Counter,
+    revocation_seconds: Histogram,
+    tickets_issued: Counter,
+    tickets_redeemed: Counter,
+}
+
+/// Every `credential` label, `none` first.
+const CREDENTIALS: [Option<CredentialKind>; 7] = [
+    None,
+    Some(CredentialKind::Header),
+    Some(CredentialKind::Cookie),
+    Some(CredentialKind::Query),
+    Some(CredentialKind::Subprotocol),
+    Some(CredentialKind::Ticket),
+    Some(CredentialKind::FirstMessage),
+];
+
+fn handshake_counter(
+    outcome: &'static str,
+    credential: Option<CredentialKind>,
+    error: &'static str,
+) -> Counter {
+    metrics::counter!(HANDSHAKES, "outcome" => outcome,
+        "credential" => credential_label(credential), "error" => error)
+}
 
 fn credential_label(kind: Option<CredentialKind>) -> &'static str {
     kind.map_or("none", CredentialKind::as_str)
 }
 
+impl Recorder {
+    /// Registers the handles with the installed recorder; call after [`install`].
+    pub fn new() -> Self {
+        let accepted = CREDENTIALS.map(|kind| handshake_counter("accepted", kind, ""));
+        let closes =
+            CLOSE_CODES.map(|code| metrics::counter!(SOCKET_CLOSES, "code" => code.to_string()));
+        Self {
+            accepted,
+            accepted_seconds: metrics::histogram!(HANDSHAKE_SECONDS, "outcome" => "accepted"),
+            rejected_seconds: metrics::histogram!(HANDSHAKE_SECONDS, "outcome" => "rejected"),
+            closes,
+            closes_other: metrics::counter!(SOCKET_CLOSES, "code" => "other"),
+            revocation_seconds: metrics::histogram!(REVOCATION_CLOSE_SECONDS),
+            tickets_issued: metrics::counter!(TICKETS_ISSUED),
+            tickets_redeemed: metrics::counter!(TICKETS_REDEEMED),
+        }
+    }
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Observer for Recorder {
     fn handshake(&self, outcome: &HandshakeOutcome) {
-        let (result, error) = match outcome.error {
-            None => ("accepted", ""),
-            Some(code) => ("rejected", code),
-        };
-        let credential = credential_label(outcome.credential);
-        metrics::counter!(HANDSHAKES, "outcome" => result, "credential" => credential, "error" => error)
-            .increment(1);
-        metrics::histogram!(HANDSHAKE_SECONDS, "outcome" => result)
-            .record(outcome.elapsed.as_secs_f64());
+        let seconds = outcome.elapsed.as_secs_f64();
+        match outcome.error {
+            None => {
+                match CREDENTIALS.iter().position(|&kind| kind == outcome.credential) {
+                    Some(i) => self.accepted[i].increment(1),
+                    None => handshake_counter("accepted", outcome.credential, "").increment(1),
+                }
+                self.accepted_seconds.record(seconds);
+            }
+            Some(code) => {
+                handshake_counter("rejected", outcome.credential, code).increment(1);
+                self.rejected_seconds.record(seconds);
+            }
+        }
     }
 
     fn socket_closed(&self, code: u16) {
-        let label = if CLOSE_CODES.contains(&code) {
-            metrics::SharedString::from(code.to_string())
-        } else {
-            metrics::SharedString::const_str("other")
-        };
-        metrics::counter!(SOCKET_CLOSES, "code" => label).increment(1);
+        match CLOSE_CODES.iter().position(|&known| known == code) {
+            Some(i) => self.closes[i].increment(1),
+            None => self.closes_other.increment(1),
+        }
     }
 
     fn revocation_closed(&self, elapsed: Duration) {
-        metrics::histogram!(REVOCATION_CLOSE_SECONDS).record(elapsed.as_secs_f64());
+        self.revocation_seconds.record(elapsed.as_secs_f64());
     }
 
     fn ticket_issued(&self) {
-        metrics::counter!(TICKETS_ISSUED).increment(1);
+        self.tickets_issued.increment(1);
     }
 
     fn ticket_redeemed(&self) {
-        metrics::counter!(TICKETS_REDEEMED).increment(1);
+        self.tickets_redeemed.increment(1);
     }
 
     fn rate_limited(&self, limit: Limit) {
