@@ -57,6 +57,11 @@ pub(crate) struct FloodArgs {
     /// Flood connections in flight at once.
     #[arg(long, default_value_t = 256)]
     pub(crate) flood_concurrency: usize,
+    /// Pins the flood's thread to this CPU, so that it has a core of its own
+    /// and the valid clients (placed with `--worker-cpu`) do not wait
+    /// behind it; the process's affinity must allow both.
+    #[arg(long)]
+    pub(crate) flood_cpu: Option<usize>,
     /// Seconds the flood runs before the loaded measurement starts.
     #[arg(long, default_value_t = 3)]
     pub(crate) flood_warmup: u64,
@@ -105,7 +110,7 @@ pub(crate) async fn run(args: FloodArgs, dialer: Dialer, creds: Vec<Cred>) -> an
         timeout,
     };
     let flood_until = Instant::now() + Duration::from_secs(args.flood_warmup) + phase;
-    let flood = spawn_flood(plan, args.flood_concurrency, flood_until)?;
+    let flood = spawn_flood(plan, args.flood_concurrency, args.flood_cpu, flood_until)?;
     tokio::time::sleep(Duration::from_secs(args.flood_warmup)).await;
     let cpu = CpuMeter::start(c.server_pid);
     let loaded = valid_phase(&dialer, &creds, &valid, args.valid_rate, phase, timeout).await;
@@ -256,6 +261,7 @@ async fn valid_phase(
 fn spawn_flood(
     plan: FloodPlan,
     concurrency: usize,
+    cpu: Option<usize>,
     until: Instant,
 ) -> anyhow::Result<std::thread::JoinHandle<anyhow::Result<Errors>>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -264,6 +270,9 @@ fn spawn_flood(
         .context("cannot start the flood's runtime")?;
     let plan = Arc::new(plan);
     let thread = std::thread::Builder::new().name("flood".into()).spawn(move || {
+        if let Some(cpu) = cpu {
+            crate::pin_current_thread(cpu);
+        }
         runtime.block_on(async move {
             let workers = (0..concurrency.max(1)).map(|_| flood_worker(Arc::clone(&plan), until));
             let mut all = Errors::default();

@@ -45,6 +45,10 @@ struct Cli {
     /// Runtime worker threads; default: the cores this process may run on.
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// Pins the runtime's threads to this CPU (the flood's own thread is
+    /// placed by `flood --flood-cpu`); the process's affinity must allow it.
+    #[arg(long, global = true)]
+    worker_cpu: Option<usize>,
     #[command(subcommand)]
     command: Command,
 }
@@ -97,11 +101,12 @@ fn main() -> anyhow::Result<()> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(threads).enable_all();
+    if let Some(cpu) = cli.worker_cpu {
+        builder.on_thread_start(move || pin_current_thread(cpu));
+    }
+    let runtime = builder.build().context("cannot start the async runtime")?;
     let limit = Duration::from_secs(cli.command.common().max_runtime.max(1));
     runtime.block_on(async move {
         tokio::time::timeout(limit, run(cli.command)).await.unwrap_or_else(|_| {
@@ -111,6 +116,13 @@ fn main() -> anyhow::Result<()> {
     // Sockets still owned by aborted tasks are closed with the runtime.
     runtime.shutdown_timeout(Duration::from_secs(5));
     Ok(())
+}
+
+/// Pins the calling thread to one CPU, or says why it could not.
+pub(crate) fn pin_current_thread(cpu: usize) {
+    if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
+        eprintln!("could not pin a thread to CPU {cpu}");
+    }
 }
 
 async fn run(command: Command) -> anyhow::Result<()> {
