@@ -14,8 +14,13 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     /// Address to listen on. `127.0.0.1:0` picks a free port.
     pub listen: SocketAddr,
-    /// Directory for the SQLite database and generated keys.
+    /// Directory for the generated keys and the default SQLite database.
     pub data_dir: PathBuf,
+    /// The database: `sqlite://PATH` or `postgres://...` (also
+    /// `postgresql://`). Default (unset): the SQLite file `wsauth.db` in
+    /// `data_dir` ([`Database::DEFAULT_FILE`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
     /// An HS256 secret given as text, used instead of the generated key.
     pub hmac_secret: Option<String>,
     /// Signing algorithm: HS256, EdDSA or ES256 for a generated key; also
@@ -302,6 +307,7 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
             data_dir: PathBuf::from("wsauth-data"),
+            database_url: None,
             hmac_secret: None,
             algorithm: "HS256".into(),
             private_key_file: None,
@@ -343,6 +349,10 @@ pub struct Overrides {
     #[arg(long, global = true, env = "WSAUTH_DATA_DIR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    /// The database: sqlite://PATH or postgres://USER@HOST/DB [default: wsauth.db in the data dir].
+    #[arg(long, global = true, env = "WSAUTH_DATABASE_URL", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
     /// HS256 secret as text (at least 32 bytes), instead of the generated key.
     #[arg(long, global = true, env = "WSAUTH_HMAC_SECRET", hide_env_values = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -419,6 +429,39 @@ pub struct Overrides {
     pub admin_api_key: Option<String>,
 }
 
+/// Where the stores live (`database_url`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database, by its connection URL.
+    Postgres(String),
+}
+
+impl Database {
+    /// The SQLite file in `data_dir` used when `database_url` is unset.
+    pub const DEFAULT_FILE: &'static str = "wsauth.db";
+
+    /// Reads a `database_url`: `sqlite://PATH` (`sqlite:PATH` too) or
+    /// `postgres://...` / `postgresql://...`.
+    pub fn parse(url: &str) -> Result<Self, ConfigError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"));
+        match path {
+            Some(path) if !path.is_empty() && !path.contains('?') && path != ":memory:" => {
+                Ok(Self::Sqlite(PathBuf::from(path)))
+            }
+            _ => Err(ConfigError::Invalid(
+                "database_url must be sqlite://PATH (a database file) or postgres://... \
+                 (postgresql:// works too)"
+                    .into(),
+            )),
+        }
+    }
+}
+
 /// The longest connection timeout accepted, seconds (a day).
 const MAX_TIMEOUT_SECS: u64 = 24 * 3600;
 
@@ -445,6 +488,15 @@ impl Config {
             access_cookie: format!("__Host-{}", names.access_cookie),
             refresh_cookie: format!("__Host-{}", names.refresh_cookie),
             ..names
+        }
+    }
+
+    /// The database the stores live in: `database_url`, or by default the
+    /// SQLite file [`Database::DEFAULT_FILE`] in `data_dir`.
+    pub fn database(&self) -> Result<Database, ConfigError> {
+        match &self.database_url {
+            Some(url) => Database::parse(url),
+            None => Ok(Database::Sqlite(self.data_dir.join(Database::DEFAULT_FILE))),
         }
     }
 
@@ -563,6 +615,7 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("{name} must be at least 1")));
             }
         }
+        self.database()?;
         if self.leeway < 0 {
             return Err(ConfigError::Invalid("leeway must not be negative".into()));
         }
