@@ -631,3 +631,36 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database_of(toml: &str) -> Result<Database, ConfigError> {
+        Config::from_toml(toml, &Overrides::default())?.database()
+    }
+
+    #[test]
+    fn database_url_picks_the_backend_and_defaults_to_sqlite_in_the_data_dir() {
+        let default = database_of("data_dir = \"/srv/w\"").expect("default");
+        assert_eq!(default, Database::Sqlite(PathBuf::from("/srv/w/wsauth.db")));
+        for url in ["postgres://u@h/db", "postgresql://u:p@h:5433/db"] {
+            let toml = format!("database_url = \"{url}\"");
+            assert_eq!(database_of(&toml).expect(url), Database::Postgres(url.to_owned()));
+        }
+        let file = database_of("database_url = \"sqlite:///var/lib/w.db\"").expect("sqlite");
+        assert_eq!(file, Database::Sqlite(PathBuf::from("/var/lib/w.db")));
+    }
+
+    #[test]
+    fn an_unknown_database_url_is_refused_with_the_accepted_forms() {
+        for url in
+            ["mysql://h/db", "wsauth.db", "sqlite://", "sqlite::memory:", "sqlite://x?mode=ro"]
+        {
+            let toml = format!("database_url = \"{url}\"");
+            let refused = Config::from_toml(&toml, &Overrides::default()).expect_err(url);
+            let message = refused.to_string();
+            assert!(message.contains("database_url must be sqlite://PATH"), "{url}: {message}");
+        }
+    }
+}
