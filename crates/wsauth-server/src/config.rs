@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use crate::store::Database;
+
 /// The server's whole configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -429,39 +431,6 @@ pub struct Overrides {
     pub admin_api_key: Option<String>,
 }
 
-/// Where the stores live (`database_url`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Database {
-    /// A SQLite file.
-    Sqlite(PathBuf),
-    /// A PostgreSQL database, by its connection URL.
-    Postgres(String),
-}
-
-impl Database {
-    /// The SQLite file in `data_dir` used when `database_url` is unset.
-    pub const DEFAULT_FILE: &'static str = "wsauth.db";
-
-    /// Reads a `database_url`: `sqlite://PATH` (`sqlite:PATH` too) or
-    /// `postgres://...` / `postgresql://...`.
-    pub fn parse(url: &str) -> Result<Self, ConfigError> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Self::Postgres(url.to_owned()));
-        }
-        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"));
-        match path {
-            Some(path) if !path.is_empty() && !path.contains('?') && path != ":memory:" => {
-                Ok(Self::Sqlite(PathBuf::from(path)))
-            }
-            _ => Err(ConfigError::Invalid(
-                "database_url must be sqlite://PATH (a database file) or postgres://... \
-                 (postgresql:// works too)"
-                    .into(),
-            )),
-        }
-    }
-}
-
 /// The longest connection timeout accepted, seconds (a day).
 const MAX_TIMEOUT_SECS: u64 = 24 * 3600;
 
@@ -495,7 +464,7 @@ impl Config {
     /// SQLite file [`Database::DEFAULT_FILE`] in `data_dir`.
     pub fn database(&self) -> Result<Database, ConfigError> {
         match &self.database_url {
-            Some(url) => Database::parse(url),
+            Some(url) => Database::parse(url).map_err(|e| ConfigError::Invalid(e.to_string())),
             None => Ok(Database::Sqlite(self.data_dir.join(Database::DEFAULT_FILE))),
         }
     }

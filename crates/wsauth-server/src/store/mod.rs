@@ -17,11 +17,14 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 use crate::admin::UserInfo;
-use crate::config::{Config, Database};
+use crate::config::Config;
 use crate::health::Backend;
 
+mod database;
 pub mod postgres;
 pub mod sqlite;
+
+pub use database::{Database, UnknownDatabaseUrl};
 
 /// A database failure; the operation had no effect.
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,7 @@
 //! is `WSAUTH_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/test`).
 
 use sqlx::Connection;
-use wsauth_server::config::Database;
+use wsauth_server::store::Database;
 use wsauth_server::store::Stores;
 
 const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
