@@ -119,16 +119,19 @@ async fn exact_retry_then_reuse(database: &TestDatabase) {
 
 #[tokio::test]
 async fn a_rotation_that_fails_with_the_database_busy_leaves_the_token_usable() {
-    let server = TestServer::start().await;
+    for database in TestDatabase::both().await {
+        busy_rotation_then_retry(&database).await;
+    }
+}
+
+async fn busy_rotation_then_retry(database: &TestDatabase) {
+    let server = TestServer::start_on(database, |_| {}).await;
     let (_, token) = server.login("alice").await;
-    // Another writer holds SQLite's write lock past the server's busy timeout.
-    let db = server.data_dir.join("wsauth.db");
-    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&db);
-    let mut other = sqlx::ConnectOptions::connect(&options).await.expect("open");
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut other).await.expect("lock");
+    // Another client holds the lock past the server's busy / lock timeout.
+    let lock = database.hold_write_lock().await;
     let r = refresh(&server, &token).await;
     assert_eq!(r.status(), 503, "a busy database is a backend failure");
-    sqlx::query("ROLLBACK").execute(&mut other).await.expect("unlock");
+    lock.release().await;
     // The retry is not mistaken for reuse: it rotates.
     let (access, next) = rotated(refresh(&server, &token).await).await.expect("retry rotates");
     server.ws_welcome(&access).await;

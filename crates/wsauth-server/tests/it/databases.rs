@@ -90,6 +90,49 @@ impl TestDatabase {
     }
 }
 
+/// Another client holding the lock every write needs (SQLite's write lock;
+/// on PostgreSQL, the families table), until dropped or released.
+pub enum WriteLock {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl TestDatabase {
+    /// Takes the lock that rotations and revocations need, from another
+    /// connection.
+    pub async fn hold_write_lock(&self) -> WriteLock {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.expect("connect");
+                sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await.expect("lock");
+                WriteLock::Sqlite(conn)
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.expect("connect");
+                sqlx::query("BEGIN").execute(&mut conn).await.expect("begin");
+                sqlx::query("LOCK TABLE families IN EXCLUSIVE MODE")
+                    .execute(&mut conn)
+                    .await
+                    .expect("lock");
+                WriteLock::Postgres(conn)
+            }
+        }
+    }
+}
+
+impl WriteLock {
+    pub async fn release(self) {
+        match self {
+            Self::Sqlite(mut conn) => {
+                sqlx::query("ROLLBACK").execute(&mut conn).await.expect("unlock");
+            }
+            Self::Postgres(mut conn) => {
+                sqlx::query("ROLLBACK").execute(&mut conn).await.expect("unlock");
+            }
+        }
+    }
+}
+
 impl Drop for TestDatabase {
     /// Drops the PostgreSQL database, best effort (on a thread of its own:
     /// `Drop` cannot wait for async work on the test's runtime).

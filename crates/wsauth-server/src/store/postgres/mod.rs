@@ -8,7 +8,7 @@
 use anyhow::Context;
 use async_trait::async_trait;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::time::Duration;
 
 use crate::health::Backend;
@@ -17,6 +17,9 @@ mod accounts;
 mod admin;
 mod families;
 mod revocations;
+
+/// How long a statement waits for a lock, milliseconds.
+const LOCK_TIMEOUT_MS: u32 = 5000;
 
 /// Every store trait on one PostgreSQL database.
 #[derive(Clone)]
@@ -27,10 +30,16 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connects to `url` and runs the migrations.
     pub async fn open(url: &str) -> anyhow::Result<Self> {
+        let options: PgConnectOptions =
+            url.parse().context("database_url is not a valid PostgreSQL URL")?;
+        // As SQLite's busy timeout: a row or table lock held elsewhere for
+        // longer fails the transaction (a 503, nothing written) instead of
+        // holding the request.
+        let options = options.options([("lock_timeout", LOCK_TIMEOUT_MS)]);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(5))
-            .connect(url)
+            .connect_with(options)
             .await
             .context("cannot connect to the PostgreSQL database (database_url)")?;
         sqlx::migrate!("./migrations-postgres")
