@@ -15,6 +15,9 @@ fi
 log "build (all crates, tests, examples and benchmarks)"
 cargo build --workspace --all-targets
 
+log "services the tests need (PostgreSQL)"
+bash scripts/services.sh
+
 log "Rust tests (library and server, real server on loopback)"
 cargo nextest run --workspace --no-fail-fast
 cargo test --workspace --doc

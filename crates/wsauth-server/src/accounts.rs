@@ -3,11 +3,11 @@
 //! user verifies against a dummy hash, so timing does not reveal who exists.
 
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
-use sqlx::SqlitePool;
 use std::sync::Arc;
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::error::ApiError;
+use crate::store::{AccountStore, Credentials, Insertion, NewAccount};
 
 /// Usernames: 3 to 64 characters of `A-Z a-z 0-9 _ . -`.
 pub fn validate_username(name: &str) -> Result<(), ApiError> {
@@ -44,28 +44,20 @@ impl HashingLimits {
     }
 }
 
-/// What login needs of an account.
-#[derive(sqlx::FromRow)]
-struct Stored {
-    username: String,
-    password_hash: String,
-    disabled: bool,
-}
-
-/// The account store.
+/// Accounts: rules and hashing over an [`AccountStore`].
 #[derive(Clone)]
 pub struct Accounts {
-    pool: SqlitePool,
+    store: Arc<dyn AccountStore>,
     hashing: Arc<Semaphore>,
     queue: Arc<Semaphore>,
     dummy: Arc<OnceCell<String>>,
 }
 
 impl Accounts {
-    /// Accounts in this database, hashing within `limits`.
-    pub fn new(pool: SqlitePool, limits: HashingLimits) -> Self {
+    /// Accounts in this store, hashing within `limits`.
+    pub fn new(store: Arc<dyn AccountStore>, limits: HashingLimits) -> Self {
         Self {
-            pool,
+            store,
             hashing: Arc::new(Semaphore::new(limits.parallel.max(1))),
             queue: Arc::new(Semaphore::new(limits.queue.max(1))),
             dummy: Arc::default(),
@@ -79,23 +71,11 @@ impl Accounts {
         validate_password(password)?;
         let _queued = self.queue.clone().try_acquire_owned().map_err(|_| ApiError::Overloaded)?;
         let hash = self.hash(password.to_owned()).await?;
-        // One statement: SQLite runs it atomically, so two registrations
-        // differing only by case cannot both pass the check.
-        let inserted = sqlx::query(
-            "INSERT INTO users (username, password_hash, created_at)
-             SELECT ?1, ?2, ?3
-             WHERE NOT EXISTS (SELECT 1 FROM users WHERE lower(username) = lower(?1))
-             ON CONFLICT (username) DO NOTHING",
-        )
-        .bind(username)
-        .bind(hash)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            return Err(ApiError::UsernameTaken);
+        let account = NewAccount { username, password_hash: &hash, created_at: now };
+        match self.store.insert(account).await? {
+            Insertion::Inserted => Ok(()),
+            Insertion::Taken => Err(ApiError::UsernameTaken),
         }
-        Ok(())
     }
 
     /// The account's username as registered, if `password` is right for
@@ -107,7 +87,7 @@ impl Accounts {
             if validate_username(username).is_ok() { self.find(username).await? } else { None };
         let password = if password.len() > 1024 { String::new() } else { password.to_owned() };
         let (hash, known, disabled) = match stored {
-            Some(Stored { username, password_hash, disabled }) => {
+            Some(Credentials { username, password_hash, disabled }) => {
                 (password_hash, Some(username), disabled)
             }
             None => (self.dummy_hash().await?, None, false),
@@ -139,23 +119,12 @@ impl Accounts {
     /// The stored spelling and hash of `username`: the exact spelling first,
     /// then any letter case. Accounts that differ only by case (from before
     /// usernames were unique without regard to case) match by exact spelling only.
-    async fn find(&self, username: &str) -> Result<Option<Stored>, ApiError> {
-        let exact: Option<Stored> = sqlx::query_as(
-            "SELECT username, password_hash, disabled FROM users WHERE username = ?",
-        )
-        .bind(username)
-        .fetch_optional(&self.pool)
-        .await?;
+    async fn find(&self, username: &str) -> Result<Option<Credentials>, ApiError> {
+        let exact = self.store.find_exact(username).await?;
         if exact.is_some() {
             return Ok(exact);
         }
-        let folded: Vec<Stored> = sqlx::query_as(
-            "SELECT username, password_hash, disabled FROM users
-             WHERE lower(username) = lower(?) LIMIT 2",
-        )
-        .bind(username)
-        .fetch_all(&self.pool)
-        .await?;
+        let folded = self.store.find_folded(username).await?;
         Ok(match <[_; 1]>::try_from(folded) {
             Ok([one]) => Some(one),
             Err(_) => None,
@@ -164,14 +133,7 @@ impl Accounts {
 
     /// Usernames that differ from another account's only by letter case.
     pub async fn case_duplicates(&self) -> Result<Vec<String>, ApiError> {
-        let names: Vec<(String,)> = sqlx::query_as(
-            "SELECT username FROM users WHERE lower(username) IN
-               (SELECT lower(username) FROM users GROUP BY lower(username) HAVING count(*) > 1)
-             ORDER BY lower(username), username",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(names.into_iter().map(|(n,)| n).collect())
+        Ok(self.store.case_duplicates().await?)
     }
 
     async fn hash(&self, password: String) -> Result<String, ApiError> {

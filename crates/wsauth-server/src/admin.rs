@@ -7,10 +7,12 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
-use sqlx::SqlitePool;
+use std::sync::Arc;
 
 use crate::error::ApiError;
-use crate::families::revoke_subject_rows;
+use crate::store::{
+    AccountEdit, AccountState, AccountStore, AdminChange, AdminLog, FamilyExpiry, PageQuery,
+};
 
 /// An account as an operator sees it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -39,7 +41,7 @@ pub struct Revoked {
     /// The subject.
     pub sub: String,
     /// Families revoked, with their expiry.
-    pub families: Vec<(String, i64)>,
+    pub families: Vec<FamilyExpiry>,
     /// The subject mark set (tokens without a family issued before it are refused).
     pub before: i64,
 }
@@ -103,6 +105,17 @@ impl Change {
             Self::Password(_) => Action::Password,
         }
     }
+
+    /// What happens to the account's row.
+    fn edit(self) -> AccountEdit {
+        match self {
+            Self::Revoke => AccountEdit::Keep,
+            Self::Disable => AccountEdit::SetState(AccountState::Disabled),
+            Self::Enable => AccountEdit::SetState(AccountState::Active),
+            Self::Delete => AccountEdit::Delete,
+            Self::Password(hash) => AccountEdit::SetPassword(hash),
+        }
+    }
 }
 
 /// The most accounts one page holds.
@@ -111,19 +124,20 @@ pub const MAX_PAGE: i64 = 500;
 /// Operator actions on one database.
 #[derive(Clone)]
 pub struct Admin {
-    pool: SqlitePool,
+    accounts: Arc<dyn AccountStore>,
+    log: Arc<dyn AdminLog>,
     origin: String,
 }
 
 impl Admin {
-    /// Actions on this database, recorded as made by this process.
-    pub fn new(pool: SqlitePool) -> Self {
-        Self { pool, origin: uuid::Uuid::new_v4().to_string() }
+    /// Actions on these stores, recorded as made by this process.
+    pub fn new(accounts: Arc<dyn AccountStore>, log: Arc<dyn AdminLog>) -> Self {
+        Self { accounts, log, origin: uuid::Uuid::new_v4().to_string() }
     }
 
-    /// The database.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// Where changes and their events are recorded.
+    pub fn log(&self) -> &Arc<dyn AdminLog> {
+        &self.log
     }
 
     /// This process's name in recorded events.
@@ -144,18 +158,8 @@ impl Admin {
             Some(c) => decode_cursor(c)?,
             None => String::new(),
         };
-        let pattern =
-            format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-        let mut users: Vec<UserInfo> = sqlx::query_as(
-            "SELECT username, created_at, disabled FROM users
-             WHERE username LIKE ? ESCAPE '\\' AND username > ?
-             ORDER BY username LIMIT ?",
-        )
-        .bind(pattern)
-        .bind(after)
-        .bind(limit + 1)
-        .fetch_all(&self.pool)
-        .await?;
+        let query = PageQuery { prefix, after: &after, limit: limit + 1 };
+        let mut users = self.accounts.page(query).await?;
         let more = users.len() as i64 > limit;
         users.truncate(limit as usize);
         let next_cursor =
@@ -166,14 +170,7 @@ impl Admin {
     /// One account, by its exact username or, failing that, the one account
     /// that matches without regard to case.
     pub async fn get(&self, username: &str) -> Result<UserInfo, ApiError> {
-        let found: Vec<UserInfo> = sqlx::query_as(
-            "SELECT username, created_at, disabled FROM users
-             WHERE username = ?1 OR lower(username) = lower(?1)
-             ORDER BY username = ?1 DESC LIMIT 2",
-        )
-        .bind(username)
-        .fetch_all(&self.pool)
-        .await?;
+        let found = self.accounts.lookup(username).await?;
         match found.as_slice() {
             [exact, ..] if exact.username == username => Ok(exact.clone()),
             [only] => Ok(only.clone()),
@@ -192,34 +189,18 @@ impl Admin {
         let sub = self.get(username).await?.username;
         let action = change.action();
         let before = now.saturating_add(1);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let statement = match change {
-            Change::Revoke => None,
-            Change::Disable => {
-                Some(sqlx::query("UPDATE users SET disabled = 1 WHERE username = ?"))
-            }
-            Change::Enable => Some(sqlx::query("UPDATE users SET disabled = 0 WHERE username = ?")),
-            Change::Delete => Some(sqlx::query("DELETE FROM users WHERE username = ?")),
-            Change::Password(hash) => Some(
-                sqlx::query("UPDATE users SET password_hash = ? WHERE username = ?").bind(hash),
-            ),
-        };
-        if let Some(statement) = statement {
-            statement.bind(&sub).execute(&mut *tx).await?;
-        }
-        let families = if action.closes_sockets() {
-            revoke_subject_rows(&mut tx, &sub, before).await?
-        } else {
-            Vec::new()
-        };
-        sqlx::query("INSERT INTO admin_events (sub, kind, origin, at) VALUES (?, ?, ?, ?)")
-            .bind(&sub)
-            .bind(action.as_str())
-            .bind(&self.origin)
-            .bind(now)
-            .execute(&mut *tx)
+        let revoke_before = action.closes_sockets().then_some(before);
+        let families = self
+            .log
+            .apply(AdminChange {
+                sub: &sub,
+                edit: change.edit(),
+                revoke_before,
+                kind: action.as_str(),
+                origin: &self.origin,
+                at: now,
+            })
             .await?;
-        tx.commit().await?;
         Ok(Revoked { sub, families, before })
     }
 }

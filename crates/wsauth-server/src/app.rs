@@ -14,11 +14,12 @@ use wsauth::{SharedClock, SystemClock, TokenAuthority, TokenSettings, TrustedPro
 use crate::accounts::{Accounts, HashingLimits};
 use crate::config::Config;
 use crate::families::Families;
-use crate::health::{self, Backends};
-use crate::revocations::SqliteRevocationStore;
+use crate::health::Backends;
+use crate::revocations::StoredRevocations;
 use crate::serve::{self, ConnectionPolicy};
 use crate::state::AppState;
-use crate::{db, keyfile, routes};
+use crate::store::Stores;
+use crate::{keyfile, routes};
 
 /// A built, bound, not yet running server.
 pub struct Application {
@@ -26,7 +27,7 @@ pub struct Application {
     internal: Option<TcpListener>,
     addr: SocketAddr,
     state: AppState,
-    revocations: Arc<SqliteRevocationStore>,
+    revocations: Arc<StoredRevocations>,
 }
 
 impl Application {
@@ -38,7 +39,7 @@ impl Application {
     /// Builds the server with an injected clock (tests decide expiry with it).
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
         crate::files::private_dir(&config.data_dir)?;
-        let pool = db::open(&config.data_dir).await?;
+        let stores = Stores::open(&config).await?;
         let keys = keyfile::load_keys(&config)?;
         let listener = TcpListener::bind(config.listen)
             .await
@@ -70,7 +71,7 @@ impl Application {
         };
         let tokens = TokenAuthority::with_settings(keys, settings).with_clock(clock.clone());
         let revocations = Arc::new(
-            SqliteRevocationStore::load(pool.clone(), clock)
+            StoredRevocations::load(stores.revocations.clone(), clock)
                 .await
                 .context("cannot load revocations")?,
         );
@@ -96,15 +97,16 @@ impl Application {
             config.limits.password_rate,
             config.limits.password_burst,
         ));
-        let admin = crate::admin::Admin::new(pool.clone());
-        let backends = Backends::new(vec![Arc::new(health::Sqlite(pool.clone()))]);
-        let accounts = Accounts::new(pool.clone(), HashingLimits::server(limits.password_queue));
+        let admin = crate::admin::Admin::new(stores.accounts.clone(), stores.admin.clone());
+        let backends = Backends::new(vec![stores.backend.clone()]);
+        let accounts =
+            Accounts::new(stores.accounts.clone(), HashingLimits::server(limits.password_queue));
         warn_about_case_duplicates(&accounts).await?;
         let state = AppState {
             auth: auth.clone(),
             accounts,
             families: Families::new(
-                pool,
+                stores.families,
                 tokens,
                 revocations.clone(),
                 auth.live().clone(),
@@ -156,7 +158,7 @@ impl Application {
         let sockets = state.sockets.clone();
         tokio::spawn(purge_loop(state.families.clone(), revocations, shutdown.clone()));
         tokio::spawn(crate::watch::run(
-            state.admin.pool().clone(),
+            state.admin.log().clone(),
             state.admin.origin().to_owned(),
             state.revocations.clone(),
             state.auth.live().clone(),
@@ -193,7 +195,7 @@ impl Application {
 
 async fn purge_loop(
     families: Families,
-    revocations: Arc<SqliteRevocationStore>,
+    revocations: Arc<StoredRevocations>,
     shutdown: CancellationToken,
 ) {
     let mut every = tokio::time::interval(Duration::from_secs(600));

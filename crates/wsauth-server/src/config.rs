@@ -8,14 +8,21 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use crate::store::Database;
+
 /// The server's whole configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on. `127.0.0.1:0` picks a free port.
     pub listen: SocketAddr,
-    /// Directory for the SQLite database and generated keys.
+    /// Directory for the generated keys and the default SQLite database.
     pub data_dir: PathBuf,
+    /// The database: `sqlite://PATH` or `postgres://...` (also
+    /// `postgresql://`). Default (unset): the SQLite file `wsauth.db` in
+    /// `data_dir` ([`Database::DEFAULT_FILE`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
     /// An HS256 secret given as text, used instead of the generated key.
     pub hmac_secret: Option<String>,
     /// Signing algorithm: HS256, EdDSA or ES256 for a generated key; also
@@ -302,6 +309,7 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
             data_dir: PathBuf::from("wsauth-data"),
+            database_url: None,
             hmac_secret: None,
             algorithm: "HS256".into(),
             private_key_file: None,
@@ -343,6 +351,10 @@ pub struct Overrides {
     #[arg(long, global = true, env = "WSAUTH_DATA_DIR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    /// The database: sqlite://PATH or postgres://USER@HOST/DB [default: wsauth.db in the data dir].
+    #[arg(long, global = true, env = "WSAUTH_DATABASE_URL", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
     /// HS256 secret as text (at least 32 bytes), instead of the generated key.
     #[arg(long, global = true, env = "WSAUTH_HMAC_SECRET", hide_env_values = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -445,6 +457,15 @@ impl Config {
             access_cookie: format!("__Host-{}", names.access_cookie),
             refresh_cookie: format!("__Host-{}", names.refresh_cookie),
             ..names
+        }
+    }
+
+    /// The database the stores live in: `database_url`, or by default the
+    /// SQLite file [`Database::DEFAULT_FILE`] in `data_dir`.
+    pub fn database(&self) -> Result<Database, ConfigError> {
+        match &self.database_url {
+            Some(url) => Database::parse(url).map_err(|e| ConfigError::Invalid(e.to_string())),
+            None => Ok(Database::Sqlite(self.data_dir.join(Database::DEFAULT_FILE))),
         }
     }
 
@@ -563,6 +584,7 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("{name} must be at least 1")));
             }
         }
+        self.database()?;
         if self.leeway < 0 {
             return Err(ConfigError::Invalid("leeway must not be negative".into()));
         }
@@ -576,5 +598,38 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database_of(toml: &str) -> Result<Database, ConfigError> {
+        Config::from_toml(toml, &Overrides::default())?.database()
+    }
+
+    #[test]
+    fn database_url_picks_the_backend_and_defaults_to_sqlite_in_the_data_dir() {
+        let default = database_of("data_dir = \"/srv/w\"").expect("default");
+        assert_eq!(default, Database::Sqlite(PathBuf::from("/srv/w/wsauth.db")));
+        for url in ["postgres://u@h/db", "postgresql://u:p@h:5433/db"] {
+            let toml = format!("database_url = \"{url}\"");
+            assert_eq!(database_of(&toml).expect(url), Database::Postgres(url.to_owned()));
+        }
+        let file = database_of("database_url = \"sqlite:///var/lib/w.db\"").expect("sqlite");
+        assert_eq!(file, Database::Sqlite(PathBuf::from("/var/lib/w.db")));
+    }
+
+    #[test]
+    fn an_unknown_database_url_is_refused_with_the_accepted_forms() {
+        for url in
+            ["mysql://h/db", "wsauth.db", "sqlite://", "sqlite::memory:", "sqlite://x?mode=ro"]
+        {
+            let toml = format!("database_url = \"{url}\"");
+            let refused = Config::from_toml(&toml, &Overrides::default()).expect_err(url);
+            let message = refused.to_string();
+            assert!(message.contains("database_url must be sqlite://PATH"), "{url}: {message}");
+        }
     }
 }

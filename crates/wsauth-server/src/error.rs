@@ -91,8 +91,8 @@ impl ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
+impl From<crate::store::DatabaseError> for ApiError {
+    fn from(e: crate::store::DatabaseError) -> Self {
         tracing::error!(error = %e, "database error");
         Self::Unavailable
     }

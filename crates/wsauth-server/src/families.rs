@@ -1,17 +1,19 @@
 //! Token families: every token one login issued carries the family's id as
 //! its `sid` claim, and the family is one row however often it rotated.
 //!
-//! Rotation, reuse detection and revocation each run in one `BEGIN IMMEDIATE`
-//! transaction, so SQLite's write lock orders them: a rotation either commits
-//! before a revocation (and its new pair, carrying the same `sid`, is revoked
-//! with the family) or it sees the family revoked and fails. A failed
-//! transaction changes nothing, so a client's retry is never mistaken for
-//! reuse. Only the family's current refresh token rotates; an exact retry of
-//! the one just rotated, within the grace window, gets the same new pair
-//! (two browser tabs refreshing one cookie); any other reuse revokes the family.
+//! Rotation, reuse detection and revocation each run in one transaction
+//! that holds the family's row under the database's lock
+//! ([`FamilyStore::rotate`]: SQLite's write lock, PostgreSQL's row lock), so
+//! they are ordered: a rotation either commits before a revocation (and its
+//! new pair, carrying the same `sid`, is revoked with the family) or it sees
+//! the family revoked and fails. The decision is made from the locked row
+//! by `Families::judge`, which does no I/O. A failed transaction changes
+//! nothing, so a client's retry is never mistaken for reuse. Only the
+//! family's current refresh token rotates; an exact retry of the one just
+//! rotated, within the grace window, gets the same new pair (two browser
+//! tabs refreshing one cookie); any other reuse revokes the family.
 
 use serde_json::{Map, Value};
-use sqlx::SqlitePool;
 use std::sync::Arc;
 use wsauth::{
     AuthError, Claims, IssueOptions, IssuedToken, LiveSessions, RevocationEvent, TokenAuthority,
@@ -19,7 +21,11 @@ use wsauth::{
 };
 
 use crate::error::ApiError;
-use crate::revocations::SqliteRevocationStore;
+use crate::revocations::StoredRevocations;
+use crate::store::{
+    Bucket, Decision, FamilyExpiry, FamilyRow, FamilyStore, NewFamily, RevokedFamily, RevokedToken,
+    Rotation,
+};
 
 /// A fresh pair from a login or a refresh.
 pub struct TokenPair {
@@ -60,39 +66,29 @@ pub struct RotationRules {
 /// Issues, rotates and revokes families of tokens.
 #[derive(Clone)]
 pub struct Families {
-    pool: SqlitePool,
+    store: Arc<dyn FamilyStore>,
     tokens: TokenAuthority,
-    revocations: Arc<SqliteRevocationStore>,
+    revocations: Arc<StoredRevocations>,
     live: LiveSessions,
     rules: RotationRules,
 }
 
-#[derive(sqlx::FromRow)]
-struct FamilyRow {
-    id: String,
-    sub: String,
-    revoked: bool,
-    current_refresh: String,
-    previous_refresh: Option<String>,
-    rotated_at_ms: Option<i64>,
-    successor: Option<String>,
-    bucket_tokens: f64,
-    bucket_at_ms: i64,
-}
+/// What a rotation answers the client.
+type Verdict = Result<TokenPair, ApiError>;
 
 const NOT_OURS: AuthError = AuthError::InvalidToken("Refresh token was not issued by this server");
 
 impl Families {
-    /// Families over this database, authority and revocation store; live
+    /// Families in this store, with this authority and revocations; live
     /// sockets of revoked tokens are closed through `live`.
     pub fn new(
-        pool: SqlitePool,
+        store: Arc<dyn FamilyStore>,
         tokens: TokenAuthority,
-        revocations: Arc<SqliteRevocationStore>,
+        revocations: Arc<StoredRevocations>,
         live: LiveSessions,
         rules: RotationRules,
     ) -> Self {
-        Self { pool, tokens, revocations, live, rules }
+        Self { store, tokens, revocations, live, rules }
     }
 
     /// Issues a pair for a password login: a new family, a fresh access token.
@@ -100,20 +96,16 @@ impl Families {
         let family = uuid::Uuid::new_v4().to_string();
         let pair = self.issue_pair(sub, &family, Freshness::Fresh, transport)?;
         let now_ms = self.tokens.clock().now_millis();
-        sqlx::query(
-            "INSERT INTO families (id, sub, created_at, expires_at, current_refresh,
-                                   bucket_tokens, bucket_at_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&family)
-        .bind(sub)
-        .bind(now_ms / 1000)
-        .bind(pair_expiry(&pair))
-        .bind(&pair.refresh.claims.jti)
-        .bind(self.rules.burst)
-        .bind(now_ms)
-        .execute(&self.pool)
-        .await?;
+        self.store
+            .insert(NewFamily {
+                id: family,
+                sub: sub.to_owned(),
+                created_at: now_ms / 1000,
+                expires_at: pair_expiry(&pair),
+                current_refresh: pair.refresh.claims.jti.clone(),
+                bucket: Bucket { tokens: self.rules.burst, at_ms: now_ms },
+            })
+            .await?;
         Ok(pair)
     }
 
@@ -131,72 +123,90 @@ impl Families {
         }
         let family = self.family_of(refresh).await?.ok_or(NOT_OURS)?;
         let now_ms = self.tokens.clock().now_millis();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row: Option<FamilyRow> = sqlx::query_as(
-            "SELECT id, sub, revoked, current_refresh, previous_refresh, rotated_at_ms,
-                    successor, bucket_tokens, bucket_at_ms
-             FROM families WHERE id = ?",
-        )
-        .bind(&family)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let row = row.filter(|row| row.sub == refresh.sub).ok_or(NOT_OURS)?;
-        if row.revoked {
-            return Err(AuthError::TokenRevoked.into());
-        }
-        if refresh.jti == row.current_refresh {
-            let tokens = self.take_refresh_allowance(&row, now_ms)?;
-            let pair = self.issue_pair(&refresh.sub, &row.id, Freshness::Stale, transport)?;
-            sqlx::query(
-                "UPDATE families SET current_refresh = ?, previous_refresh = ?,
-                        rotated_at_ms = ?, successor = ?, expires_at = max(expires_at, ?),
-                        bucket_tokens = ?, bucket_at_ms = ?
-                 WHERE id = ?",
+        let mut verdict: Option<Verdict> = None;
+        let slot = &mut verdict;
+        let revoked = self
+            .store
+            .rotate(
+                &family,
+                Box::new(move |row: &FamilyRow| {
+                    let (decision, answer) = self.judge(row, refresh, transport, now_ms);
+                    *slot = Some(answer);
+                    decision
+                }),
             )
-            .bind(&pair.refresh.claims.jti)
-            .bind(&refresh.jti)
-            .bind(now_ms)
-            .bind(successor_json(&pair)?)
-            .bind(pair_expiry(&pair))
-            .bind(tokens)
-            .bind(now_ms)
-            .bind(&row.id)
-            .execute(&mut *tx)
             .await?;
-            tx.commit().await?;
-            return Ok(pair);
+        if let Some(revoked) = revoked {
+            tracing::warn!(sub = %refresh.sub, "refresh token reused; revoked its family");
+            self.after_family_revocation(&refresh.sub, &revoked);
         }
-        if self.is_exact_retry(&row, refresh, now_ms) {
-            let tokens = self.take_refresh_allowance(&row, now_ms)?;
-            if let Some(pair) = self.reissue(row.successor.as_deref())? {
-                sqlx::query("UPDATE families SET bucket_tokens = ?, bucket_at_ms = ? WHERE id = ?")
-                    .bind(tokens)
-                    .bind(now_ms)
-                    .bind(&row.id)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                return Ok(pair);
+        // No row: the family is not ours (or was purged).
+        verdict.unwrap_or_else(|| Err(NOT_OURS.into()))
+    }
+
+    /// Decides a rotation from the family's locked row: what to write, and
+    /// what to answer. No I/O: it runs inside the store's transaction.
+    fn judge(
+        &self,
+        row: &FamilyRow,
+        refresh: &Claims,
+        transport: Transport,
+        now_ms: i64,
+    ) -> (Decision, Verdict) {
+        if row.sub != refresh.sub {
+            return (Decision::Refuse, Err(NOT_OURS.into()));
+        }
+        if row.revoked {
+            return (Decision::Refuse, Err(AuthError::TokenRevoked.into()));
+        }
+        let refused = |e: ApiError| (Decision::Refuse, Err(e));
+        if refresh.jti == row.current_refresh {
+            let bucket = match self.take_refresh_allowance(row, now_ms) {
+                Ok(bucket) => bucket,
+                Err(e) => return refused(e),
+            };
+            let rotated = self
+                .issue_pair(&refresh.sub, &row.id, Freshness::Stale, transport)
+                .and_then(|pair| successor_json(&pair).map(|successor| (successor, pair)));
+            return match rotated {
+                Ok((successor, pair)) => {
+                    let next = Rotation {
+                        current_refresh: pair.refresh.claims.jti.clone(),
+                        previous_refresh: refresh.jti.clone(),
+                        rotated_at_ms: now_ms,
+                        successor,
+                        expires_at: pair_expiry(&pair),
+                        bucket,
+                    };
+                    (Decision::Rotate(next), Ok(pair))
+                }
+                Err(e) => refused(e),
+            };
+        }
+        if self.is_exact_retry(row, refresh, now_ms) {
+            let bucket = match self.take_refresh_allowance(row, now_ms) {
+                Ok(bucket) => bucket,
+                Err(e) => return refused(e),
+            };
+            match self.reissue(row.successor.as_deref()) {
+                Ok(Some(pair)) => return (Decision::Retry(bucket), Ok(pair)),
+                Ok(None) => {}
+                Err(e) => return refused(e),
             }
         }
-        tracing::warn!(sub = %refresh.sub, "refresh token reused; revoking its family");
-        let revoked = revoke_family_rows(&mut tx, &row.id).await?;
-        tx.commit().await?;
-        self.after_family_revocation(&refresh.sub, &revoked);
-        Err(AuthError::TokenRevoked.into())
+        (Decision::Revoke, Err(AuthError::TokenRevoked.into()))
     }
 
     /// Revokes the family a token belongs to (logout), or the token alone
     /// when this server did not issue it.
     pub async fn revoke_token_family(&self, claims: &Claims) -> Result<(), ApiError> {
         let Some(family) = self.family_of(claims).await? else {
-            self.revocations.revoke_many(&[(claims.jti.clone(), claims.exp)]).await?;
+            let token = RevokedToken { jti: claims.jti.clone(), exp: claims.exp };
+            self.revocations.revoke_many(&[token]).await?;
             self.live.notify(&RevocationEvent::Tokens(vec![claims.jti.clone()]));
             return Ok(());
         };
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let revoked = revoke_family_rows(&mut tx, &family).await?;
-        tx.commit().await?;
+        let revoked = self.store.revoke(&family).await?;
         self.after_family_revocation(&claims.sub, &revoked);
         Ok(())
     }
@@ -207,16 +217,14 @@ impl Families {
     /// Every live socket of the subject is closed, whatever its token.
     pub async fn revoke_subject(&self, sub: &str) -> Result<(), ApiError> {
         let before = self.tokens.clock().now().saturating_add(1);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let families = revoke_subject_rows(&mut tx, sub, before).await?;
-        tx.commit().await?;
+        let families = self.store.revoke_subject(sub, before).await?;
         self.apply_subject_revocation(sub, &families, before);
         Ok(())
     }
 
     /// Mirrors a subject revocation already committed and closes every live
     /// socket of the subject.
-    pub fn apply_subject_revocation(&self, sub: &str, families: &[(String, i64)], before: i64) {
+    pub fn apply_subject_revocation(&self, sub: &str, families: &[FamilyExpiry], before: i64) {
         self.revocations.note_families(families);
         self.revocations.note_subject_mark(sub, before);
         self.live.notify(&RevocationEvent::everything_of(sub));
@@ -229,16 +237,7 @@ impl Families {
 
     /// Forgets families whose every token has expired.
     pub async fn purge_expired(&self) -> Result<u64, ApiError> {
-        let now = self.tokens.clock().now();
-        let families = sqlx::query("DELETE FROM families WHERE expires_at < ?")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        sqlx::query("DELETE FROM legacy_tokens WHERE exp < ?")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        Ok(families.rows_affected())
+        Ok(self.store.purge(self.tokens.clock().now()).await?)
     }
 
     /// The family a token belongs to: its `sid`, or for tokens issued before
@@ -247,20 +246,15 @@ impl Families {
         if let Some(sid) = &claims.sid {
             return Ok(Some(sid.clone()));
         }
-        let legacy: Option<(String,)> =
-            sqlx::query_as("SELECT family FROM legacy_tokens WHERE jti = ?")
-                .bind(&claims.jti)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(legacy.map(|(family,)| family))
+        Ok(self.store.legacy_family(&claims.jti).await?)
     }
 
     /// Takes one refresh from the family's bucket; 429 when it is empty.
-    /// Returns the tokens left, to store.
-    fn take_refresh_allowance(&self, row: &FamilyRow, now_ms: i64) -> Result<f64, ApiError> {
+    /// Returns the bucket to store.
+    fn take_refresh_allowance(&self, row: &FamilyRow, now_ms: i64) -> Result<Bucket, ApiError> {
         let RotationRules { rate, burst, .. } = self.rules;
         if rate <= 0.0 {
-            return Ok(burst);
+            return Ok(Bucket { tokens: burst, at_ms: now_ms });
         }
         let elapsed = (now_ms.saturating_sub(row.bucket_at_ms)).max(0) as f64 / 1000.0;
         let available = (row.bucket_tokens + elapsed * rate).min(burst);
@@ -268,7 +262,7 @@ impl Families {
             let retry_after = ((1.0 - available) / rate).ceil().max(1.0) as u64;
             return Err(AuthError::TooManyRequests { retry_after }.into());
         }
-        Ok(available - 1.0)
+        Ok(Bucket { tokens: available - 1.0, at_ms: now_ms })
     }
 
     fn is_exact_retry(&self, row: &FamilyRow, refresh: &Claims, now_ms: i64) -> bool {
@@ -282,10 +276,10 @@ impl Families {
         self.revocations.note_tokens(&revoked.legacy_tokens);
         self.live.notify(&RevocationEvent::Sessions {
             sub: sub.to_owned(),
-            sessions: vec![revoked.family.0.clone()],
+            sessions: vec![revoked.family.id.clone()],
         });
         if !revoked.legacy_tokens.is_empty() {
-            let jtis = revoked.legacy_tokens.iter().map(|(jti, _)| jti.clone()).collect();
+            let jtis = revoked.legacy_tokens.iter().map(|token| token.jti.clone()).collect();
             self.live.notify(&RevocationEvent::Tokens(jtis));
         }
     }
@@ -324,65 +318,6 @@ impl Families {
         let refresh = IssuedToken { token: self.tokens.sign(&refresh)?, claims: refresh };
         Ok(Some(TokenPair { access, refresh }))
     }
-}
-
-/// Revokes every family of `sub` and marks the subject so that tokens
-/// without a family issued before `before` are refused. Returns the revoked
-/// families with their expiry. Runs inside the caller's transaction.
-pub async fn revoke_subject_rows(
-    tx: &mut sqlx::SqliteConnection,
-    sub: &str,
-    before: i64,
-) -> Result<Vec<(String, i64)>, ApiError> {
-    let families: Vec<(String, i64)> = sqlx::query_as(
-        "UPDATE families SET revoked = 1, successor = NULL
-         WHERE sub = ? AND revoked = 0 RETURNING id, expires_at",
-    )
-    .bind(sub)
-    .fetch_all(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO subject_marks (sub, before) VALUES (?, ?)
-         ON CONFLICT (sub) DO UPDATE SET before = max(before, excluded.before)",
-    )
-    .bind(sub)
-    .bind(before)
-    .execute(&mut *tx)
-    .await?;
-    Ok(families)
-}
-
-/// What revoking one family touched: its id and expiry, and the `jti`s of its
-/// tokens issued before families had rows (they carry no `sid`).
-struct RevokedFamily {
-    family: (String, i64),
-    legacy_tokens: Vec<(String, i64)>,
-}
-
-async fn revoke_family_rows(
-    tx: &mut sqlx::SqliteConnection,
-    family: &str,
-) -> Result<RevokedFamily, ApiError> {
-    let expires: Option<(i64,)> = sqlx::query_as(
-        "UPDATE families SET revoked = 1, successor = NULL WHERE id = ? RETURNING expires_at",
-    )
-    .bind(family)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let legacy_tokens: Vec<(String, i64)> =
-        sqlx::query_as("SELECT jti, exp FROM legacy_tokens WHERE family = ?")
-            .bind(family)
-            .fetch_all(&mut *tx)
-            .await?;
-    for (jti, exp) in &legacy_tokens {
-        sqlx::query("INSERT OR IGNORE INTO revoked_tokens (jti, exp) VALUES (?, ?)")
-            .bind(jti)
-            .bind(exp)
-            .execute(&mut *tx)
-            .await?;
-    }
-    let expires_at = expires.map_or(0, |(e,)| e);
-    Ok(RevokedFamily { family: (family.to_owned(), expires_at), legacy_tokens })
 }
 
 fn pair_expiry(pair: &TokenPair) -> i64 {

@@ -24,10 +24,13 @@ pub fn private_file(path: &Path) -> anyhow::Result<()> {
     if path.exists() { tighten(path, 0o600) } else { Ok(()) }
 }
 
-/// The database file and SQLite's companions beside it.
-pub fn private_database(data_dir: &Path) -> anyhow::Result<()> {
-    for name in ["wsauth.db", "wsauth.db-wal", "wsauth.db-shm"] {
-        private_file(&data_dir.join(name))?;
+/// A SQLite database file and its companions beside it (`-wal`, `-shm`).
+pub fn private_database(path: &Path) -> anyhow::Result<()> {
+    private_file(path)?;
+    for suffix in ["-wal", "-shm"] {
+        let mut companion = path.as_os_str().to_owned();
+        companion.push(suffix);
+        private_file(Path::new(&companion))?;
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! Readiness: every configured backend answers, or the server is not ready.
-//! Each backend is one implementation of [`Backend`]; callers never branch
-//! on which ones are configured.
+//! Each backend is one implementation of [`Backend`], beside the rest of its
+//! code: the database (`sqlite`: takes the write lock and lets it go;
+//! `postgres`: `SELECT 1`) in `store/`. Callers never branch on which ones
+//! are configured.
 
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -13,23 +15,6 @@ pub trait Backend: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// Answers when the backend is usable; the error says why not.
     async fn ping(&self) -> Result<(), String>;
-}
-
-/// The SQLite database.
-pub struct Sqlite(pub sqlx::SqlitePool);
-
-#[async_trait]
-impl Backend for Sqlite {
-    fn name(&self) -> &'static str {
-        "sqlite"
-    }
-
-    /// Takes the write lock and lets it go: a database that cannot be
-    /// written (locked by another writer, unreadable) is not ready.
-    async fn ping(&self) -> Result<(), String> {
-        let tx = self.0.begin_with("BEGIN IMMEDIATE").await.map_err(|e| e.to_string())?;
-        tx.rollback().await.map_err(|e| e.to_string())
-    }
 }
 
 /// Every configured backend.

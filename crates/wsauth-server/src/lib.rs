@@ -1,11 +1,11 @@
 //! The wsauth server: accounts, login/refresh/logout, cookie mode, one-time
-//! tickets, a guarded WebSocket endpoint and a demo page, on SQLite.
+//! tickets, a guarded WebSocket endpoint and a demo page, on SQLite or
+//! PostgreSQL.
 
 pub mod accounts;
 pub mod admin;
 pub mod app;
 pub mod config;
-pub mod db;
 pub mod error;
 pub mod families;
 pub mod files;
@@ -17,6 +17,7 @@ mod routes;
 mod serve;
 mod sockets;
 pub mod state;
+pub mod store;
 mod stream;
 pub mod telemetry;
 pub mod watch;

@@ -1,6 +1,8 @@
-//! Revocations in SQLite, mirrored in memory so that a handshake never waits
-//! on the database. This process is the only writer of its database, so the
-//! mirror is exact; writes go to the database first, then to the mirror.
+//! Revocations in the database ([`RevocationLog`]), mirrored in memory so
+//! that a handshake never waits on the database. Writes go to the database
+//! first, then to the mirror. What this process revokes reaches its mirror
+//! at once; what other processes change reaches it through the events they
+//! record (`watch.rs`) or at the next start, when the mirror is loaded whole.
 //!
 //! A token is revoked when its `jti` is, when its family (`sid`) is, or, for
 //! a token this server did not issue (no `sid`), when its subject's mark
@@ -10,14 +12,15 @@
 //! whatever the token.
 
 use async_trait::async_trait;
-use sqlx::SqlitePool;
 use std::collections::{HashMap, HashSet};
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use wsauth::{Claims, RevocationStore, SharedClock, StoreError};
 
-/// A [`RevocationStore`] that survives restarts.
-pub struct SqliteRevocationStore {
-    pool: SqlitePool,
+use crate::store::{AccountState, FamilyExpiry, RevocationLog, RevokedToken, SubjectMark};
+
+/// A [`RevocationStore`] that survives restarts, on any [`RevocationLog`].
+pub struct StoredRevocations {
+    log: Arc<dyn RevocationLog>,
     clock: SharedClock,
     mirror: RwLock<Mirror>,
 }
@@ -31,43 +34,17 @@ struct Mirror {
     disabled: HashSet<String>,
 }
 
-fn store_error(e: sqlx::Error) -> StoreError {
-    StoreError(e.to_string())
-}
-
-impl SqliteRevocationStore {
+impl StoredRevocations {
     /// Loads the revocations still in force.
-    pub async fn load(pool: SqlitePool, clock: SharedClock) -> Result<Self, StoreError> {
-        let now = clock.now();
-        let tokens: Vec<(String, i64)> =
-            sqlx::query_as("SELECT jti, exp FROM revoked_tokens WHERE exp >= ?")
-                .bind(now)
-                .fetch_all(&pool)
-                .await
-                .map_err(store_error)?;
-        let families: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT id, expires_at FROM families WHERE revoked = 1 AND expires_at >= ?",
-        )
-        .bind(now)
-        .fetch_all(&pool)
-        .await
-        .map_err(store_error)?;
-        let subjects: Vec<(String, i64)> = sqlx::query_as("SELECT sub, before FROM subject_marks")
-            .fetch_all(&pool)
-            .await
-            .map_err(store_error)?;
-        let disabled: Vec<(String,)> =
-            sqlx::query_as("SELECT username FROM users WHERE disabled = 1")
-                .fetch_all(&pool)
-                .await
-                .map_err(store_error)?;
+    pub async fn load(log: Arc<dyn RevocationLog>, clock: SharedClock) -> Result<Self, StoreError> {
+        let stored = log.snapshot(clock.now()).await?;
         let mirror = Mirror {
-            tokens: tokens.into_iter().collect(),
-            families: families.into_iter().collect(),
-            subjects: subjects.into_iter().collect(),
-            disabled: disabled.into_iter().map(|(u,)| u).collect(),
+            tokens: stored.tokens.into_iter().map(|t| (t.jti, t.exp)).collect(),
+            families: stored.families.into_iter().map(|f| (f.id, f.expires_at)).collect(),
+            subjects: stored.subjects.into_iter().map(|m| (m.sub, m.before)).collect(),
+            disabled: stored.disabled.into_iter().collect(),
         };
-        Ok(Self { pool, clock, mirror: RwLock::new(mirror) })
+        Ok(Self { log, clock, mirror: RwLock::new(mirror) })
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Mirror> {
@@ -75,38 +52,28 @@ impl SqliteRevocationStore {
     }
 
     /// Revokes several tokens by `jti` in one transaction.
-    pub async fn revoke_many(&self, tokens: &[(String, i64)]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        for (jti, exp) in tokens {
-            sqlx::query("INSERT OR IGNORE INTO revoked_tokens (jti, exp) VALUES (?, ?)")
-                .bind(jti)
-                .bind(exp)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-        }
-        tx.commit().await.map_err(store_error)?;
+    pub async fn revoke_many(&self, tokens: &[RevokedToken]) -> Result<(), StoreError> {
+        self.log.revoke_tokens(tokens).await?;
         self.note_tokens(tokens);
         Ok(())
     }
 
     /// Mirrors token revocations already committed to the database.
-    pub fn note_tokens(&self, tokens: &[(String, i64)]) {
+    pub fn note_tokens(&self, tokens: &[RevokedToken]) {
         if tokens.is_empty() {
             return;
         }
         let mut mirror = self.write();
-        for (jti, exp) in tokens {
-            mirror.tokens.insert(jti.clone(), *exp);
+        for token in tokens {
+            mirror.tokens.insert(token.jti.clone(), token.exp);
         }
     }
 
-    /// Mirrors family revocations already committed to the database
-    /// (`(family id, expiry of its last token)`).
-    pub fn note_families(&self, families: &[(String, i64)]) {
+    /// Mirrors family revocations already committed to the database.
+    pub fn note_families(&self, families: &[FamilyExpiry]) {
         let mut mirror = self.write();
-        for (id, expires_at) in families {
-            mirror.families.insert(id.clone(), *expires_at);
+        for family in families {
+            mirror.families.insert(family.id.clone(), family.expires_at);
         }
     }
 
@@ -130,65 +97,34 @@ impl SqliteRevocationStore {
     /// Reloads everything stored about `sub` (its revoked families, its mark,
     /// whether it is disabled): for changes another process committed.
     pub async fn reload_subject(&self, sub: &str) -> Result<(), StoreError> {
-        let now = self.clock.now();
-        let families: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT id, expires_at FROM families WHERE sub = ? AND revoked = 1 AND expires_at >= ?",
-        )
-        .bind(sub)
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(store_error)?;
-        let mark: Option<(i64,)> = sqlx::query_as("SELECT before FROM subject_marks WHERE sub = ?")
-            .bind(sub)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
-        let disabled: Option<(bool,)> =
-            sqlx::query_as("SELECT disabled FROM users WHERE username = ?")
-                .bind(sub)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(store_error)?;
-        self.note_families(&families);
-        if let Some((before,)) = mark {
+        let stored = self.log.subject(sub, self.clock.now()).await?;
+        self.note_families(&stored.families);
+        if let Some(before) = stored.mark {
             self.note_subject_mark(sub, before);
         }
-        self.note_disabled(sub, disabled.is_some_and(|(d,)| d));
+        self.note_disabled(sub, stored.account == AccountState::Disabled);
         Ok(())
     }
 
     /// Forgets revocations of tokens and families that have expired anyway.
     pub async fn purge_expired(&self) -> Result<u64, StoreError> {
         let now = self.clock.now();
-        let done = sqlx::query("DELETE FROM revoked_tokens WHERE exp < ?")
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
+        let purged = self.log.purge(now).await?;
         let mut mirror = self.write();
         mirror.tokens.retain(|_, exp| *exp >= now);
         mirror.families.retain(|_, expires_at| *expires_at >= now);
-        Ok(done.rows_affected())
+        Ok(purged)
     }
 }
 
 #[async_trait]
-impl RevocationStore for SqliteRevocationStore {
+impl RevocationStore for StoredRevocations {
     async fn revoke_token(&self, jti: &str, exp: i64) -> Result<(), StoreError> {
-        self.revoke_many(&[(jti.to_owned(), exp)]).await
+        self.revoke_many(&[RevokedToken { jti: jti.to_owned(), exp }]).await
     }
 
     async fn revoke_subject_before(&self, sub: &str, before: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO subject_marks (sub, before) VALUES (?, ?)
-             ON CONFLICT (sub) DO UPDATE SET before = max(before, excluded.before)",
-        )
-        .bind(sub)
-        .bind(before)
-        .execute(&self.pool)
-        .await
-        .map_err(store_error)?;
+        self.log.mark_subject(&SubjectMark { sub: sub.to_owned(), before }).await?;
         self.note_subject_mark(sub, before);
         Ok(())
     }

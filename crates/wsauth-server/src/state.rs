@@ -29,7 +29,7 @@ pub struct AppState {
     /// Operator actions on accounts.
     pub admin: crate::admin::Admin,
     /// Revocations (mirrored in memory).
-    pub revocations: Arc<crate::revocations::SqliteRevocationStore>,
+    pub revocations: Arc<crate::revocations::StoredRevocations>,
     /// Every configured backend, for readiness.
     pub backends: crate::health::Backends,
     /// The Prometheus handle, when metrics are on.

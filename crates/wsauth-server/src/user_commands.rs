@@ -1,13 +1,14 @@
 //! `wsauth user ...`: accounts from the command line, on the deployment that
-//! `--config` / `--data-dir` select. Each command prints what it did; running
+//! `--config` / `--data-dir` / `--database-url` select. Each command prints what it did; running
 //! servers on the same database apply it within a second (`watch.rs`).
 
 use anyhow::Context;
 use clap::Subcommand;
 use std::io::{BufRead, IsTerminal};
+use wsauth_server::Config;
 use wsauth_server::accounts::{Accounts, HashingLimits};
 use wsauth_server::admin::{Admin, Change};
-use wsauth_server::{Config, db, files};
+use wsauth_server::store::Stores;
 
 #[derive(Subcommand)]
 pub(crate) enum UserAction {
@@ -50,11 +51,10 @@ pub(crate) enum UserAction {
 }
 
 pub(crate) async fn run(config: Config, action: UserAction) -> anyhow::Result<()> {
-    files::private_dir(&config.data_dir)?;
-    let pool = db::open(&config.data_dir).await?;
+    let stores = Stores::open(&config).await?;
     let now = wsauth::Clock::now(&wsauth::SystemClock);
-    let accounts = Accounts::new(pool.clone(), HashingLimits::single());
-    let admin = Admin::new(pool);
+    let accounts = Accounts::new(stores.accounts.clone(), HashingLimits::single());
+    let admin = Admin::new(stores.accounts, stores.admin);
     let failed = |e: wsauth_server::error::ApiError| anyhow::anyhow!("{e}");
     match action {
         UserAction::Add { name } => {

@@ -4,32 +4,27 @@
 //! disabled flag are reloaded into the mirror and, unless it only unblocked
 //! the account, its live sockets are closed with 4003.
 
-use sqlx::SqlitePool;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use wsauth::{LiveSessions, RevocationEvent};
 
-use crate::revocations::SqliteRevocationStore;
+use crate::revocations::StoredRevocations;
+use crate::store::{AdminEvent, AdminLog};
 
 /// How often the database is asked for new events.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Applies events made by other processes until shutdown.
 pub async fn run(
-    pool: SqlitePool,
+    log: Arc<dyn AdminLog>,
     origin: String,
-    revocations: Arc<SqliteRevocationStore>,
+    revocations: Arc<StoredRevocations>,
     live: LiveSessions,
     shutdown: CancellationToken,
 ) {
-    let mut last = match sqlx::query_as::<_, (i64,)>(
-        "SELECT coalesce(max(id), 0) FROM admin_events",
-    )
-    .fetch_one(&pool)
-    .await
-    {
-        Ok((id,)) => id,
+    let mut last = match log.latest_event().await {
+        Ok(id) => id,
         Err(e) => {
             tracing::error!(error = %e, "cannot read admin events; changes by other processes need a restart");
             return;
@@ -41,20 +36,14 @@ pub async fn run(
             () = shutdown.cancelled() => return,
             _ = every.tick() => {}
         }
-        let events: Vec<(i64, String, String, String)> = match sqlx::query_as(
-            "SELECT id, sub, kind, origin FROM admin_events WHERE id > ? ORDER BY id LIMIT 1000",
-        )
-        .bind(last)
-        .fetch_all(&pool)
-        .await
-        {
+        let events = match log.events_after(last, 1000).await {
             Ok(events) => events,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read admin events");
                 continue;
             }
         };
-        for (id, sub, kind, from) in events {
+        for AdminEvent { id, sub, kind, origin: from } in events {
             if from != origin {
                 // Retried on the next tick when the reload fails.
                 if let Err(e) = revocations.reload_subject(&sub).await {

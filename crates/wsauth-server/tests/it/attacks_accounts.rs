@@ -14,7 +14,13 @@ fn mode(path: &std::path::Path) -> u32 {
 
 #[tokio::test]
 async fn a_username_differing_only_by_case_is_the_same_account() {
-    let server = TestServer::start().await;
+    for database in TestDatabase::both().await {
+        one_account_whatever_the_case(&database).await;
+    }
+}
+
+async fn one_account_whatever_the_case(database: &TestDatabase) {
+    let server = TestServer::start_on(database, |_| {}).await;
     server.register("alice").await;
     let r = server.post("/auth/register", json!({"username": "Alice", "password": PASSWORD})).await;
     assert_eq!(r.status(), 409);

@@ -23,12 +23,19 @@ async fn rotated(r: reqwest::Response) -> Option<(String, String)> {
 
 #[tokio::test]
 async fn a_stolen_refresh_chain_raced_against_logout_all_never_survives_it() {
+    for database in TestDatabase::both().await {
+        stolen_chain_raced_against_logout_all(&database).await;
+    }
+}
+
+async fn stolen_chain_raced_against_logout_all(database: &TestDatabase) {
     // Rotation unlimited, so the attacker rotates as fast as it can.
-    let server = TestServer::start_config(|c| {
+    let server = TestServer::start_on(database, |c| {
         c.limits.refresh_rate = 0.0;
         c.limits.password_rate = 0.0;
     })
     .await;
+    let backend = database.backend;
     for trial in 0..20 {
         let user = format!("victim{trial}");
         let (_, stolen) = server.login(&user).await;
@@ -52,7 +59,7 @@ async fn a_stolen_refresh_chain_raced_against_logout_all_never_survives_it() {
         assert_eq!(
             r.status(),
             401,
-            "trial {trial}: the attacker's latest refresh token still works"
+            "{backend:?} trial {trial}: the attacker's latest refresh token still works"
         );
         if !access.is_empty() {
             rejected(server.ws(&format!("/ws?token={access}"), &[]).await)
@@ -88,7 +95,13 @@ async fn two_tabs_refreshing_one_cookie_at_once_stay_logged_in() {
 
 #[tokio::test]
 async fn an_exact_retry_within_the_grace_window_gets_the_same_pair_and_later_revokes() {
-    let server = TestServer::start().await;
+    for database in TestDatabase::both().await {
+        exact_retry_then_reuse(&database).await;
+    }
+}
+
+async fn exact_retry_then_reuse(database: &TestDatabase) {
+    let server = TestServer::start_on(database, |_| {}).await;
     let (_, first) = server.login("alice").await;
     let (access, second) = rotated(refresh(&server, &first).await).await.expect("rotated");
     server.clock.advance_secs(9);
@@ -106,16 +119,19 @@ async fn an_exact_retry_within_the_grace_window_gets_the_same_pair_and_later_rev
 
 #[tokio::test]
 async fn a_rotation_that_fails_with_the_database_busy_leaves_the_token_usable() {
-    let server = TestServer::start().await;
+    for database in TestDatabase::both().await {
+        busy_rotation_then_retry(&database).await;
+    }
+}
+
+async fn busy_rotation_then_retry(database: &TestDatabase) {
+    let server = TestServer::start_on(database, |_| {}).await;
     let (_, token) = server.login("alice").await;
-    // Another writer holds SQLite's write lock past the server's busy timeout.
-    let db = server.data_dir.join("wsauth.db");
-    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&db);
-    let mut other = sqlx::ConnectOptions::connect(&options).await.expect("open");
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut other).await.expect("lock");
+    // Another client holds the lock past the server's busy / lock timeout.
+    let lock = database.hold_write_lock().await;
     let r = refresh(&server, &token).await;
     assert_eq!(r.status(), 503, "a busy database is a backend failure");
-    sqlx::query("ROLLBACK").execute(&mut other).await.expect("unlock");
+    lock.release().await;
     // The retry is not mistaken for reuse: it rotates.
     let (access, next) = rotated(refresh(&server, &token).await).await.expect("retry rotates");
     server.ws_welcome(&access).await;

@@ -3,6 +3,7 @@
 #![allow(unreachable_pub)]
 
 mod binary;
+mod databases;
 mod support;
 
 mod admin;
@@ -25,7 +26,9 @@ mod live;
 mod logs;
 mod openapi;
 mod operations;
+mod postgres;
 mod restarts;
 mod seed_regressions;
 mod sessions;
 mod slow_clients;
+mod stores;

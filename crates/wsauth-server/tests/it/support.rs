@@ -18,6 +18,8 @@ use tokio_util::sync::CancellationToken;
 use wsauth::ManualClock;
 use wsauth_server::{Application, Config};
 
+pub use crate::databases::TestDatabase;
+
 /// The HS256 secret test servers share with the tests (so tests can forge tokens).
 pub const SECRET: &str = "test-secret-that-is-long-enough-0123456789";
 pub const PASSWORD: &str = "correct horse battery";
@@ -54,6 +56,16 @@ impl TestServer {
     pub async fn start_config(edit: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cfg = config(dir.path().join("data"));
+        edit(&mut cfg);
+        Self::start_with(cfg, Some(dir), ManualClock::starting_now()).await
+    }
+
+    /// A server whose stores live in `database` (its keys in a temporary
+    /// data directory); several may share one database.
+    pub async fn start_on(database: &TestDatabase, edit: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = config(dir.path().join("data"));
+        cfg.database_url = Some(database.url.clone());
         edit(&mut cfg);
         Self::start_with(cfg, Some(dir), ManualClock::starting_now()).await
     }

@@ -1,32 +1,65 @@
-//! The SQLite database: opened (and created) in the data directory, migrated on start.
+//! The stores on SQLite (the default: `wsauth.db` in the data directory):
+//! opened (and created, 0600), migrated on start (`migrations/`). Every
+//! write transaction starts with `BEGIN IMMEDIATE`, so SQLite's single
+//! writer orders them.
 
 use anyhow::Context;
+use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::time::Duration;
 
-/// Opens `wsauth.db` in `data_dir`, creating it if needed, and runs migrations.
-pub async fn open(data_dir: &Path) -> anyhow::Result<SqlitePool> {
-    let path = data_dir.join("wsauth.db");
-    create_private(&path)?;
-    crate::files::private_database(data_dir)?;
-    let options = SqliteConnectOptions::new()
-        .filename(&path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(Duration::from_secs(5))
-        .foreign_keys(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .after_release(|conn, _| Box::pin(settled(conn)))
-        .connect_with(options)
-        .await
-        .with_context(|| format!("cannot open database {}", path.display()))?;
-    sqlx::migrate!("./migrations").run(&pool).await.context("database migration failed")?;
-    tracing::info!(path = %path.display(), "database ready");
-    Ok(pool)
+use crate::health::Backend;
+
+mod accounts;
+mod admin;
+mod families;
+mod revocations;
+
+/// Every store trait on one SQLite database.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens the database file at `path`, creating it (0600) if needed, and
+    /// runs the migrations.
+    pub async fn open(path: &Path) -> anyhow::Result<Self> {
+        create_private(path)?;
+        crate::files::private_database(path)?;
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .after_release(|conn, _| Box::pin(settled(conn)))
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot open database {}", path.display()))?;
+        sqlx::migrate!("./migrations").run(&pool).await.context("database migration failed")?;
+        tracing::info!(path = %path.display(), "database ready (sqlite)");
+        Ok(Self { pool })
+    }
+}
+
+#[async_trait]
+impl Backend for SqliteStore {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    /// Takes the write lock and lets it go: a database that cannot be
+    /// written (locked by another writer, unreadable) is not ready.
+    async fn ping(&self) -> Result<(), String> {
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| e.to_string())?;
+        tx.rollback().await.map_err(|e| e.to_string())
+    }
 }
 
 /// Whether a connection may go back to the pool. A failed write (disk full,
@@ -66,7 +99,7 @@ mod tests {
     #[tokio::test]
     async fn a_transaction_sqlite_rolled_back_itself_does_not_poison_the_pool() {
         let dir = tempfile::tempdir().expect("dir");
-        let pool = open(dir.path()).await.expect("open");
+        let pool = SqliteStore::open(&dir.path().join("wsauth.db")).await.expect("open").pool;
         {
             let mut conn = pool.acquire().await.expect("acquire");
             let (pages,): (i64,) =

@@ -1,0 +1,415 @@
+//! Storage: one trait per kind of record, one implementation per database.
+//!
+//! [`AccountStore`] (users), [`FamilyStore`] (token families and their
+//! rotation), [`RevocationLog`] (revoked tokens and subject marks) and
+//! [`AdminLog`] (operator changes and the events other processes poll) are
+//! implemented by [`sqlite::SqliteStore`] and [`postgres::PostgresStore`].
+//! [`Stores::open`] picks one from the configuration and hands it out as [`Stores`];
+//! nothing above this module knows which database it talks to.
+//!
+//! Each method is one transaction. The one that decides something from what
+//! it reads, [`FamilyStore::rotate`], takes the family's row under the
+//! database's lock (SQLite's write lock, PostgreSQL's `FOR UPDATE` row lock),
+//! hands it to a synchronous [`Decide`] closure and writes the [`Decision`]
+//! before the lock is released.
+
+use async_trait::async_trait;
+use std::sync::Arc;
+
+use crate::admin::UserInfo;
+use crate::config::Config;
+use crate::health::Backend;
+
+mod database;
+pub mod postgres;
+pub mod sqlite;
+
+pub use database::{Database, UnknownDatabaseUrl};
+
+/// A database failure; the operation had no effect.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct DatabaseError(#[from] sqlx::Error);
+
+impl From<DatabaseError> for wsauth::StoreError {
+    fn from(e: DatabaseError) -> Self {
+        wsauth::StoreError(e.to_string())
+    }
+}
+
+/// What the store's methods return.
+pub type StoreResult<T> = Result<T, DatabaseError>;
+
+/// A token id and the time (Unix seconds) after which it expires anyway.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RevokedToken {
+    /// The token's `jti`.
+    pub jti: String,
+    /// Its `exp`.
+    pub exp: i64,
+}
+
+/// A family id and the expiry of its last token (Unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct FamilyExpiry {
+    /// The family (the tokens' `sid`).
+    pub id: String,
+    /// The latest `exp` of any of its tokens.
+    pub expires_at: i64,
+}
+
+// ---------------------------------------------------------------- accounts
+
+/// A new account, its password already hashed.
+#[derive(Debug, Clone, Copy)]
+pub struct NewAccount<'a> {
+    /// The username as given (kept as the account's `sub`).
+    pub username: &'a str,
+    /// The Argon2id hash.
+    pub password_hash: &'a str,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// Whether an account was created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Insertion {
+    /// Created.
+    Inserted,
+    /// An account with this name in some letter case exists.
+    Taken,
+}
+
+/// What login needs of an account.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Credentials {
+    /// The username as registered.
+    pub username: String,
+    /// The Argon2id hash.
+    pub password_hash: String,
+    /// Whether the account is disabled.
+    pub disabled: bool,
+}
+
+/// One page of accounts whose username starts with `prefix` (ASCII letter
+/// case ignored), after `after`, by username.
+#[derive(Debug, Clone, Copy)]
+pub struct PageQuery<'a> {
+    /// The prefix, matched literally (`%` and `_` are not wildcards).
+    pub prefix: &'a str,
+    /// Only usernames sorting after this one (byte order).
+    pub after: &'a str,
+    /// At most this many.
+    pub limit: i64,
+}
+
+/// Users.
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
+    /// Creates the account unless one exists whose name differs at most in
+    /// letter case; of two concurrent registrations differing only by case,
+    /// exactly one is inserted.
+    async fn insert(&self, account: NewAccount<'_>) -> StoreResult<Insertion>;
+    /// The account with exactly this username.
+    async fn find_exact(&self, username: &str) -> StoreResult<Option<Credentials>>;
+    /// Up to two accounts whose username equals this one without regard to case.
+    async fn find_folded(&self, username: &str) -> StoreResult<Vec<Credentials>>;
+    /// Usernames that differ from another account's only by letter case.
+    async fn case_duplicates(&self) -> StoreResult<Vec<String>>;
+    /// A page of accounts.
+    async fn page(&self, query: PageQuery<'_>) -> StoreResult<Vec<UserInfo>>;
+    /// Up to two accounts named `username` exactly or without regard to
+    /// case, the exact one first.
+    async fn lookup(&self, username: &str) -> StoreResult<Vec<UserInfo>>;
+}
+
+/// A `LIKE` pattern matching names that start with `prefix` literally
+/// (`\\` escapes).
+fn like_prefix(prefix: &str) -> String {
+    format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
+}
+
+// ---------------------------------------------------------------- families
+
+/// A family's row when a login creates it.
+#[derive(Debug, Clone)]
+pub struct NewFamily {
+    /// The family id (every token's `sid`).
+    pub id: String,
+    /// The subject.
+    pub sub: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// The latest `exp` of its tokens.
+    pub expires_at: i64,
+    /// The refresh token that may rotate next.
+    pub current_refresh: String,
+    /// The refresh bucket, full.
+    pub bucket: Bucket,
+}
+
+/// A family's refresh allowance (token bucket).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bucket {
+    /// Refreshes left.
+    pub tokens: f64,
+    /// When it was last taken from, Unix milliseconds.
+    pub at_ms: i64,
+}
+
+/// A family's row as a rotation reads it, under the lock.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FamilyRow {
+    /// The family id.
+    pub id: String,
+    /// The subject.
+    pub sub: String,
+    /// Whether the family is revoked.
+    pub revoked: bool,
+    /// The refresh token that may rotate next.
+    pub current_refresh: String,
+    /// The one rotated last.
+    pub previous_refresh: Option<String>,
+    /// When that rotation happened, Unix milliseconds.
+    pub rotated_at_ms: Option<i64>,
+    /// The claims of the pair that rotation issued (JSON).
+    pub successor: Option<String>,
+    /// Refreshes left in the bucket.
+    pub bucket_tokens: f64,
+    /// When the bucket was last taken from, Unix milliseconds.
+    pub bucket_at_ms: i64,
+}
+
+/// The row a rotation leaves.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// The new refresh token's `jti`.
+    pub current_refresh: String,
+    /// The presented one's.
+    pub previous_refresh: String,
+    /// Unix milliseconds.
+    pub rotated_at_ms: i64,
+    /// The new pair's claims (JSON).
+    pub successor: String,
+    /// The new pair's latest `exp` (the family keeps the later one).
+    pub expires_at: i64,
+    /// The bucket after this refresh.
+    pub bucket: Bucket,
+}
+
+/// What a rotation writes, decided from the locked row.
+#[derive(Debug, Clone)]
+pub enum Decision {
+    /// Rotate: the family's row moves on.
+    Rotate(Rotation),
+    /// An exact retry within the grace window: only the bucket changes.
+    Retry(Bucket),
+    /// Reuse: revoke the family.
+    Revoke,
+    /// Nothing to write (revoked, not ours, rate limited).
+    Refuse,
+}
+
+/// Decides from the locked row; runs synchronously inside the transaction,
+/// so nothing else can change the row meanwhile.
+pub type Decide<'a> = Box<dyn FnOnce(&FamilyRow) -> Decision + Send + 'a>;
+
+/// What revoking one family touched: its id and expiry, and the tokens
+/// issued before families had rows (they carry no `sid`), now revoked by `jti`.
+#[derive(Debug, Clone)]
+pub struct RevokedFamily {
+    /// The family.
+    pub family: FamilyExpiry,
+    /// Its tokens from before families had rows.
+    pub legacy_tokens: Vec<RevokedToken>,
+}
+
+/// Token families.
+#[async_trait]
+pub trait FamilyStore: Send + Sync + 'static {
+    /// Stores a new family.
+    async fn insert(&self, family: NewFamily) -> StoreResult<()>;
+    /// Locks the family's row, asks `decide` and writes its decision, in one
+    /// transaction. `decide` is not called when there is no such family.
+    /// Returns what was revoked when the decision was [`Decision::Revoke`].
+    async fn rotate(&self, family: &str, decide: Decide<'_>) -> StoreResult<Option<RevokedFamily>>;
+    /// Revokes one family (logout).
+    async fn revoke(&self, family: &str) -> StoreResult<RevokedFamily>;
+    /// Revokes every family of `sub` and marks the subject (tokens without a
+    /// family issued before `before` are refused), in one transaction.
+    async fn revoke_subject(&self, sub: &str, before: i64) -> StoreResult<Vec<FamilyExpiry>>;
+    /// The family of a token issued before families had rows, by `jti`.
+    async fn legacy_family(&self, jti: &str) -> StoreResult<Option<String>>;
+    /// Forgets families and legacy tokens expired before `now`; returns the
+    /// families forgotten.
+    async fn purge(&self, now: i64) -> StoreResult<u64>;
+}
+
+// ------------------------------------------------------------- revocations
+
+/// Every revocation still in force, to load the in-memory mirror from.
+#[derive(Debug, Clone, Default)]
+pub struct RevocationSnapshot {
+    /// Revoked tokens.
+    pub tokens: Vec<RevokedToken>,
+    /// Revoked families.
+    pub families: Vec<FamilyExpiry>,
+    /// Subject marks: `(sub, before)`.
+    pub subjects: Vec<SubjectMark>,
+    /// Disabled accounts.
+    pub disabled: Vec<String>,
+}
+
+/// "Log out everywhere": tokens of `sub` without a family issued before
+/// `before` are revoked.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SubjectMark {
+    /// The subject.
+    pub sub: String,
+    /// Unix seconds.
+    pub before: i64,
+}
+
+/// Whether an account is blocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountState {
+    /// Usable (or no such account).
+    Active,
+    /// Disabled by an operator.
+    Disabled,
+}
+
+/// Everything stored about one subject's revocations.
+#[derive(Debug, Clone)]
+pub struct SubjectRevocations {
+    /// Its revoked families still in force.
+    pub families: Vec<FamilyExpiry>,
+    /// Its mark, if any.
+    pub mark: Option<i64>,
+    /// Whether its account is disabled.
+    pub account: AccountState,
+}
+
+/// Revoked tokens and subject marks.
+#[async_trait]
+pub trait RevocationLog: Send + Sync + 'static {
+    /// Revokes these tokens by `jti`, in one transaction.
+    async fn revoke_tokens(&self, tokens: &[RevokedToken]) -> StoreResult<()>;
+    /// Marks the subject (keeps the later mark).
+    async fn mark_subject(&self, mark: &SubjectMark) -> StoreResult<()>;
+    /// Every revocation in force at `now`.
+    async fn snapshot(&self, now: i64) -> StoreResult<RevocationSnapshot>;
+    /// What is stored about `sub`, in force at `now`.
+    async fn subject(&self, sub: &str, now: i64) -> StoreResult<SubjectRevocations>;
+    /// Forgets revoked tokens expired before `now`.
+    async fn purge(&self, now: i64) -> StoreResult<u64>;
+}
+
+// ------------------------------------------------------------------- admin
+
+/// What an operator does to an account.
+#[derive(Debug, Clone)]
+pub enum AccountEdit {
+    /// Leave the row alone (revoke only).
+    Keep,
+    /// Set or lift the block.
+    SetState(AccountState),
+    /// A new password hash.
+    SetPassword(String),
+    /// Remove the account.
+    Delete,
+}
+
+/// An operator's change to one account, recorded as an event.
+#[derive(Debug, Clone)]
+pub struct AdminChange<'a> {
+    /// The account (its exact username).
+    pub sub: &'a str,
+    /// What happens to its row.
+    pub edit: AccountEdit,
+    /// Revoke every token of it too, with a mark at this second.
+    pub revoke_before: Option<i64>,
+    /// The event's kind (`Action::as_str`).
+    pub kind: &'a str,
+    /// The process making the change.
+    pub origin: &'a str,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+/// An account change recorded for other processes.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AdminEvent {
+    /// Increasing.
+    pub id: i64,
+    /// The subject to reload.
+    pub sub: String,
+    /// What happened (`Action::as_str`).
+    pub kind: String,
+    /// The process that made it.
+    pub origin: String,
+}
+
+/// Operator changes and their events.
+#[async_trait]
+pub trait AdminLog: Send + Sync + 'static {
+    /// The account edit, the subject's revocation and the event, in one
+    /// transaction. Returns the families revoked.
+    async fn apply(&self, change: AdminChange<'_>) -> StoreResult<Vec<FamilyExpiry>>;
+    /// The id of the latest event (0 when there is none).
+    async fn latest_event(&self) -> StoreResult<i64>;
+    /// Up to `limit` events after `id`, oldest first.
+    async fn events_after(&self, id: i64, limit: i64) -> StoreResult<Vec<AdminEvent>>;
+}
+
+// ------------------------------------------------------------------ opening
+
+/// One database seen through every store trait.
+#[derive(Clone)]
+pub struct Stores {
+    /// Users.
+    pub accounts: Arc<dyn AccountStore>,
+    /// Token families.
+    pub families: Arc<dyn FamilyStore>,
+    /// Revoked tokens and marks.
+    pub revocations: Arc<dyn RevocationLog>,
+    /// Operator changes.
+    pub admin: Arc<dyn AdminLog>,
+    /// For readiness.
+    pub backend: Arc<dyn Backend>,
+}
+
+impl Stores {
+    /// Every trait served by one backend.
+    pub fn of<T>(store: T) -> Self
+    where
+        T: AccountStore + FamilyStore + RevocationLog + AdminLog + Backend,
+    {
+        let store = Arc::new(store);
+        Self {
+            accounts: store.clone(),
+            families: store.clone(),
+            revocations: store.clone(),
+            admin: store.clone(),
+            backend: store,
+        }
+    }
+
+    /// The configured database (`database_url`), opened and migrated. The
+    /// default one, in the data directory, creates that directory (0700).
+    pub async fn open(config: &Config) -> anyhow::Result<Self> {
+        let database = config.database()?;
+        if config.database_url.is_none() {
+            crate::files::private_dir(&config.data_dir)?;
+        }
+        Self::open_database(&database).await
+    }
+
+    /// This database, opened and migrated.
+    pub async fn open_database(database: &Database) -> anyhow::Result<Self> {
+        Ok(match database {
+            Database::Sqlite(path) => Self::of(sqlite::SqliteStore::open(path).await?),
+            Database::Postgres(url) => Self::of(postgres::PostgresStore::open(url).await?),
+        })
+    }
+}

@@ -1,0 +1,66 @@
+//! Operator changes and their events on PostgreSQL: the account edit, the
+//! subject's revocation and the event in one transaction.
+
+use async_trait::async_trait;
+
+use super::PostgresStore;
+use super::families::revoke_subject_rows;
+use crate::store::{
+    AccountEdit, AccountState, AdminChange, AdminEvent, AdminLog, FamilyExpiry, StoreResult,
+};
+
+#[async_trait]
+impl AdminLog for PostgresStore {
+    async fn apply(&self, change: AdminChange<'_>) -> StoreResult<Vec<FamilyExpiry>> {
+        let mut tx = self.pool.begin().await?;
+        let statement = match change.edit {
+            AccountEdit::Keep => None,
+            AccountEdit::SetState(state) => Some(
+                sqlx::query("UPDATE users SET disabled = $1 WHERE username = $2")
+                    .bind(state == AccountState::Disabled),
+            ),
+            AccountEdit::Delete => Some(sqlx::query("DELETE FROM users WHERE username = $1")),
+            AccountEdit::SetPassword(hash) => Some(
+                sqlx::query("UPDATE users SET password_hash = $1 WHERE username = $2").bind(hash),
+            ),
+        };
+        if let Some(statement) = statement {
+            statement.bind(change.sub).execute(&mut *tx).await?;
+        }
+        let families = match change.revoke_before {
+            Some(before) => revoke_subject_rows(&mut tx, change.sub, before).await?,
+            None => Vec::new(),
+        };
+        // Event ids must become visible in increasing order, or a poller
+        // that already read a later id would never see an earlier one that
+        // committed after it. The lock (taken last, held to the commit)
+        // makes the id order the commit order; readers are not blocked.
+        sqlx::query("LOCK TABLE admin_events IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO admin_events (sub, kind, origin, at) VALUES ($1, $2, $3, $4)")
+            .bind(change.sub)
+            .bind(change.kind)
+            .bind(change.origin)
+            .bind(change.at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(families)
+    }
+
+    async fn latest_event(&self) -> StoreResult<i64> {
+        let (id,): (i64,) = sqlx::query_as("SELECT coalesce(max(id), 0) FROM admin_events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(id)
+    }
+
+    async fn events_after(&self, id: i64, limit: i64) -> StoreResult<Vec<AdminEvent>> {
+        Ok(sqlx::query_as(
+            "SELECT id, sub, kind, origin FROM admin_events WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

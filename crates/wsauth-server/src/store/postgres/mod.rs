@@ -1,0 +1,64 @@
+//! The stores on PostgreSQL (`database_url = "postgres://..."`), migrated on
+//! start (`migrations-postgres/`). Several servers may share one database:
+//! each transaction runs at READ COMMITTED, and the statements that decide
+//! from what they read take row locks (`SELECT ... FOR UPDATE`), so they
+//! are ordered against every write to the same rows (ARCHITECTURE.md,
+//! "A revocation beats every rotation").
+
+use anyhow::Context;
+use async_trait::async_trait;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::time::Duration;
+
+use crate::health::Backend;
+
+mod accounts;
+mod admin;
+mod families;
+mod revocations;
+
+/// How long a statement waits for a lock, milliseconds.
+const LOCK_TIMEOUT_MS: u32 = 5000;
+
+/// Every store trait on one PostgreSQL database.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` and runs the migrations.
+    pub async fn open(url: &str) -> anyhow::Result<Self> {
+        let options: PgConnectOptions =
+            url.parse().context("database_url is not a valid PostgreSQL URL")?;
+        // As SQLite's busy timeout: a row or table lock held elsewhere for
+        // longer fails the transaction (a 503, nothing written) instead of
+        // holding the request.
+        let options = options.options([("lock_timeout", LOCK_TIMEOUT_MS)]);
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .context("cannot connect to the PostgreSQL database (database_url)")?;
+        sqlx::migrate!("./migrations-postgres")
+            .run(&pool)
+            .await
+            .context("database migration failed")?;
+        tracing::info!("database ready (postgres)");
+        Ok(Self { pool })
+    }
+}
+
+#[async_trait]
+impl Backend for PostgresStore {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    /// One round trip on a pooled connection.
+    async fn ping(&self) -> Result<(), String> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(drop).map_err(|e| e.to_string())
+    }
+}

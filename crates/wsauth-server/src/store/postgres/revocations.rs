@@ -1,0 +1,117 @@
+//! Revoked tokens and subject marks on PostgreSQL.
+
+use async_trait::async_trait;
+use sqlx::PgConnection;
+
+use super::PostgresStore;
+use crate::store::{
+    AccountState, FamilyExpiry, RevocationLog, RevocationSnapshot, RevokedToken, StoreResult,
+    SubjectMark, SubjectRevocations,
+};
+
+#[async_trait]
+impl RevocationLog for PostgresStore {
+    async fn revoke_tokens(&self, tokens: &[RevokedToken]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_tokens(&mut tx, tokens).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn mark_subject(&self, mark: &SubjectMark) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await?;
+        mark_subject(&mut conn, &mark.sub, mark.before).await
+    }
+
+    async fn snapshot(&self, now: i64) -> StoreResult<RevocationSnapshot> {
+        // One snapshot of the database for all four, as SQLite's single
+        // writer gives: REPEATABLE READ, read only.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let tokens = sqlx::query_as("SELECT jti, exp FROM revoked_tokens WHERE exp >= $1")
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+        let families = sqlx::query_as(
+            "SELECT id, expires_at FROM families WHERE revoked AND expires_at >= $1",
+        )
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let subjects =
+            sqlx::query_as("SELECT sub, before FROM subject_marks").fetch_all(&mut *tx).await?;
+        let disabled: Vec<(String,)> =
+            sqlx::query_as("SELECT username FROM users WHERE disabled").fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        let disabled = disabled.into_iter().map(|(u,)| u).collect();
+        Ok(RevocationSnapshot { tokens, families, subjects, disabled })
+    }
+
+    async fn subject(&self, sub: &str, now: i64) -> StoreResult<SubjectRevocations> {
+        let families: Vec<FamilyExpiry> = sqlx::query_as(
+            "SELECT id, expires_at FROM families WHERE sub = $1 AND revoked AND expires_at >= $2",
+        )
+        .bind(sub)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        let mark: Option<(i64,)> =
+            sqlx::query_as("SELECT before FROM subject_marks WHERE sub = $1")
+                .bind(sub)
+                .fetch_optional(&self.pool)
+                .await?;
+        let disabled: Option<(bool,)> =
+            sqlx::query_as("SELECT disabled FROM users WHERE username = $1")
+                .bind(sub)
+                .fetch_optional(&self.pool)
+                .await?;
+        let account = if disabled.is_some_and(|(d,)| d) {
+            AccountState::Disabled
+        } else {
+            AccountState::Active
+        };
+        Ok(SubjectRevocations { families, mark: mark.map(|(m,)| m), account })
+    }
+
+    async fn purge(&self, now: i64) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM revoked_tokens WHERE exp < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// Revokes tokens by `jti` inside the caller's transaction.
+pub(super) async fn insert_tokens(
+    tx: &mut PgConnection,
+    tokens: &[RevokedToken],
+) -> StoreResult<()> {
+    for token in tokens {
+        sqlx::query("INSERT INTO revoked_tokens (jti, exp) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(&token.jti)
+            .bind(token.exp)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Sets the subject's mark, keeping the later one.
+pub(super) async fn mark_subject(
+    conn: &mut PgConnection,
+    sub: &str,
+    before: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO subject_marks (sub, before) VALUES ($1, $2)
+         ON CONFLICT (sub) DO UPDATE SET before = GREATEST(subject_marks.before, EXCLUDED.before)",
+    )
+    .bind(sub)
+    .bind(before)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! Operator changes and their events on SQLite: the account edit, the
+//! subject's revocation and the event in one `BEGIN IMMEDIATE` transaction.
+
+use async_trait::async_trait;
+
+use super::SqliteStore;
+use super::families::revoke_subject_rows;
+use crate::store::{
+    AccountEdit, AccountState, AdminChange, AdminEvent, AdminLog, FamilyExpiry, StoreResult,
+};
+
+#[async_trait]
+impl AdminLog for SqliteStore {
+    async fn apply(&self, change: AdminChange<'_>) -> StoreResult<Vec<FamilyExpiry>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let statement = match change.edit {
+            AccountEdit::Keep => None,
+            AccountEdit::SetState(state) => Some(
+                sqlx::query("UPDATE users SET disabled = ? WHERE username = ?")
+                    .bind(state == AccountState::Disabled),
+            ),
+            AccountEdit::Delete => Some(sqlx::query("DELETE FROM users WHERE username = ?")),
+            AccountEdit::SetPassword(hash) => Some(
+                sqlx::query("UPDATE users SET password_hash = ? WHERE username = ?").bind(hash),
+            ),
+        };
+        if let Some(statement) = statement {
+            statement.bind(change.sub).execute(&mut *tx).await?;
+        }
+        let families = match change.revoke_before {
+            Some(before) => revoke_subject_rows(&mut tx, change.sub, before).await?,
+            None => Vec::new(),
+        };
+        sqlx::query("INSERT INTO admin_events (sub, kind, origin, at) VALUES (?, ?, ?, ?)")
+            .bind(change.sub)
+            .bind(change.kind)
+            .bind(change.origin)
+            .bind(change.at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(families)
+    }
+
+    async fn latest_event(&self) -> StoreResult<i64> {
+        let (id,): (i64,) = sqlx::query_as("SELECT coalesce(max(id), 0) FROM admin_events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(id)
+    }
+
+    async fn events_after(&self, id: i64, limit: i64) -> StoreResult<Vec<AdminEvent>> {
+        Ok(sqlx::query_as(
+            "SELECT id, sub, kind, origin FROM admin_events WHERE id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

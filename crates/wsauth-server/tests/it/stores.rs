@@ -1,0 +1,135 @@
+//! The store traits on both databases, one test body each: what must hold
+//! whichever backend is configured (case-insensitive usernames under a race,
+//! an admin change as one transaction, revocations across a restart).
+//! Rotation, exact retries, reuse and the logout-all race run on both
+//! through the server in `attacks_refresh.rs`.
+
+use serde_json::json;
+use std::sync::Arc;
+use wsauth::{Claims, ManualClock, RevocationStore, SharedClock};
+use wsauth_server::admin::{Admin, Change};
+use wsauth_server::revocations::StoredRevocations;
+use wsauth_server::store::{Bucket, Insertion, NewAccount, NewFamily, RevokedToken, Stores};
+
+use crate::support::*;
+
+async fn add_account(stores: &Stores, username: &str) -> Insertion {
+    let account = NewAccount { username, password_hash: "not-a-real-hash", created_at: 0 };
+    stores.accounts.insert(account).await.expect("insert account")
+}
+
+async fn add_family(stores: &Stores, id: &str, sub: &str) {
+    let family = NewFamily {
+        id: id.to_owned(),
+        sub: sub.to_owned(),
+        created_at: 1000,
+        expires_at: 5000,
+        current_refresh: format!("{id}-refresh"),
+        bucket: Bucket { tokens: 10.0, at_ms: 1_000_000 },
+    };
+    stores.families.insert(family).await.expect("insert family");
+}
+
+/// Access-token claims issued at 1000, expiring at 5000.
+fn claims(sub: &str, jti: &str, sid: Option<&str>) -> Claims {
+    let mut value = json!({
+        "sub": sub, "jti": jti, "iat": 1000, "nbf": 1000, "exp": 5000,
+        "type": "access", "fresh": false,
+    });
+    if let Some(sid) = sid {
+        value["sid"] = json!(sid);
+    }
+    let serde_json::Value::Object(map) = value else { unreachable!("an object") };
+    Claims::from_json_object(map).expect("claims")
+}
+
+#[tokio::test]
+async fn two_registrations_differing_only_by_case_race_and_exactly_one_wins() {
+    for database in TestDatabase::both().await {
+        let stores = database.open().await;
+        for round in 0..20 {
+            let lower = format!("carol{round}");
+            let upper = lower.to_uppercase();
+            let racer = |name: String| {
+                let stores = stores.clone();
+                tokio::spawn(async move { add_account(&stores, &name).await })
+            };
+            let (a, b) = (racer(lower.clone()), racer(upper.clone()));
+            let outcomes = [a.await.expect("task"), b.await.expect("task")];
+            let winners = outcomes.iter().filter(|o| **o == Insertion::Inserted).count();
+            assert_eq!(winners, 1, "{:?} round {round}: {outcomes:?}", database.backend);
+            let found = stores.accounts.find_folded(&lower).await.expect("find");
+            assert_eq!(found.len(), 1, "{:?}: one account for {lower}", database.backend);
+        }
+        assert!(stores.accounts.case_duplicates().await.expect("duplicates").is_empty());
+    }
+}
+
+#[tokio::test]
+async fn an_admin_change_is_one_transaction() {
+    for database in TestDatabase::both().await {
+        let backend = database.backend;
+        let stores = database.open().await;
+        let admin = Admin::new(stores.accounts.clone(), stores.admin.clone());
+        for name in ["dora", "erin"] {
+            add_account(&stores, name).await;
+            add_family(&stores, &format!("family-{name}"), name).await;
+        }
+        // Whole: the family revoked, the mark set, the event recorded.
+        let done = admin.apply("ERIN", Change::Disable, 1000).await.expect("disable erin");
+        assert_eq!(done.sub, "erin");
+        assert_eq!(done.families.len(), 1, "{backend:?}");
+        let events = stores.admin.events_after(0, 10).await.expect("events");
+        assert_eq!(events.len(), 1, "{backend:?}");
+        assert_eq!((events[0].sub.as_str(), events[0].kind.as_str()), ("erin", "disable"));
+        assert!(admin.get("erin").await.expect("erin").disabled);
+        // Nothing: the event cannot be written, so the account edit and the
+        // revocation are rolled back with it.
+        database.execute("DROP TABLE admin_events").await;
+        assert!(admin.apply("dora", Change::Disable, 1000).await.is_err(), "{backend:?}");
+        assert!(!admin.get("dora").await.expect("dora").disabled, "{backend:?}: half applied");
+        let stored = stores.revocations.snapshot(0).await.expect("snapshot");
+        let families: Vec<_> = stored.families.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(families, ["family-erin"], "{backend:?}: dora's family was revoked");
+        let marked: Vec<_> = stored.subjects.iter().map(|m| m.sub.as_str()).collect();
+        assert_eq!(marked, ["erin"], "{backend:?}: dora was marked");
+        assert_eq!(stored.disabled, ["erin"], "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn revocations_survive_reopening_the_store() {
+    for database in TestDatabase::both().await {
+        let backend = database.backend;
+        let clock: SharedClock = Arc::new(ManualClock::new(1000));
+        {
+            let stores = database.open().await;
+            let revocations = StoredRevocations::load(stores.revocations.clone(), clock.clone())
+                .await
+                .expect("load");
+            add_family(&stores, "logged-out", "frank").await;
+            add_family(&stores, "everywhere", "hank").await;
+            add_family(&stores, "kept", "ivan").await;
+            stores.families.revoke("logged-out").await.expect("logout");
+            stores.families.revoke_subject("hank", 1001).await.expect("logout-all");
+            let foreign = RevokedToken { jti: "foreign".into(), exp: 5000 };
+            revocations.revoke_many(&[foreign]).await.expect("revoke a jti");
+            revocations.revoke_subject_before("gina", 1001).await.expect("mark");
+        }
+        let stores = database.open().await;
+        let revocations =
+            StoredRevocations::load(stores.revocations.clone(), clock).await.expect("reload");
+        let revoked = [
+            claims("frank", "a", Some("logged-out")),
+            claims("hank", "b", Some("everywhere")),
+            claims("hank", "c", None),
+            claims("zoe", "foreign", None),
+            claims("gina", "d", None),
+        ];
+        for claims in &revoked {
+            assert!(revocations.is_revoked(claims).await.expect("check"), "{backend:?} {claims:?}");
+        }
+        let kept = claims("ivan", "e", Some("kept"));
+        assert!(!revocations.is_revoked(&kept).await.expect("check"), "{backend:?}");
+    }
+}
