@@ -14,6 +14,7 @@
 #[doc(hidden)]
 pub mod __fuzz;
 mod auth;
+mod bus;
 mod claims;
 mod client_addr;
 mod clock;
@@ -36,6 +37,7 @@ pub use auth::{
     Authenticated, Check, DEFAULT_MAX_TICKETS_PER_SUBJECT, DEFAULT_TICKET_TTL_SECS, SocketLimits,
     WsAuth, WsAuthBuilder,
 };
+pub use bus::{BusState, RevocationBus};
 pub use claims::{Claims, RESERVED_CLAIMS, TokenKind};
 pub use client_addr::{ClientKey, TrustedProxies};
 pub use clock::{Clock, ClockChange, ManualClock, SharedClock, SystemClock};
