@@ -6,6 +6,8 @@
 //! - [`RedisTicketStore`]: one-time tickets issued on one node and redeemed
 //!   on any, exactly once (`GETDEL`), with the per-subject cap held across
 //!   nodes (a Lua script counts and stores atomically);
+//! - [`RedisAttemptLimiter`]: a token bucket per client shared by every
+//!   node (password attempts), on Redis's clock;
 //! - [`RedisBus`]: a [`RevocationBus`](wsauth::RevocationBus) over Redis
 //!   pub/sub that hands every other node's revocations to this node's
 //!   [`LiveSessions`](wsauth::LiveSessions), re-subscribing after a
@@ -29,11 +31,13 @@
 //! # Ok(()) }
 //! ```
 
+mod attempts;
 mod bus;
 mod keys;
 mod revocation;
 mod tickets;
 
+pub use attempts::RedisAttemptLimiter;
 pub use bus::RedisBus;
 pub use keys::{InvalidPrefix, Prefix};
 pub use revocation::{MarkScope, RedisRevocationStore};

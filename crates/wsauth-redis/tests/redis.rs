@@ -8,10 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use wsauth::{
-    BusState, Claims, Clock, LiveConfig, LiveSessions, ManualClock, RevocationBus, RevocationEvent,
-    RevocationStore, SystemClock, TicketAdmission, TicketStore,
+    Admission, AttemptLimiter, BusState, Claims, ClientKey, Clock, LiveConfig, LiveSessions,
+    ManualClock, RevocationBus, RevocationEvent, RevocationStore, SystemClock, TicketAdmission,
+    TicketStore,
 };
-use wsauth_redis::{MarkScope, Prefix, RedisBus, RedisRevocationStore, RedisTicketStore};
+use wsauth_redis::{
+    MarkScope, Prefix, RedisAttemptLimiter, RedisBus, RedisRevocationStore, RedisTicketStore,
+};
 
 fn redis_url() -> String {
     std::env::var("WSAUTH_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -177,6 +180,40 @@ async fn the_per_subject_cap_holds_across_nodes_and_expired_tickets_free_their_p
     let later = clock.now_millis() + 60_000;
     let again = b.insert([50; 32], claims("frank", "k", now(), None), later, 4).await;
     assert_eq!(again.expect("insert"), TicketAdmission::Stored);
+}
+
+#[tokio::test]
+async fn an_attempt_budget_is_shared_by_every_node() {
+    let prefix = fresh_prefix();
+    let nodes: Vec<RedisAttemptLimiter> = futures_util::future::join_all((0..3).map(|_| async {
+        RedisAttemptLimiter::new(conn().await, prefix.clone(), "password", 0.1, 5.0)
+    }))
+    .await;
+    let attacker = ClientKey::from(std::net::IpAddr::from([127, 0, 0, 9]));
+    let other = ClientKey::from(std::net::IpAddr::from([127, 0, 0, 10]));
+    let mut admitted = 0;
+    let mut refused = Vec::new();
+    for i in 0..15 {
+        match nodes[i % 3].admit(&attacker).await.expect("admit") {
+            Admission::Admitted => admitted += 1,
+            Admission::RetryAfter(secs) => refused.push(secs),
+            _ => unreachable!(),
+        }
+    }
+    assert_eq!(admitted, 5, "three nodes gave more than one budget");
+    assert!(refused.iter().all(|s| (1..=10).contains(s)), "{refused:?}");
+    assert_eq!(nodes[1].admit(&other).await.expect("admit"), Admission::Admitted);
+    let off = RedisAttemptLimiter::new(conn().await, prefix.clone(), "password", 0.0, 0.0);
+    assert_eq!(off.admit(&attacker).await.expect("admit"), Admission::Admitted);
+    // The bucket goes once it would have refilled.
+    let mut c = conn().await;
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(format!("{}attempts:password:127.0.0.9", prefix.as_str()))
+        .query_async(&mut c)
+        .await
+        .expect("pttl");
+    assert!(ttl > 0 && ttl <= 51_000, "ttl {ttl}");
+    forget(&prefix).await;
 }
 
 fn registry() -> LiveSessions {

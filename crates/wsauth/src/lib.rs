@@ -13,6 +13,7 @@
 
 #[doc(hidden)]
 pub mod __fuzz;
+mod attempts;
 mod auth;
 mod bus;
 mod claims;
@@ -33,6 +34,7 @@ mod ticket;
 mod token;
 mod ws;
 
+pub use attempts::{Admission, AttemptLimiter};
 pub use auth::{
     Authenticated, Check, DEFAULT_MAX_TICKETS_PER_SUBJECT, DEFAULT_TICKET_TTL_SECS, SocketLimits,
     WsAuth, WsAuthBuilder,
