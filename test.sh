@@ -15,7 +15,7 @@ fi
 log "build (all crates, tests, examples and benchmarks)"
 cargo build --workspace --all-targets
 
-log "services the tests need (PostgreSQL)"
+log "services the tests need (PostgreSQL, Redis)"
 bash scripts/services.sh
 
 log "Rust tests (library and server, real server on loopback)"

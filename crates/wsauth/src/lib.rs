@@ -13,7 +13,9 @@
 
 #[doc(hidden)]
 pub mod __fuzz;
+mod attempts;
 mod auth;
+mod bus;
 mod claims;
 mod client_addr;
 mod clock;
@@ -32,10 +34,12 @@ mod ticket;
 mod token;
 mod ws;
 
+pub use attempts::{Admission, AttemptLimiter};
 pub use auth::{
     Authenticated, Check, DEFAULT_MAX_TICKETS_PER_SUBJECT, DEFAULT_TICKET_TTL_SECS, SocketLimits,
     WsAuth, WsAuthBuilder,
 };
+pub use bus::{BusState, RevocationBus};
 pub use claims::{Claims, RESERVED_CLAIMS, TokenKind};
 pub use client_addr::{ClientKey, TrustedProxies};
 pub use clock::{Clock, ClockChange, ManualClock, SharedClock, SystemClock};

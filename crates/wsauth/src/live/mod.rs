@@ -86,8 +86,10 @@ impl Default for LiveConfig {
     }
 }
 
-/// A revocation that live sockets must react to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A revocation that live sockets must react to. Its JSON form
+/// (`{"kind": ..., "data": ...}`) is what a [`RevocationBus`](crate::RevocationBus) carries between nodes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum RevocationEvent {
     /// These token ids were revoked: sockets bound to them close with 4003.
@@ -368,6 +370,16 @@ pub struct LiveSession {
 }
 
 impl LiveSession {
+    /// Whether the registry has ended this socket (its token expired or was
+    /// revoked, here or, through a [`RevocationBus`](crate::RevocationBus),
+    /// on another node). A [`LiveSocket`] then sends its close frame.
+    pub fn is_ended(&self) -> bool {
+        self.registry.upgrade().is_none_or(|inner| {
+            let sessions = LiveSessions { inner };
+            sessions.lock().sessions.get(&self.id).is_none_or(|entry| entry.kick.is_none())
+        })
+    }
+
     /// Completes when the registry ends this socket (expiry or revocation),
     /// with when it did.
     pub(crate) fn kicked(&mut self) -> &mut oneshot::Receiver<(Kick, Instant)> {
