@@ -192,9 +192,13 @@ async fn a_full_database_fails_writes_with_503_and_keeps_serving_handshakes() {
     let (mut open, _) = server.ws_welcome(&access).await;
 
     disk.fill(&server.data_dir).await;
+    let ready = server.http.get(server.url("/readyz")).send().await.expect("readyz");
+    assert_eq!(ready.status(), 503, "a database on a full disk is not ready");
     every_write_fails(&server, &access, &refresh, &other).await;
     reads_keep_working(&server, &access, &mut open).await;
     disk.free();
+    let ready = server.http.get(server.url("/readyz")).send().await.expect("readyz");
+    assert_eq!(ready.status(), 200, "ready again once the disk has room");
 
     service_resumes(&server, &access, &refresh, &mut open).await;
 }

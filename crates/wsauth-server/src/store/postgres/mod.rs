@@ -57,8 +57,13 @@ impl Backend for PostgresStore {
         "postgres"
     }
 
-    /// One round trip on a pooled connection.
+    /// Commits a one-row write: a database that cannot be written (its
+    /// disk full, read-only, a replica) is not ready.
     async fn ping(&self) -> Result<(), String> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(drop).map_err(|e| e.to_string())
+        sqlx::query("UPDATE readiness SET checked_at = checked_at + 1 WHERE id = 1")
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 }

@@ -54,11 +54,15 @@ impl Backend for SqliteStore {
         "sqlite"
     }
 
-    /// Takes the write lock and lets it go: a database that cannot be
-    /// written (locked by another writer, unreadable) is not ready.
+    /// Commits a one-row write: a database that cannot be written (locked
+    /// by another writer, unreadable, its disk full) is not ready.
     async fn ping(&self) -> Result<(), String> {
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| e.to_string())?;
-        tx.rollback().await.map_err(|e| e.to_string())
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| e.to_string())?;
+        sqlx::query("UPDATE readiness SET checked_at = checked_at + 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())
     }
 }
 

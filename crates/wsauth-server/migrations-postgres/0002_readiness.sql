@@ -1,0 +1,7 @@
+-- One row that the readiness probe rewrites: a database that cannot commit
+-- a write (full disk, read-only, a replica) is not ready.
+CREATE TABLE readiness (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    checked_at BIGINT NOT NULL
+);
+INSERT INTO readiness (id, checked_at) VALUES (1, 0);
