@@ -1,15 +1,10 @@
-//! Authenticated WebSockets for axum.
-//!
-//! wsauth issues and verifies JWT access and refresh tokens, finds the
-//! credential wherever it travels (header, cookie + CSRF, query, subprotocol,
-//! one-time ticket), rejects before the WebSocket upgrade, and checks
-//! revocation. It knows nothing of SQL, Redis, users or passwords.
+#![doc = include_str!("../README.md")]
 //!
 //! The order of a handshake, in [`WsAuth`]: locate the credential -> check
 //! Origin -> verify the token or redeem the ticket -> check its kind -> check
 //! revocation -> check CSRF -> check freshness -> upgrade.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 #[doc(hidden)]
 pub mod __fuzz;
