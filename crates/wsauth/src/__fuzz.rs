@@ -49,16 +49,19 @@ pub async fn authenticate_upgrade(
 }
 
 /// Parses a frame a live socket may answer itself (`refresh`, `auth`).
+#[must_use]
 pub fn control_frame(text: &str) -> Option<Control> {
     crate::live::frames::control_frame(text)
 }
 
 /// The token of a first-message `auth` frame.
+#[must_use]
 pub fn auth_frame_token(text: &str) -> Option<String> {
     crate::live::frames::auth_frame_token(text)
 }
 
 /// The strict JSON reader tokens are parsed with: an object, no duplicate keys.
+#[must_use]
 pub fn parse_object(bytes: &[u8]) -> Option<Map<String, Value>> {
     crate::strict_json::parse_object(bytes)
 }

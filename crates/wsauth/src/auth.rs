@@ -126,7 +126,17 @@ impl std::fmt::Debug for WsAuth {
     }
 }
 
+impl std::fmt::Debug for WsAuthBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsAuthBuilder")
+            .field("tokens", &self.tokens)
+            .field("allowed_origins", &self.allowed_origins)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Builds a [`WsAuth`].
+#[must_use = "a builder does nothing until `build` is called"]
 pub struct WsAuthBuilder {
     tokens: TokenAuthority,
     revocation: Option<Arc<dyn RevocationStore>>,
@@ -236,6 +246,7 @@ impl WsAuthBuilder {
     /// Finishes the builder. Limits that depend on each other are made
     /// consistent here: the outbound byte bound holds at least one message
     /// of `max_message_size`, and the write buffer holds one frame of it.
+    #[must_use]
     pub fn build(self) -> WsAuth {
         let clock = self.tokens.clock().clone();
         let leeway = self.tokens.settings().leeway;
@@ -319,16 +330,19 @@ impl WsAuth {
     }
 
     /// The registry of live sockets (expiry, revocation kicks).
+    #[must_use]
     pub fn live(&self) -> &LiveSessions {
         &self.inner.live
     }
 
     /// The observer events are reported to.
+    #[must_use]
     pub fn observer(&self) -> &dyn Observer {
         &*self.inner.observer
     }
 
     /// How many sockets are waiting for a first-message auth frame now.
+    #[must_use]
     pub fn pending_auth(&self) -> usize {
         self.inner.pending.in_use()
     }
@@ -343,6 +357,7 @@ impl WsAuth {
     }
 
     /// The proxies whose forwarding headers are believed.
+    #[must_use]
     pub fn trusted_proxies(&self) -> &TrustedProxies {
         &self.inner.trusted_proxies
     }
@@ -370,21 +385,25 @@ impl WsAuth {
     }
 
     /// The token authority (issue and verify).
+    #[must_use]
     pub fn tokens(&self) -> &TokenAuthority {
         &self.inner.tokens
     }
 
     /// The revocation store.
+    #[must_use]
     pub fn revocation(&self) -> &Arc<dyn RevocationStore> {
         &self.inner.revocation
     }
 
     /// Credential names.
+    #[must_use]
     pub fn names(&self) -> &CredentialNames {
         &self.inner.names
     }
 
     /// Socket limits.
+    #[must_use]
     pub fn socket_limits(&self) -> &SocketLimits {
         &self.inner.limits
     }

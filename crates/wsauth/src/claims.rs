@@ -19,6 +19,7 @@ pub enum TokenKind {
 
 impl TokenKind {
     /// The value of the `type` claim.
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Access => "access",
@@ -83,6 +84,7 @@ pub struct Claims {
 
 impl Claims {
     /// Whether this is a fresh access token.
+    #[must_use]
     pub fn is_fresh(&self) -> bool {
         self.kind == TokenKind::Access && self.fresh == Some(true)
     }

@@ -77,6 +77,7 @@ pub struct TrustedProxies {
 
 impl TrustedProxies {
     /// No trusted proxy: the peer address is the client address.
+    #[must_use]
     pub fn none() -> Self {
         Self::default()
     }
@@ -98,11 +99,13 @@ impl TrustedProxies {
     }
 
     /// Whether no proxy is trusted.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.nets.is_empty()
     }
 
     /// Whether `ip` is a trusted proxy.
+    #[must_use]
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
         self.nets.iter().any(|net| net.contains(&ip))

@@ -53,11 +53,13 @@ pub struct ManualClock(Arc<watch::Sender<i64>>);
 
 impl ManualClock {
     /// A clock standing at `secs` seconds since the epoch.
+    #[must_use]
     pub fn new(secs: i64) -> Self {
         Self(Arc::new(watch::Sender::new(secs.saturating_mul(1000))))
     }
 
     /// A clock standing at the system's current time.
+    #[must_use]
     pub fn starting_now() -> Self {
         Self(Arc::new(watch::Sender::new(SystemClock.now_millis())))
     }

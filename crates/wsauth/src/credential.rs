@@ -28,6 +28,7 @@ pub enum CredentialKind {
 
 impl CredentialKind {
     /// A short name for logs and frames.
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Header => "header",

@@ -58,6 +58,7 @@ pub enum AuthError {
 
 impl AuthError {
     /// The HTTP status used when the failure happens before an upgrade.
+    #[must_use]
     pub fn status(&self) -> StatusCode {
         match self {
             Self::MissingToken(_)
@@ -75,6 +76,7 @@ impl AuthError {
     }
 
     /// The stable machine-readable error code (documented in docs/protocol.md).
+    #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
             Self::MissingToken(_) => "missing_token",
@@ -95,6 +97,7 @@ impl AuthError {
 
     /// The WebSocket close code used when the failure happens after an upgrade
     /// (first-message authentication, in-band refresh).
+    #[must_use]
     pub fn close_code(&self) -> u16 {
         match self {
             Self::TokenExpired => close_code::TOKEN_EXPIRED,
@@ -106,6 +109,7 @@ impl AuthError {
     }
 
     /// The JSON body `{"detail": ..., "error": ...}`.
+    #[must_use]
     pub fn body(&self) -> serde_json::Value {
         serde_json::json!({ "detail": self.to_string(), "error": self.code() })
     }

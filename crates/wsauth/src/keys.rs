@@ -28,6 +28,7 @@ pub enum Algorithm {
 
 impl Algorithm {
     /// The name used in a JWT header.
+    #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             Self::HS256 => "HS256",
@@ -41,6 +42,7 @@ impl Algorithm {
     }
 
     /// Parses a header name; exact and case-sensitive (`none` is never accepted).
+    #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
         Some(match name {
             "HS256" => Self::HS256,
@@ -55,6 +57,7 @@ impl Algorithm {
     }
 
     /// Whether this is an HMAC (shared secret) algorithm.
+    #[must_use]
     pub fn is_hmac(self) -> bool {
         matches!(self, Self::HS256 | Self::HS384 | Self::HS512)
     }
@@ -225,6 +228,7 @@ impl Key {
     }
 
     /// Replaces the key id.
+    #[must_use]
     pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
         self.kid = kid.into();
         if let Some(jwk) = self.public_jwk.as_mut() {
@@ -234,16 +238,19 @@ impl Key {
     }
 
     /// The key id carried in the `kid` header of tokens it signs.
+    #[must_use]
     pub fn kid(&self) -> &str {
         &self.kid
     }
 
     /// The one algorithm this key accepts.
+    #[must_use]
     pub fn algorithm(&self) -> Algorithm {
         self.alg
     }
 
     /// Whether this key holds private material and can sign.
+    #[must_use]
     pub fn can_sign(&self) -> bool {
         self.encoding.is_some()
     }
@@ -311,18 +318,21 @@ pub struct KeySet {
 impl KeySet {
     /// A key set with one key, which signs and is the default for tokens
     /// without a `kid` (such as those made by fastapi-jwt-auth).
+    #[must_use]
     pub fn new(current: Key) -> Self {
         Self { current, previous: Vec::new() }
     }
 
     /// Adds a previous key that still verifies tokens until `valid_until`
     /// (Unix seconds), and not after.
+    #[must_use]
     pub fn with_previous(mut self, key: Key, valid_until: i64) -> Self {
         self.previous.push((key, valid_until));
         self
     }
 
     /// The key that signs new tokens.
+    #[must_use]
     pub fn current(&self) -> &Key {
         &self.current
     }

@@ -5,6 +5,8 @@
 //! revocation -> check CSRF -> check freshness -> upgrade.
 
 #![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
+#![warn(clippy::must_use_candidate, clippy::return_self_not_must_use)]
 
 #[doc(hidden)]
 pub mod __fuzz;

@@ -58,6 +58,7 @@ pub enum Limit {
 
 impl Limit {
     /// A short stable name, for labels.
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::HandshakeRate => "handshake_rate",

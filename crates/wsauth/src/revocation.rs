@@ -49,6 +49,7 @@ struct MemoryState {
 
 impl MemoryRevocationStore {
     /// An empty store that decides which entries have expired by the system clock.
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }

@@ -59,6 +59,7 @@ pub struct ClientSlot {
 
 impl ClientSlots {
     /// `total` places in all, at most `per_client` of them for one client.
+    #[must_use]
     pub fn new(total: usize, per_client: usize) -> Self {
         Self { pool: Arc::new(Pool { total, per_client, used: Mutex::default() }) }
     }
@@ -87,11 +88,13 @@ impl ClientSlots {
     }
 
     /// The most places in all.
+    #[must_use]
     pub fn total(&self) -> usize {
         self.pool.total
     }
 
     /// The most places one client may hold.
+    #[must_use]
     pub fn per_client(&self) -> usize {
         self.pool.per_client
     }

@@ -82,6 +82,7 @@ impl std::fmt::Debug for MemoryTicketStore {
 
 impl MemoryTicketStore {
     /// An empty store that decides which tickets have expired by the system clock.
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }

@@ -126,32 +126,38 @@ const INVALID: AuthError = AuthError::InvalidToken("Invalid token");
 
 impl TokenAuthority {
     /// An authority over `keys` with default settings and the system clock.
+    #[must_use]
     pub fn new(keys: KeySet) -> Self {
         Self::with_settings(keys, TokenSettings::default())
     }
 
     /// An authority with explicit settings.
+    #[must_use]
     pub fn with_settings(keys: KeySet, settings: TokenSettings) -> Self {
         Self { keys: Arc::new(keys), settings: Arc::new(settings), clock: Arc::new(SystemClock) }
     }
 
     /// Replaces the clock (tests, simulations).
+    #[must_use]
     pub fn with_clock(mut self, clock: SharedClock) -> Self {
         self.clock = clock;
         self
     }
 
     /// The clock expiry is decided with.
+    #[must_use]
     pub fn clock(&self) -> &SharedClock {
         &self.clock
     }
 
     /// The key set.
+    #[must_use]
     pub fn keys(&self) -> &KeySet {
         &self.keys
     }
 
     /// The settings.
+    #[must_use]
     pub fn settings(&self) -> &TokenSettings {
         &self.settings
     }
@@ -281,6 +287,7 @@ impl TokenAuthority {
 
     /// Whether `claims` are past their lifetime at the current time.
     /// Rule (RFC 7519 4.1.4): a token is expired once `now >= exp + leeway`.
+    #[must_use]
     pub fn is_expired(&self, claims: &Claims) -> bool {
         self.clock.now() >= claims.exp.saturating_add(self.settings.leeway)
     }

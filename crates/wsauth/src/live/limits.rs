@@ -17,6 +17,7 @@ pub struct TokenBucket {
 
 impl TokenBucket {
     /// A full bucket. A rate of zero (or less) never limits.
+    #[must_use]
     pub fn new(rate: f64, burst: f64) -> Self {
         Self { rate, burst: burst.max(1.0), tokens: burst.max(1.0), last: Instant::now() }
     }
@@ -74,6 +75,7 @@ const MAX_TRACKED: usize = 100_000;
 impl AddressLimiter {
     /// `rate` handshakes per second per address, bursts of `burst`. A rate of
     /// zero switches the limit off.
+    #[must_use]
     pub fn new(rate: f64, burst: f64) -> Self {
         Self { rate, burst, buckets: Mutex::new(HashMap::new()) }
     }

@@ -210,6 +210,7 @@ impl LiveSessions {
     }
 
     /// The configuration in force.
+    #[must_use]
     pub fn config(&self) -> &LiveConfig {
         &self.inner.config
     }
@@ -219,11 +220,13 @@ impl LiveSessions {
     }
 
     /// How many sockets are live.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.lock().sessions.len()
     }
 
     /// Whether no socket is live.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -237,6 +240,7 @@ impl LiveSessions {
     /// closed at `exp + leeway + grace`, the instant its token stops verifying
     /// (plus the grace), and never later than the instant the key that signed
     /// it stops being trusted (`key_valid_until + 1`).
+    #[must_use]
     pub fn deadline_for(&self, claims: &Claims) -> i64 {
         let by_exp = claims
             .exp
@@ -373,6 +377,7 @@ impl LiveSession {
     /// Whether the registry has ended this socket (its token expired or was
     /// revoked, here or, through a [`RevocationBus`](crate::RevocationBus),
     /// on another node). A [`LiveSocket`] then sends its close frame.
+    #[must_use]
     pub fn is_ended(&self) -> bool {
         self.registry.upgrade().is_none_or(|inner| {
             let sessions = LiveSessions { inner };

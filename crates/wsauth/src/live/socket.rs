@@ -62,6 +62,7 @@ impl Outbox {
     }
 
     /// Queues a JSON text frame.
+    #[must_use]
     pub fn send_json(&self, value: &serde_json::Value) -> bool {
         self.send(Message::text(value.to_string()))
     }
@@ -154,6 +155,7 @@ impl LiveSocket {
     }
 
     /// Closes the socket with 1001 when `token` is cancelled (server shutdown).
+    #[must_use]
     pub fn with_shutdown(mut self, token: CancellationToken) -> Self {
         self.shutdown = Some(token);
         self
