@@ -9,9 +9,12 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wsauth::live::AddressLimiter;
-use wsauth::{SharedClock, SystemClock, TokenAuthority, TokenSettings, TrustedProxies, WsAuth};
+use wsauth::{
+    AttemptLimiter, SharedClock, SystemClock, TokenAuthority, TokenSettings, TrustedProxies, WsAuth,
+};
 
 use crate::accounts::{Accounts, HashingLimits};
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::families::Families;
 use crate::health::Backends;
@@ -40,6 +43,7 @@ impl Application {
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
         crate::files::private_dir(&config.data_dir)?;
         let stores = Stores::open(&config).await?;
+        let cluster = Cluster::open(&config).await?;
         let keys = keyfile::load_keys(&config)?;
         let listener = TcpListener::bind(config.listen)
             .await
@@ -71,7 +75,7 @@ impl Application {
         };
         let tokens = TokenAuthority::with_settings(keys, settings).with_clock(clock.clone());
         let revocations = Arc::new(
-            StoredRevocations::load(stores.revocations.clone(), clock)
+            StoredRevocations::load(stores.revocations.clone(), clock.clone())
                 .await
                 .context("cannot load revocations")?,
         );
@@ -80,6 +84,9 @@ impl Application {
         let mut builder = WsAuth::builder(tokens.clone());
         if metrics.is_some() {
             builder = builder.observer(Arc::new(crate::metrics::Recorder::new()));
+        }
+        if let Some(cluster) = &cluster {
+            builder = builder.tickets(cluster.tickets(clock.clone()));
         }
         let auth = builder
             .revocation(revocations.clone())
@@ -93,12 +100,15 @@ impl Application {
             .trusted_proxies(trusted_proxies)
             .build();
         tracing::info!(origins = ?origins, "allowed WebSocket origins");
-        let password_attempts = Arc::new(AddressLimiter::new(
-            config.limits.password_rate,
-            config.limits.password_burst,
-        ));
+        let (rate, burst) = (limits.password_rate, limits.password_burst);
+        let password_attempts: Arc<dyn AttemptLimiter> = match &cluster {
+            Some(cluster) => cluster.password_attempts(rate, burst),
+            None => Arc::new(AddressLimiter::new(rate, burst)),
+        };
         let admin = crate::admin::Admin::new(stores.accounts.clone(), stores.admin.clone());
-        let backends = Backends::new(vec![stores.backend.clone()]);
+        let mut backends = vec![stores.backend.clone()];
+        backends.extend(cluster.as_ref().map(Cluster::backend));
+        let backends = Backends::new(backends);
         let accounts =
             Accounts::new(stores.accounts.clone(), HashingLimits::server(limits.password_queue));
         warn_about_case_duplicates(&accounts).await?;
