@@ -10,14 +10,16 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wsauth::live::AddressLimiter;
 use wsauth::{
-    AttemptLimiter, SharedClock, SystemClock, TokenAuthority, TokenSettings, TrustedProxies, WsAuth,
+    AttemptLimiter, RevocationStore, SharedClock, SystemClock, TokenAuthority, TokenSettings,
+    TrustedProxies, WsAuth,
 };
 
 use crate::accounts::{Accounts, HashingLimits};
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, ClusterRevocations, RedisPeers};
 use crate::config::Config;
 use crate::families::Families;
 use crate::health::Backends;
+use crate::propagate::{NoPeers, Peers, Propagation};
 use crate::revocations::StoredRevocations;
 use crate::serve::{self, ConnectionPolicy};
 use crate::state::AppState;
@@ -79,6 +81,12 @@ impl Application {
                 .await
                 .context("cannot load revocations")?,
         );
+        // In a cluster a check also asks Redis what the other nodes revoked.
+        let shared = cluster.as_ref().map(|cluster| cluster.revocations(clock.clone()));
+        let revocation_check: Arc<dyn RevocationStore> = match &shared {
+            Some(shared) => Arc::new(ClusterRevocations::new(revocations.clone(), shared.clone())),
+            None => revocations.clone(),
+        };
         let limits = &config.limits;
         let trusted_proxies = TrustedProxies::new(config.trusted_proxies.iter().copied());
         let mut builder = WsAuth::builder(tokens.clone());
@@ -89,7 +97,7 @@ impl Application {
             builder = builder.tickets(cluster.tickets(clock.clone()));
         }
         let auth = builder
-            .revocation(revocations.clone())
+            .revocation(revocation_check)
             .names(config.credential_names())
             .allowed_origins(origins.clone())
             .ticket_ttl_secs(config.ticket_ttl)
@@ -112,6 +120,16 @@ impl Application {
         let accounts =
             Accounts::new(stores.accounts.clone(), HashingLimits::server(limits.password_queue));
         warn_about_case_duplicates(&accounts).await?;
+        let shutdown = CancellationToken::new();
+        let peers: Arc<dyn Peers> = match (&cluster, shared) {
+            (Some(cluster), Some(shared)) => {
+                let live = auth.live().clone();
+                let bus = cluster.start_bus(revocations.clone(), live, shutdown.clone()).await?;
+                Arc::new(RedisPeers::new(shared, bus))
+            }
+            _ => Arc::new(NoPeers),
+        };
+        let propagation = Propagation::new(revocations.clone(), auth.live().clone(), peers);
         let state = AppState {
             auth: auth.clone(),
             accounts,
@@ -119,11 +137,12 @@ impl Application {
                 stores.families,
                 tokens,
                 revocations.clone(),
-                auth.live().clone(),
+                propagation.clone(),
                 config.rotation_rules(),
             ),
             config: Arc::new(config),
-            shutdown: CancellationToken::new(),
+            shutdown,
+            propagation,
             sockets: TaskTracker::new(),
             password_attempts,
             backends,
@@ -170,8 +189,7 @@ impl Application {
         tokio::spawn(crate::watch::run(
             state.admin.log().clone(),
             state.admin.origin().to_owned(),
-            state.revocations.clone(),
-            state.auth.live().clone(),
+            state.propagation.clone(),
             shutdown.clone(),
         ));
         if let Some(handle) = state.metrics.clone() {

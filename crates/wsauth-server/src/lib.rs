@@ -13,6 +13,7 @@ pub mod files;
 pub mod health;
 pub mod keyfile;
 pub mod metrics;
+pub mod propagate;
 pub mod revocations;
 mod routes;
 mod serve;

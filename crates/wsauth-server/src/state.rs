@@ -29,6 +29,8 @@ pub struct AppState {
     pub admin: crate::admin::Admin,
     /// Revocations (mirrored in memory).
     pub revocations: Arc<crate::revocations::StoredRevocations>,
+    /// Where committed revocations are applied and shared with other nodes.
+    pub propagation: crate::propagate::Propagation,
     /// Every configured backend, for readiness.
     pub backends: crate::health::Backends,
     /// The Prometheus handle, when metrics are on.

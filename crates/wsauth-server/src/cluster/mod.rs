@@ -10,18 +10,26 @@
 //! times out fails closed (the caller answers 503 `unavailable`).
 
 mod bounded;
+mod peers;
+mod revocations;
 
 use anyhow::Context;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::sync::Arc;
 use std::time::Duration;
-use wsauth::{AttemptLimiter, SharedClock, TicketStore};
-use wsauth_redis::{Prefix, RedisAttemptLimiter, RedisTicketStore, redis};
+use tokio_util::sync::CancellationToken;
+use wsauth::{AttemptLimiter, LiveSessions, RevocationEvent, SharedClock, TicketStore};
+use wsauth_redis::{
+    MarkScope, Prefix, RedisAttemptLimiter, RedisBus, RedisRevocationStore, RedisTicketStore, redis,
+};
 
 use crate::config::Config;
 use crate::health::Backend;
+use crate::revocations::StoredRevocations;
 
 pub use bounded::{Bounded, bounded};
+pub use peers::RedisPeers;
+pub use revocations::ClusterRevocations;
 
 /// The longest one Redis call may take before it counts as failed.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(1);
@@ -98,6 +106,49 @@ impl Cluster {
             burst,
         );
         Arc::new(Bounded(limiter))
+    }
+
+    /// The revocations every node shares. Marks spare tokens with a session
+    /// (they are judged by their session), as the mirror's do.
+    pub fn revocations(&self, clock: SharedClock) -> RedisRevocationStore {
+        RedisRevocationStore::new(self.connection(), self.prefix.clone())
+            .with_mark_scope(MarkScope::TokensWithoutSession)
+            .with_clock(clock)
+    }
+
+    /// Subscribes to the revocation bus: other nodes' events close this
+    /// node's sockets at once, and the subject they name is reloaded from
+    /// the database into `mirror`, so this node's own view catches up.
+    /// Waits (up to 5 s) for the subscription, so that a node does not
+    /// serve before it hears the others.
+    pub async fn start_bus(
+        &self,
+        mirror: Arc<StoredRevocations>,
+        live: LiveSessions,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<RedisBus> {
+        let handler = Arc::new(move |event: &RevocationEvent| {
+            live.notify(event);
+            let sub = match event {
+                RevocationEvent::Sessions { sub, .. } | RevocationEvent::Subject { sub, .. } => {
+                    sub.clone()
+                }
+                _ => return,
+            };
+            let mirror = mirror.clone();
+            tokio::spawn(async move {
+                if let Err(e) = mirror.reload_subject(&sub).await {
+                    tracing::warn!(error = %e, "cannot reload a subject revoked on another node");
+                }
+            });
+        });
+        let bus = RedisBus::start_with_handler(&self.url, &self.prefix, handler, shutdown)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot start the revocation bus: {e}"))?;
+        if !bus.wait_current(CONNECT_TIMEOUT).await {
+            tracing::warn!("the revocation bus is not subscribed yet; retrying in the background");
+        }
+        Ok(bus)
     }
 
     /// Redis as a backend for readiness.

@@ -7,17 +7,21 @@ use serde_json::json;
 use crate::redis_servers::TestRedis;
 use crate::support::*;
 
-/// Three nodes of one cluster; `edit` applies to each.
-async fn three_nodes(
+/// Three nodes of one cluster on one clock (tokens one node issues are
+/// never "not yet valid" on another); `edit` applies to each.
+pub async fn three_nodes(
     database: &TestDatabase,
     redis: &TestRedis,
     edit: impl Fn(&mut wsauth_server::Config),
 ) -> [TestServer; 3] {
+    let clock = wsauth::ManualClock::starting_now();
     let node = || {
-        TestServer::start_on(database, |c| {
-            redis.join(c);
-            edit(c);
-        })
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = config(dir.path().join("data"));
+        cfg.database_url = Some(database.url.clone());
+        redis.join(&mut cfg);
+        edit(&mut cfg);
+        TestServer::start_with(cfg, Some(dir), clock.clone())
     };
     [node().await, node().await, node().await]
 }
