@@ -102,8 +102,16 @@ async fn disabling_an_account_on_one_node_holds_on_every_node_until_it_is_enable
     rejected(c.ws(&format!("/ws?token={access}"), &[]).await).await.assert_401("token_revoked");
 
     assert_eq!(admin(&c, "enable").await.expect("enable").status(), 200);
-    // A new login works everywhere again; the old token stays revoked.
+    // A new login works everywhere again, once the other nodes have read the
+    // change from the database's admin events (polled every 250 ms):
+    // lifting a block is not a revocation, and may take that long.
     let (fresh, _) = a.login("xena").await;
-    b.ws_welcome(&fresh).await;
+    let began = std::time::Instant::now();
+    while let Err(refused) = b.ws(&format!("/ws?token={fresh}"), &[]).await {
+        refused.assert_401("token_revoked");
+        assert!(began.elapsed() < std::time::Duration::from_secs(2), "still blocked on B");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The old token stays revoked.
     rejected(b.ws(&format!("/ws?token={access}"), &[]).await).await.assert_401("token_revoked");
 }
