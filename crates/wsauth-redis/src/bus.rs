@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use wsauth::{BusState, LiveSessions, RevocationBus, RevocationEvent, StoreError};
@@ -31,6 +31,7 @@ pub struct RedisBus {
     channel: String,
     node: Arc<str>,
     subscribed: Arc<AtomicBool>,
+    subscriptions: Arc<AtomicU64>,
     resubscribed: Arc<tokio::sync::Notify>,
 }
 
@@ -83,6 +84,7 @@ impl RedisBus {
             channel: prefix.channel(),
             node: uuid::Uuid::new_v4().to_string().into(),
             subscribed: Arc::new(AtomicBool::new(false)),
+            subscriptions: Arc::new(AtomicU64::new(0)),
             resubscribed: Arc::new(tokio::sync::Notify::new()),
         };
         tokio::spawn(bus.clone().subscribe_loop(client, handler, shutdown));
@@ -158,7 +160,18 @@ impl RedisBus {
         }
     }
 
+    /// How many times the bus has subscribed so far (0 before the first).
+    /// A caller that catches up from its durable store after each gap
+    /// compares it with the count it last caught up at: events published
+    /// between two subscriptions may have been missed.
+    pub fn subscriptions(&self) -> u64 {
+        self.subscriptions.load(Ordering::SeqCst)
+    }
+
     fn set_subscribed(&self, subscribed: bool) {
+        if subscribed {
+            self.subscriptions.fetch_add(1, Ordering::SeqCst);
+        }
         self.subscribed.store(subscribed, Ordering::SeqCst);
         if subscribed {
             self.resubscribed.notify_waiters();
