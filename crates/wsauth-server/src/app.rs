@@ -15,7 +15,7 @@ use wsauth::{
 };
 
 use crate::accounts::{Accounts, HashingLimits};
-use crate::cluster::{Cluster, ClusterRevocations, RedisPeers};
+use crate::cluster::{Cluster, RedisPeers};
 use crate::config::Config;
 use crate::families::Families;
 use crate::health::Backends;
@@ -83,9 +83,11 @@ impl Application {
         );
         // In a cluster a check also asks Redis what the other nodes revoked.
         let shared = cluster.as_ref().map(|cluster| cluster.revocations(clock.clone()));
-        let revocation_check: Arc<dyn RevocationStore> = match &shared {
-            Some(shared) => Arc::new(ClusterRevocations::new(revocations.clone(), shared.clone())),
-            None => revocations.clone(),
+        let revocation_check: Arc<dyn RevocationStore> = match (&cluster, &shared) {
+            (Some(cluster), Some(shared)) => {
+                Arc::new(cluster.revocation_check(revocations.clone(), shared.clone()))
+            }
+            _ => revocations.clone(),
         };
         let limits = &config.limits;
         let trusted_proxies = TrustedProxies::new(config.trusted_proxies.iter().copied());

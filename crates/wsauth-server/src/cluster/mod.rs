@@ -10,6 +10,7 @@
 //! times out fails closed (the caller answers 503 `unavailable`).
 
 mod bounded;
+mod catch_up;
 mod peers;
 mod revocations;
 
@@ -28,6 +29,7 @@ use crate::health::Backend;
 use crate::revocations::StoredRevocations;
 
 pub use bounded::{Bounded, bounded};
+use catch_up::CatchUp;
 pub use peers::RedisPeers;
 pub use revocations::ClusterRevocations;
 
@@ -43,6 +45,7 @@ pub struct Cluster {
     url: String,
     conn: ConnectionManager,
     prefix: Prefix,
+    catch_up: Arc<CatchUp>,
 }
 
 impl Cluster {
@@ -72,7 +75,7 @@ impl Cluster {
         .and_then(|conn| conn.map_err(anyhow::Error::from))
         .context("cannot reach the Redis at redis_url")?;
         tracing::info!(prefix = prefix.as_str(), "cluster mode: sharing state through Redis");
-        Ok(Some(Self { url: url.clone(), conn, prefix }))
+        Ok(Some(Self { url: url.clone(), conn, prefix, catch_up: Arc::default() }))
     }
 
     /// The Redis URL (the revocation bus opens its own connections).
@@ -116,17 +119,29 @@ impl Cluster {
             .with_clock(clock)
     }
 
+    /// The revocation check of a cluster node: `mirror`, then `shared`,
+    /// failing closed while this node may have missed news.
+    pub fn revocation_check(
+        &self,
+        mirror: Arc<StoredRevocations>,
+        shared: RedisRevocationStore,
+    ) -> ClusterRevocations {
+        ClusterRevocations::new(mirror, shared, self.catch_up.clone())
+    }
+
     /// Subscribes to the revocation bus: other nodes' events close this
     /// node's sockets at once, and the subject they name is reloaded from
     /// the database into `mirror`, so this node's own view catches up.
     /// Waits (up to 5 s) for the subscription, so that a node does not
-    /// serve before it hears the others.
+    /// serve before it hears the others; catches up from the database after
+    /// it and after every resubscription (`catch_up.rs`).
     pub async fn start_bus(
         &self,
         mirror: Arc<StoredRevocations>,
         live: LiveSessions,
         shutdown: CancellationToken,
     ) -> anyhow::Result<RedisBus> {
+        let mirror_for_catch_up = mirror.clone();
         let handler = Arc::new(move |event: &RevocationEvent| {
             live.notify(event);
             let sub = match event {
@@ -142,12 +157,13 @@ impl Cluster {
                 }
             });
         });
-        let bus = RedisBus::start_with_handler(&self.url, &self.prefix, handler, shutdown)
+        let bus = RedisBus::start_with_handler(&self.url, &self.prefix, handler, shutdown.clone())
             .await
             .map_err(|e| anyhow::anyhow!("cannot start the revocation bus: {e}"))?;
         if !bus.wait_current(CONNECT_TIMEOUT).await {
             tracing::warn!("the revocation bus is not subscribed yet; retrying in the background");
         }
+        self.catch_up.clone().follow(bus.clone(), mirror_for_catch_up, shutdown).await;
         Ok(bus)
     }
 

@@ -10,6 +10,7 @@ use wsauth_redis::{RedisBus, RedisRevocationStore};
 
 use super::bounded;
 use crate::propagate::{Committed, Peers};
+use std::future::Future;
 
 /// The other nodes, through Redis.
 pub struct RedisPeers {
@@ -28,27 +29,27 @@ impl RedisPeers {
         match change {
             Committed::Tokens(tokens) => {
                 for token in tokens {
-                    bounded(shared.revoke_token(&token.jti, token.exp)).await?;
+                    twice(|| shared.revoke_token(&token.jti, token.exp)).await?;
                 }
             }
             Committed::Family { revoked, .. } => {
                 let family = &revoked.family;
-                bounded(shared.revoke_session(&family.id, family.expires_at)).await?;
+                twice(|| shared.revoke_session(&family.id, family.expires_at)).await?;
                 for token in &revoked.legacy_tokens {
-                    bounded(shared.revoke_token(&token.jti, token.exp)).await?;
+                    twice(|| shared.revoke_token(&token.jti, token.exp)).await?;
                 }
             }
             Committed::Subject { sub, families, before } => {
                 for family in families {
-                    bounded(shared.revoke_session(&family.id, family.expires_at)).await?;
+                    twice(|| shared.revoke_session(&family.id, family.expires_at)).await?;
                 }
-                bounded(shared.revoke_subject_before(sub, *before)).await?;
+                twice(|| shared.revoke_subject_before(sub, *before)).await?;
             }
             Committed::Account { sub, disabled: true } => {
-                bounded(shared.block_subject(sub)).await?;
+                twice(|| shared.block_subject(sub)).await?;
             }
             Committed::Account { sub, disabled: false } => {
-                bounded(shared.unblock_subject(sub)).await?;
+                twice(|| shared.unblock_subject(sub)).await?;
             }
         }
         Ok(())
@@ -66,8 +67,22 @@ impl Peers for RedisPeers {
         // token at its next check.
         self.store(change).await?;
         for event in events {
-            bounded(self.bus.publish(event)).await?;
+            twice(|| self.bus.publish(event)).await?;
         }
         Ok(())
+    }
+}
+
+/// A connection learns that Redis came back only by failing once; it
+/// reconnects then, so a call that failed is made once more (each attempt
+/// bounded to 1 s).
+async fn twice<F, Fut>(call: F) -> Result<(), StoreError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<(), StoreError>>,
+{
+    match bounded(call()).await {
+        Ok(()) => Ok(()),
+        Err(_) => bounded(call()).await,
     }
 }

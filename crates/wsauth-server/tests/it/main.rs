@@ -19,6 +19,7 @@ mod backend_faults;
 mod checks;
 mod client_addresses;
 mod cluster;
+mod cluster_outage;
 mod cluster_revocations;
 mod connection_caps;
 mod credentials;
