@@ -157,8 +157,11 @@ impl Cluster {
                 }
             });
         });
-        let bus = RedisBus::start_with_handler(&self.url, &self.prefix, handler, shutdown.clone())
+        let start =
+            RedisBus::start_with_handler(&self.url, &self.prefix, handler, shutdown.clone());
+        let bus = tokio::time::timeout(CONNECT_TIMEOUT, start)
             .await
+            .unwrap_or_else(|_| Err(wsauth::StoreError("no answer within 5 s".into())))
             .map_err(|e| anyhow::anyhow!("cannot start the revocation bus: {e}"))?;
         if !bus.wait_current(CONNECT_TIMEOUT).await {
             tracing::warn!("the revocation bus is not subscribed yet; retrying in the background");
