@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use wsauth::{BusState, LiveSessions, RevocationBus, RevocationEvent, StoreError};
@@ -21,6 +21,9 @@ use crate::{Prefix, store_error};
 /// The longest wait between two attempts to subscribe again.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
+/// What receives the events other nodes publish.
+pub type EventHandler = Arc<dyn Fn(&RevocationEvent) + Send + Sync>;
+
 /// A [`RevocationBus`] over Redis pub/sub.
 #[derive(Clone)]
 pub struct RedisBus {
@@ -28,6 +31,7 @@ pub struct RedisBus {
     channel: String,
     node: Arc<str>,
     subscribed: Arc<AtomicBool>,
+    subscriptions: Arc<AtomicU64>,
     resubscribed: Arc<tokio::sync::Notify>,
 }
 
@@ -59,6 +63,20 @@ impl RedisBus {
         live: LiveSessions,
         shutdown: CancellationToken,
     ) -> Result<Self, StoreError> {
+        Self::start_with_handler(url, prefix, Arc::new(move |event| live.notify(event)), shutdown)
+            .await
+    }
+
+    /// As [`start`](Self::start), handing other nodes' events to `handler`
+    /// instead (for a caller that does more than close sockets, such as
+    /// catching up a local view of revocations). `handler` runs on the
+    /// subscriber task: it should not block.
+    pub async fn start_with_handler(
+        url: &str,
+        prefix: &Prefix,
+        handler: EventHandler,
+        shutdown: CancellationToken,
+    ) -> Result<Self, StoreError> {
         let client = redis::Client::open(url).map_err(store_error)?;
         let conn = ConnectionManager::new(client.clone()).await.map_err(store_error)?;
         let bus = Self {
@@ -66,9 +84,10 @@ impl RedisBus {
             channel: prefix.channel(),
             node: uuid::Uuid::new_v4().to_string().into(),
             subscribed: Arc::new(AtomicBool::new(false)),
+            subscriptions: Arc::new(AtomicU64::new(0)),
             resubscribed: Arc::new(tokio::sync::Notify::new()),
         };
-        tokio::spawn(bus.clone().subscribe_loop(client, live, shutdown));
+        tokio::spawn(bus.clone().subscribe_loop(client, handler, shutdown));
         Ok(bus)
     }
 
@@ -98,7 +117,7 @@ impl RedisBus {
     async fn subscribe_loop(
         self,
         client: redis::Client,
-        live: LiveSessions,
+        handler: EventHandler,
         shutdown: CancellationToken,
     ) {
         let mut backoff = Duration::from_millis(50);
@@ -124,7 +143,7 @@ impl RedisBus {
                             message = messages.next() => message,
                         };
                         let Some(message) = message else { break };
-                        self.deliver(message.get_payload_bytes(), &live);
+                        self.deliver(message.get_payload_bytes(), &handler);
                     }
                     self.set_subscribed(false);
                     tracing::warn!("revocation bus lost its subscription; subscribing again");
@@ -141,16 +160,27 @@ impl RedisBus {
         }
     }
 
+    /// How many times the bus has subscribed so far (0 before the first).
+    /// A caller that catches up from its durable store after each gap
+    /// compares it with the count it last caught up at: events published
+    /// between two subscriptions may have been missed.
+    pub fn subscriptions(&self) -> u64 {
+        self.subscriptions.load(Ordering::SeqCst)
+    }
+
     fn set_subscribed(&self, subscribed: bool) {
+        if subscribed {
+            self.subscriptions.fetch_add(1, Ordering::SeqCst);
+        }
         self.subscribed.store(subscribed, Ordering::SeqCst);
         if subscribed {
             self.resubscribed.notify_waiters();
         }
     }
 
-    fn deliver(&self, payload: &[u8], live: &LiveSessions) {
+    fn deliver(&self, payload: &[u8], handler: &EventHandler) {
         match serde_json::from_slice::<Envelope>(payload) {
-            Ok(envelope) if *envelope.node != *self.node => live.notify(&envelope.event),
+            Ok(envelope) if *envelope.node != *self.node => handler(&envelope.event),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "ignoring an unreadable revocation bus message"),
         }

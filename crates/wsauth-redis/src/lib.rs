@@ -38,7 +38,7 @@ mod revocation;
 mod tickets;
 
 pub use attempts::RedisAttemptLimiter;
-pub use bus::RedisBus;
+pub use bus::{EventHandler, RedisBus};
 pub use keys::{InvalidPrefix, Prefix};
 pub use revocation::{MarkScope, RedisRevocationStore};
 pub use tickets::RedisTicketStore;

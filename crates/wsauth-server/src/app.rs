@@ -9,12 +9,17 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wsauth::live::AddressLimiter;
-use wsauth::{SharedClock, SystemClock, TokenAuthority, TokenSettings, TrustedProxies, WsAuth};
+use wsauth::{
+    AttemptLimiter, RevocationStore, SharedClock, SystemClock, TokenAuthority, TokenSettings,
+    TrustedProxies, WsAuth,
+};
 
 use crate::accounts::{Accounts, HashingLimits};
+use crate::cluster::{Cluster, RedisPeers};
 use crate::config::Config;
 use crate::families::Families;
 use crate::health::Backends;
+use crate::propagate::{NoPeers, Peers, Propagation};
 use crate::revocations::StoredRevocations;
 use crate::serve::{self, ConnectionPolicy};
 use crate::state::AppState;
@@ -40,6 +45,7 @@ impl Application {
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
         crate::files::private_dir(&config.data_dir)?;
         let stores = Stores::open(&config).await?;
+        let cluster = Cluster::open(&config).await?;
         let keys = keyfile::load_keys(&config)?;
         let listener = TcpListener::bind(config.listen)
             .await
@@ -71,18 +77,29 @@ impl Application {
         };
         let tokens = TokenAuthority::with_settings(keys, settings).with_clock(clock.clone());
         let revocations = Arc::new(
-            StoredRevocations::load(stores.revocations.clone(), clock)
+            StoredRevocations::load(stores.revocations.clone(), clock.clone())
                 .await
                 .context("cannot load revocations")?,
         );
+        // In a cluster a check also asks Redis what the other nodes revoked.
+        let shared = cluster.as_ref().map(|cluster| cluster.revocations(clock.clone()));
+        let revocation_check: Arc<dyn RevocationStore> = match (&cluster, &shared) {
+            (Some(cluster), Some(shared)) => {
+                Arc::new(cluster.revocation_check(revocations.clone(), shared.clone()))
+            }
+            _ => revocations.clone(),
+        };
         let limits = &config.limits;
         let trusted_proxies = TrustedProxies::new(config.trusted_proxies.iter().copied());
         let mut builder = WsAuth::builder(tokens.clone());
         if metrics.is_some() {
             builder = builder.observer(Arc::new(crate::metrics::Recorder::new()));
         }
+        if let Some(cluster) = &cluster {
+            builder = builder.tickets(cluster.tickets(clock.clone()));
+        }
         let auth = builder
-            .revocation(revocations.clone())
+            .revocation(revocation_check)
             .names(config.credential_names())
             .allowed_origins(origins.clone())
             .ticket_ttl_secs(config.ticket_ttl)
@@ -93,15 +110,28 @@ impl Application {
             .trusted_proxies(trusted_proxies)
             .build();
         tracing::info!(origins = ?origins, "allowed WebSocket origins");
-        let password_attempts = Arc::new(AddressLimiter::new(
-            config.limits.password_rate,
-            config.limits.password_burst,
-        ));
+        let (rate, burst) = (limits.password_rate, limits.password_burst);
+        let password_attempts: Arc<dyn AttemptLimiter> = match &cluster {
+            Some(cluster) => cluster.password_attempts(rate, burst),
+            None => Arc::new(AddressLimiter::new(rate, burst)),
+        };
         let admin = crate::admin::Admin::new(stores.accounts.clone(), stores.admin.clone());
-        let backends = Backends::new(vec![stores.backend.clone()]);
+        let mut backends = vec![stores.backend.clone()];
+        backends.extend(cluster.as_ref().map(Cluster::backend));
+        let backends = Backends::new(backends);
         let accounts =
             Accounts::new(stores.accounts.clone(), HashingLimits::server(limits.password_queue));
         warn_about_case_duplicates(&accounts).await?;
+        let shutdown = CancellationToken::new();
+        let peers: Arc<dyn Peers> = match (&cluster, shared) {
+            (Some(cluster), Some(shared)) => {
+                let live = auth.live().clone();
+                let bus = cluster.start_bus(revocations.clone(), live, shutdown.clone()).await?;
+                Arc::new(RedisPeers::new(shared, bus))
+            }
+            _ => Arc::new(NoPeers),
+        };
+        let propagation = Propagation::new(revocations.clone(), auth.live().clone(), peers);
         let state = AppState {
             auth: auth.clone(),
             accounts,
@@ -109,11 +139,12 @@ impl Application {
                 stores.families,
                 tokens,
                 revocations.clone(),
-                auth.live().clone(),
+                propagation.clone(),
                 config.rotation_rules(),
             ),
             config: Arc::new(config),
-            shutdown: CancellationToken::new(),
+            shutdown,
+            propagation,
             sockets: TaskTracker::new(),
             password_attempts,
             backends,
@@ -160,8 +191,7 @@ impl Application {
         tokio::spawn(crate::watch::run(
             state.admin.log().clone(),
             state.admin.origin().to_owned(),
-            state.revocations.clone(),
-            state.auth.live().clone(),
+            state.propagation.clone(),
             shutdown.clone(),
         ));
         if let Some(handle) = state.metrics.clone() {

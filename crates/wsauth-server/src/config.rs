@@ -82,6 +82,14 @@ pub struct Config {
     /// API is off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_api_key: Option<String>,
+    /// The Redis that nodes of one cluster share (`redis://HOST[:PORT][/DB]`).
+    /// Unset (the default): one node, nothing shared beyond the database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
+    /// The first characters of every Redis key and channel of this
+    /// deployment (printable ASCII, no spaces, at most 64). Default `wsauth:`
+    /// ([`wsauth_redis::Prefix::default`]).
+    pub redis_prefix: String,
     /// Limits on sockets and handshakes.
     pub limits: Limits,
 }
@@ -334,6 +342,8 @@ impl Default for Config {
             metrics: true,
             metrics_listen: None,
             admin_api_key: None,
+            redis_url: None,
+            redis_prefix: wsauth_redis::Prefix::default().as_str().to_owned(),
             limits: Limits::default(),
         }
     }
@@ -429,6 +439,14 @@ pub struct Overrides {
     #[arg(long, global = true, env = "WSAUTH_ADMIN_API_KEY", hide_env_values = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_api_key: Option<String>,
+    /// The Redis nodes of one cluster share: redis://HOST[:PORT][/DB] [default: none, one node].
+    #[arg(long, global = true, env = "WSAUTH_REDIS_URL", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
+    /// The prefix of every Redis key and channel [default: wsauth:].
+    #[arg(long, global = true, env = "WSAUTH_REDIS_PREFIX")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_prefix: Option<String>,
 }
 
 /// The longest connection timeout accepted, seconds (a day).
@@ -467,6 +485,12 @@ impl Config {
             Some(url) => Database::parse(url).map_err(|e| ConfigError::Invalid(e.to_string())),
             None => Ok(Database::Sqlite(self.data_dir.join(Database::DEFAULT_FILE))),
         }
+    }
+
+    /// The Redis key prefix, validated.
+    pub fn redis_prefix(&self) -> Result<wsauth_redis::Prefix, ConfigError> {
+        wsauth_redis::Prefix::new(self.redis_prefix.clone())
+            .map_err(|e| ConfigError::Invalid(format!("redis_prefix: {e}")))
     }
 
     /// The refresh rotation rules.
@@ -585,6 +609,7 @@ impl Config {
             }
         }
         self.database()?;
+        self.redis_prefix()?;
         if self.leeway < 0 {
             return Err(ConfigError::Invalid("leeway must not be negative".into()));
         }
@@ -619,6 +644,19 @@ mod tests {
         }
         let file = database_of("database_url = \"sqlite:///var/lib/w.db\"").expect("sqlite");
         assert_eq!(file, Database::Sqlite(PathBuf::from("/var/lib/w.db")));
+    }
+
+    #[test]
+    fn redis_settings_default_to_one_node_and_the_library_prefix() {
+        let config = Config::from_toml("", &Overrides::default()).expect("defaults");
+        assert_eq!(config.redis_url, None);
+        assert_eq!(config.redis_prefix().expect("prefix"), wsauth_redis::Prefix::default());
+        let set = "redis_url = \"redis://r:6379\"\nredis_prefix = \"eu1:\"";
+        let config = Config::from_toml(set, &Overrides::default()).expect("set");
+        assert_eq!(config.redis_url.as_deref(), Some("redis://r:6379"));
+        assert_eq!(config.redis_prefix().expect("prefix").as_str(), "eu1:");
+        let refused = Config::from_toml("redis_prefix = \"a b\"", &Overrides::default());
+        assert!(refused.expect_err("space").to_string().contains("redis_prefix"));
     }
 
     #[test]

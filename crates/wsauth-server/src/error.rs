@@ -120,7 +120,7 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status_and_code();
         let body = ErrorBody { detail: self.to_string(), error: code.to_owned() };
         let mut response = (status, axum::Json(body)).into_response();
-        if matches!(self, Self::Overloaded) {
+        if matches!(self, Self::Overloaded | Self::Unavailable) {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));

@@ -15,16 +15,13 @@
 
 use serde_json::{Map, Value};
 use std::sync::Arc;
-use wsauth::{
-    AuthError, Claims, IssueOptions, IssuedToken, LiveSessions, RevocationEvent, TokenAuthority,
-    TokenKind,
-};
+use wsauth::{AuthError, Claims, IssueOptions, IssuedToken, TokenAuthority, TokenKind};
 
 use crate::error::ApiError;
+use crate::propagate::{Committed, Propagation};
 use crate::revocations::StoredRevocations;
 use crate::store::{
-    Bucket, Decision, FamilyExpiry, FamilyRow, FamilyStore, NewFamily, RevokedFamily, RevokedToken,
-    Rotation,
+    Bucket, Decision, FamilyRow, FamilyStore, NewFamily, RevokedFamily, RevokedToken, Rotation,
 };
 
 /// A fresh pair from a login or a refresh.
@@ -69,7 +66,7 @@ pub struct Families {
     store: Arc<dyn FamilyStore>,
     tokens: TokenAuthority,
     revocations: Arc<StoredRevocations>,
-    live: LiveSessions,
+    propagation: Propagation,
     rules: RotationRules,
 }
 
@@ -79,16 +76,16 @@ type Verdict = Result<TokenPair, ApiError>;
 const NOT_OURS: AuthError = AuthError::InvalidToken("Refresh token was not issued by this server");
 
 impl Families {
-    /// Families in this store, with this authority and revocations; live
-    /// sockets of revoked tokens are closed through `live`.
+    /// Families in this store, with this authority and revocations; what
+    /// they revoke is applied and shared through `propagation`.
     pub fn new(
         store: Arc<dyn FamilyStore>,
         tokens: TokenAuthority,
         revocations: Arc<StoredRevocations>,
-        live: LiveSessions,
+        propagation: Propagation,
         rules: RotationRules,
     ) -> Self {
-        Self { store, tokens, revocations, live, rules }
+        Self { store, tokens, revocations, propagation, rules }
     }
 
     /// Issues a pair for a password login: a new family, a fresh access token.
@@ -138,7 +135,7 @@ impl Families {
             .await?;
         if let Some(revoked) = revoked {
             tracing::warn!(sub = %refresh.sub, "refresh token reused; revoked its family");
-            self.after_family_revocation(&refresh.sub, &revoked);
+            self.after_family_revocation(&refresh.sub, revoked).await;
         }
         // No row: the family is not ours (or was purged).
         verdict.unwrap_or_else(|| Err(NOT_OURS.into()))
@@ -202,12 +199,12 @@ impl Families {
     pub async fn revoke_token_family(&self, claims: &Claims) -> Result<(), ApiError> {
         let Some(family) = self.family_of(claims).await? else {
             let token = RevokedToken { jti: claims.jti.clone(), exp: claims.exp };
-            self.revocations.revoke_many(&[token]).await?;
-            self.live.notify(&RevocationEvent::Tokens(vec![claims.jti.clone()]));
+            self.revocations.revoke_many(std::slice::from_ref(&token)).await?;
+            self.propagation.committed(Committed::Tokens(vec![token])).await;
             return Ok(());
         };
         let revoked = self.store.revoke(&family).await?;
-        self.after_family_revocation(&claims.sub, &revoked);
+        self.after_family_revocation(&claims.sub, revoked).await;
         Ok(())
     }
 
@@ -218,16 +215,9 @@ impl Families {
     pub async fn revoke_subject(&self, sub: &str) -> Result<(), ApiError> {
         let before = self.tokens.clock().now().saturating_add(1);
         let families = self.store.revoke_subject(sub, before).await?;
-        self.apply_subject_revocation(sub, &families, before);
+        let sub = sub.to_owned();
+        self.propagation.committed(Committed::Subject { sub, families, before }).await;
         Ok(())
-    }
-
-    /// Mirrors a subject revocation already committed and closes every live
-    /// socket of the subject.
-    pub fn apply_subject_revocation(&self, sub: &str, families: &[FamilyExpiry], before: i64) {
-        self.revocations.note_families(families);
-        self.revocations.note_subject_mark(sub, before);
-        self.live.notify(&RevocationEvent::everything_of(sub));
     }
 
     /// The clock's current second.
@@ -270,18 +260,11 @@ impl Families {
             && row.rotated_at_ms.is_some_and(|at| now_ms.saturating_sub(at) <= self.rules.grace_ms)
     }
 
-    /// Closes the sockets of revoked families and mirrors the revocation.
-    fn after_family_revocation(&self, sub: &str, revoked: &RevokedFamily) {
-        self.revocations.note_families(std::slice::from_ref(&revoked.family));
-        self.revocations.note_tokens(&revoked.legacy_tokens);
-        self.live.notify(&RevocationEvent::Sessions {
-            sub: sub.to_owned(),
-            sessions: vec![revoked.family.id.clone()],
-        });
-        if !revoked.legacy_tokens.is_empty() {
-            let jtis = revoked.legacy_tokens.iter().map(|token| token.jti.clone()).collect();
-            self.live.notify(&RevocationEvent::Tokens(jtis));
-        }
+    /// Applies and shares a family revocation already committed: its
+    /// sockets close on every node.
+    async fn after_family_revocation(&self, sub: &str, revoked: RevokedFamily) {
+        let sub = sub.to_owned();
+        self.propagation.committed(Committed::Family { sub, revoked }).await;
     }
 
     fn issue_pair(

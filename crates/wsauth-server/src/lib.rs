@@ -1,10 +1,11 @@
 //! The wsauth server: accounts, login/refresh/logout, cookie mode, one-time
 //! tickets, a guarded WebSocket endpoint and a demo page, on SQLite or
-//! PostgreSQL.
+//! PostgreSQL, alone or as one node of several sharing a Redis.
 
 pub mod accounts;
 pub mod admin;
 pub mod app;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod families;
@@ -12,6 +13,7 @@ pub mod files;
 pub mod health;
 pub mod keyfile;
 pub mod metrics;
+pub mod propagate;
 pub mod revocations;
 mod routes;
 mod serve;

@@ -106,6 +106,23 @@ impl StoredRevocations {
         Ok(())
     }
 
+    /// Reads every revocation still in force from the database again and
+    /// adds it to the mirror (for a node that may have missed another
+    /// node's news). Which accounts are disabled is taken as the database
+    /// has it now.
+    pub async fn reload_all(&self) -> Result<(), StoreError> {
+        let stored = self.log.snapshot(self.clock.now()).await?;
+        let mut mirror = self.write();
+        mirror.tokens.extend(stored.tokens.into_iter().map(|t| (t.jti, t.exp)));
+        mirror.families.extend(stored.families.into_iter().map(|f| (f.id, f.expires_at)));
+        for mark in stored.subjects {
+            let before = mirror.subjects.entry(mark.sub).or_insert(mark.before);
+            *before = (*before).max(mark.before);
+        }
+        mirror.disabled = stored.disabled.into_iter().collect();
+        Ok(())
+    }
+
     /// Forgets revocations of tokens and families that have expired anyway.
     pub async fn purge_expired(&self) -> Result<u64, StoreError> {
         let now = self.clock.now();

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wsauth::WsAuth;
-use wsauth::live::AddressLimiter;
 
 use crate::accounts::Accounts;
 use crate::config::Config;
@@ -30,12 +29,15 @@ pub struct AppState {
     pub admin: crate::admin::Admin,
     /// Revocations (mirrored in memory).
     pub revocations: Arc<crate::revocations::StoredRevocations>,
+    /// Where committed revocations are applied and shared with other nodes.
+    pub propagation: crate::propagate::Propagation,
     /// Every configured backend, for readiness.
     pub backends: crate::health::Backends,
     /// The Prometheus handle, when metrics are on.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
-    /// Password attempts per client address.
-    pub password_attempts: Arc<AddressLimiter>,
+    /// Password attempts per client address (in this process, or shared
+    /// by the cluster's nodes).
+    pub password_attempts: Arc<dyn wsauth::AttemptLimiter>,
 }
 
 impl FromRef<AppState> for WsAuth {

@@ -7,9 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use wsauth::{LiveSessions, RevocationEvent};
 
-use crate::revocations::StoredRevocations;
+use crate::propagate::Propagation;
 use crate::store::{AdminEvent, AdminLog};
 
 /// How often the database is asked for new events.
@@ -19,8 +18,7 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 pub async fn run(
     log: Arc<dyn AdminLog>,
     origin: String,
-    revocations: Arc<StoredRevocations>,
-    live: LiveSessions,
+    propagation: Propagation,
     shutdown: CancellationToken,
 ) {
     let mut last = match log.latest_event().await {
@@ -46,12 +44,9 @@ pub async fn run(
         for AdminEvent { id, sub, kind, origin: from } in events {
             if from != origin {
                 // Retried on the next tick when the reload fails.
-                if let Err(e) = revocations.reload_subject(&sub).await {
+                if let Err(e) = propagation.learned(&sub, kind != "enable").await {
                     tracing::warn!(error = %e, "cannot apply an admin event");
                     break;
-                }
-                if kind != "enable" {
-                    live.notify(&RevocationEvent::everything_of(sub.as_str()));
                 }
                 tracing::info!(sub = %sub, action = %kind, "applied an account change made elsewhere");
             }

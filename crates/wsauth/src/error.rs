@@ -156,8 +156,15 @@ impl IntoResponse for AuthError {
                 HeaderValue::from_static("Bearer error=\"invalid_token\""),
             );
         }
-        if let Self::TooManyRequests { retry_after } = self {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+        match self {
+            Self::TooManyRequests { retry_after } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+            }
+            // A backend that failed may answer again in a moment.
+            Self::Unavailable => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
         }
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response

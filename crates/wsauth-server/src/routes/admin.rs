@@ -16,6 +16,7 @@ use super::openapi::Unavailable;
 use super::{ApiPath, ApiQuery};
 use crate::admin::{Action, Change, UserPage};
 use crate::error::{ApiError, ErrorBody};
+use crate::propagate::Committed;
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -143,8 +144,8 @@ async fn show(
     }))
 }
 
-/// Applies a change and what it did to this process: the mirror, then the
-/// live sockets.
+/// Applies a change, then what it did to this process and the other nodes
+/// (`Propagation`): the mirror, the live sockets, the cluster.
 async fn act(
     state: &AppState,
     username: &str,
@@ -153,9 +154,14 @@ async fn act(
 ) -> Result<Json<Done>, ApiError> {
     let action = change.action();
     let revoked = state.admin.apply(username, change, state.families.now()).await?;
-    state.revocations.note_disabled(&revoked.sub, action == Action::Disable);
+    let disabled = action == Action::Disable;
+    let sub = revoked.sub.clone();
+    if disabled || action == Action::Enable {
+        state.propagation.committed(Committed::Account { sub: sub.clone(), disabled }).await;
+    }
     if action.closes_sockets() {
-        state.families.apply_subject_revocation(&revoked.sub, &revoked.families, revoked.before);
+        let (families, before) = (revoked.families, revoked.before);
+        state.propagation.committed(Committed::Subject { sub, families, before }).await;
     }
     tracing::info!(sub = %revoked.sub, action = action.as_str(), "admin action");
     Ok(Json(Done { username: revoked.sub, detail }))

@@ -130,7 +130,7 @@ async fn register(
     if !state.config.registration {
         return Err(ApiError::RegistrationClosed);
     }
-    admit_password_attempt(&state, client)?;
+    admit_password_attempt(&state, client).await?;
     let now = state.auth.tokens().clock().now();
     state.accounts.create(&body.username, &body.password, now).await?;
     tracing::info!(username = %body.username, "account registered");
@@ -145,7 +145,7 @@ pub(super) async fn check_password(
     client: ClientIp,
     body: &Credentials,
 ) -> Result<String, ApiError> {
-    admit_password_attempt(state, client)?;
+    admit_password_attempt(state, client).await?;
     state.accounts.verify(&body.username, &body.password).await?.ok_or(ApiError::BadCredentials)
 }
 

@@ -85,14 +85,24 @@ impl axum::extract::FromRequestParts<AppState> for ClientIp {
     }
 }
 
-/// Admits one password attempt (login, register) from this address, or 429.
-pub(crate) fn admit_password_attempt(state: &AppState, client: ClientIp) -> Result<(), ApiError> {
-    match client.0 {
-        Some(ip) => state.password_attempts.check(ip).map_err(|retry_after| {
+/// Admits one password attempt (login, register) from this address, or
+/// 429; 503 when the budget cannot be consulted (fails closed).
+pub(crate) async fn admit_password_attempt(
+    state: &AppState,
+    client: ClientIp,
+) -> Result<(), ApiError> {
+    let Some(ip) = client.0 else { return Ok(()) };
+    match state.password_attempts.admit(&wsauth::ClientKey::from(ip)).await {
+        Ok(wsauth::Admission::Admitted) => Ok(()),
+        Ok(wsauth::Admission::RetryAfter(retry_after)) => {
             crate::metrics::rate_limited("password");
-            ApiError::Auth(wsauth::AuthError::TooManyRequests { retry_after })
-        }),
-        None => Ok(()),
+            Err(ApiError::Auth(wsauth::AuthError::TooManyRequests { retry_after }))
+        }
+        Ok(_) => Err(ApiError::Unavailable),
+        Err(e) => {
+            tracing::error!(error = %e, "password attempt budget unavailable; refusing");
+            Err(ApiError::Unavailable)
+        }
     }
 }
 

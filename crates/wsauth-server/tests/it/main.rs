@@ -4,6 +4,7 @@
 
 mod binary;
 mod databases;
+mod redis_servers;
 mod support;
 
 mod admin;
@@ -17,6 +18,9 @@ mod attacks_transport;
 mod backend_faults;
 mod checks;
 mod client_addresses;
+mod cluster;
+mod cluster_outage;
+mod cluster_revocations;
 mod connection_caps;
 mod credentials;
 mod fastapi_compat;

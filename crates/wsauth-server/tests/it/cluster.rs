@@ -1,0 +1,112 @@
+//! Three nodes on one PostgreSQL database and one Redis prefix, each a real
+//! `Application` on port 0: accounts, tickets and the password attempt
+//! budget are shared; a cluster without a configured key does not start.
+
+use serde_json::json;
+
+use crate::redis_servers::TestRedis;
+use crate::support::*;
+
+/// Three nodes of one cluster on one clock (tokens one node issues are
+/// never "not yet valid" on another); `edit` applies to each.
+pub async fn three_nodes(
+    database: &TestDatabase,
+    redis: &TestRedis,
+    edit: impl Fn(&mut wsauth_server::Config),
+) -> [TestServer; 3] {
+    let clock = wsauth::ManualClock::starting_now();
+    let node = || {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = config(dir.path().join("data"));
+        cfg.database_url = Some(database.url.clone());
+        redis.join(&mut cfg);
+        edit(&mut cfg);
+        TestServer::start_with(cfg, Some(dir), clock.clone())
+    };
+    [node().await, node().await, node().await]
+}
+
+#[tokio::test]
+async fn a_cluster_without_a_configured_key_refuses_to_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = config(dir.path().join("data"));
+    cfg.hmac_secret = None;
+    TestRedis::shared().join(&mut cfg);
+    let Err(refused) = wsauth_server::Application::build(cfg).await else {
+        panic!("a cluster without a configured key started")
+    };
+    let message = format!("{refused:#}");
+    assert!(message.contains("redis_url"), "{message}");
+    assert!(message.contains("hmac_secret") && message.contains("private_key_file"), "{message}");
+}
+
+#[tokio::test]
+async fn an_account_made_on_one_node_logs_in_on_another_and_redis_is_ready() {
+    let database = TestDatabase::postgres().await;
+    let redis = TestRedis::shared();
+    let [a, b, _c] = three_nodes(&database, &redis, |_| {}).await;
+    a.register("quinn").await;
+    let r = b.post("/auth/login", json!({"username": "quinn", "password": PASSWORD})).await;
+    assert_eq!(r.status(), 200, "login on node B");
+
+    let ready = b.http.get(b.url("/readyz")).send().await.expect("readyz");
+    assert_eq!(ready.status(), 200);
+    let body = ready.text().await.expect("body");
+    assert!(body.contains("\"redis\""), "{body}");
+    let metrics = b.http.get(b.url("/metrics")).send().await.expect("metrics");
+    let metrics = metrics.text().await.expect("body");
+    assert!(metrics.contains("wsauth_backend_up{backend=\"redis\"} 1"), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_ticket_issued_on_one_node_opens_exactly_one_socket_when_raced_on_two() {
+    let database = TestDatabase::postgres().await;
+    let redis = TestRedis::shared();
+    let [a, b, c] = three_nodes(&database, &redis, |_| {}).await;
+    let (access, _) = a.login("rosa").await;
+    for _ in 0..5 {
+        let ticket = a.ticket(&access).await;
+        let path = format!("/ws?ticket={ticket}");
+        let (on_b, on_c) = tokio::join!(b.ws(&path, &[]), c.ws(&path, &[]));
+        let (opened, refused): (Vec<_>, Vec<_>) = [on_b, on_c].into_iter().partition(Result::is_ok);
+        assert_eq!(opened.len(), 1, "exactly one redemption wins");
+        for result in refused {
+            let Err(rejection) = result else { unreachable!("partitioned") };
+            rejection.assert_401("invalid_ticket");
+        }
+    }
+}
+
+/// Four login attempts from one address, then a fifth: 401s, then 429.
+async fn spend_four_then_refused(nodes: &[&TestServer]) {
+    let attempt = json!({"username": "nobody", "password": "wrong password"});
+    for i in 0..4 {
+        let node = nodes[i % nodes.len()];
+        let r = node.post("/auth/login", attempt.clone()).await;
+        assert_eq!(r.status(), 401, "attempt {i} is within the burst");
+    }
+    let r = nodes[4 % nodes.len()].post("/auth/login", attempt).await;
+    assert_eq!(r.status(), 429, "the fifth attempt is over the shared budget");
+    assert!(r.headers().get("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn password_attempts_spread_over_three_nodes_meet_one_budget() {
+    let database = TestDatabase::postgres().await;
+    let redis = TestRedis::shared();
+    let small = |c: &mut wsauth_server::Config| {
+        c.limits.password_rate = 0.01;
+        c.limits.password_burst = 4.0;
+    };
+    let [a, b, c] = three_nodes(&database, &redis, small).await;
+    // No node sees more than two of them; together they spend the budget.
+    spend_four_then_refused(&[&a, &b, &c]).await;
+
+    // The same attempts on one node alone (another prefix) meet the same limit.
+    let alone = TestServer::start_on(&database, |c| {
+        TestRedis::shared().join(c);
+        small(c);
+    })
+    .await;
+    spend_four_then_refused(&[&alone]).await;
+}

@@ -1,0 +1,91 @@
+//! A cluster whose Redis goes away and comes back (empty): nodes refuse
+//! handshakes meanwhile (503 `unavailable` with `Retry-After`, never 101)
+//! and keep their open sockets; an operator's revocation still succeeds
+//! (the database holds it); once Redis is back they serve again within 5 s,
+//! without a restart, and every revocation, from before the outage (Redis
+//! came back empty) or during it, is still refused on every node.
+
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+use crate::cluster::three_nodes;
+use crate::redis_servers::{OwnRedis, TestRedis};
+use crate::support::*;
+
+#[tokio::test]
+async fn without_redis_nodes_refuse_handshakes_keep_sockets_and_recover_within_five_seconds() {
+    let mut redis = OwnRedis::start();
+    let database = TestDatabase::postgres().await;
+    let key = "an-admin-key-that-is-long-enough-0123456789";
+    let redis_at = TestRedis::at(redis.url());
+    let [a, b, c] = three_nodes(&database, &redis_at, |c| c.admin_api_key = Some(key.into())).await;
+    let (kept, _) = a.login("yara").await;
+    let (gone, _) = b.login("yara").await;
+    let (revoked_meanwhile, _) = c.login("zeno").await;
+    let (mut open, _) = a.ws_welcome(&kept).await;
+    assert_eq!(b.post_bearer("/auth/logout", &gone).await.status(), 200);
+
+    redis.stop();
+    for node in [&a, &b, &c] {
+        let refused = rejected(node.ws(&format!("/ws?token={kept}"), &[]).await).await;
+        refused.assert(503, "unavailable");
+        assert_eq!(
+            refused.headers.get("retry-after").and_then(|v| v.to_str().ok()),
+            Some("1"),
+            "{refused:?}"
+        );
+    }
+    let ready = a.http.get(a.url("/readyz")).send().await.expect("readyz");
+    assert_eq!(ready.status(), 503, "not ready without Redis");
+    // The open socket is left open.
+    send_json(&mut open, json!({"type": "echo", "data": 1})).await;
+    assert_eq!(next_json(&mut open).await["type"], "echo");
+    // An operator's revocation succeeds: the database holds it.
+    let url = b.url("/admin/users/zeno/revoke");
+    let r = b.http.post(url).bearer_auth(key).send().await.expect("revoke");
+    assert_eq!(r.status(), 200);
+    // A logout needs its own token checked, which cannot be done now.
+    let r = b.post_bearer("/auth/logout", &kept).await;
+    assert_eq!(r.status(), 503);
+
+    redis.restart();
+    let began = Instant::now();
+    loop {
+        match a.ws(&format!("/ws?token={kept}"), &[]).await {
+            Ok(_) => break,
+            Err(refused) => refused.assert(503, "unavailable"),
+        }
+        assert!(began.elapsed() < Duration::from_secs(5), "not serving 5 s after Redis returned");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Redis came back empty: what it knew, and the revocation it never
+    // heard of, are refused on every node all the same (each caught up from
+    // the database).
+    for (node, token) in
+        [&a, &b, &c].into_iter().flat_map(|n| [(n, &gone), (n, &revoked_meanwhile)])
+    {
+        let refused = loop {
+            match node.ws(&format!("/ws?token={token}"), &[]).await {
+                Err(refused) if refused.status == 503 => {}
+                Err(refused) => break refused,
+                Ok(_) => panic!("a revoked token was accepted after the outage"),
+            }
+            assert!(began.elapsed() < Duration::from_secs(5), "not serving again");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        refused.assert_401("token_revoked");
+    }
+    // Revocations reach other nodes' sockets again.
+    send_json(&mut open, json!({"type": "echo", "data": 2})).await;
+    assert_eq!(next_json(&mut open).await["type"], "echo");
+    loop {
+        let status = c.post_bearer("/auth/logout", &kept).await.status();
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(began.elapsed() < Duration::from_secs(5), "node C not serving again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(next_close(&mut open).await.0, 4003);
+}
