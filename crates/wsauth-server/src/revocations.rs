@@ -14,7 +14,7 @@
 use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
-use wsauth::{Claims, RevocationStore, SharedClock, StoreError};
+use wsauth::{Claims, RevocationEvent, RevocationStore, SharedClock, StoreError};
 
 use crate::store::{AccountState, FamilyExpiry, RevocationLog, RevokedToken, SubjectMark};
 
@@ -109,18 +109,42 @@ impl StoredRevocations {
     /// Reads every revocation still in force from the database again and
     /// adds it to the mirror (for a node that may have missed another
     /// node's news). Which accounts are disabled is taken as the database
-    /// has it now.
-    pub async fn reload_all(&self) -> Result<(), StoreError> {
+    /// has it now. Returns the events that close the sockets of what the
+    /// mirror did not know yet.
+    pub async fn reload_all(&self) -> Result<Vec<RevocationEvent>, StoreError> {
         let stored = self.log.snapshot(self.clock.now()).await?;
         let mut mirror = self.write();
-        mirror.tokens.extend(stored.tokens.into_iter().map(|t| (t.jti, t.exp)));
-        mirror.families.extend(stored.families.into_iter().map(|f| (f.id, f.expires_at)));
-        for mark in stored.subjects {
-            let before = mirror.subjects.entry(mark.sub).or_insert(mark.before);
-            *before = (*before).max(mark.before);
+        let mut events = Vec::new();
+        let tokens: Vec<String> = stored
+            .tokens
+            .into_iter()
+            .filter_map(|t| mirror.tokens.insert(t.jti.clone(), t.exp).is_none().then_some(t.jti))
+            .collect();
+        if !tokens.is_empty() {
+            events.push(RevocationEvent::Tokens(tokens));
         }
-        mirror.disabled = stored.disabled.into_iter().collect();
-        Ok(())
+        for family in stored.families {
+            if mirror.families.insert(family.id.clone(), family.expires_at).is_none() {
+                events
+                    .push(RevocationEvent::Sessions { sub: family.sub, sessions: vec![family.id] });
+            }
+        }
+        // A mark closes the subject's sockets with an older `iat`; one of a
+        // login made in the mark's own second is closed too (its client
+        // reconnects and is let in: its family is not revoked).
+        for mark in stored.subjects {
+            let before = mirror.subjects.entry(mark.sub.clone()).or_insert(i64::MIN);
+            if mark.before > *before {
+                *before = mark.before;
+                events.push(RevocationEvent::Subject { sub: mark.sub, before: mark.before });
+            }
+        }
+        let disabled: HashSet<String> = stored.disabled.into_iter().collect();
+        for sub in disabled.difference(&mirror.disabled) {
+            events.push(RevocationEvent::everything_of(sub.as_str()));
+        }
+        mirror.disabled = disabled;
+        Ok(events)
     }
 
     /// Forgets revocations of tokens and families that have expired anyway.

@@ -38,6 +38,13 @@ pub enum Check {
     Refresh,
     /// A valid access token issued straight from a password login.
     Fresh,
+    /// A valid access token on a route that only revokes it (logout, logout
+    /// everywhere): checked as [`Check::Access`], except that a revocation
+    /// store that cannot answer does not refuse it. The route's own
+    /// revocation goes to the durable store, and refusing would keep users
+    /// from logging out while a shared store is down; a token the store
+    /// answers for as revoked is still refused.
+    Revoking,
 }
 
 /// The outcome of a successful check.
@@ -470,7 +477,14 @@ impl WsAuth {
         // registered as live (see `WsGuard`), so that a revocation landing in
         // between still reaches it.
         if target == Target::Http {
-            self.check_revoked(&claims).await?;
+            match self.check_revoked(&claims).await {
+                Err(AuthError::Unavailable) if check == Check::Revoking => {
+                    tracing::warn!(
+                        "revocation store unavailable; admitting a token only to revoke it"
+                    );
+                }
+                other => other?,
+            }
         }
         if kind == CredentialKind::Cookie
             && (target == Target::WebSocket || !credential::is_safe(&parts.method))

@@ -69,6 +69,13 @@ claims_extractor!(
     FreshAccessToken,
     Check::Fresh
 );
+claims_extractor!(
+    /// A valid access token on a route that only revokes it (logout): as
+    /// [`AccessToken`], but admitted while the revocation store cannot
+    /// answer (see [`Check::Revoking`]).
+    RevokingToken,
+    Check::Revoking
+);
 
 /// `Option<AccessToken>`: no credential is fine; a malformed, expired,
 /// revoked or wrong-type one is still refused (`jwt_optional`).

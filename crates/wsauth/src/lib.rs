@@ -42,7 +42,7 @@ pub use client_addr::{ClientKey, TrustedProxies};
 pub use clock::{Clock, ClockChange, ManualClock, SharedClock, SystemClock};
 pub use credential::{CredentialKind, CredentialNames, Transports};
 pub use error::{AuthError, close_code};
-pub use extract::{AccessToken, FreshAccessToken, RefreshToken};
+pub use extract::{AccessToken, FreshAccessToken, RefreshToken, RevokingToken};
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN, generate_key_material};
 pub use live::{Incoming, LiveConfig, LiveSessions, LiveSocket, Outbox, RevocationEvent};
 pub use observe::{HandshakeOutcome, Limit, NoObserver, Observer};

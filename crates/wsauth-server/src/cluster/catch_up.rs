@@ -2,15 +2,16 @@
 //! delivers only to a node subscribed when an event is published, and a
 //! revocation whose Redis write failed reached only the database. So after
 //! every (re)subscription the node reloads every revocation from the
-//! database into its mirror, and until it has done so for the current
-//! subscription it refuses revocation checks (503): a node that may have
-//! missed a revocation serves nothing that depends on it.
+//! database into its mirror, closes (4003) the live sockets of what it had
+//! not heard of, and until it has done so for the current subscription it
+//! refuses revocation checks (503): a node that may have missed a
+//! revocation serves nothing that depends on it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use wsauth::{BusState, RevocationBus};
+use wsauth::{BusState, LiveSessions, RevocationBus};
 use wsauth_redis::RedisBus;
 
 use crate::revocations::StoredRevocations;
@@ -34,8 +35,9 @@ impl CatchUp {
         bus.state() == BusState::Current && caught_up_to == bus.subscriptions()
     }
 
-    /// Reloads `mirror` if the bus subscribed since the last reload.
-    async fn catch_up(&self, bus: &RedisBus, mirror: &StoredRevocations) {
+    /// Reloads `mirror` if the bus subscribed since the last reload, and
+    /// closes the sockets of what it learned.
+    async fn catch_up(&self, bus: &RedisBus, mirror: &StoredRevocations, live: &LiveSessions) {
         let subscription = bus.subscriptions();
         if bus.state() != BusState::Current
             || subscription == self.caught_up_to.load(Ordering::SeqCst)
@@ -43,7 +45,10 @@ impl CatchUp {
             return;
         }
         match mirror.reload_all().await {
-            Ok(()) => {
+            Ok(missed) => {
+                for event in &missed {
+                    live.notify(event);
+                }
                 self.caught_up_to.store(subscription, Ordering::SeqCst);
                 tracing::info!("caught up with revocations made while the bus was away");
             }
@@ -57,10 +62,11 @@ impl CatchUp {
         self: Arc<Self>,
         bus: RedisBus,
         mirror: Arc<StoredRevocations>,
+        live: LiveSessions,
         shutdown: CancellationToken,
     ) {
         let bus = self.bus.get_or_init(|| bus).clone();
-        self.catch_up(&bus, &mirror).await;
+        self.catch_up(&bus, &mirror, &live).await;
         tokio::spawn(async move {
             let mut every = tokio::time::interval(WATCH_INTERVAL);
             loop {
@@ -68,7 +74,7 @@ impl CatchUp {
                     () = shutdown.cancelled() => return,
                     _ = every.tick() => {}
                 }
-                self.catch_up(&bus, &mirror).await;
+                self.catch_up(&bus, &mirror, &live).await;
             }
         });
     }

@@ -142,6 +142,7 @@ impl Cluster {
         shutdown: CancellationToken,
     ) -> anyhow::Result<RedisBus> {
         let mirror_for_catch_up = mirror.clone();
+        let live_for_catch_up = live.clone();
         let handler = Arc::new(move |event: &RevocationEvent| {
             live.notify(event);
             let sub = match event {
@@ -166,7 +167,8 @@ impl Cluster {
         if !bus.wait_current(CONNECT_TIMEOUT).await {
             tracing::warn!("the revocation bus is not subscribed yet; retrying in the background");
         }
-        self.catch_up.clone().follow(bus.clone(), mirror_for_catch_up, shutdown).await;
+        let catch_up = self.catch_up.clone();
+        catch_up.follow(bus.clone(), mirror_for_catch_up, live_for_catch_up, shutdown).await;
         Ok(bus)
     }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use wsauth::{AccessToken, Authenticated, Claims, CredentialKind, RefreshToken};
+use wsauth::{Authenticated, Claims, CredentialKind, RefreshToken, RevokingToken};
 
 use super::openapi::{
     BadRequest, Forbidden, RequestTimeout, TooManyRequests, Unauthorized, Unavailable,
@@ -228,7 +228,7 @@ async fn refresh(
 )]
 async fn logout(
     State(state): State<AppState>,
-    AccessToken(claims): AccessToken,
+    RevokingToken(claims): RevokingToken,
 ) -> Result<Json<Detail>, ApiError> {
     state.families.revoke_token_family(&claims).await?;
     Ok(Json(Detail { detail: "Logged out" }))
@@ -249,7 +249,7 @@ async fn logout(
 )]
 async fn logout_all(
     State(state): State<AppState>,
-    AccessToken(claims): AccessToken,
+    RevokingToken(claims): RevokingToken,
 ) -> Result<Json<Detail>, ApiError> {
     state.families.revoke_subject(&claims.sub).await?;
     Ok(Json(Detail { detail: "Logged out everywhere" }))

@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use wsauth::{Authenticated, RefreshToken};
+use wsauth::{RefreshToken, RevokingToken};
 
 use super::auth::{Credentials, Detail, check_password};
 use super::openapi::{
@@ -154,9 +154,9 @@ async fn refresh(
 )]
 async fn logout(
     State(state): State<AppState>,
-    auth: Authenticated,
+    RevokingToken(claims): RevokingToken,
 ) -> Result<(HeaderMap, Json<Detail>), ApiError> {
-    state.families.revoke_token_family(&auth.claims).await?;
+    state.families.revoke_token_family(&claims).await?;
     let names = state.auth.names();
     let mut headers = HeaderMap::new();
     for (name, http_only) in [

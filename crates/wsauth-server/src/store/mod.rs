@@ -58,6 +58,18 @@ pub struct FamilyExpiry {
     pub expires_at: i64,
 }
 
+/// A revoked family with its subject, as a snapshot of every revocation
+/// lists it (so that sockets of it can be found by subject).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SubjectFamily {
+    /// The family (the tokens' `sid`).
+    pub id: String,
+    /// Its subject.
+    pub sub: String,
+    /// The latest `exp` of any of its tokens.
+    pub expires_at: i64,
+}
+
 // ---------------------------------------------------------------- accounts
 
 /// A new account, its password already hashed.
@@ -252,8 +264,8 @@ pub trait FamilyStore: Send + Sync + 'static {
 pub struct RevocationSnapshot {
     /// Revoked tokens.
     pub tokens: Vec<RevokedToken>,
-    /// Revoked families.
-    pub families: Vec<FamilyExpiry>,
+    /// Revoked families, with their subjects.
+    pub families: Vec<SubjectFamily>,
     /// Subject marks: `(sub, before)`.
     pub subjects: Vec<SubjectMark>,
     /// Disabled accounts.

@@ -35,7 +35,7 @@ impl RevocationLog for PostgresStore {
             .fetch_all(&mut *tx)
             .await?;
         let families = sqlx::query_as(
-            "SELECT id, expires_at FROM families WHERE revoked AND expires_at >= $1",
+            "SELECT id, sub, expires_at FROM families WHERE revoked AND expires_at >= $1",
         )
         .bind(now)
         .fetch_all(&mut *tx)

@@ -29,7 +29,7 @@ impl RevocationLog for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         let families = sqlx::query_as(
-            "SELECT id, expires_at FROM families WHERE revoked = 1 AND expires_at >= ?",
+            "SELECT id, sub, expires_at FROM families WHERE revoked = 1 AND expires_at >= ?",
         )
         .bind(now)
         .fetch_all(&self.pool)
