@@ -202,3 +202,23 @@ async fn a_full_database_fails_writes_with_503_and_keeps_serving_handshakes() {
 
     service_resumes(&server, &access, &refresh, &mut open).await;
 }
+
+#[tokio::test]
+async fn a_postgres_that_stops_answering_fails_writes_with_503_and_service_resumes() {
+    let database = TestDatabase::postgres().await;
+    let server = TestServer::start_on(&database, with_admin).await;
+    let (access, refresh) = server.login("alice").await;
+    let (other, _) = server.login("bobby").await;
+    let (mut open, _) = server.ws_welcome(&access).await;
+
+    database.refuse_connections().await;
+    every_write_fails(&server, &access, &refresh, &other).await;
+    reads_keep_working(&server, &access, &mut open).await;
+    let ready = server.http.get(server.url("/readyz")).send().await.expect("readyz");
+    assert_eq!(ready.status(), 503, "a database that does not answer is not ready");
+    database.accept_connections().await;
+
+    let ready = server.http.get(server.url("/readyz")).send().await.expect("readyz");
+    assert_eq!(ready.status(), 200, "ready again once the database answers");
+    service_resumes(&server, &access, &refresh, &mut open).await;
+}

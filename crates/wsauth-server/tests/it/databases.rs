@@ -90,6 +90,35 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// PostgreSQL stops answering this database: new connections are
+    /// refused (`ALLOW_CONNECTIONS false`, which binds superusers too) and
+    /// every open one is terminated, as if its server had gone away.
+    pub async fn refuse_connections(&self) {
+        let name = self.postgres_name.as_deref().expect("a PostgreSQL database");
+        let mut admin = admin_connection().await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")))
+            .execute(&mut admin)
+            .await
+            .expect("refuse connections");
+        sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+            .bind(name)
+            .execute(&mut admin)
+            .await
+            .expect("terminate connections");
+    }
+
+    /// PostgreSQL answers this database again.
+    pub async fn accept_connections(&self) {
+        let name = self.postgres_name.as_deref().expect("a PostgreSQL database");
+        let mut admin = admin_connection().await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")))
+            .execute(&mut admin)
+            .await
+            .expect("accept connections");
+    }
+}
+
 /// Another client holding the lock every write needs (SQLite's write lock;
 /// on PostgreSQL, the families table), until dropped or released.
 pub enum WriteLock {
