@@ -1,11 +1,48 @@
 #!/usr/bin/env bash
 # The project's test command (README command two). It installs or starts what
 # the tests need, builds everything (benchmarks included, so they cannot rot),
-# and runs every test suite. Usage: ./test.sh
+# and runs every test suite.
+# Usage: ./test.sh            everything
+#        ./test.sh services   only start PostgreSQL and Redis (for running
+#                             `cargo nextest` by hand)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 log() { printf '\n== %s\n' "$*"; }
+
+# PostgreSQL on 127.0.0.1:5432 (each test creates a database of its own) and
+# Redis on 127.0.0.1:6379 (each test uses a key prefix of its own; tests that
+# stop Redis start a redis-server of their own on a free port): started if
+# they are not running, then waited for.
+pg_ready() { pg_isready -h 127.0.0.1 -p 5432 -q; }
+redis_ready() { redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; }
+wait_for() { # name, check
+  for _ in $(seq 60); do
+    "$2" && return 0
+    sleep 0.5
+  done
+  echo "$1 did not answer within 30 s" >&2
+  exit 1
+}
+start_services() {
+  if ! pg_ready; then
+    echo "starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+  fi
+  if ! redis_ready; then
+    echo "starting Redis"
+    mkdir -p /var/lib/redis /var/log/redis
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+      --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  fi
+  wait_for "PostgreSQL on 127.0.0.1:5432" pg_ready
+  wait_for "Redis on 127.0.0.1:6379" redis_ready
+}
+
+if [ "${1:-}" = services ]; then
+  start_services
+  exit 0
+fi
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   log "installing cargo-nextest"
@@ -16,7 +53,7 @@ log "build (all crates, tests, examples and benchmarks)"
 cargo build --workspace --all-targets
 
 log "services the tests need (PostgreSQL, Redis)"
-bash scripts/services.sh
+start_services
 
 log "Rust tests (library and server, real server on loopback)"
 cargo nextest run --workspace --no-fail-fast

@@ -26,7 +26,8 @@
 //! let prefix = Prefix::new("myapp:")?;
 //! let revocations = Arc::new(RedisRevocationStore::new(redis.clone(), prefix.clone()));
 //! let tickets = Arc::new(RedisTicketStore::new(redis, prefix));
-//! # let tokens: wsauth::TokenAuthority = unimplemented!();
+//! let key = wsauth::Key::generate(wsauth::Algorithm::HS256)?;
+//! let tokens = wsauth::TokenAuthority::new(wsauth::KeySet::new(key));
 //! let auth = wsauth::WsAuth::builder(tokens).revocation(revocations).tickets(tickets).build();
 //! # Ok(()) }
 //! ```

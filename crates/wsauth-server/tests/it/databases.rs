@@ -1,7 +1,7 @@
 //! Fresh databases for tests: a SQLite file in a temporary directory, or a
 //! PostgreSQL database of its own (`CREATE DATABASE wsauth_t_<random>`),
 //! dropped when the test ends, so tests run in parallel. PostgreSQL must be
-//! running (`scripts/services.sh`, which `./test.sh` runs); the server to use
+//! running (`./test.sh` starts it; `./test.sh services` does only that); the server to use
 //! is `WSAUTH_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/test`).
 
 use sqlx::Connection;
@@ -34,7 +34,7 @@ async fn admin_connection() -> sqlx::PgConnection {
     sqlx::PgConnection::connect(&url).await.unwrap_or_else(|e| {
         panic!(
             "PostgreSQL is not reachable at {url} ({e}). These tests need it: \
-             run scripts/services.sh (./test.sh does), or point WSAUTH_TEST_POSTGRES \
+             run ./test.sh services (./test.sh does), or point WSAUTH_TEST_POSTGRES \
              at a server where this user may create databases."
         )
     })

@@ -1,5 +1,5 @@
 //! Redis for cluster tests: the shared server (`WSAUTH_TEST_REDIS_URL`,
-//! default `redis://127.0.0.1:6379`, started by `scripts/services.sh`) under
+//! default `redis://127.0.0.1:6379`, started by `./test.sh services`) under
 //! a key prefix of the test's own, so tests run in parallel.
 
 use wsauth_server::Config;
