@@ -3,8 +3,8 @@
 # the tests need, builds everything (benchmarks included, so they cannot rot),
 # and runs every test suite.
 # Usage: ./test.sh            everything
-#        ./test.sh services   only start PostgreSQL and Redis (for running
-#                             `cargo nextest` by hand)
+#        ./test.sh services   only install nginx and start PostgreSQL and
+#                             Redis (for running `cargo nextest` by hand)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -39,7 +39,20 @@ start_services() {
   wait_for "Redis on 127.0.0.1:6379" redis_ready
 }
 
+# nginx (a Debian package): the cluster tests put three nodes behind it.
+install_packages() {
+  if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+    echo "installing nginx"
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then sudo="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update
+    $sudo apt-get install -y --no-install-recommends nginx
+  fi
+}
+
 if [ "${1:-}" = services ]; then
+  install_packages
   start_services
   exit 0
 fi
@@ -52,7 +65,8 @@ fi
 log "build (all crates, tests, examples and benchmarks)"
 cargo build --workspace --all-targets
 
-log "services the tests need (PostgreSQL, Redis)"
+log "services the tests need (nginx, PostgreSQL, Redis)"
+install_packages
 start_services
 
 log "Rust tests (library and server, real server on loopback)"

@@ -20,6 +20,7 @@ mod checks;
 mod client_addresses;
 mod cluster;
 mod cluster_outage;
+mod cluster_processes;
 mod cluster_revocations;
 mod connection_caps;
 mod credentials;

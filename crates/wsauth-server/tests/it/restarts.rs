@@ -11,31 +11,31 @@ use std::time::Duration;
 use crate::binary::{Running, exited_within, signal, spawn_with_env, terminate};
 use crate::support::*;
 
-const ADMIN_KEY: &str = "an-admin-key-of-at-least-32-bytes-0123456789";
+pub const ADMIN_KEY: &str = "an-admin-key-of-at-least-32-bytes-0123456789";
 
 /// An HTTP client for one running server.
-struct Client {
-    http: reqwest::Client,
-    url: String,
+pub struct Client {
+    pub http: reqwest::Client,
+    pub url: String,
 }
 
 impl Client {
-    fn new(server: &Running) -> Self {
+    pub fn new(server: &Running) -> Self {
         let http = reqwest::Client::builder().no_proxy().build().expect("client");
         Self { http, url: server.url.clone() }
     }
 
-    async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+    pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {
         self.http.post(format!("{}{path}", self.url)).json(&body).send().await.expect("post")
     }
 
-    async fn post_bearer(&self, path: &str, token: &str) -> reqwest::Response {
+    pub async fn post_bearer(&self, path: &str, token: &str) -> reqwest::Response {
         let request = self.http.post(format!("{}{path}", self.url)).bearer_auth(token);
         request.send().await.expect("post")
     }
 
     /// Registers (if needed) and logs in; returns (access, refresh).
-    async fn login(&self, username: &str) -> (String, String) {
+    pub async fn login(&self, username: &str) -> (String, String) {
         let _ =
             self.post("/auth/register", json!({"username": username, "password": PASSWORD})).await;
         let r = self.post("/auth/login", json!({"username": username, "password": PASSWORD})).await;
@@ -45,7 +45,7 @@ impl Client {
 
     /// Opens `/ws?token=` and answers the status: 101 once the welcome frame
     /// arrived, else the refusal's status and error code.
-    async fn handshake(&self, token: &str) -> (u16, String) {
+    pub async fn handshake(&self, token: &str) -> (u16, String) {
         let url = format!("{}/ws?token={token}", self.url.replacen("http://", "ws://", 1));
         match connect(&url, &[]).await {
             Ok((mut ws, _)) => {
@@ -76,7 +76,7 @@ fn foreign(sub: &str) -> String {
 }
 
 /// Starts `wsauth serve` on `data` with the test secret and an admin key.
-fn start(data: &Path, env: &[(&str, &str)]) -> Running {
+pub fn start(data: &Path, env: &[(&str, &str)]) -> Running {
     let data = data.to_str().expect("utf-8 path");
     let mut all = vec![
         ("WSAUTH_HMAC_SECRET", SECRET),
@@ -93,16 +93,16 @@ fn start(data: &Path, env: &[(&str, &str)]) -> Running {
 
 /// Tokens that must be refused, and tokens that must keep working.
 #[derive(Default)]
-struct Ledger {
-    refused_access: Vec<String>,
-    refused_refresh: Vec<String>,
-    kept_access: Vec<String>,
-    kept_refresh: Vec<String>,
+pub struct Ledger {
+    pub refused_access: Vec<String>,
+    pub refused_refresh: Vec<String>,
+    pub kept_access: Vec<String>,
+    pub kept_refresh: Vec<String>,
 }
 
 /// Revokes one of each kind on a running server and writes down the outcome
 /// every token must have from now on.
-async fn revoke_one_of_each(c: &Client) -> Ledger {
+pub async fn revoke_one_of_each(c: &Client) -> Ledger {
     let mut ledger = Ledger::default();
     // A logout revokes that login only.
     let (out, out_refresh) = c.login("alice").await;
@@ -134,7 +134,7 @@ async fn revoke_one_of_each(c: &Client) -> Ledger {
 }
 
 /// Checks every token of the ledger against a (restarted) server.
-async fn check(c: &Client, ledger: &Ledger) {
+pub async fn check(c: &Client, ledger: &Ledger) {
     for token in &ledger.refused_access {
         assert_eq!(c.handshake(token).await, (401, "token_revoked".to_owned()));
     }

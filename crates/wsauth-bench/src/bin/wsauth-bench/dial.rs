@@ -101,6 +101,11 @@ impl Dialer {
         &self.target
     }
 
+    /// The HTTP API of the same server.
+    pub(crate) fn api(&self) -> &Api {
+        &self.api
+    }
+
     /// Opens a socket from `src` with `cred` and awaits the expected first frame.
     pub(crate) async fn open(&self, src: IpAddr, cred: &Cred) -> Result<Ws, Fail> {
         tokio::time::timeout(self.timeout, self.open_inner(src, cred))

@@ -1,6 +1,9 @@
 //! Revocation latency: with N idle sockets of other users open, log a victim
 //! in, open its socket, `POST /auth/logout`, and time the victim's close
 //! frame (expected code 4003). Repeated R times; the idle sockets must survive.
+//! With `--peer` (other nodes of one cluster) the idle sockets are spread over
+//! every node, the victim's socket opens on `--url` and the logout goes to
+//! the first peer: the time from one node's logout to another node's 4003.
 
 use anyhow::bail;
 use clap::Args;
@@ -14,7 +17,7 @@ use wsauth_bench::procfs::CpuMeter;
 use wsauth_bench::stats::{self, Errors};
 
 use crate::api::Api;
-use crate::common::{self, Common, Cred, Mode};
+use crate::common::{self, Common, Cred, Mode, Target};
 use crate::dial::{Dialer, close_cleanly, finish_server_close};
 use crate::handshake::micros;
 use crate::hold::{Holders, check_fd_budget, open_many};
@@ -39,6 +42,23 @@ pub(crate) struct RevokeArgs {
     /// How long to wait for the victim's close frame after the logout, ms.
     #[arg(long, default_value_t = 5000)]
     pub(crate) close_wait_ms: u64,
+    /// WebSocket URL of another node of the same cluster (repeatable): idle
+    /// sockets are spread over every node and the logout goes to the first.
+    #[arg(long = "peer")]
+    pub(crate) peers: Vec<String>,
+}
+
+/// Dialers and APIs of the other nodes named by `--peer`.
+fn peer_nodes(common: &Common, peers: &[String]) -> anyhow::Result<Vec<Dialer>> {
+    peers
+        .iter()
+        .map(|url| {
+            let at = Common { url: url.clone(), http_base: None, ..common.clone() };
+            let target = Arc::new(Target::parse(&at)?);
+            let api = Api::new(&target.http_base, at.timeout())?;
+            Ok(Dialer::new(target, at.mode, at.expect(), api, at.timeout()))
+        })
+        .collect()
 }
 
 pub(crate) async fn run(args: RevokeArgs, dialer: Dialer, api: Api) -> anyhow::Result<()> {
@@ -51,11 +71,25 @@ pub(crate) async fn run(args: RevokeArgs, dialer: Dialer, api: Api) -> anyhow::R
     let deadline = c.deadline();
     let prefix = c.user_prefix();
     let others = Arc::new(common::provision(c, &api, c.mode, c.users, &prefix).await?);
+    let peers = peer_nodes(c, &args.peers)?;
+    let logout_api = peers.first().map_or_else(|| api.clone(), |peer| peer.api().clone());
+    let nodes: Vec<&Dialer> = std::iter::once(&dialer).chain(&peers).collect();
     let mut holders = Holders::new();
-    let (opened, open_errors, _) =
-        open_many(&dialer, &others, args.idle, args.concurrency, deadline, &mut holders, timeout)
-            .await;
-    eprintln!("{opened} idle sockets of {} other users open", others.len());
+    let mut opened = 0;
+    let mut open_errors = Errors::default();
+    for (i, node) in (0u64..).zip(&nodes) {
+        let share = args.idle / nodes.len() as u64 + u64::from(i < args.idle % nodes.len() as u64);
+        let (n, errors, _) =
+            open_many(node, &others, share, args.concurrency, deadline, &mut holders, timeout)
+                .await;
+        opened += n;
+        open_errors.merge(&errors);
+    }
+    eprintln!(
+        "{opened} idle sockets of {} other users open on {} node(s)",
+        others.len(),
+        nodes.len()
+    );
 
     let victim = format!("{prefix}-victim");
     api.register(&victim, &c.password).await?;
@@ -86,7 +120,7 @@ pub(crate) async fn run(args: RevokeArgs, dialer: Dialer, api: Api) -> anyhow::R
         };
         let t0 = Instant::now();
         let logout = {
-            let api = api.clone();
+            let api = logout_api.clone();
             tokio::spawn(async move {
                 let t = Instant::now();
                 let status = api.logout(&token).await;
@@ -143,6 +177,7 @@ pub(crate) async fn run(args: RevokeArgs, dialer: Dialer, api: Api) -> anyhow::R
         dialer.target(),
         "revoke",
         json!({
+            "nodes": nodes.len(),
             "idle_requested": args.idle,
             "idle_opened": opened,
             "idle_open_errors": open_errors.to_json(),
