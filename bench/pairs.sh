@@ -5,9 +5,13 @@
 # back by the generator shows. Server on CPU 0, generator on CPU 1.
 #
 #   bench/pairs.sh metrics        # metrics off (A) against on (B, the default)
+#   bench/pairs.sh cluster        # single-node defaults (A: SQLite, in-process
+#                                 # state) against a cluster node (B: PostgreSQL
+#                                 # and Redis on this machine)
 #
 # Environment: PAIRS [5], DURATION seconds per run [10], CONCURRENCY [64],
-# CARGO_TARGET_DIR [target].
+# CARGO_TARGET_DIR [target]; for cluster: PAIRS_POSTGRES [postgres://postgres@127.0.0.1:5432]
+# (a server where this user may create databases), PAIRS_REDIS [redis://127.0.0.1:6379].
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -17,7 +21,18 @@ DURATION="${DURATION:-10}"
 CONCURRENCY="${CONCURRENCY:-64}"
 case "${1:-}" in
   metrics) A_ENV=(WSAUTH_METRICS=false) B_ENV=(WSAUTH_METRICS=true) A=metrics-off B=metrics-on ;;
-  *) echo "usage: bench/pairs.sh metrics" >&2; exit 2 ;;
+  cluster)
+    # A fresh database and key prefix: the cluster node starts from nothing,
+    # as the single node does from its fresh data directory.
+    PG="${PAIRS_POSTGRES:-postgres://postgres@127.0.0.1:5432}"
+    DB="wsauth_pairs_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    psql "$PG/postgres" -qc "CREATE DATABASE $DB"
+    trap 'psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)"' EXIT
+    A_ENV=(WSAUTH_METRICS=true)
+    B_ENV=(WSAUTH_DATABASE_URL="$PG/$DB" WSAUTH_REDIS_URL="${PAIRS_REDIS:-redis://127.0.0.1:6379}"
+      WSAUTH_REDIS_PREFIX="$DB:")
+    A=single-node B=cluster-node ;;
+  *) echo "usage: bench/pairs.sh metrics|cluster" >&2; exit 2 ;;
 esac
 cargo build --release -q -p wsauth-bench -p wsauth-server --bins
 BENCH="$CARGO_TARGET_DIR/release/wsauth-bench"

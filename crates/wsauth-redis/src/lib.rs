@@ -2,7 +2,7 @@
 //! address share what one node used to keep in memory:
 //!
 //! - [`RedisRevocationStore`]: revoked tokens, sessions and subject marks,
-//!   checked in one pipelined round trip per handshake;
+//!   checked in one round trip per handshake (concurrent checks share it);
 //! - [`RedisTicketStore`]: one-time tickets issued on one node and redeemed
 //!   on any, exactly once (`GETDEL`), with the per-subject cap held across
 //!   nodes (a Lua script counts and stores atomically);
@@ -33,6 +33,7 @@
 //! ```
 
 mod attempts;
+mod batch;
 mod bus;
 mod keys;
 mod revocation;

@@ -2,12 +2,15 @@
 //! session (`sid`) is a key that expires when the token would have; a
 //! subject's mark ("log out everywhere": tokens issued before it are
 //! refused) only ever moves forward; a blocked subject is refused outright.
-//! A check is one pipelined round trip.
+//! A check is one round trip: its four facts in an `MGET` shared with the
+//! other checks waiting at that moment (`batch.rs`).
 
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
+use std::sync::{Arc, OnceLock};
 use wsauth::{Claims, RevocationStore, SharedClock, StoreError, SystemClock};
 
+use crate::batch::MgetBatcher;
 use crate::{Prefix, store_error};
 
 /// Which tokens a subject's mark refuses.
@@ -30,6 +33,8 @@ pub struct RedisRevocationStore {
     prefix: Prefix,
     scope: MarkScope,
     clock: SharedClock,
+    /// Started at the first check (so `new` needs no runtime), shared by clones.
+    checks: Arc<OnceLock<MgetBatcher>>,
 }
 
 impl std::fmt::Debug for RedisRevocationStore {
@@ -51,7 +56,13 @@ impl RedisRevocationStore {
     /// Revocations under `prefix`, marks covering every token, entries
     /// expiring by the system clock.
     pub fn new(conn: ConnectionManager, prefix: Prefix) -> Self {
-        Self { conn, prefix, scope: MarkScope::default(), clock: std::sync::Arc::new(SystemClock) }
+        Self {
+            conn,
+            prefix,
+            scope: MarkScope::default(),
+            clock: Arc::new(SystemClock),
+            checks: Arc::default(),
+        }
     }
 
     /// Sets which tokens a subject's mark refuses.
@@ -131,16 +142,16 @@ impl RevocationStore for RedisRevocationStore {
     }
 
     async fn is_revoked(&self, claims: &Claims) -> Result<bool, StoreError> {
-        let mut conn = self.conn.clone();
         let sid = claims.sid.as_deref().unwrap_or_default();
-        let (jti, session, blocked, mark): (bool, bool, bool, Option<i64>) = redis::pipe()
-            .exists(self.prefix.key("jti", &claims.jti))
-            .exists(self.prefix.key("sid", sid))
-            .exists(self.prefix.key("blocked", &claims.sub))
-            .get(self.prefix.key("mark", &claims.sub))
-            .query_async(&mut conn)
-            .await
-            .map_err(store_error)?;
+        let keys = [
+            self.prefix.key("jti", &claims.jti),
+            self.prefix.key("sid", sid),
+            self.prefix.key("blocked", &claims.sub),
+            self.prefix.key("mark", &claims.sub),
+        ];
+        let batcher = self.checks.get_or_init(|| MgetBatcher::start(self.conn.clone()));
+        let [jti, session, blocked, mark] = batcher.get(keys).await?;
+        let (jti, session, blocked) = (jti.is_some(), session.is_some(), blocked.is_some());
         let marked = mark.is_some_and(|before| claims.iat < before);
         Ok(jti
             || blocked

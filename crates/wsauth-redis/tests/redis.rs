@@ -47,6 +47,31 @@ fn claims(sub: &str, jti: &str, iat: i64, sid: Option<&str>) -> Claims {
     Claims::from_json_object(map).expect("claims")
 }
 
+/// Concurrent checks share `MGET`s: each still gets its own answer, in
+/// whatever order they were batched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_checks_batched_together_each_get_their_own_answer() {
+    let prefix = fresh_prefix();
+    let store = Arc::new(RedisRevocationStore::new(conn().await, prefix));
+    let t = now();
+    for i in (0..500).step_by(3) {
+        store.revoke_token(&format!("t{i}"), t + 600).await.expect("revoke");
+    }
+    store.revoke_subject_before("marked", t + 1).await.expect("mark");
+    let checks = (0..500).map(|i| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let sub = if i % 7 == 0 { "marked" } else { "fine" };
+            let answer = store.is_revoked(&claims(sub, &format!("t{i}"), t, None)).await;
+            (i, answer.expect("check"))
+        })
+    });
+    for check in futures_util::future::join_all(checks).await {
+        let (i, revoked) = check.expect("task");
+        assert_eq!(revoked, i % 3 == 0 || i % 7 == 0, "check {i}");
+    }
+}
+
 #[tokio::test]
 async fn a_revoked_token_is_refused_on_every_node_and_its_entry_expires_with_it() {
     let prefix = fresh_prefix();

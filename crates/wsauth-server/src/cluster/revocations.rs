@@ -1,6 +1,7 @@
 //! Revocation checks in a cluster: this node's mirror (what it revoked, and
 //! what it loaded or learned from the database) OR the shared Redis (what
-//! any node revoked), in one pipelined round trip per check. A revocation
+//! any node revoked), in one round trip per check (shared with the checks
+//! waiting at the same moment, `wsauth_redis`'s batching). A revocation
 //! that returned success on any node is in Redis before that success is
 //! sent (`propagate.rs`), so every later check on every node sees it. A
 //! Redis that fails or does not answer within 1 s fails the check, and the

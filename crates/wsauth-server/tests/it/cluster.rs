@@ -15,15 +15,71 @@ pub async fn three_nodes(
     edit: impl Fn(&mut wsauth_server::Config),
 ) -> [TestServer; 3] {
     let clock = wsauth::ManualClock::starting_now();
-    let node = || {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut cfg = config(dir.path().join("data"));
-        cfg.database_url = Some(database.url.clone());
-        redis.join(&mut cfg);
-        edit(&mut cfg);
-        TestServer::start_with(cfg, Some(dir), clock.clone())
-    };
+    let node = || cluster_node(database, redis, &clock, &edit);
     [node().await, node().await, node().await]
+}
+
+/// One node of the cluster on `clock`, its configuration edited by `edit`.
+async fn cluster_node(
+    database: &TestDatabase,
+    redis: &TestRedis,
+    clock: &wsauth::ManualClock,
+    edit: impl Fn(&mut wsauth_server::Config),
+) -> TestServer {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = config(dir.path().join("data"));
+    cfg.database_url = Some(database.url.clone());
+    redis.join(&mut cfg);
+    edit(&mut cfg);
+    TestServer::start_with(cfg, Some(dir), clock.clone()).await
+}
+
+/// A key kept for verification only, until `valid_until`.
+fn verifying_only(secret: &str, valid_until: i64) -> wsauth_server::config::PreviousKey {
+    wsauth_server::config::PreviousKey {
+        hmac_secret: Some(secret.into()),
+        private_key_file: None,
+        algorithm: None,
+        valid_until,
+    }
+}
+
+/// The rotation of docs/deployment.md, caught halfway: one node has only
+/// learned the new key (phase one: it verifies with it), the other already
+/// signs with it and keeps the old one for verification (phase two). Each
+/// accepts the other's tokens, sockets and refreshes, so a rolling restart
+/// refuses no one.
+#[tokio::test]
+async fn keys_rotate_node_by_node_and_no_token_is_refused_midway() {
+    const NEW: &str = "the-next-secret-of-this-cluster-0123456789ab";
+    let database = TestDatabase::postgres().await;
+    let redis = TestRedis::shared();
+    let clock = wsauth::ManualClock::starting_now();
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+        + 30 * 86_400;
+    let learned = cluster_node(&database, &redis, &clock, |c| {
+        c.previous_keys = vec![verifying_only(NEW, until)];
+    })
+    .await;
+    let rotated = cluster_node(&database, &redis, &clock, |c| {
+        c.hmac_secret = Some(NEW.into());
+        c.previous_keys = vec![verifying_only(SECRET, until)];
+    })
+    .await;
+
+    let (old_access, old_refresh) = learned.login("olga").await;
+    let (new_access, new_refresh) = rotated.login("nils").await;
+    assert_ne!(segment(&old_access, 0)["kid"], segment(&new_access, 0)["kid"]);
+    for (node, token) in [(&rotated, &old_access), (&learned, &new_access)] {
+        node.ws_welcome(token).await;
+        assert_eq!(node.post_bearer("/auth/ws-ticket", token).await.status(), 200);
+    }
+    for (node, refresh) in [(&rotated, &old_refresh), (&learned, &new_refresh)] {
+        let r = node.post_bearer("/auth/refresh", refresh).await;
+        assert_eq!(r.status(), 200, "a refresh token signed by the other key");
+    }
 }
 
 #[tokio::test]
