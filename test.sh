@@ -87,3 +87,6 @@ bash fuzz/run.sh short
 
 log "OpenAPI conformance (schemathesis)"
 bash openapi-check/run.sh
+
+log "the library's public API against its snapshot (cargo-public-api)"
+bash api-check/run.sh

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use wsauth::live::AddressLimiter;
+use wsauth::AddressLimiter;
 use wsauth::{
     AttemptLimiter, RevocationStore, SharedClock, SystemClock, TokenAuthority, TokenSettings,
     TrustedProxies, WsAuth,

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::Service;
-use wsauth::live::AddressLimiter;
+use wsauth::AddressLimiter;
 use wsauth::{ClientKey, ClientSlot, ClientSlots, SlotsFull, TrustedProxies};
 
 use crate::config::Limits;

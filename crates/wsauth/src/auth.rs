@@ -11,8 +11,9 @@ use std::time::Duration;
 use crate::credential::{
     self, CredentialKind, CredentialNames, Located, Target, Transports, check_csrf,
 };
-use crate::live::{AddressLimiter, LiveConfig, LiveSessions};
+use crate::live::{LiveConfig, LiveSessions};
 use crate::observe::{Limit, NoObserver, Observer};
+use crate::rate::AddressLimiter;
 use crate::revocation::{MemoryRevocationStore, RevocationStore};
 use crate::ticket::{self, MemoryTicketStore, TicketAdmission, TicketStore};
 use crate::{

@@ -20,10 +20,12 @@ mod credential;
 mod crypto;
 mod error;
 mod extract;
+mod first_message;
 mod forwarded;
 mod keys;
-pub mod live;
+mod live;
 mod observe;
+mod rate;
 mod revocation;
 mod slots;
 mod strict_json;
@@ -43,16 +45,20 @@ pub use clock::{Clock, ClockChange, ManualClock, SharedClock, SystemClock};
 pub use credential::{CredentialKind, CredentialNames, Transports};
 pub use error::{AuthError, close_code};
 pub use extract::{AccessToken, FreshAccessToken, RefreshToken, RevokingToken};
+pub use first_message::DeferredGuard;
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN, generate_key_material};
-pub use live::{Incoming, LiveConfig, LiveSessions, LiveSocket, Outbox, RevocationEvent};
+pub use live::{
+    Incoming, Kick, LiveConfig, LiveSession, LiveSessions, LiveSocket, Outbox, RevocationEvent,
+};
 pub use observe::{HandshakeOutcome, Limit, NoObserver, Observer};
+pub use rate::{AddressLimiter, TokenBucket};
 pub use revocation::{MemoryRevocationStore, RevocationStore, StoreError};
 pub use slots::{ClientSlot, ClientSlots, SlotsFull};
 pub use ticket::{MemoryTicketStore, TicketAdmission, TicketDigest, TicketStore};
 pub use token::{
     IssueError, IssueOptions, IssuedToken, MAX_TOKEN_LEN, TokenAuthority, TokenSettings,
 };
-pub use ws::{Access, DeferredGuard, Fresh, Optional, Refresh, Requirement, WsGuard};
+pub use ws::{Access, Fresh, Optional, Refresh, Requirement, WsGuard};
 
 /// Calls that weaken security, fenced off so that they are never used by accident.
 pub mod dangerous {

@@ -26,7 +26,7 @@ use std::marker::PhantomData;
 use crate::auth::{Authenticated, Check, SocketLimits, WsAuth};
 use crate::live::{LiveSession, LiveSocket};
 use crate::observe::{HandshakeOutcome, Limit};
-use crate::{AuthError, CredentialKind, credential};
+use crate::{AuthError, CredentialKind};
 use std::time::Instant;
 
 /// What a guarded WebSocket route requires; see [`Access`], [`Optional`],
@@ -168,7 +168,7 @@ pub(crate) fn observe_handshake(
     auth.observer().handshake(&HandshakeOutcome { credential, error, elapsed: started.elapsed() });
 }
 
-async fn upgrade_with_limits<S: Send + Sync>(
+pub(crate) async fn upgrade_with_limits<S: Send + Sync>(
     parts: &mut Parts,
     state: &S,
     auth: &WsAuth,
@@ -182,7 +182,7 @@ async fn upgrade_with_limits<S: Send + Sync>(
     Ok(apply_limits(upgrade, auth.socket_limits()))
 }
 
-fn select_subprotocol(upgrade: &mut WebSocketUpgrade, auth: &WsAuth) {
+pub(crate) fn select_subprotocol(upgrade: &mut WebSocketUpgrade, auth: &WsAuth) {
     // Only the fixed protocol name is ever selected: a bearer entry is never echoed.
     if let Ok(name) = HeaderValue::from_str(&auth.names().subprotocol) {
         upgrade.set_selected_protocol(name);
@@ -253,80 +253,5 @@ impl<R: Requirement> WsGuard<R> {
             None => None,
         };
         Ok(Self { upgrade, auth, ws_auth, session, _requirement: PhantomData })
-    }
-}
-
-/// First-message mode: the upgrade happens without a credential (Origin and
-/// rate limits still apply, and these sockets count against a separate
-/// small limit, of which one client address holds a bounded share); the
-/// first frame must be `{"type":"auth","token":...}` within the configured
-/// time. No frame in time: close 4408; any other frame or an invalid token:
-/// close 4401 (an expired one 4001, a revoked one 4003, a backend down 1013);
-/// a second auth frame later: close 1008.
-pub struct DeferredGuard {
-    upgrade: WebSocketUpgrade,
-    ws_auth: WsAuth,
-    permit: crate::ClientSlot,
-}
-
-impl std::fmt::Debug for DeferredGuard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeferredGuard").finish_non_exhaustive()
-    }
-}
-
-impl DeferredGuard {
-    /// Completes the upgrade, waits for the auth frame, then runs `callback`
-    /// with the authenticated [`LiveSocket`]. A socket that fails to
-    /// authenticate is closed and `callback` never runs.
-    pub fn on_upgrade<F, Fut>(self, callback: F) -> Response
-    where
-        F: FnOnce(LiveSocket) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        let Self { upgrade, ws_auth, permit } = self;
-        upgrade.on_upgrade(move |socket| async move {
-            let live = crate::live::authenticate_first_message(socket, ws_auth, permit).await;
-            if let Some(live) = live {
-                callback(live).await;
-            }
-        })
-    }
-}
-
-impl<S> FromRequestParts<S> for DeferredGuard
-where
-    WsAuth: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = AuthError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AuthError> {
-        let ws_auth = WsAuth::from_ref(state);
-        let started = Instant::now();
-        let guard = Self::check(parts, state, &ws_auth).await;
-        // Accepted handshakes are reported once their auth frame is judged.
-        if let Err(e) = &guard {
-            observe_handshake(&ws_auth, Some(CredentialKind::FirstMessage), Some(e), started);
-        }
-        guard
-    }
-}
-
-impl DeferredGuard {
-    async fn check<S: Send + Sync>(
-        parts: &mut Parts,
-        state: &S,
-        ws_auth: &WsAuth,
-    ) -> Result<Self, AuthError> {
-        let mut upgrade = upgrade_with_limits(parts, state, ws_auth).await?;
-        ws_auth.check_origin(&parts.headers, None)?;
-        if credential::offers_subprotocol(&parts.headers, &ws_auth.names().subprotocol)? {
-            select_subprotocol(&mut upgrade, ws_auth);
-        }
-        let permit = ws_auth.pending_permit(parts).inspect_err(|_| {
-            ws_auth.observer().rate_limited(Limit::PendingAuth);
-        })?;
-        Ok(Self { upgrade, ws_auth: ws_auth.clone(), permit })
     }
 }

@@ -14,10 +14,11 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
+use super::LiveSession;
 use super::frames::{Control, control_frame};
-use super::{LiveSession, TokenBucket};
 use crate::auth::{Authenticated, WsAuth};
 use crate::credential::CredentialKind;
+use crate::rate::TokenBucket;
 use crate::{Claims, close_code};
 
 /// An application frame from the client.
@@ -533,98 +534,4 @@ fn is_write_buffer_full(error: &axum::Error) -> bool {
         error.source().and_then(|e| e.downcast_ref::<tungstenite::Error>()),
         Some(tungstenite::Error::WriteBufferFull(_))
     )
-}
-
-/// First-message mode: waits for `{"type":"auth","token":...}` within the
-/// configured time, verifies it, and registers the socket. Closes with 4408
-/// when nothing came in time, 4401 for any other frame or an invalid token.
-pub(crate) async fn authenticate_first_message(
-    mut socket: WebSocket,
-    auth: WsAuth,
-    permit: crate::ClientSlot,
-) -> Option<LiveSocket> {
-    let timeout = auth.live().config().auth_timeout;
-    let first = tokio::time::timeout(timeout, next_data_frame(&mut socket)).await;
-    drop(permit);
-    let started = Instant::now();
-    let refusal = match first {
-        Err(_) => Refusal::new(close_code::AUTH_TIMEOUT, "authentication timeout", "auth_timeout"),
-        Ok(None) => {
-            auth.observer().socket_closed(1006);
-            return None;
-        }
-        Ok(Some(Message::Text(text))) => match first_message_session(&auth, &text).await {
-            Ok((claims, session)) => {
-                crate::ws::observe_handshake(
-                    &auth,
-                    Some(CredentialKind::FirstMessage),
-                    None,
-                    started.into_std(),
-                );
-                let authenticated =
-                    Authenticated { claims, credential: CredentialKind::FirstMessage };
-                return Some(LiveSocket::new(socket, session, auth, authenticated));
-            }
-            Err(refusal) => refusal,
-        },
-        Ok(Some(_)) => Refusal::not_auth(),
-    };
-    close_socket(&mut socket, refusal.code, refusal.reason).await;
-    auth.observer().socket_closed(refusal.code);
-    let outcome = crate::HandshakeOutcome {
-        credential: Some(CredentialKind::FirstMessage),
-        error: Some(refusal.error),
-        elapsed: started.elapsed(),
-    };
-    auth.observer().handshake(&outcome);
-    None
-}
-
-/// Why a first-message socket is closed: the close code and reason, and the
-/// error code reported for the handshake.
-struct Refusal {
-    code: u16,
-    reason: &'static str,
-    error: &'static str,
-}
-
-impl Refusal {
-    fn new(code: u16, reason: &'static str, error: &'static str) -> Self {
-        Self { code, reason, error }
-    }
-
-    fn not_auth() -> Self {
-        Self::new(close_code::UNAUTHORIZED, "first frame must be auth", "missing_token")
-    }
-
-    fn from_error(e: &crate::AuthError) -> Self {
-        Self::new(e.close_code(), e.code(), e.code())
-    }
-}
-
-/// Verifies the auth frame and registers the socket, then checks
-/// revocation: a revocation landing in between finds the socket in the
-/// registry (see `WsGuard`).
-async fn first_message_session(
-    auth: &WsAuth,
-    text: &str,
-) -> Result<(Claims, super::LiveSession), Refusal> {
-    let token = super::frames::auth_frame_token(text).ok_or_else(Refusal::not_auth)?;
-    let claims = auth.verify_access_signature(&token).map_err(|e| Refusal::from_error(&e))?;
-    let session = auth.live().register(&claims).map_err(|e| {
-        auth.observer().rate_limited(crate::Limit::SocketsPerUser);
-        Refusal::new(close_code::POLICY_VIOLATION, e.code(), e.code())
-    })?;
-    auth.check_revoked(&claims).await.map_err(|e| Refusal::from_error(&e))?;
-    Ok((claims, session))
-}
-
-async fn next_data_frame(socket: &mut WebSocket) -> Option<Message> {
-    loop {
-        match socket.recv().await? {
-            Ok(Message::Ping(_) | Message::Pong(_)) => {}
-            Ok(Message::Close(_)) | Err(_) => return None,
-            Ok(message) => return Some(message),
-        }
-    }
 }

@@ -1,4 +1,6 @@
-//! Token buckets: per connection for messages, per client address for handshakes.
+//! Rate limiting: token buckets, per connection for messages and per client
+//! address for handshakes and password attempts ([`AddressLimiter`] is the
+//! in-process [`AttemptLimiter`](crate::AttemptLimiter)).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
