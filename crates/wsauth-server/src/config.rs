@@ -201,11 +201,14 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
+        // The library's defaults, stated once there; the numbers below are
+        // the server's own policy (the library leaves these limits off).
         let live = wsauth::LiveConfig::default();
+        let socket = wsauth::SocketLimits::default();
         Self {
             expiry_grace: live.expiry_grace_secs,
-            max_message_size: 64 * 1024,
-            read_buffer_size: wsauth::SocketLimits::default().read_buffer_size,
+            max_message_size: socket.max_message_size,
+            read_buffer_size: socket.read_buffer_size,
             message_rate: live.message_rate,
             message_burst: live.message_burst,
             outbound_queue: live.outbound_queue,
@@ -224,7 +227,7 @@ impl Default for Limits {
             max_connections_per_user: live.max_connections_per_user,
             max_pending_auth: live.max_pending_auth,
             max_pending_auth_per_address: live.max_pending_auth_per_address,
-            auth_timeout_ms: 5000,
+            auth_timeout_ms: u64::try_from(live.auth_timeout.as_millis()).unwrap_or(u64::MAX),
             header_read_timeout: 10,
             body_read_timeout: 10,
             http_idle_timeout: 60,
