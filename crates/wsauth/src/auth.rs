@@ -445,7 +445,7 @@ impl WsAuth {
         }
     }
 
-    async fn authenticate(
+    pub(crate) async fn authenticate(
         &self,
         parts: &Parts,
         target: Target,

@@ -20,6 +20,7 @@ mod credential;
 mod crypto;
 mod error;
 mod extract;
+mod forward;
 mod forwarded;
 mod keys;
 pub mod live;
@@ -43,6 +44,11 @@ pub use clock::{Clock, ClockChange, ManualClock, SharedClock, SystemClock};
 pub use credential::{CredentialKind, CredentialNames, Transports};
 pub use error::{AuthError, close_code};
 pub use extract::{AccessToken, FreshAccessToken, RefreshToken, RevokingToken};
+pub use forward::{
+    ForwardAuth, ForwardRefusal, IdentityHeaders, OriginalRequest, X_FORWARDED_METHOD,
+    X_FORWARDED_URI, X_ORIGINAL_METHOD, X_ORIGINAL_URI, X_WSAUTH_CLAIMS, X_WSAUTH_ERROR,
+    X_WSAUTH_SUB,
+};
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN, generate_key_material};
 pub use live::{Incoming, LiveConfig, LiveSessions, LiveSocket, Outbox, RevocationEvent};
 pub use observe::{HandshakeOutcome, Limit, NoObserver, Observer};
