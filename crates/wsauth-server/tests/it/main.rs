@@ -25,6 +25,7 @@ mod connection_caps;
 mod credentials;
 mod fastapi_compat;
 mod floods;
+mod forward_auth;
 mod lifecycle;
 mod live;
 mod logs;
