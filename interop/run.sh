@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# Interop between wsauth and fastapi-jwt-auth 0.5.0 (the seed system), on loopback only.
+# Interop between wsauth and fastapi-jwt-auth 0.5.0 (the seed system), and wsauth as
+# nginx's auth_request in front of a FastAPI app (forward auth), on loopback only.
 #   bash interop/run.sh                 # everything
 #   bash interop/run.sh -k cookie       # extra arguments go to pytest
 set -euo pipefail
 cd "$(dirname "$0")"
+
+# nginx (Debian's package) for the forward-auth tests (test_forward_auth.py).
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update
+  $SUDO apt-get install -y --no-install-recommends nginx
+fi
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv

@@ -446,7 +446,7 @@ impl WsAuth {
         }
     }
 
-    async fn authenticate(
+    pub(crate) async fn authenticate(
         &self,
         parts: &Parts,
         target: Target,

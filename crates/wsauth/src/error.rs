@@ -54,6 +54,13 @@ pub enum AuthError {
     /// A backing store (revocation, tickets) failed: the request fails closed.
     #[error("Authentication backend unavailable")]
     Unavailable,
+    /// Forward auth: the request names an original request (`X-Original-URI`
+    /// and the like) but does not come from a trusted proxy.
+    #[error("Only a trusted proxy may name the original request")]
+    UntrustedProxy,
+    /// Forward auth: a trusted proxy named the original request unreadably.
+    #[error("{0}")]
+    BadForwardedRequest(&'static str),
 }
 
 impl AuthError {
@@ -68,8 +75,12 @@ impl AuthError {
             | Self::WrongTokenType(_)
             | Self::FreshTokenRequired
             | Self::InvalidTicket => StatusCode::UNAUTHORIZED,
-            Self::CsrfFailed(_) | Self::OriginNotAllowed => StatusCode::FORBIDDEN,
-            Self::ConflictingCredentials | Self::BadHandshake(_) => StatusCode::BAD_REQUEST,
+            Self::CsrfFailed(_) | Self::OriginNotAllowed | Self::UntrustedProxy => {
+                StatusCode::FORBIDDEN
+            }
+            Self::ConflictingCredentials | Self::BadHandshake(_) | Self::BadForwardedRequest(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -92,6 +103,8 @@ impl AuthError {
             Self::BadHandshake(_) => "bad_handshake",
             Self::TooManyRequests { .. } => "too_many_requests",
             Self::Unavailable => "unavailable",
+            Self::UntrustedProxy => "untrusted_proxy",
+            Self::BadForwardedRequest(_) => "bad_forwarded_request",
         }
     }
 

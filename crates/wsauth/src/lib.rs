@@ -21,6 +21,7 @@ mod crypto;
 mod error;
 mod extract;
 mod first_message;
+mod forward;
 mod forwarded;
 mod keys;
 mod live;
@@ -46,6 +47,11 @@ pub use credential::{CredentialKind, CredentialNames, Transports};
 pub use error::{AuthError, close_code};
 pub use extract::{AccessToken, FreshAccessToken, RefreshToken, RevokingToken};
 pub use first_message::DeferredGuard;
+pub use forward::{
+    ForwardAuth, ForwardRefusal, IdentityHeaders, OriginalRequest, X_FORWARDED_METHOD,
+    X_FORWARDED_URI, X_ORIGINAL_METHOD, X_ORIGINAL_URI, X_WSAUTH_CLAIMS, X_WSAUTH_ERROR,
+    X_WSAUTH_SUB,
+};
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN, generate_key_material};
 pub use live::{
     Incoming, Kick, LiveConfig, LiveSession, LiveSessions, LiveSocket, Outbox, RevocationEvent,

@@ -7,6 +7,7 @@ mod cookie;
 mod meta;
 mod openapi;
 mod ops;
+mod verify;
 mod ws;
 
 use axum::Router;
@@ -37,6 +38,7 @@ fn resources() -> Resources {
             .merge(cookie::router())
             .merge(meta::router())
             .merge(ops::health_router())
+            .merge(verify::router())
             .merge(ws::router()),
         internal: ops::metrics_router().merge(admin::router()),
     }

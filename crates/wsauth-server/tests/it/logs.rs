@@ -59,6 +59,17 @@ async fn d30_no_credential_appears_in_any_log_line() {
         )
         .await
         .expect("101");
+    // Forward auth: the token travels in the original URI (a header).
+    let verify = server
+        .http
+        .get(server.url("/auth/verify"))
+        .header("x-original-uri", format!("/ws?token={access}"))
+        .header("x-original-method", "GET")
+        .send()
+        .await
+        .expect("verify");
+    assert_eq!(verify.status(), 403, "an untrusted proxy is refused");
+    let _ = server.http.get(server.url(&format!("/auth/verify?token={access}"))).send().await;
     let _ = server.post_bearer("/auth/refresh", &refresh).await;
     let _ = server.post_bearer("/auth/logout", &access).await;
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;

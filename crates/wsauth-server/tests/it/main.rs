@@ -26,6 +26,7 @@ mod connection_caps;
 mod credentials;
 mod fastapi_compat;
 mod floods;
+mod forward_auth;
 mod lifecycle;
 mod live;
 mod logs;

@@ -43,7 +43,8 @@ async fn every_documented_operation_is_served_and_refuses_as_documented() {
         let r = server.http.request(method.clone(), url).send().await.expect("send");
         let status = r.status().as_u16().to_string();
         assert!(statuses.contains(&status), "{method} {path}: {status} is not in {statuses:?}");
-        if r.status().is_client_error() {
+        // A HEAD answer has no body to check.
+        if r.status().is_client_error() && method != reqwest::Method::HEAD {
             let body: Value = r.json().await.expect("an error body");
             assert!(body["error"].is_string() && body["detail"].is_string(), "{path}: {body}");
         }
