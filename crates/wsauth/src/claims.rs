@@ -89,6 +89,25 @@ impl Claims {
         self.kind == TokenKind::Access && self.fresh == Some(true)
     }
 
+    /// Whether the token came from a trusted external issuer: its `sub` is
+    /// then the subject key `<iss>#<subject>` ([`crate::subject_key`]).
+    #[must_use]
+    pub fn is_external(&self) -> bool {
+        self.external_subject().is_some()
+    }
+
+    /// The subject as its issuer names it: `sub` for the server's own
+    /// tokens, the part after `<iss>#` for a trusted issuer's.
+    #[must_use]
+    pub fn subject(&self) -> &str {
+        self.external_subject().unwrap_or(&self.sub)
+    }
+
+    fn external_subject(&self) -> Option<&str> {
+        let iss = self.iss.as_deref()?;
+        self.sub.strip_prefix(iss)?.strip_prefix('#')
+    }
+
     /// Reads claims from a JSON object (as [`Claims`] serialize), with the
     /// same strict rules as a token's payload. No signature or time is checked.
     pub fn from_json_object(map: Map<String, Value>) -> Result<Self, AuthError> {
@@ -162,7 +181,7 @@ impl Claims {
     }
 }
 
-fn take_string(
+pub(crate) fn take_string(
     map: &mut Map<String, Value>,
     name: &'static str,
     max: usize,
@@ -179,7 +198,10 @@ fn take_string(
     }
 }
 
-fn take_time(map: &mut Map<String, Value>, name: &'static str) -> Result<Option<i64>, AuthError> {
+pub(crate) fn take_time(
+    map: &mut Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<i64>, AuthError> {
     match map.remove(name) {
         None => Ok(None),
         Some(Value::Number(n)) => match n.as_i64() {

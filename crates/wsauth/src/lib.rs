@@ -21,6 +21,7 @@ mod crypto;
 mod error;
 mod extract;
 mod forwarded;
+mod issuers;
 mod keys;
 pub mod live;
 mod observe;
@@ -43,6 +44,12 @@ pub use clock::{Clock, ClockChange, ManualClock, SharedClock, SystemClock};
 pub use credential::{CredentialKind, CredentialNames, Transports};
 pub use error::{AuthError, close_code};
 pub use extract::{AccessToken, FreshAccessToken, RefreshToken, RevokingToken};
+pub use issuers::{
+    ClaimRule, FetchError, FetchedJwks, IssuerError, KeyCachePolicy, KeySource, MissingIat,
+    MissingJti, StaticJwks, TrustedIssuer, TrustedIssuers, subject_key,
+};
+#[cfg(feature = "jwks")]
+pub use issuers::{HttpFetchSettings, HttpKeySource, JwksLocation};
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN, generate_key_material};
 pub use live::{Incoming, LiveConfig, LiveSessions, LiveSocket, Outbox, RevocationEvent};
 pub use observe::{HandshakeOutcome, Limit, NoObserver, Observer};

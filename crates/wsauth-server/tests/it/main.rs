@@ -4,6 +4,7 @@
 
 mod binary;
 mod databases;
+mod jwks_provider;
 mod redis_servers;
 mod support;
 
@@ -25,6 +26,7 @@ mod connection_caps;
 mod credentials;
 mod fastapi_compat;
 mod floods;
+mod jwks;
 mod lifecycle;
 mod live;
 mod logs;
