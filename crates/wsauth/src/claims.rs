@@ -42,7 +42,11 @@ const MAX_TIME: i64 = 253_402_300_799;
 /// The verified claims of a token.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Claims {
-    /// The subject: who the token is for. A non-empty string of at most 256 bytes.
+    /// The subject: who the token is for. A non-empty string of at most 256
+    /// bytes. For a trusted issuer's token, the subject key
+    /// `<iss>#<subject>` ([`crate::subject_key`]; [`Claims::subject`] gives
+    /// the subject alone), so that everything keyed by subject tells
+    /// issuers apart.
     pub sub: String,
     /// Issued at, Unix seconds.
     pub iat: i64,

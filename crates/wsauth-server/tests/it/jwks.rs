@@ -275,3 +275,28 @@ async fn a_local_token_cannot_claim_an_external_subject() {
         .await
         .assert_401("invalid_token");
 }
+
+#[tokio::test]
+async fn an_external_subject_logs_out_everywhere_with_its_own_token() {
+    let idp = Provider::start().await;
+    let server = server_trusting(&[&idp]).await;
+    let now = server.now();
+    let minted = mint(
+        &[("k", "ES256", "k-1")],
+        &[
+            ("k", claims(&idp.issuer, "bob", now), no_headers()),
+            ("k", claims(&idp.issuer, "bob", now), no_headers()),
+        ],
+    );
+    idp.serve(&[minted.jwk("k")]);
+    // No jti in these tokens: each gets a digest of its signature instead.
+    let (mut ws, welcome) = server.ws_welcome(&minted.tokens[0]).await;
+    assert!(welcome["claims"]["jti"].as_str().is_some_and(|j| j.starts_with("sig-")));
+    let (local, _) = server.login("bob").await;
+    let (mut local_ws, _) = server.ws_welcome(&local).await;
+    let r = server.post_bearer("/auth/logout-all", &minted.tokens[1]).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(next_close(&mut ws).await.0, 4003);
+    send_json(&mut local_ws, json!({"type": "echo", "data": 3})).await;
+    assert_eq!(next_json(&mut local_ws).await["data"], 3);
+}
