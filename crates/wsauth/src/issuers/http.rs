@@ -247,6 +247,62 @@ mod tests {
         assert!(allowed_url("ftp://idp.example/keys").is_err());
     }
 
+    /// Serves one canned response to every connection on 127.0.0.1; returns
+    /// its base URL.
+    async fn serve(response: String) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buf = [0u8; 2048];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            }
+        });
+        base
+    }
+
+    fn source(url: &str, max_response_bytes: usize) -> HttpKeySource {
+        let settings = HttpFetchSettings { max_response_bytes, ..HttpFetchSettings::default() };
+        HttpKeySource::new("https://idp.example", JwksLocation::Url(url.to_owned()), settings)
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_response_over_the_cap_is_refused() {
+        let body = format!(r#"{{"keys":[],"pad":"{}"}}"#, "x".repeat(4096));
+        let ok = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+        let chunked = format!(
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+            body.len()
+        );
+        for response in [ok, chunked] {
+            let base = serve(response).await;
+            assert_eq!(source(&base, 1024).fetch().await.unwrap_err(), FetchError::TooLarge(1024));
+            assert!(source(&base, 64 * 1024).fetch().await.is_ok());
+        }
+    }
+
+    #[tokio::test]
+    async fn redirects_to_another_host_are_refused() {
+        let target =
+            serve("HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n{\"keys\":[]}".into()).await;
+        let port = target.rsplit(':').next().unwrap();
+        let elsewhere = format!("http://localhost:{port}/jwks");
+        let redirect =
+            |to: &str| format!("HTTP/1.1 302 Found\r\nlocation: {to}\r\ncontent-length: 0\r\n\r\n");
+        let base = serve(redirect(&elsewhere)).await;
+        let refused =
+            |e| matches!(e, Err(FetchError::Request(m)) if m.starts_with("redirect refused"));
+        assert!(refused(source(&base, 1024).fetch().await));
+        let same = serve(redirect(&format!("{target}/jwks"))).await;
+        // Same address, another port: another origin, refused as well.
+        assert!(refused(source(&same, 1024).fetch().await));
+        assert!(source(&target, 1024).fetch().await.is_ok());
+    }
+
     #[test]
     fn reads_max_age() {
         assert_eq!(max_age("public, max-age=3600"), Some(3600));

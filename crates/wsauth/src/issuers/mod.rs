@@ -228,7 +228,7 @@ impl TrustedIssuers {
     }
 
     /// Adds an issuer whose keys come from `source` (an
-    /// [`HttpKeySource`](crate::HttpKeySource) with the `jwks` feature).
+    /// `HttpKeySource` with the `jwks` feature).
     pub fn with(
         mut self,
         settings: TrustedIssuer,

@@ -1,6 +1,6 @@
 //! Where a trusted issuer's keys come from: [`KeySource`], the one thing the
 //! key cache asks, with [`StaticJwks`] (a document held in memory) always
-//! available and [`HttpKeySource`](super::HttpKeySource) behind the `jwks`
+//! available and `HttpKeySource` behind the `jwks`
 //! feature.
 
 use std::fmt::Debug;
