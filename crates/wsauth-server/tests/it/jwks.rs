@@ -43,6 +43,14 @@ async fn external_tokens_of_each_algorithm_open_routes_and_sockets() {
         assert_eq!(welcome["issuer"], idp.issuer);
         assert_eq!(welcome["subject"], "alice");
         assert_eq!(welcome["sub"], format!("{}#alice", idp.issuer));
+        // A one-time ticket bought with it opens a socket for the same subject.
+        let ticket = server.ticket(token).await;
+        let (mut ws, _) = server.ws(&format!("/ws?ticket={ticket}"), &[]).await.expect("ticket");
+        let welcome = next_json(&mut ws).await;
+        assert_eq!(
+            (welcome["subject"].as_str(), welcome["credential"].as_str()),
+            (Some("alice"), Some("ticket"))
+        );
     }
     assert_eq!(idp.jwks_count(), 1, "one fetch serves every key");
     assert_eq!(idp.discovery_requests.load(std::sync::atomic::Ordering::SeqCst), 1);

@@ -17,6 +17,8 @@ use crate::keys::{Algorithm, Key};
 /// The cached keys of one issuer and when to fetch again.
 #[derive(Debug)]
 pub(crate) struct IssuerKeys {
+    /// The issuer, for log lines.
+    issuer: String,
     source: Arc<dyn KeySource>,
     policy: KeyCachePolicy,
     allowed: Vec<Algorithm>,
@@ -57,11 +59,13 @@ enum Lookup {
 
 impl IssuerKeys {
     pub(crate) fn new(
+        issuer: String,
         source: Arc<dyn KeySource>,
         policy: KeyCachePolicy,
         allowed: Vec<Algorithm>,
     ) -> Self {
         Self {
+            issuer,
             source,
             policy,
             allowed,
@@ -140,13 +144,13 @@ impl IssuerKeys {
         match outcome {
             Ok((table, max_age)) => {
                 let ttl = self.policy.cache_secs(max_age);
-                tracing::debug!(keys = table.len(), ttl, "trusted issuer's keys fetched");
+                tracing::debug!(issuer = %self.issuer, keys = table.len(), ttl, "trusted issuer's keys fetched");
                 state.keys = Some(table);
                 state.fresh_until = now.saturating_add(ttl);
                 state.usable_until = state.fresh_until.saturating_add(self.policy.stale_secs);
             }
             Err(e) => {
-                tracing::warn!(error = %e, source = ?self.source, "fetching a trusted issuer's keys failed");
+                tracing::warn!(issuer = %self.issuer, error = %e, "fetching a trusted issuer's keys failed");
             }
         }
     }
@@ -188,7 +192,7 @@ mod tests {
             refetch_interval_secs: 30,
             stale_secs: 100,
         };
-        let keys = IssuerKeys::new(source.clone(), policy, vec![Algorithm::EdDSA]);
+        let keys = IssuerKeys::new("test".into(), source.clone(), policy, vec![Algorithm::EdDSA]);
         (source, keys, Arc::new(ManualClock::new(1_000_000)), "k1".into())
     }
 

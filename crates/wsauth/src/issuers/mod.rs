@@ -238,7 +238,12 @@ impl TrustedIssuers {
         if self.by_issuer.contains_key(&settings.issuer) {
             return Err(IssuerError::Duplicate(settings.issuer));
         }
-        let keys = cache::IssuerKeys::new(source, settings.cache, settings.algorithms.clone());
+        let keys = cache::IssuerKeys::new(
+            settings.issuer.clone(),
+            source,
+            settings.cache,
+            settings.algorithms.clone(),
+        );
         self.by_issuer.insert(settings.issuer.clone(), Arc::new(Entry { settings, keys }));
         Ok(self)
     }
