@@ -308,3 +308,47 @@ async fn an_external_subject_logs_out_everywhere_with_its_own_token() {
     send_json(&mut local_ws, json!({"type": "echo", "data": 3})).await;
     assert_eq!(next_json(&mut local_ws).await["data"], 3);
 }
+
+#[tokio::test]
+async fn the_command_line_revokes_an_external_subject() {
+    let idp = Provider::start().await;
+    let server = server_trusting(&[&idp]).await;
+    let now = server.now();
+    let minted =
+        mint(&[("k", "RS256", "k-1")], &[("k", claims(&idp.issuer, "carol", now), no_headers())]);
+    idp.serve(&[minted.jwk("k")]);
+    let (mut ws, _) = server.ws_welcome(&minted.tokens[0]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("wsauth.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\n[[trusted_issuers]]\nissuer = {:?}\njwks_url = \"{}/jwks\"\n\
+             audiences = [\"wsauth-tests\"]\n",
+            server.data_dir.display().to_string(),
+            idp.issuer,
+            idp.issuer
+        ),
+    )
+    .expect("config");
+    let run = |issuer: String| {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_wsauth"))
+                .arg("--config")
+                .arg(&config)
+                .args(["user", "revoke", "--issuer", &issuer, "carol"])
+                .env_remove("WSAUTH_HMAC_SECRET")
+                .output()
+                .expect("run wsauth")
+        })
+    };
+    let out = run("https://untrusted.example".into()).await.expect("join");
+    assert!(!out.status.success());
+    let out = run(idp.issuer.clone()).await.expect("join");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("revoked every token of carol at"));
+    // The running server learns of it from the database within a second or so.
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(3), next_close(&mut ws)).await;
+    assert_eq!(closed.expect("closed in time").0, 4003);
+}
