@@ -91,7 +91,7 @@ pub enum MissingJtiSetting {
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MissingIatSetting {
-    /// `nbf`, else `exp - max_token_lifetime`.
+    /// `exp - max_token_lifetime`, the earliest possible.
     #[default]
     Earliest,
     /// Refuse the token.

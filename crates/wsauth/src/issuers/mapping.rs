@@ -47,10 +47,9 @@ pub(super) fn external_claims(
         (Some(iat), _) => iat,
         (None, MissingIat::Refuse) => return Err(AuthError::InvalidToken("Token has no iat")),
         // The earliest it can have been issued under the lifetime rule, so
-        // a subject revocation after that always covers it.
-        (None, MissingIat::Earliest) => {
-            nbf.unwrap_or_else(|| exp.saturating_sub(issuer.max_token_lifetime))
-        }
+        // a subject revocation after that always covers it. (`nbf` is no
+        // such bound: a token may be issued before it becomes valid.)
+        (None, MissingIat::Earliest) => exp.saturating_sub(issuer.max_token_lifetime),
     };
     let jti = match (take_string(&mut map, "jti", MAX_ID_LEN)?, issuer.missing_jti) {
         (Some(jti), _) => jti,

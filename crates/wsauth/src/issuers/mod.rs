@@ -68,9 +68,10 @@ pub enum MissingJti {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum MissingIat {
-    /// The earliest time it can have been issued: `nbf` if present, else
-    /// `exp` minus the issuer's `max_token_lifetime`. A revocation of the
-    /// subject then always covers it. The default.
+    /// The earliest time it can have been issued: `exp` minus the issuer's
+    /// `max_token_lifetime`. A revocation of the subject then always covers
+    /// it (and also refuses such tokens issued up to `max_token_lifetime`
+    /// after it: failing closed). The default.
     #[default]
     Earliest,
     /// The token is refused.
