@@ -352,3 +352,30 @@ async fn the_command_line_revokes_an_external_subject() {
     let closed = tokio::time::timeout(std::time::Duration::from_secs(3), next_close(&mut ws)).await;
     assert_eq!(closed.expect("closed in time").0, 4003);
 }
+
+#[tokio::test]
+async fn the_per_user_cap_counts_external_and_local_alice_apart() {
+    let idp = Provider::start().await;
+    let table = idp.config();
+    let server = TestServer::start_config(|c| {
+        c.trusted_issuers = vec![table];
+        c.limits.max_connections_per_user = 1;
+    })
+    .await;
+    let now = server.now();
+    let minted =
+        mint(&[("k", "EdDSA", "k-1")], &[("k", claims(&idp.issuer, "alice", now), no_headers())]);
+    idp.serve(&[minted.jwk("k")]);
+    let external = &minted.tokens[0];
+    let (local, _) = server.login("alice").await;
+    let (_local_ws, _) = server.ws_welcome(&local).await;
+    let (_external_ws, _) = server.ws_welcome(external).await;
+    rejected(server.ws(&format!("/ws?token={external}"), &[]).await)
+        .await
+        .assert(429, "too_many_requests");
+    rejected(server.ws(&format!("/ws?token={local}"), &[]).await)
+        .await
+        .assert(429, "too_many_requests");
+    assert_eq!(server.auth.live().count_for(&format!("{}#alice", idp.issuer)), 1);
+    assert_eq!(server.auth.live().count_for("alice"), 1);
+}
