@@ -91,6 +91,11 @@ async fn refuses_what_the_issuer_does_not_allow() {
     no_sub.as_object_mut().expect("test setup").remove("sub");
     let mut long = base();
     long["exp"] = json!(now() + 2 * 86_400);
+    // A key URL in the token is never followed: the header is refused.
+    let mut jku = header("k1");
+    jku.jku = Some("https://attacker.example/jwks".into());
+    let mut x5u = header("k1");
+    x5u.x5u = Some("https://attacker.example/cert".into());
     let mut no_kid = header("k1");
     no_kid.kid = None;
     for (token, expected) in [
@@ -99,6 +104,8 @@ async fn refuses_what_the_issuer_does_not_allow() {
         (sign(&key, header("k1"), &long), invalid("Token lifetime is too long")),
         (sign(&key, no_kid, &base()), invalid("Unknown key id")),
         (sign(&key, header("other"), &base()), invalid("Unknown key id")),
+        (sign(&key, jku, &base()), invalid("Unsupported token header")),
+        (sign(&key, x5u, &base()), invalid("Unsupported token header")),
     ] {
         assert_eq!(auth.verify_token(&token).await.map(drop), expected);
     }
