@@ -87,12 +87,12 @@ impl IssuerKeys {
         match lookup {
             Lookup::Fresh(key) => return Ok(key),
             Lookup::Stale(key) => {
-                // Refresh if no one else is; meanwhile the stale key serves.
-                if let Ok(guard) = self.fetching.try_lock() {
-                    self.fetch_if_due(clock, generation).await;
-                    drop(guard);
-                }
-                return Ok(key);
+                // Refresh if no one else is (then answer from what that
+                // fetch left); while another request refreshes, the stale
+                // key serves.
+                let Ok(guard) = self.fetching.try_lock() else { return Ok(key) };
+                self.fetch_if_due(clock, generation).await;
+                drop(guard);
             }
             Lookup::Missing => {
                 let guard = self.fetching.lock().await;
@@ -220,11 +220,26 @@ mod tests {
         *source.body.lock().unwrap() = None;
         clock.advance_secs(600 + 50);
         assert!(keys.key(&kid, Algorithm::EdDSA, &shared).await.is_ok(), "stale key serves");
+        assert_eq!(source.calls.load(Ordering::SeqCst), 2, "a stale set is fetched again");
         clock.advance_secs(60);
         assert_eq!(
             keys.key(&kid, Algorithm::EdDSA, &shared).await.err(),
             Some(AuthError::Unavailable)
         );
+    }
+
+    #[tokio::test]
+    async fn a_key_gone_from_the_refetched_set_stops_verifying_at_once() {
+        let (source, keys, clock, kid) = setup();
+        let shared: SharedClock = clock.clone();
+        assert!(keys.key(&kid, Algorithm::EdDSA, &shared).await.is_ok());
+        let other = Key::generate(Algorithm::EdDSA).unwrap().with_kid("k2");
+        *source.body.lock().unwrap() =
+            Some(serde_json::to_vec(&KeySet::new(other).jwks()).unwrap());
+        clock.advance_secs(600);
+        let gone = keys.key(&kid, Algorithm::EdDSA, &shared).await;
+        assert_eq!(gone.err(), Some(AuthError::InvalidToken("Unknown key id")));
+        assert!(keys.key("k2", Algorithm::EdDSA, &shared).await.is_ok());
     }
 
     #[tokio::test]
