@@ -69,6 +69,9 @@ log "services the tests need (nginx, PostgreSQL, Redis)"
 install_packages
 start_services
 
+log "PyJWT 2 virtualenv the JWKS tests mint external issuers' tokens with"
+bash crates/wsauth-server/tests/jwks/setup.sh
+
 log "Rust tests (library and server, real server on loopback)"
 cargo nextest run --workspace --no-fail-fast
 cargo test --workspace --doc

@@ -205,6 +205,27 @@ impl Admin {
     }
 }
 
+impl Admin {
+    /// Revokes every token of a trusted issuer's subject (its subject key,
+    /// [`wsauth::subject_key`]) issued up to now: a subject mark and the
+    /// event, in one transaction. There is no account to change.
+    pub async fn revoke_external(&self, key: &str, now: i64) -> Result<Revoked, ApiError> {
+        let before = now.saturating_add(1);
+        let families = self
+            .log
+            .apply(AdminChange {
+                sub: key,
+                edit: AccountEdit::Keep,
+                revoke_before: Some(before),
+                kind: Action::Revoke.as_str(),
+                origin: &self.origin,
+                at: now,
+            })
+            .await?;
+        Ok(Revoked { sub: key.to_owned(), families, before })
+    }
+}
+
 fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
     URL_SAFE_NO_PAD
         .decode(cursor)

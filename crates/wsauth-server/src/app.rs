@@ -108,6 +108,10 @@ impl Application {
             .live_config(limits.live_config())
             .handshake_rate(limits.handshake_rate, limits.handshake_burst)
             .trusted_proxies(trusted_proxies)
+            .trusted_issuers(crate::trusted_issuers::build(
+                &config.trusted_issuers,
+                config.issuer.as_deref(),
+            )?)
             .build();
         tracing::info!(origins = ?origins, "allowed WebSocket origins");
         let (rate, burst) = (limits.password_rate, limits.password_burst);

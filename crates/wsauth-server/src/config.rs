@@ -92,6 +92,10 @@ pub struct Config {
     pub redis_prefix: String,
     /// Limits on sockets and handshakes.
     pub limits: Limits,
+    /// External issuers whose tokens are accepted (`[[trusted_issuers]]`).
+    /// Default: none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trusted_issuers: Vec<crate::trusted_issuers::TrustedIssuerConfig>,
 }
 
 /// How log lines are written.
@@ -348,6 +352,7 @@ impl Default for Config {
             redis_url: None,
             redis_prefix: wsauth_redis::Prefix::default().as_str().to_owned(),
             limits: Limits::default(),
+            trusted_issuers: Vec::new(),
         }
     }
 }

@@ -54,6 +54,9 @@ pub enum ApiError {
     /// No account has this username.
     #[error("User not found")]
     UserNotFound,
+    /// The issuer is not one of the configured trusted issuers.
+    #[error("Issuer not found among the trusted issuers")]
+    IssuerNotFound,
     /// The account is disabled.
     #[error("This account is disabled")]
     AccountDisabled,
@@ -84,6 +87,7 @@ impl ApiError {
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             Self::UserNotFound => (StatusCode::NOT_FOUND, "user_not_found"),
+            Self::IssuerNotFound => (StatusCode::NOT_FOUND, "issuer_not_found"),
             Self::NotFound | Self::MetricsOff => (StatusCode::NOT_FOUND, "not_found"),
             Self::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
             Self::AdminUnauthorized => (StatusCode::UNAUTHORIZED, "admin_unauthorized"),

@@ -22,6 +22,7 @@ pub mod state;
 pub mod store;
 mod stream;
 pub mod telemetry;
+pub mod trusted_issuers;
 pub mod watch;
 
 pub use app::Application;

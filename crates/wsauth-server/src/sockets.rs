@@ -27,6 +27,8 @@ pub(crate) async fn run(socket: LiveSocket, shutdown: CancellationToken) {
     let welcome = json!({
         "type": "welcome",
         "sub": socket.claims().sub,
+        "issuer": socket.claims().iss,
+        "subject": socket.claims().subject(),
         "exp": socket.claims().exp,
         "deadline": socket.deadline(),
         "credential": socket.credential(),

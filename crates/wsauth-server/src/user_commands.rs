@@ -23,10 +23,14 @@ pub(crate) enum UserAction {
         #[arg(long, default_value = "")]
         prefix: String,
     },
-    /// Revoke every token of an account and close its sockets.
+    /// Revoke every token of an account and close its sockets; with
+    /// `--issuer`, of a subject of that trusted issuer instead.
     Revoke {
-        /// The username.
+        /// The username (or, with --issuer, the issuer's subject).
         name: String,
+        /// A trusted issuer (`[[trusted_issuers]]`) whose subject this is.
+        #[arg(long)]
+        issuer: Option<String>,
     },
     /// Block an account: no login, refresh, socket or ticket; revokes at once.
     Disable {
@@ -76,7 +80,15 @@ pub(crate) async fn run(config: Config, action: UserAction) -> anyhow::Result<()
                 }
             }
         }
-        UserAction::Revoke { name } => {
+        UserAction::Revoke { name, issuer: Some(issuer) } => {
+            if !config.trusted_issuers.iter().any(|t| t.issuer == issuer) {
+                anyhow::bail!("{issuer:?} is not a configured trusted issuer");
+            }
+            let key = wsauth::subject_key(&issuer, &name);
+            admin.revoke_external(&key, now).await.map_err(failed)?;
+            println!("revoked every token of {name} at {issuer}");
+        }
+        UserAction::Revoke { name, issuer: None } => {
             let done = admin.apply(&name, Change::Revoke, now).await.map_err(failed)?;
             println!("revoked every token of {} ({} sessions)", done.sub, done.families.len());
         }

@@ -11,11 +11,13 @@ use std::time::Duration;
 use crate::credential::{
     self, CredentialKind, CredentialNames, Located, Target, Transports, check_csrf,
 };
+use crate::issuers::TrustedIssuers;
 use crate::live::{LiveConfig, LiveSessions};
 use crate::observe::{Limit, NoObserver, Observer};
 use crate::rate::AddressLimiter;
 use crate::revocation::{MemoryRevocationStore, RevocationStore};
 use crate::ticket::{self, MemoryTicketStore, TicketAdmission, TicketStore};
+use crate::token::Compact;
 use crate::{
     AuthError, Claims, ClientKey, ClientSlot, ClientSlots, TokenAuthority, TokenKind,
     TrustedProxies,
@@ -123,6 +125,7 @@ struct Inner {
     handshakes: AddressLimiter,
     trusted_proxies: TrustedProxies,
     pending: ClientSlots,
+    issuers: TrustedIssuers,
 }
 
 impl std::fmt::Debug for WsAuth {
@@ -130,6 +133,7 @@ impl std::fmt::Debug for WsAuth {
         f.debug_struct("WsAuth")
             .field("tokens", &self.inner.tokens)
             .field("allowed_origins", &self.inner.allowed_origins)
+            .field("issuers", &self.inner.issuers)
             .finish_non_exhaustive()
     }
 }
@@ -159,9 +163,17 @@ pub struct WsAuthBuilder {
     handshake_rate: (f64, f64),
     trusted_proxies: TrustedProxies,
     observer: Option<Arc<dyn Observer>>,
+    issuers: TrustedIssuers,
 }
 
 impl WsAuthBuilder {
+    /// External issuers whose tokens are accepted beside the authority's
+    /// own, each verified against its own keys. Default: none.
+    pub fn trusted_issuers(mut self, issuers: TrustedIssuers) -> Self {
+        self.issuers = issuers;
+        self
+    }
+
     /// The revocation store. Default: an in-memory store.
     pub fn revocation(mut self, store: Arc<dyn RevocationStore>) -> Self {
         self.revocation = Some(store);
@@ -284,6 +296,7 @@ impl WsAuthBuilder {
                 handshakes: AddressLimiter::new(self.handshake_rate.0, self.handshake_rate.1),
                 trusted_proxies: self.trusted_proxies,
                 pending,
+                issuers: self.issuers,
             }),
         }
     }
@@ -334,6 +347,7 @@ impl WsAuth {
             handshake_rate: (50.0, 100.0),
             trusted_proxies: TrustedProxies::none(),
             observer: None,
+            issuers: TrustedIssuers::default(),
         }
     }
 
@@ -471,7 +485,7 @@ impl WsAuth {
         }
         let claims = match kind {
             CredentialKind::Ticket => self.redeem_ticket(&value).await?,
-            _ => self.inner.tokens.verify(&value)?,
+            _ => self.verify_token(&value).await?,
         };
         check_kind(&claims, wanted)?;
         // A WebSocket is checked against revocation after its socket is
@@ -501,17 +515,41 @@ impl WsAuth {
     /// Verifies a bare access token (first-message mode, in-band refresh):
     /// signature, claims, kind and revocation.
     pub async fn verify_access(&self, token: &str) -> Result<Claims, AuthError> {
-        let claims = self.verify_access_signature(token)?;
+        let claims = self.verify_access_signature(token).await?;
         self.check_revoked(&claims).await?;
         Ok(claims)
     }
 
     /// Verifies a bare access token without consulting revocation: for
     /// callers that register the socket first and check revocation after.
-    pub(crate) fn verify_access_signature(&self, token: &str) -> Result<Claims, AuthError> {
-        let claims = self.inner.tokens.verify(token)?;
+    pub(crate) async fn verify_access_signature(&self, token: &str) -> Result<Claims, AuthError> {
+        let claims = self.verify_token(token).await?;
         check_kind(&claims, TokenKind::Access)?;
         Ok(claims)
+    }
+
+    /// Verifies a token of a trusted issuer (routed by its `iss`, checked
+    /// against that issuer's keys only) or of the authority itself. A local
+    /// token may not name a subject key of a trusted issuer.
+    pub async fn verify_token(&self, token: &str) -> Result<Claims, AuthError> {
+        let tokens = &self.inner.tokens;
+        let compact = Compact::split(token, tokens.settings().max_token_len)?;
+        if !self.inner.issuers.is_empty()
+            && let Some(outcome) = self.inner.issuers.verify(&compact, tokens).await
+        {
+            return outcome;
+        }
+        let claims = tokens.verify_compact(&compact)?;
+        if self.inner.issuers.owns_subject(&claims.sub) || claims.is_external() {
+            return Err(AuthError::InvalidToken("Subject belongs to an external issuer"));
+        }
+        Ok(claims)
+    }
+
+    /// The trusted external issuers.
+    #[must_use]
+    pub fn trusted_issuers(&self) -> &TrustedIssuers {
+        &self.inner.issuers
     }
 
     /// Fails with `token_revoked` if the claims are revoked; fails closed when

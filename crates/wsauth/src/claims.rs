@@ -42,7 +42,11 @@ const MAX_TIME: i64 = 253_402_300_799;
 /// The verified claims of a token.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Claims {
-    /// The subject: who the token is for. A non-empty string of at most 256 bytes.
+    /// The subject: who the token is for. A non-empty string of at most 256
+    /// bytes. For a trusted issuer's token, the subject key
+    /// `<iss>#<subject>` ([`crate::subject_key`]; [`Claims::subject`] gives
+    /// the subject alone), so that everything keyed by subject tells
+    /// issuers apart.
     pub sub: String,
     /// Issued at, Unix seconds.
     pub iat: i64,
@@ -87,6 +91,25 @@ impl Claims {
     #[must_use]
     pub fn is_fresh(&self) -> bool {
         self.kind == TokenKind::Access && self.fresh == Some(true)
+    }
+
+    /// Whether the token came from a trusted external issuer: its `sub` is
+    /// then the subject key `<iss>#<subject>` ([`crate::subject_key`]).
+    #[must_use]
+    pub fn is_external(&self) -> bool {
+        self.external_subject().is_some()
+    }
+
+    /// The subject as its issuer names it: `sub` for the server's own
+    /// tokens, the part after `<iss>#` for a trusted issuer's.
+    #[must_use]
+    pub fn subject(&self) -> &str {
+        self.external_subject().unwrap_or(&self.sub)
+    }
+
+    fn external_subject(&self) -> Option<&str> {
+        let iss = self.iss.as_deref()?;
+        self.sub.strip_prefix(iss)?.strip_prefix('#')
     }
 
     /// Reads claims from a JSON object (as [`Claims`] serialize), with the
@@ -162,7 +185,7 @@ impl Claims {
     }
 }
 
-fn take_string(
+pub(crate) fn take_string(
     map: &mut Map<String, Value>,
     name: &'static str,
     max: usize,
@@ -179,7 +202,10 @@ fn take_string(
     }
 }
 
-fn take_time(map: &mut Map<String, Value>, name: &'static str) -> Result<Option<i64>, AuthError> {
+pub(crate) fn take_time(
+    map: &mut Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<i64>, AuthError> {
     match map.remove(name) {
         None => Ok(None),
         Some(Value::Number(n)) => match n.as_i64() {

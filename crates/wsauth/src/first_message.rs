@@ -162,7 +162,7 @@ async fn first_message_session(
     text: &str,
 ) -> Result<(Claims, LiveSession), Refusal> {
     let token = frames::auth_frame_token(text).ok_or_else(Refusal::not_auth)?;
-    let claims = auth.verify_access_signature(&token).map_err(|e| Refusal::from_error(&e))?;
+    let claims = auth.verify_access_signature(&token).await.map_err(|e| Refusal::from_error(&e))?;
     let session = auth.live().register(&claims).map_err(|e| {
         auth.observer().rate_limited(crate::Limit::SocketsPerUser);
         Refusal::new(close_code::POLICY_VIOLATION, e.code(), e.code())

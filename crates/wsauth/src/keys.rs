@@ -212,6 +212,11 @@ impl Key {
         Ok(Self { kid, alg, encoding: None, decoding, public_jwk: None })
     }
 
+    /// A verification-only key from a trusted issuer's JWKS.
+    pub(crate) fn verifying(kid: String, alg: Algorithm, decoding: DecodingKey) -> Self {
+        Self { kid, alg, encoding: None, decoding, public_jwk: None }
+    }
+
     /// Generates a new random key: 32 bytes for HMAC, a fresh key pair for
     /// EdDSA and ES256. RSA keys are loaded from PEM instead.
     pub fn generate(alg: Algorithm) -> Result<Self, KeyError> {

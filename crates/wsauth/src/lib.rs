@@ -23,6 +23,7 @@ mod extract;
 mod first_message;
 mod forward;
 mod forwarded;
+mod issuers;
 mod keys;
 mod live;
 mod observe;
@@ -52,6 +53,12 @@ pub use forward::{
     X_FORWARDED_URI, X_ORIGINAL_METHOD, X_ORIGINAL_URI, X_WSAUTH_CLAIMS, X_WSAUTH_ERROR,
     X_WSAUTH_SUB,
 };
+pub use issuers::{
+    ClaimRule, FetchError, FetchedJwks, IssuerError, KeyCachePolicy, KeySource, MissingIat,
+    MissingJti, StaticJwks, TrustedIssuer, TrustedIssuers, subject_key,
+};
+#[cfg(feature = "jwks")]
+pub use issuers::{HttpFetchSettings, HttpKeySource, JwksLocation};
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN, generate_key_material};
 pub use live::{
     Incoming, Kick, LiveConfig, LiveSession, LiveSessions, LiveSocket, Outbox, RevocationEvent,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::claims::{Claims, RESERVED_CLAIMS, TokenKind};
 use crate::clock::{SharedClock, SystemClock};
-use crate::keys::{KeySet, random_bytes};
+use crate::keys::{Key, KeySet, random_bytes};
 use crate::{AuthError, strict_json};
 
 /// The longest token accepted, in bytes.
@@ -243,44 +243,27 @@ impl TokenAuthority {
     /// Verifies a compact JWT: structure, header, key, signature, claim types,
     /// `exp`, `nbf`, `iat`, `iss` and `aud`. The token kind is checked by the caller.
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        if token.len() > self.settings.max_token_len {
-            return Err(AuthError::InvalidToken("Token is too long"));
-        }
-        let mut parts = token.split('.');
-        let (Some(h64), Some(p64), Some(s64), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(AuthError::InvalidToken("Not enough segments"));
-        };
-        if h64.is_empty() || p64.is_empty() || s64.is_empty() {
-            return Err(INVALID);
-        }
-        let header_bytes = URL_SAFE_NO_PAD.decode(h64).map_err(|_| INVALID)?;
-        let header = strict_json::parse_object(&header_bytes).ok_or(INVALID)?;
-        let (alg, kid) = read_header(&header)?;
+        let compact = Compact::split(token, self.settings.max_token_len)?;
+        self.verify_compact(&compact)
+    }
+
+    /// [`TokenAuthority::verify`] of a token already split.
+    pub(crate) fn verify_compact(&self, compact: &Compact<'_>) -> Result<Claims, AuthError> {
+        let (alg, kid) = read_header(&compact.header, HeaderTypes::Jwt)?;
         let now = self.clock.now();
         let (key, key_valid_until) =
             self.keys.find(kid, now).ok_or(AuthError::InvalidToken("Unknown key id"))?;
         if alg != key.algorithm().name() {
             return Err(AuthError::InvalidToken("Algorithm not allowed"));
         }
-        let message = &token[..h64.len() + 1 + p64.len()];
-        crate::crypto::ensure_provider();
-        let valid = jsonwebtoken::crypto::verify(
-            s64,
-            message.as_bytes(),
-            key.decoding(),
-            key.algorithm().to_jwt(),
-        )
-        .unwrap_or(false);
-        if !valid {
-            return Err(AuthError::InvalidToken("Signature verification failed"));
-        }
-        let payload_bytes = URL_SAFE_NO_PAD.decode(p64).map_err(|_| INVALID)?;
-        let payload = strict_json::parse_object(&payload_bytes).ok_or(INVALID)?;
-        let mut claims = Claims::from_payload(payload)?;
+        compact.verify_signature(key)?;
+        let mut claims = Claims::from_payload(compact.payload()?)?;
         claims.key_valid_until = key_valid_until;
-        self.check_times(&claims, now)?;
+        let longest = match claims.kind {
+            TokenKind::Access => self.settings.max_token_lifetime,
+            TokenKind::Refresh => self.settings.max_token_lifetime.max(self.settings.refresh_ttl),
+        };
+        check_times(&claims, now, self.settings.leeway, longest)?;
         self.check_issuer_audience(&claims)?;
         Ok(claims)
     }
@@ -290,27 +273,6 @@ impl TokenAuthority {
     #[must_use]
     pub fn is_expired(&self, claims: &Claims) -> bool {
         self.clock.now() >= claims.exp.saturating_add(self.settings.leeway)
-    }
-
-    fn check_times(&self, claims: &Claims, now: i64) -> Result<(), AuthError> {
-        let leeway = self.settings.leeway;
-        if now >= claims.exp.saturating_add(leeway) {
-            return Err(AuthError::TokenExpired);
-        }
-        if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
-            return Err(AuthError::InvalidToken("Token is not valid yet"));
-        }
-        if claims.iat > now.saturating_add(leeway) {
-            return Err(AuthError::InvalidToken("Token was issued in the future"));
-        }
-        let longest = match claims.kind {
-            TokenKind::Access => self.settings.max_token_lifetime,
-            TokenKind::Refresh => self.settings.max_token_lifetime.max(self.settings.refresh_ttl),
-        };
-        if claims.exp.saturating_sub(claims.iat) > longest {
-            return Err(AuthError::InvalidToken("Token lifetime is too long"));
-        }
-        Ok(())
     }
 
     fn check_issuer_audience(&self, claims: &Claims) -> Result<(), AuthError> {
@@ -328,13 +290,113 @@ impl TokenAuthority {
     }
 }
 
+/// A compact JWT split into its parts, with its header parsed; nothing is
+/// verified yet.
+pub(crate) struct Compact<'a> {
+    /// `header.payload`, the signed message.
+    signed: &'a str,
+    payload64: &'a str,
+    signature64: &'a str,
+    /// The header, read with the strict JSON reader.
+    pub(crate) header: Map<String, Value>,
+}
+
+impl<'a> Compact<'a> {
+    /// Splits a token of at most `max_len` bytes into exactly three
+    /// non-empty segments and parses its header.
+    pub(crate) fn split(token: &'a str, max_len: usize) -> Result<Self, AuthError> {
+        if token.len() > max_len {
+            return Err(AuthError::InvalidToken("Token is too long"));
+        }
+        let mut parts = token.split('.');
+        let (Some(h64), Some(p64), Some(s64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(AuthError::InvalidToken("Not enough segments"));
+        };
+        if h64.is_empty() || p64.is_empty() || s64.is_empty() {
+            return Err(INVALID);
+        }
+        let header_bytes = URL_SAFE_NO_PAD.decode(h64).map_err(|_| INVALID)?;
+        let header = strict_json::parse_object(&header_bytes).ok_or(INVALID)?;
+        Ok(Self {
+            signed: &token[..h64.len() + 1 + p64.len()],
+            payload64: p64,
+            signature64: s64,
+            header,
+        })
+    }
+
+    /// The payload, read with the strict JSON reader. Unverified until
+    /// [`Compact::verify_signature`] has passed.
+    pub(crate) fn payload(&self) -> Result<Map<String, Value>, AuthError> {
+        let bytes = URL_SAFE_NO_PAD.decode(self.payload64).map_err(|_| INVALID)?;
+        strict_json::parse_object(&bytes).ok_or(INVALID)
+    }
+
+    /// The signature segment (its digest stands in for a missing `jti`).
+    pub(crate) fn signature(&self) -> &str {
+        self.signature64
+    }
+
+    /// Checks the signature with `key`, under the key's one algorithm.
+    pub(crate) fn verify_signature(&self, key: &Key) -> Result<(), AuthError> {
+        crate::crypto::ensure_provider();
+        let valid = jsonwebtoken::crypto::verify(
+            self.signature64,
+            self.signed.as_bytes(),
+            key.decoding(),
+            key.algorithm().to_jwt(),
+        )
+        .unwrap_or(false);
+        if valid { Ok(()) } else { Err(AuthError::InvalidToken("Signature verification failed")) }
+    }
+}
+
+/// `exp` (required, RFC 7519 4.1.4: expired once `now >= exp + leeway`),
+/// `nbf`, `iat`, and the longest lifetime `exp - iat` a token may have been
+/// minted with.
+pub(crate) fn check_times(
+    claims: &Claims,
+    now: i64,
+    leeway: i64,
+    longest: i64,
+) -> Result<(), AuthError> {
+    if now >= claims.exp.saturating_add(leeway) {
+        return Err(AuthError::TokenExpired);
+    }
+    if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+        return Err(AuthError::InvalidToken("Token is not valid yet"));
+    }
+    if claims.iat > now.saturating_add(leeway) {
+        return Err(AuthError::InvalidToken("Token was issued in the future"));
+    }
+    if claims.exp.saturating_sub(claims.iat) > longest {
+        return Err(AuthError::InvalidToken("Token lifetime is too long"));
+    }
+    Ok(())
+}
+
+/// Which `typ` header values a token may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HeaderTypes {
+    /// Only `JWT` (any letter case), or none: this server's own tokens.
+    Jwt,
+    /// Also `at+jwt` and `application/at+jwt` (RFC 9068 access tokens, as
+    /// Auth0 and Okta mint them): tokens of trusted issuers.
+    JwtOrAccessToken,
+}
+
 /// Header parameters that would make us fetch, trust or interpret something
 /// we never do: refused outright rather than ignored.
 const REFUSED_HEADERS: [&str; 7] = ["jku", "x5u", "jwk", "x5c", "crit", "cty", "zip"];
 
 /// Reads `alg` (required) and `kid` (optional) with exact types, and refuses
 /// unsupported header parameters and a `typ` other than JWT.
-fn read_header(header: &Map<String, Value>) -> Result<(&str, Option<&str>), AuthError> {
+pub(crate) fn read_header(
+    header: &Map<String, Value>,
+    types: HeaderTypes,
+) -> Result<(&str, Option<&str>), AuthError> {
     if REFUSED_HEADERS.iter().any(|name| header.contains_key(*name)) {
         return Err(AuthError::InvalidToken("Unsupported token header"));
     }
@@ -349,6 +411,10 @@ fn read_header(header: &Map<String, Value>) -> Result<(&str, Option<&str>), Auth
     match header.get("typ") {
         None => {}
         Some(Value::String(t)) if t.eq_ignore_ascii_case("JWT") => {}
+        Some(Value::String(t))
+            if types == HeaderTypes::JwtOrAccessToken
+                && (t.eq_ignore_ascii_case("at+jwt")
+                    || t.eq_ignore_ascii_case("application/at+jwt")) => {}
         Some(_) => return Err(AuthError::InvalidToken("Unsupported token type header")),
     }
     Ok((alg, kid))

@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::openapi::Unavailable;
-use super::{ApiPath, ApiQuery};
+use super::{ApiJson, ApiPath, ApiQuery};
 use crate::admin::{Action, Change, UserPage};
 use crate::error::{ApiError, ErrorBody};
 use crate::propagate::Committed;
@@ -26,6 +26,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke))
         .routes(routes!(disable))
         .routes(routes!(enable))
+        .routes(routes!(revoke_external))
 }
 
 /// Proof that the request carries the admin API key.
@@ -253,4 +254,67 @@ async fn delete(
     ApiPath(username): ApiPath<String>,
 ) -> Result<Json<Done>, ApiError> {
     act(&state, &username, Change::Delete, "Deleted").await
+}
+
+/// A subject of a trusted external issuer.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ExternalSubject {
+    /// The issuer, exactly as configured in `[[trusted_issuers]]`.
+    issuer: String,
+    /// The subject as the issuer names it (its subject claim).
+    subject: String,
+}
+
+/// What revoking an external subject did.
+#[derive(Serialize, ToSchema)]
+struct ExternalDone {
+    /// The issuer.
+    issuer: String,
+    /// The subject.
+    subject: String,
+    /// The key its tokens and sockets are kept under (`<issuer>#<subject>`).
+    subject_key: String,
+    /// What was done.
+    detail: &'static str,
+}
+
+/// Revokes every token a trusted external issuer issued to a subject up to
+/// now and closes the subject's sockets (local accounts are not touched:
+/// `alice` at an issuer is not the local `alice`).
+#[utoipa::path(
+    post, path = "/admin/external-subjects/revoke", tag = "admin",
+    request_body = ExternalSubject,
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "Done", body = ExternalDone),
+        (status = 400, description = "`bad_request`: a malformed body", body = ErrorBody),
+        (status = 401, description = "`admin_unauthorized`", body = ErrorBody),
+        (status = 404, description = "`issuer_not_found`, or `not_found`: no \
+            `admin_api_key` is configured", body = ErrorBody),
+        (status = 503, response = Unavailable),
+    )
+)]
+async fn revoke_external(
+    _: AdminKey,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ExternalSubject>,
+) -> Result<Json<ExternalDone>, ApiError> {
+    if state.auth.trusted_issuers().get(&body.issuer).is_none() {
+        return Err(ApiError::IssuerNotFound);
+    }
+    if body.subject.is_empty() || body.subject.len() > 256 {
+        return Err(ApiError::BadRequest("subject must be 1 to 256 bytes".into()));
+    }
+    let key = wsauth::subject_key(&body.issuer, &body.subject);
+    let revoked = state.admin.revoke_external(&key, state.families.now()).await?;
+    let (families, before) = (revoked.families, revoked.before);
+    state.propagation.committed(Committed::Subject { sub: key.clone(), families, before }).await;
+    tracing::info!(sub = %key, action = "revoke", "admin action on an external subject");
+    Ok(Json(ExternalDone {
+        issuer: body.issuer,
+        subject: body.subject,
+        subject_key: key,
+        detail: "Every token revoked",
+    }))
 }

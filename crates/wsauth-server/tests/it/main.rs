@@ -4,6 +4,7 @@
 
 mod binary;
 mod databases;
+mod jwks_provider;
 mod redis_servers;
 mod support;
 
@@ -27,6 +28,7 @@ mod credentials;
 mod fastapi_compat;
 mod floods;
 mod forward_auth;
+mod jwks;
 mod lifecycle;
 mod live;
 mod logs;
