@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The authenticating proxy's cost (BENCHMARKS.md, "The authenticating
+# proxy"): one Rust echo upstream (bench-baseline --behind-wsauth) reached
+# directly and through a wsauth [[proxy]] route, in alternating runs.
+#   1. echo round trips: 16 sockets, one echo in flight each, PAIRS pairs
+#      (direct, proxied); the p50s' ratio per pair and their median.
+#   2. memory: HOLD idle proxied connections, wsauth's RSS per connection
+#      (both of its sockets), and the upstream's for comparison.
+# The upstream and wsauth run on CPU 0, the generator on CPU 1.
+#
+#   bench/proxy.sh
+#
+# Environment: PAIRS [3], DURATION [10] seconds per echo run, HOLD [8000],
+# CARGO_TARGET_DIR [target].
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+PAIRS="${PAIRS:-3}"
+DURATION="${DURATION:-10}"
+HOLD="${HOLD:-8000}"
+cargo build --release -q -p wsauth-bench -p wsauth-server --bins
+BENCH="$CARGO_TARGET_DIR/release/wsauth-bench"
+BASELINE="$CARGO_TARGET_DIR/release/bench-baseline"
+WSAUTH="$CARGO_TARGET_DIR/release/wsauth"
+SECRET="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done
+  wait 2> /dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+ulimit -n 65536 2> /dev/null || true
+
+# address_in LOG: waits for "listening on http://ADDR" in LOG and prints ADDR.
+address_in() {
+  for _ in $(seq 600); do
+    if grep -qom1 'listening on http://127\.0\.0\.1:[0-9]*' "$1"; then
+      grep -om1 'listening on http://127\.0\.0\.1:[0-9]*' "$1" | sed 's#.*http://##'
+      return
+    fi
+    sleep 0.1
+  done
+  cat "$1" >&2; exit 1
+}
+
+# start_pair: a fresh upstream and a fresh wsauth proxying /echo to it; sets
+# UP (upstream address), UP_PID, PROXY (wsauth address) and PROXY_PID.
+start_pair() {
+  taskset -c 0 "$BASELINE" --listen 127.0.0.1:0 --hmac-secret "$SECRET" --behind-wsauth \
+    > "$WORK/upstream.log" 2>&1 &
+  UP_PID=$!; PIDS+=("$UP_PID")
+  UP="$(address_in "$WORK/upstream.log")"
+  env WSAUTH_HMAC_SECRET="$SECRET" WSAUTH_LOG=warn WSAUTH_LIMITS_MESSAGE_RATE=0 \
+    WSAUTH_LIMITS_HANDSHAKE_RATE=0 WSAUTH_LIMITS_CONNECTION_RATE=0 \
+    WSAUTH_LIMITS_MAX_CONNECTIONS_PER_USER=100000 \
+    taskset -c 0 "$WSAUTH" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" \
+    --proxy "/echo=ws://$UP/" > "$WORK/wsauth.log" 2>&1 &
+  PROXY_PID=$!; PIDS+=("$PROXY_PID")
+  PROXY="$(address_in "$WORK/wsauth.log")"
+}
+
+stop_pair() {
+  kill "$UP_PID" "$PROXY_PID" 2> /dev/null || true
+  wait "$UP_PID" "$PROXY_PID" 2> /dev/null || true
+  rm -rf "$WORK/data"
+}
+
+echo_p50() { # URL LABEL: one echo run, prints its p50 in µs
+  taskset -c 1 "$BENCH" echo --url "$1" --hmac-secret "$SECRET" --connections 16 \
+    --duration "$DURATION" --label "$2" 2> /dev/null | tail -n 1 | tee -a "$WORK/echo.jsonl" |
+    python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["rtt_us"]["p50"])'
+}
+
+echo "== echo round trips: $PAIRS pairs (direct, proxied), $DURATION s each" >&2
+start_pair
+echo_p50 "ws://$UP/" warmup > /dev/null; echo_p50 "ws://$PROXY/echo" warmup > /dev/null
+ratios=()
+for i in $(seq "$PAIRS"); do
+  direct="$(echo_p50 "ws://$UP/" direct)"
+  proxied="$(echo_p50 "ws://$PROXY/echo" proxied)"
+  ratio="$(python3 -c "print(f'{$proxied / $direct:.2f}')")"
+  ratios+=("$ratio")
+  echo "pair $i: direct p50 ${direct} µs, proxied p50 ${proxied} µs, ratio $ratio"
+done
+python3 -c "import statistics,sys; print('median ratio proxied/direct:', statistics.median(map(float, sys.argv[1:])))" "${ratios[@]}"
+stop_pair
+
+echo "== memory: $HOLD idle proxied connections" >&2
+start_pair
+taskset -c 1 "$BENCH" hold --url "ws://$PROXY/echo" --hmac-secret "$SECRET" --users 1000 \
+  --server-pid "$PROXY_PID" --connections "$HOLD" --label proxied-hold 2> "$WORK/hold.log" |
+  tail -n 1 | python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+print(f"wsauth: {r[\"kib_per_conn\"]} KiB per proxied connection (both sockets), "
+      f"RSS {r[\"rss_before_kib\"]} -> {r[\"rss_after_kib\"]} KiB, all held: {r[\"all_held_at_reading\"]}")'
+stop_pair
