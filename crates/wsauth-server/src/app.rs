@@ -122,6 +122,8 @@ impl Application {
         let accounts =
             Accounts::new(stores.accounts.clone(), HashingLimits::server(limits.password_queue));
         warn_about_case_duplicates(&accounts).await?;
+        let proxies = crate::proxy::Proxies::build(&config.proxy, auth.socket_limits())
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         let shutdown = CancellationToken::new();
         let peers: Arc<dyn Peers> = match (&cluster, shared) {
             (Some(cluster), Some(shared)) => {
@@ -151,6 +153,7 @@ impl Application {
             admin,
             revocations: revocations.clone(),
             metrics,
+            proxies,
         };
         Ok(Self { listener, internal, addr, state, revocations })
     }

@@ -44,7 +44,10 @@ pub use credential::{CredentialKind, CredentialNames, Transports};
 pub use error::{AuthError, close_code};
 pub use extract::{AccessToken, FreshAccessToken, RefreshToken, RevokingToken};
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN, generate_key_material};
-pub use live::{Incoming, LiveConfig, LiveSessions, LiveSocket, Outbox, RevocationEvent};
+pub use live::{
+    Incoming, LiveConfig, LiveSession, LiveSessions, LiveSocket, Outbox, RebindError,
+    RevocationEvent, SessionBinding,
+};
 pub use observe::{HandshakeOutcome, Limit, NoObserver, Observer};
 pub use revocation::{MemoryRevocationStore, RevocationStore, StoreError};
 pub use slots::{ClientSlot, ClientSlots, SlotsFull};
@@ -52,7 +55,9 @@ pub use ticket::{MemoryTicketStore, TicketAdmission, TicketDigest, TicketStore};
 pub use token::{
     IssueError, IssueOptions, IssuedToken, MAX_TOKEN_LEN, TokenAuthority, TokenSettings,
 };
-pub use ws::{Access, DeferredGuard, Fresh, Optional, Refresh, Requirement, WsGuard};
+pub use ws::{
+    Access, DeferredGuard, Fresh, GuardedUpgrade, Optional, Refresh, Requirement, WsGuard,
+};
 
 /// Calls that weaken security, fenced off so that they are never used by accident.
 pub mod dangerous {

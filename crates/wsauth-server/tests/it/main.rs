@@ -4,6 +4,7 @@
 
 mod binary;
 mod databases;
+mod proxy_upstream;
 mod redis_servers;
 mod support;
 
@@ -31,6 +32,8 @@ mod logs;
 mod openapi;
 mod operations;
 mod postgres;
+mod proxy;
+mod proxy_lifecycle;
 mod restarts;
 mod seed_regressions;
 mod sessions;
