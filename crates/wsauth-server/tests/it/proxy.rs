@@ -215,3 +215,46 @@ fn toml_of(cfg: &wsauth_server::Config) -> String {
         .collect();
     routes.join("\n")
 }
+
+#[tokio::test]
+async fn each_route_applies_its_own_check() {
+    let upstream = EchoUpstream::start(Answer::Accept).await;
+    let url = upstream.url("/echo");
+    let server = TestServer::start_config(|c| {
+        let route = |path: &str, check| ProxyRoute { check, ..ProxyRoute::new(path, url.clone()) };
+        c.proxy = vec![
+            route("/open", wsauth_server::proxy::ProxyCheck::Optional),
+            route("/fresh", wsauth_server::proxy::ProxyCheck::Fresh),
+            ProxyRoute {
+                identity_headers: vec![wsauth_server::proxy::IdentityHeader::Sub],
+                ..ProxyRoute::new("/sub-only", url.clone())
+            },
+        ];
+    })
+    .await;
+    // Optional: no credential is fine and no identity goes up; a bad one is refused.
+    let _ = server.ws("/open?case=anonymous", &[("X-Wsauth-Sub", "admin")]).await.expect("101");
+    rejected(server.ws("/open?token=garbage", &[]).await).await.assert_401("invalid_token");
+    // Fresh: a token from a password login passes, a refreshed one does not.
+    let (access, refresh) = server.login("alice").await;
+    let _ = server.ws(&format!("/fresh?token={access}&case=fresh"), &[]).await.expect("101");
+    let pair: Value =
+        server.post_bearer("/auth/refresh", &refresh).await.json().await.expect("json");
+    let stale = str_of(&pair, "access_token");
+    let refused = rejected(server.ws(&format!("/fresh?token={stale}"), &[]).await).await;
+    refused.assert_401("fresh_token_required");
+    let _ = server.ws(&format!("/sub-only?token={access}&case=sub"), &[]).await.expect("101");
+
+    let seen = upstream.handshakes();
+    assert_eq!(seen.len(), 3, "refused handshakes never reach the upstream");
+    let anonymous = &seen[0];
+    assert!(anonymous.target.ends_with("case=anonymous"));
+    assert!(
+        anonymous.headers.iter().all(|(n, _)| !n.starts_with("x-wsauth-")),
+        "{}",
+        anonymous.raw()
+    );
+    assert_eq!(seen[1].header("x-wsauth-sub"), Some("alice"));
+    assert_eq!(seen[2].header("x-wsauth-sub"), Some("alice"));
+    assert_eq!(seen[2].header("x-wsauth-claims"), None);
+}
