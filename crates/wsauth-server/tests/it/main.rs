@@ -34,6 +34,7 @@ mod operations;
 mod postgres;
 mod proxy;
 mod proxy_lifecycle;
+mod proxy_tls;
 mod restarts;
 mod seed_regressions;
 mod sessions;
