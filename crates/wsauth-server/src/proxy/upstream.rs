@@ -164,7 +164,7 @@ impl Upstream {
         if let Some(claims) = input.claims {
             for wanted in &self.identity {
                 let value = match wanted {
-                    IdentityHeader::Sub => HeaderValue::from_str(&claims.sub)?,
+                    IdentityHeader::Sub => HeaderValue::from_bytes(claims.sub.as_bytes())?,
                     IdentityHeader::Claims => {
                         let json = serde_json::to_vec(claims)?;
                         let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
