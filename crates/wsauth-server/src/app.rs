@@ -210,6 +210,7 @@ impl Application {
             tokio::spawn(serve::serve(internal, router, policy(), shutdown.clone()));
         }
         let policy = policy();
+        state.proxies.count_upstreams_in(policy.slots().clone());
         // Live sockets see the same cancellation and send their 1001 while
         // the HTTP connections drain; both are held to one deadline.
         let began = serve::serve(listener, routes::router(state), policy, shutdown).await;

@@ -36,6 +36,10 @@ use upstream::{HANDLE_QUERY, Upstream, UpstreamError, UpstreamRequest};
 pub struct Proxies {
     targets: Arc<Vec<Arc<Target>>>,
     pub(crate) handles: RefreshHandles,
+    /// The server's connection places (`max_connections`), set when it
+    /// starts serving: each upstream socket takes one, so two file
+    /// descriptors per proxied connection stay under the cap.
+    places: Arc<std::sync::OnceLock<wsauth::ClientSlots>>,
 }
 
 impl Proxies {
@@ -52,7 +56,27 @@ impl Proxies {
                 }))
             })
             .collect::<Result<Vec<_>, String>>()?;
-        Ok(Self { targets: Arc::new(targets), handles: RefreshHandles::default() })
+        Ok(Self {
+            targets: Arc::new(targets),
+            handles: RefreshHandles::default(),
+            places: Arc::default(),
+        })
+    }
+
+    /// Counts upstream sockets in the server's connection places.
+    pub(crate) fn count_upstreams_in(&self, places: wsauth::ClientSlots) {
+        let _ = self.places.set(places);
+    }
+
+    /// A connection place for one upstream socket (against the total only:
+    /// the client's own connection already counts for its address).
+    fn upstream_place(&self) -> Result<Option<wsauth::ClientSlot>, crate::error::ApiError> {
+        match self.places.get() {
+            Some(places) => {
+                places.try_acquire(None).map(Some).map_err(|_| crate::error::ApiError::Unavailable)
+            }
+            None => Ok(None),
+        }
     }
 
     /// The router of every configured proxy route.
@@ -132,6 +156,10 @@ async fn proxy<R: Requirement>(
         }
         _ => None,
     };
+    let place = match state.proxies.upstream_place() {
+        Ok(place) => place,
+        Err(e) => return e.into_response(),
+    };
     let request = UpstreamRequest {
         headers: client.headers,
         query: client.query,
@@ -158,6 +186,7 @@ async fn proxy<R: Requirement>(
         route: target.path.clone(),
         sub: claims.map(|c| c.sub),
         lease,
+        place,
     };
     let tracker = state.sockets.clone();
     upgrade.on_upgrade(move |socket| {

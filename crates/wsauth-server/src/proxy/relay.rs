@@ -43,6 +43,8 @@ pub(crate) struct Relay {
     pub(crate) sub: Option<String>,
     /// Holds the socket's refresh handle until the relay ends.
     pub(crate) lease: Option<HandleLease>,
+    /// The upstream socket's connection place, held until the relay ends.
+    pub(crate) place: Option<wsauth::ClientSlot>,
 }
 
 /// A close frame: a code and a reason.
@@ -119,7 +121,8 @@ impl Relay {
     /// Relays until either side ends or wsauth ends both; returns the code
     /// the client was sent.
     pub(crate) async fn run(self, client: WebSocket) -> u16 {
-        let Self { upstream, mut session, deadline, auth, shutdown, route, sub, lease } = self;
+        let Self { upstream, mut session, deadline, auth, shutdown, route, sub, lease, place } =
+            self;
         let config = auth.live().config().clone();
         let rules = Rules {
             auth: &auth,
@@ -190,8 +193,7 @@ impl Relay {
             }
         };
         tokio::join!(close_client, close_upstream);
-        drop(lease);
-        drop(session);
+        drop((lease, session, place));
         auth.observer().socket_closed(client_code);
         tracing::debug!(
             route = %route,

@@ -162,3 +162,20 @@ async fn a_slow_reader_slows_the_upstream_and_loses_nothing() {
     assert_eq!(upstream.flooded.load(Ordering::Relaxed), COUNT * SIZE);
     echo_ok(&mut ws).await;
 }
+
+#[tokio::test]
+async fn an_upstream_socket_takes_a_connection_place_so_the_file_limit_holds() {
+    let (server, upstream) = proxied(|c| c.limits.max_connections = 3).await;
+    let token = server.forge(|_| {});
+    // One proxied connection takes two places: the client's and the upstream's.
+    let (mut first, _) = server.ws(&format!("/chat?token={token}"), &[]).await.expect("101");
+    echo_ok(&mut first).await;
+    let full = rejected(server.ws(&format!("/chat?token={token}"), &[]).await).await;
+    full.assert(503, "unavailable");
+    assert_eq!(upstream.handshakes().len(), 1, "no upstream socket was opened past the cap");
+    first.close(None).await.expect("close");
+    assert_eq!(upstream.closes(1).await.len(), 1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (mut again, _) = server.ws(&format!("/chat?token={token}"), &[]).await.expect("101");
+    echo_ok(&mut again).await;
+}
