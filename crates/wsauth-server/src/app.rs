@@ -126,6 +126,8 @@ impl Application {
         let accounts =
             Accounts::new(stores.accounts.clone(), HashingLimits::server(limits.password_queue));
         warn_about_case_duplicates(&accounts).await?;
+        let proxies = crate::proxy::Proxies::build(&config.proxy, auth.socket_limits())
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         let shutdown = CancellationToken::new();
         let peers: Arc<dyn Peers> = match (&cluster, shared) {
             (Some(cluster), Some(shared)) => {
@@ -155,6 +157,7 @@ impl Application {
             admin,
             revocations: revocations.clone(),
             metrics,
+            proxies,
         };
         Ok(Self { listener, internal, addr, state, revocations })
     }
@@ -211,6 +214,7 @@ impl Application {
             tokio::spawn(serve::serve(internal, router, policy(), shutdown.clone()));
         }
         let policy = policy();
+        state.proxies.count_upstreams_in(policy.slots().clone());
         // Live sockets see the same cancellation and send their 1001 while
         // the HTTP connections drain; both are held to one deadline.
         let began = serve::serve(listener, routes::router(state), policy, shutdown).await;

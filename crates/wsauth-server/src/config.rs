@@ -96,6 +96,8 @@ pub struct Config {
     /// Default: none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trusted_issuers: Vec<crate::trusted_issuers::TrustedIssuerConfig>,
+    /// Proxied WebSocket routes (`[[proxy]]`). Default: none.
+    pub proxy: Vec<crate::proxy::ProxyRoute>,
 }
 
 /// How log lines are written.
@@ -353,6 +355,7 @@ impl Default for Config {
             redis_prefix: wsauth_redis::Prefix::default().as_str().to_owned(),
             limits: Limits::default(),
             trusted_issuers: Vec::new(),
+            proxy: Vec::new(),
         }
     }
 }
@@ -455,6 +458,16 @@ pub struct Overrides {
     #[arg(long, global = true, env = "WSAUTH_REDIS_PREFIX")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis_prefix: Option<String>,
+    /// A proxied WebSocket route, PATH=UPSTREAM (repeatable; replaces the file's [[proxy]] tables).
+    #[arg(
+        long = "proxy",
+        global = true,
+        env = "WSAUTH_PROXY",
+        value_delimiter = ',',
+        value_parser = crate::proxy::ProxyRoute::parse_flag
+    )]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub proxy: Vec<crate::proxy::ProxyRoute>,
 }
 
 /// The longest connection timeout accepted, seconds (a day).
@@ -618,6 +631,8 @@ impl Config {
         }
         self.database()?;
         self.redis_prefix()?;
+        let own = crate::proxy::OwnPaths::new(crate::routes::own_paths());
+        crate::proxy::settings::validate(&self.proxy, &own).map_err(ConfigError::Invalid)?;
         if self.leeway < 0 {
             return Err(ConfigError::Invalid("leeway must not be negative".into()));
         }

@@ -14,6 +14,7 @@ pub mod health;
 pub mod keyfile;
 pub mod metrics;
 pub mod propagate;
+pub mod proxy;
 pub mod revocations;
 mod routes;
 mod serve;

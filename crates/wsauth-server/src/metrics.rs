@@ -33,9 +33,13 @@ pub const RATE_LIMITED: &str = "wsauth_rate_limited_total";
 /// 1 when a configured store answers, 0 when not: `backend`.
 pub const BACKEND_UP: &str = "wsauth_backend_up";
 
+/// Proxied handshakes refused with 502 because the upstream could not be
+/// opened: `route` (a configured path), `error`.
+pub const PROXY_UPSTREAM_FAILURES: &str = "wsauth_proxy_upstream_failures_total";
+
 /// Close codes with a meaning of their own (docs/protocol.md); others are `other`.
-const CLOSE_CODES: [u16; 14] =
-    [1000, 1001, 1002, 1005, 1006, 1007, 1008, 1009, 1013, 4001, 4003, 4401, 4403, 4408];
+const CLOSE_CODES: [u16; 15] =
+    [1000, 1001, 1002, 1005, 1006, 1007, 1008, 1009, 1011, 1013, 4001, 4003, 4401, 4403, 4408];
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -223,4 +227,10 @@ pub fn backend_up(backend: &'static str, up: bool) {
 pub fn set_live(live_sockets: usize, pending_auth: usize) {
     metrics::gauge!(LIVE_SOCKETS).set(live_sockets as f64);
     metrics::gauge!(PENDING_AUTH).set(pending_auth as f64);
+}
+
+/// Counts a proxied handshake whose upstream could not be opened.
+pub fn proxy_upstream_failed(route: &str, error: &'static str) {
+    metrics::counter!(PROXY_UPSTREAM_FAILURES, "route" => route.to_owned(), "error" => error)
+        .increment(1);
 }

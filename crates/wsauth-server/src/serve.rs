@@ -59,6 +59,12 @@ impl ConnectionPolicy {
         }
     }
 
+    /// The connection places: proxied routes count their upstream sockets
+    /// in them too.
+    pub(crate) fn slots(&self) -> &ClientSlots {
+        &self.slots
+    }
+
     /// A place for a connection from `peer`, unless its address opens
     /// connections faster than its rate. A trusted proxy speaks for many
     /// clients, so it counts against the total only.

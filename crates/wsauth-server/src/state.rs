@@ -38,6 +38,8 @@ pub struct AppState {
     /// Password attempts per client address (in this process, or shared
     /// by the cluster's nodes).
     pub password_attempts: Arc<dyn wsauth::AttemptLimiter>,
+    /// The proxied routes' shared state (refresh handles).
+    pub proxies: crate::proxy::Proxies,
 }
 
 impl FromRef<AppState> for WsAuth {

@@ -61,7 +61,8 @@ pub use issuers::{
 pub use issuers::{HttpFetchSettings, HttpKeySource, JwksLocation};
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN, generate_key_material};
 pub use live::{
-    Incoming, Kick, LiveConfig, LiveSession, LiveSessions, LiveSocket, Outbox, RevocationEvent,
+    Incoming, Kick, LiveConfig, LiveSession, LiveSessions, LiveSocket, Outbox, RebindError,
+    RevocationEvent, SessionBinding,
 };
 pub use observe::{HandshakeOutcome, Limit, NoObserver, Observer};
 pub use rate::{AddressLimiter, TokenBucket};
@@ -71,7 +72,7 @@ pub use ticket::{MemoryTicketStore, TicketAdmission, TicketDigest, TicketStore};
 pub use token::{
     IssueError, IssueOptions, IssuedToken, MAX_TOKEN_LEN, TokenAuthority, TokenSettings,
 };
-pub use ws::{Access, Fresh, Optional, Refresh, Requirement, WsGuard};
+pub use ws::{Access, Fresh, GuardedUpgrade, Optional, Refresh, Requirement, WsGuard};
 
 /// Calls that weaken security, fenced off so that they are never used by accident.
 pub mod dangerous {

@@ -130,6 +130,28 @@ impl<R: Requirement> WsGuard<R> {
     pub fn into_parts(self) -> (WebSocketUpgrade, R::Output) {
         (self.upgrade, self.auth)
     }
+
+    /// Hands back the upgrade, the outcome and the socket's registration,
+    /// for a caller that runs the socket itself (a relay to another
+    /// server): keep the [`LiveSession`] for as long as the socket is open
+    /// and close it when [`LiveSession::ended`] completes.
+    pub fn into_live_parts(self) -> GuardedUpgrade<R::Output> {
+        GuardedUpgrade { upgrade: self.upgrade, auth: self.auth, session: self.session }
+    }
+}
+
+/// An accepted handshake taken apart ([`WsGuard::into_live_parts`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct GuardedUpgrade<T> {
+    /// The upgrade, with the limits and the `wsauth` subprotocol (when a
+    /// bearer entry was offered) already set.
+    pub upgrade: WebSocketUpgrade,
+    /// The outcome of the check.
+    pub auth: T,
+    /// The socket's place in the live registry, for every authenticated
+    /// outcome: dropping it unregisters the socket.
+    pub session: Option<LiveSession>,
 }
 
 impl<R: Requirement<Output = Authenticated>> WsGuard<R> {

@@ -4,7 +4,13 @@
 //!
 //! ```text
 //! bench-baseline --listen 127.0.0.1:0 --hmac-secret "$SECRET"
+//! bench-baseline --listen 127.0.0.1:9001 --hmac-secret "$SECRET" --behind-wsauth
 //! ```
+//!
+//! With `--behind-wsauth` it is the upstream of a wsauth `[[proxy]]` route:
+//! a handshake carrying `X-Wsauth-Sub` (which only the proxy sets) is
+//! accepted without a token, so proxied and direct echo can be compared
+//! against the same server.
 
 use anyhow::Context;
 use clap::Parser;
@@ -30,6 +36,17 @@ struct Args {
     /// HS256 secret the `?token=` JWT must be signed with.
     #[arg(long, env = "BENCH_HMAC_SECRET", hide_env_values = true)]
     hmac_secret: String,
+    /// Also accept handshakes that carry `X-Wsauth-Sub` and no token: this
+    /// server is then the upstream of a wsauth proxy route.
+    #[arg(long)]
+    behind_wsauth: bool,
+}
+
+/// Whether a handshake without a token is accepted on the proxy's word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Identity {
+    TokenOnly,
+    OrProxyHeader,
 }
 
 const WELCOME: &str = r#"{"type":"welcome"}"#;
@@ -60,9 +77,12 @@ fn unauthorized() -> ErrorResponse {
 
 // The handshake callback's error type is fixed by tungstenite.
 #[allow(clippy::result_large_err)]
-async fn serve_connection(stream: TcpStream, verifier: Arc<Verifier>) {
+async fn serve_connection(stream: TcpStream, verifier: Arc<Verifier>, identity: Identity) {
     let _ = stream.set_nodelay(true);
     let check = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+        if identity == Identity::OrProxyHeader && req.headers().contains_key("x-wsauth-sub") {
+            return Ok(resp);
+        }
         match token_from_query(req.uri().query()) {
             Some(token) if verifier.verify(&token).is_some() => Ok(resp),
             _ => Err(unauthorized()),
@@ -96,6 +116,7 @@ async fn main() -> anyhow::Result<()> {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let listen = wsauth_bench::loopback::require(args.listen)?;
     let verifier = Arc::new(Verifier::new(&args.hmac_secret));
+    let identity = if args.behind_wsauth { Identity::OrProxyHeader } else { Identity::TokenOnly };
     let listener =
         TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;
@@ -108,7 +129,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    tokio::spawn(serve_connection(stream, Arc::clone(&verifier)));
+                    tokio::spawn(serve_connection(stream, Arc::clone(&verifier), identity));
                 }
                 Err(e) => {
                     // Out of file descriptors or similar: back off instead of spinning.

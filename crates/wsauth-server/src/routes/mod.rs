@@ -7,6 +7,7 @@ mod cookie;
 mod meta;
 mod openapi;
 mod ops;
+mod proxy_refresh;
 mod verify;
 mod ws;
 
@@ -39,7 +40,8 @@ fn resources() -> Resources {
             .merge(meta::router())
             .merge(ops::health_router())
             .merge(verify::router())
-            .merge(ws::router()),
+            .merge(ws::router())
+            .merge(proxy_refresh::router()),
         internal: ops::metrics_router().merge(admin::router()),
     }
 }
@@ -53,12 +55,19 @@ pub(crate) fn router(state: AppState) -> Router {
         public = public.merge(internal);
     }
     Router::from(public)
+        .merge(state.proxies.router())
         .layer(DefaultBodyLimit::max(16 * 1024))
         .layer(RequestBodyDeadlineLayer::new(body_deadline))
         .layer(telemetry::sensitive_response_headers())
         .layer(telemetry::access_log())
         .layer(telemetry::sensitive_request_headers())
         .with_state(state)
+}
+
+/// The paths of every route the server serves itself (which no proxy
+/// route may take), from the OpenAPI document every route is described in.
+pub(crate) fn own_paths() -> Vec<String> {
+    openapi::document().paths.paths.keys().cloned().collect()
 }
 
 /// The router of the internal address (`metrics_listen`): `/metrics` and

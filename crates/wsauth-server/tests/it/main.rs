@@ -5,6 +5,7 @@
 mod binary;
 mod databases;
 mod jwks_provider;
+mod proxy_upstream;
 mod redis_servers;
 mod support;
 
@@ -35,6 +36,9 @@ mod logs;
 mod openapi;
 mod operations;
 mod postgres;
+mod proxy;
+mod proxy_lifecycle;
+mod proxy_tls;
 mod restarts;
 mod seed_regressions;
 mod sessions;

@@ -11,7 +11,7 @@ pub(crate) mod frames;
 mod registry;
 mod socket;
 
-pub use registry::{Kick, LiveSession, LiveSessions};
+pub use registry::{Kick, LiveSession, LiveSessions, RebindError, SessionBinding};
 pub(crate) use socket::close_socket;
 pub use socket::{Incoming, LiveSocket, Outbox};
 

@@ -287,31 +287,107 @@ impl LiveSession {
     /// Binds the socket to new claims (in-band refresh): new `jti`, `iat`
     /// and deadline. Returns the new deadline in Unix seconds.
     pub(crate) fn rebind(&self, claims: &Claims) -> Option<i64> {
-        let inner = self.registry.upgrade()?;
-        let sessions = LiveSessions { inner };
-        let deadline = sessions.deadline_for(claims);
-        let deadline_ms = deadline.saturating_mul(1000);
-        let mut state = sessions.lock();
-        let entry = state.sessions.get_mut(&self.id)?;
-        // A socket already ended by the registry stays ended.
-        entry.kick.as_ref()?;
-        let (old_deadline, old_jti) = (entry.deadline_ms, std::mem::take(&mut entry.jti));
-        entry.jti = claims.jti.clone();
-        entry.sid = claims.sid.clone();
-        entry.iat = claims.iat;
-        entry.deadline_ms = deadline_ms;
-        state.deadlines.remove(&(old_deadline, self.id));
-        state.deadlines.insert((deadline_ms, self.id));
-        if let Some(ids) = state.by_jti.get_mut(&old_jti) {
-            ids.retain(|x| *x != self.id);
-            if ids.is_empty() {
-                state.by_jti.remove(&old_jti);
-            }
+        rebind_entry(&self.registry, self.id, claims)
+    }
+
+    /// Completes when the registry ends this socket: 4001 at its deadline,
+    /// 4003 on a revocation, 1001 if the registry itself is gone; with the
+    /// instant it did. For callers that run a socket themselves (a relay)
+    /// instead of through a [`LiveSocket`](crate::LiveSocket). Cancel-safe.
+    pub async fn ended(&mut self) -> (Kick, Instant) {
+        let gone = Kick { code: close_code::GOING_AWAY, reason: "session ended" };
+        (&mut self.kicked).await.unwrap_or((gone, Instant::now()))
+    }
+
+    /// A second handle on this socket's registration, for another task
+    /// (an out-of-band refresh): it can rebind the socket to a new token,
+    /// but does not keep it registered.
+    #[must_use]
+    pub fn binding(&self) -> SessionBinding {
+        SessionBinding { id: self.id, registry: self.registry.clone() }
+    }
+}
+
+/// Moves socket `id` to new claims: new `jti`, `sid`, `iat` and deadline.
+/// `None` when the socket is gone or already ended.
+fn rebind_entry(registry: &Weak<Registry>, id: u64, claims: &Claims) -> Option<i64> {
+    let inner = registry.upgrade()?;
+    let sessions = LiveSessions { inner };
+    let deadline = sessions.deadline_for(claims);
+    let deadline_ms = deadline.saturating_mul(1000);
+    let mut state = sessions.lock();
+    let entry = state.sessions.get_mut(&id)?;
+    // A socket already ended by the registry stays ended.
+    entry.kick.as_ref()?;
+    let (old_deadline, old_jti) = (entry.deadline_ms, std::mem::take(&mut entry.jti));
+    entry.jti = claims.jti.clone();
+    entry.sid = claims.sid.clone();
+    entry.iat = claims.iat;
+    entry.deadline_ms = deadline_ms;
+    state.deadlines.remove(&(old_deadline, id));
+    state.deadlines.insert((deadline_ms, id));
+    if let Some(ids) = state.by_jti.get_mut(&old_jti) {
+        ids.retain(|x| *x != id);
+        if ids.is_empty() {
+            state.by_jti.remove(&old_jti);
         }
-        state.by_jti.entry(claims.jti.clone()).or_default().push(self.id);
-        drop(state);
-        sessions.inner.wake.notify_one();
-        Some(deadline)
+    }
+    state.by_jti.entry(claims.jti.clone()).or_default().push(id);
+    drop(state);
+    sessions.inner.wake.notify_one();
+    Some(deadline)
+}
+
+/// Another task's handle on a registered socket (see
+/// [`LiveSession::binding`]): it rebinds the socket to a new access token
+/// of the same subject. Dropping it changes nothing.
+#[derive(Debug, Clone)]
+pub struct SessionBinding {
+    id: u64,
+    registry: Weak<Registry>,
+}
+
+/// Why [`SessionBinding::rebind`] did not move a socket to a new token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RebindError {
+    /// The socket has closed, or the registry has already ended it.
+    #[error("the socket has ended")]
+    Ended,
+    /// The token is for another subject than the socket's.
+    #[error("the token is for another subject")]
+    OtherSubject,
+    /// The new token is revoked, or its revocation could not be checked:
+    /// the socket was ended with 4003, as a [`LiveSocket`](crate::LiveSocket) does.
+    #[error(transparent)]
+    Refused(AuthError),
+}
+
+impl SessionBinding {
+    /// Binds the socket to `claims` (verified access-token claims of the
+    /// socket's own subject): new `jti`, `sid`, `iat` and deadline. Then it
+    /// checks the new token's revocation, rebound first as everywhere else,
+    /// so a revocation landing in between ends the socket with 4003.
+    /// Returns the new deadline in Unix seconds.
+    pub async fn rebind(&self, auth: &crate::WsAuth, claims: &Claims) -> Result<i64, RebindError> {
+        let inner = self.registry.upgrade().ok_or(RebindError::Ended)?;
+        let sessions = LiveSessions { inner };
+        let same_subject = sessions
+            .lock()
+            .sessions
+            .get(&self.id)
+            .filter(|entry| entry.kick.is_some())
+            .map(|entry| entry.sub == claims.sub)
+            .ok_or(RebindError::Ended)?;
+        if !same_subject {
+            return Err(RebindError::OtherSubject);
+        }
+        let deadline = rebind_entry(&self.registry, self.id, claims).ok_or(RebindError::Ended)?;
+        if let Err(e) = auth.check_revoked(claims).await {
+            sessions.lock().kick(self.id, REVOKED);
+            return Err(RebindError::Refused(e));
+        }
+        Ok(deadline)
     }
 }
 

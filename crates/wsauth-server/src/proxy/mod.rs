@@ -1,0 +1,230 @@
+//! The authenticating proxy: `[[proxy]]` routes whose handshakes are
+//! authenticated exactly as `/ws` is (the library's `WsGuard`), then
+//! relayed to an upstream WebSocket server that never sees the credential.
+//!
+//! The order, top to bottom in [`proxy`]: the guard's checks (rate,
+//! credential, Origin, verification, registration, revocation) -> the
+//! refresh handle -> open the upstream (502 if it cannot be reached or
+//! refuses) -> the client's `101` with the upstream's subprotocol -> the
+//! relay (`relay.rs`) until either side closes or the registry ends it.
+
+mod handles;
+mod relay;
+pub mod settings;
+mod upstream;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get};
+use std::sync::Arc;
+use wsauth::{Access, AuthError, Fresh, Optional, Requirement, SocketLimits, WsGuard};
+
+pub(crate) use handles::{Bound, Deadline, RefreshHandles};
+pub use settings::{IdentityHeader, OwnPaths, ProxyCheck, ProxyRoute};
+
+use crate::error::ErrorBody;
+use crate::routes::ClientIp;
+use crate::state::AppState;
+use handles::HandleRefused;
+use upstream::{HANDLE_QUERY, Upstream, UpstreamError, UpstreamRequest};
+
+/// The configured proxy routes, and the refresh handles of their open
+/// sockets. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Proxies {
+    targets: Arc<Vec<Arc<Target>>>,
+    pub(crate) handles: RefreshHandles,
+    /// The server's connection places (`max_connections`), set when it
+    /// starts serving: each upstream socket takes one, so two file
+    /// descriptors per proxied connection stay under the cap.
+    places: Arc<std::sync::OnceLock<wsauth::ClientSlots>>,
+}
+
+impl Proxies {
+    /// Prepares every route (validated with the configuration); a CA file
+    /// that cannot be read is an error here, at start.
+    pub fn build(routes: &[ProxyRoute], limits: &SocketLimits) -> Result<Self, String> {
+        let targets = routes
+            .iter()
+            .map(|route| {
+                Ok(Arc::new(Target {
+                    path: route.path.clone(),
+                    check: route.check,
+                    upstream: Upstream::new(route, limits)?,
+                }))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Self {
+            targets: Arc::new(targets),
+            handles: RefreshHandles::default(),
+            places: Arc::default(),
+        })
+    }
+
+    /// Counts upstream sockets in the server's connection places.
+    pub(crate) fn count_upstreams_in(&self, places: wsauth::ClientSlots) {
+        let _ = self.places.set(places);
+    }
+
+    /// A connection place for one upstream socket (against the total only:
+    /// the client's own connection already counts for its address).
+    fn upstream_place(&self) -> Result<Option<wsauth::ClientSlot>, crate::error::ApiError> {
+        match self.places.get() {
+            Some(places) => {
+                places.try_acquire(None).map(Some).map_err(|_| crate::error::ApiError::Unavailable)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The router of every configured proxy route.
+    pub(crate) fn router(&self) -> Router<AppState> {
+        let mut router = Router::new();
+        for target in self.targets.iter() {
+            let method = match target.check {
+                ProxyCheck::Access => handler::<Access>(target.clone()),
+                ProxyCheck::Fresh => handler::<Fresh>(target.clone()),
+                ProxyCheck::Optional => handler::<Optional>(target.clone()),
+            };
+            router = router.route(&target.path, method);
+        }
+        router
+    }
+}
+
+/// One configured route, ready to serve.
+#[derive(Debug)]
+struct Target {
+    path: String,
+    check: ProxyCheck,
+    upstream: Upstream,
+}
+
+fn handler<R: Requirement>(target: Arc<Target>) -> MethodRouter<AppState> {
+    get(
+        move |State(state): State<AppState>,
+              ClientIp(ip): ClientIp,
+              headers: HeaderMap,
+              uri: Uri,
+              guard: WsGuard<R>| {
+            let target = target.clone();
+            async move {
+                let client = Client { headers: &headers, query: uri.query(), ip };
+                proxy(state, &target, client, guard).await
+            }
+        },
+    )
+}
+
+/// The client's handshake as the upstream request is made from it.
+struct Client<'a> {
+    headers: &'a HeaderMap,
+    query: Option<&'a str>,
+    ip: Option<std::net::IpAddr>,
+}
+
+/// An authenticated handshake: open the upstream, then upgrade and relay.
+async fn proxy<R: Requirement>(
+    state: AppState,
+    target: &Target,
+    client: Client<'_>,
+    guard: WsGuard<R>,
+) -> Response {
+    let parts = guard.into_live_parts();
+    let (mut upgrade, session) = (parts.upgrade, parts.session);
+    let claims = R::authenticated(&parts.auth).map(|a| a.claims.clone());
+    let deadline = claims.as_ref().map(|c| Deadline::new(state.auth.live().deadline_for(c)));
+    let lease = match (handle_of(client.query), &session, &claims, &deadline) {
+        (Err(e), ..) => return e.into_response(),
+        (Ok(Some(handle)), Some(session), Some(claims), Some(deadline)) => {
+            let bound = Bound { binding: session.binding(), deadline: deadline.clone() };
+            match state.proxies.handles.claim(&claims.sub, &handle, bound) {
+                Ok(lease) => Some(lease),
+                Err(HandleRefused::Malformed) => {
+                    return AuthError::BadHandshake(
+                        "wsauth_handle must be 22 to 128 characters of A-Z a-z 0-9 - _",
+                    )
+                    .into_response();
+                }
+                Err(HandleRefused::InUse) => {
+                    return AuthError::BadHandshake("wsauth_handle is already in use")
+                        .into_response();
+                }
+            }
+        }
+        _ => None,
+    };
+    let place = match state.proxies.upstream_place() {
+        Ok(place) => place,
+        Err(e) => return e.into_response(),
+    };
+    let request = UpstreamRequest {
+        headers: client.headers,
+        query: client.query,
+        claims: claims.as_ref(),
+        names: state.auth.names(),
+        client_ip: client.ip,
+    };
+    let (upstream, chosen) = match target.upstream.open(request).await {
+        Ok(opened) => opened,
+        Err(e) => {
+            crate::metrics::proxy_upstream_failed(&target.path, upstream_error_code(&e));
+            return bad_gateway(&e);
+        }
+    };
+    if let Some(chosen) = chosen {
+        upgrade.set_selected_protocol(chosen);
+    }
+    let relay = relay::Relay {
+        upstream,
+        session,
+        deadline,
+        auth: state.auth.clone(),
+        shutdown: state.shutdown.clone(),
+        route: target.path.clone(),
+        sub: claims.map(|c| c.sub),
+        lease,
+        place,
+    };
+    let tracker = state.sockets.clone();
+    upgrade.on_upgrade(move |socket| {
+        tracker.track_future(async move {
+            relay.run(socket).await;
+        })
+    })
+}
+
+/// The `wsauth_handle` query parameter, if any; two different values are a
+/// malformed handshake.
+fn handle_of(query: Option<&str>) -> Result<Option<String>, AuthError> {
+    let mut found: Option<String> = None;
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if key == HANDLE_QUERY {
+            match &found {
+                Some(previous) if *previous != value => {
+                    return Err(AuthError::BadHandshake("More than one wsauth_handle"));
+                }
+                _ => found = Some(value.into_owned()),
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn upstream_error_code(error: &UpstreamError) -> &'static str {
+    match error {
+        UpstreamError::Unreachable => "upstream_unreachable",
+        UpstreamError::Refused => "upstream_refused",
+    }
+}
+
+/// 502 with the error body, before any upgrade.
+fn bad_gateway(error: &UpstreamError) -> Response {
+    let body =
+        ErrorBody { detail: error.to_string(), error: upstream_error_code(error).to_owned() };
+    let mut response = (StatusCode::BAD_GATEWAY, axum::Json(body)).into_response();
+    response.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}

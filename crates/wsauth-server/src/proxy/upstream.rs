@@ -1,0 +1,349 @@
+//! The upstream hop: the request the upstream receives (identity added,
+//! the client's credential and spoofed identity removed) and opening it.
+
+use axum::http::Uri;
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use base64::Engine;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use wsauth::{Claims, CredentialNames, SocketLimits};
+
+use super::settings::{IdentityHeader, ProxyRoute};
+
+/// An open upstream socket.
+pub(crate) type UpstreamSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The query parameter a client names its socket with, for out-of-band
+/// refresh (`POST /auth/proxy/refresh`). Never forwarded.
+pub(crate) const HANDLE_QUERY: &str = "wsauth_handle";
+
+/// Headers never copied from the client: this hop's own handshake and
+/// connection headers, the credential, and forwarding headers (replaced by
+/// wsauth's own `X-Forwarded-For`).
+const NOT_FORWARDED: [&str; 22] = [
+    "host",
+    "connection",
+    "upgrade",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "content-length",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-extensions",
+    "sec-websocket-accept",
+    "sec-websocket-protocol",
+    "authorization",
+    "cookie",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
+];
+
+/// One configured upstream, ready to be dialled.
+pub(crate) struct Upstream {
+    uri: Uri,
+    connector: Option<Connector>,
+    connect_timeout: Duration,
+    config: WebSocketConfig,
+    identity: Vec<IdentityHeader>,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream").field("uri", &self.uri).finish_non_exhaustive()
+    }
+}
+
+/// Why the upstream socket could not be opened: the client gets 502.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum UpstreamError {
+    /// No connection, TLS failure, or no answer within the connect timeout.
+    #[error("the upstream cannot be reached")]
+    Unreachable,
+    /// The upstream answered the handshake with something other than 101.
+    #[error("the upstream refused the WebSocket handshake")]
+    Refused,
+}
+
+impl Upstream {
+    /// Prepares `route` (already validated), with the hop's buffer and
+    /// message limits: the upstream is held to the same bounds as clients.
+    pub(crate) fn new(route: &ProxyRoute, limits: &SocketLimits) -> Result<Self, String> {
+        let uri = route.upstream_uri()?;
+        let connector = match (&route.ca_file, uri.scheme_str()) {
+            (Some(file), _) => Some(Connector::Rustls(Arc::new(client_config(file)?))),
+            (None, Some("wss")) => None, // the public web roots
+            _ => Some(Connector::Plain),
+        };
+        let config = WebSocketConfig::default()
+            .read_buffer_size(limits.read_buffer_size)
+            .write_buffer_size(limits.write_buffer_size)
+            .max_write_buffer_size(limits.max_write_buffer_size)
+            .max_message_size(Some(limits.max_message_size))
+            .max_frame_size(Some(limits.max_frame_size));
+        Ok(Self {
+            uri,
+            connector,
+            connect_timeout: Duration::from_secs(route.connect_timeout),
+            config,
+            identity: route.identity_headers.clone(),
+        })
+    }
+
+    /// The upstream's address for logs: scheme, host and path, no query.
+    pub(crate) fn display(&self) -> String {
+        let scheme = self.uri.scheme_str().unwrap_or("ws");
+        let authority = self.uri.authority().map_or("", |a| a.as_str());
+        format!("{scheme}://{authority}{}", self.uri.path())
+    }
+
+    /// Opens the upstream socket within the connect timeout; returns it and
+    /// the subprotocol the upstream chose (one the client offered).
+    pub(crate) async fn open(
+        &self,
+        request: UpstreamRequest<'_>,
+    ) -> Result<(UpstreamSocket, Option<HeaderValue>), UpstreamError> {
+        let request = self.request(request).map_err(|_| UpstreamError::Unreachable)?;
+        let connect = tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(self.config),
+            true,
+            self.connector.clone(),
+        );
+        match tokio::time::timeout(self.connect_timeout, connect).await {
+            Ok(Ok((socket, response))) => {
+                let chosen = response.headers().get(header::SEC_WEBSOCKET_PROTOCOL).cloned();
+                Ok((socket, chosen))
+            }
+            Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => {
+                tracing::warn!(upstream = %self.display(), status = %response.status(), "upstream refused a proxied handshake");
+                Err(UpstreamError::Refused)
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(upstream = %self.display(), error = %e, "upstream unreachable");
+                Err(UpstreamError::Unreachable)
+            }
+            Err(_) => {
+                tracing::warn!(upstream = %self.display(), "upstream did not answer within connect_timeout");
+                Err(UpstreamError::Unreachable)
+            }
+        }
+    }
+
+    /// The handshake request the upstream receives.
+    fn request(
+        &self,
+        input: UpstreamRequest<'_>,
+    ) -> Result<axum::http::Request<()>, Box<dyn std::error::Error>> {
+        let uri = with_query(&self.uri, &forwarded_query(input.query, input.names))?;
+        let mut request = uri.into_client_request()?;
+        let headers = request.headers_mut();
+        copy_client_headers(input.headers, headers);
+        if let Some(cookie) = forwarded_cookies(input.headers, input.names) {
+            headers.insert(header::COOKIE, cookie);
+        }
+        if let Some(ip) = input.client_ip {
+            headers.insert("x-forwarded-for", HeaderValue::from_str(&ip.to_string())?);
+        }
+        let protocols = app_subprotocols(input.headers, &input.names.subprotocol);
+        if !protocols.is_empty() {
+            headers.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_str(&protocols)?);
+        }
+        if let Some(claims) = input.claims {
+            for wanted in &self.identity {
+                let value = match wanted {
+                    IdentityHeader::Sub => HeaderValue::from_bytes(claims.sub.as_bytes())?,
+                    IdentityHeader::Claims => {
+                        let json = serde_json::to_vec(claims)?;
+                        let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
+                        HeaderValue::from_str(&encoded)?
+                    }
+                };
+                headers.insert(HeaderName::from_static(wanted.name()), value);
+            }
+        }
+        Ok(request)
+    }
+}
+
+/// What the upstream request is made from.
+pub(crate) struct UpstreamRequest<'a> {
+    /// The client's handshake headers.
+    pub(crate) headers: &'a HeaderMap,
+    /// The client's query string.
+    pub(crate) query: Option<&'a str>,
+    /// The verified claims; `None` on an optional route without a credential.
+    pub(crate) claims: Option<&'a Claims>,
+    /// Where credentials travel (query parameters, cookies, subprotocol).
+    pub(crate) names: &'a CredentialNames,
+    /// The client's address as wsauth sees it.
+    pub(crate) client_ip: Option<IpAddr>,
+}
+
+/// Copies the client's end-to-end headers, leaving out this hop's own, the
+/// credential, forwarding headers and every `X-Wsauth-*` header.
+fn copy_client_headers(from: &HeaderMap, to: &mut HeaderMap) {
+    for (name, value) in from {
+        let lower = name.as_str();
+        if NOT_FORWARDED.contains(&lower)
+            || lower.starts_with("x-wsauth-")
+            || lower == "x-csrf-token"
+        {
+            continue;
+        }
+        to.append(name.clone(), value.clone());
+    }
+}
+
+/// The client's cookies without the token and CSRF cookies.
+fn forwarded_cookies(headers: &HeaderMap, names: &CredentialNames) -> Option<HeaderValue> {
+    let auth = [
+        &names.access_cookie,
+        &names.refresh_cookie,
+        &names.access_csrf_cookie,
+        &names.refresh_csrf_cookie,
+    ];
+    let kept: Vec<&str> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .filter(|pair| {
+            let name = pair.split_once('=').map_or(*pair, |(n, _)| n).trim();
+            !auth.iter().any(|a| a.as_str() == name)
+        })
+        .collect();
+    if kept.is_empty() { None } else { HeaderValue::from_str(&kept.join("; ")).ok() }
+}
+
+/// The client's query without the credential parameters and the handle.
+fn forwarded_query(query: Option<&str>, names: &CredentialNames) -> String {
+    let dropped =
+        [names.token_query.as_str(), &names.ticket_query, &names.csrf_query, HANDLE_QUERY];
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if !dropped.contains(&key.as_ref()) {
+            out.append_pair(&key, &value);
+        }
+    }
+    out.finish()
+}
+
+/// The client's offered subprotocols without `wsauth` and bearer entries.
+fn app_subprotocols(headers: &HeaderMap, wsauth_name: &str) -> String {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && *p != wsauth_name)
+        .filter(|p| !p.get(..7).is_some_and(|prefix| prefix.eq_ignore_ascii_case("bearer.")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `base` with `extra` appended to its own query.
+fn with_query(base: &Uri, extra: &str) -> Result<Uri, axum::http::Error> {
+    let path = base.path();
+    let query = match (base.query(), extra.is_empty()) {
+        (Some(own), false) => format!("?{own}&{extra}"),
+        (Some(own), true) => format!("?{own}"),
+        (None, false) => format!("?{extra}"),
+        (None, true) => String::new(),
+    };
+    let mut parts = base.clone().into_parts();
+    parts.path_and_query = Some(format!("{path}{query}").parse()?);
+    Ok(Uri::from_parts(parts)?)
+}
+
+/// The certificate authorities in a PEM file.
+pub(crate) fn load_roots(file: &Path) -> Result<rustls::RootCertStore, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(file)
+        .map_err(|e| format!("cannot read ca_file {}: {e}", file.display()))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| format!("ca_file {}: {e}", file.display()))?;
+        roots.add(cert).map_err(|e| format!("ca_file {}: {e}", file.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("ca_file {} holds no certificate", file.display()));
+    }
+    Ok(roots)
+}
+
+fn client_config(file: &Path) -> Result<rustls::ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(load_roots(file)?)
+        .with_no_client_auth();
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_credential_parameters_and_the_handle_never_reach_the_upstream() {
+        let names = CredentialNames::default();
+        let query = "room=1&token=eyJ&%74oken=eyJ2&ticket=T&csrf_token=C&wsauth_handle=H&b=a%20b";
+        assert_eq!(forwarded_query(Some(query), &names), "room=1&b=a+b");
+        assert_eq!(forwarded_query(None, &names), "");
+    }
+
+    #[test]
+    fn auth_cookies_are_removed_and_the_others_kept() {
+        let names = CredentialNames::default();
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; access_token_cookie=eyJ; csrf_access_token=x"),
+        );
+        headers.append(header::COOKIE, HeaderValue::from_static("refresh_token_cookie=r; b=2"));
+        assert_eq!(forwarded_cookies(&headers, &names), Some(HeaderValue::from_static("a=1; b=2")));
+        headers.clear();
+        headers.append(header::COOKIE, HeaderValue::from_static("access_token_cookie=eyJ"));
+        assert_eq!(forwarded_cookies(&headers, &names), None);
+    }
+
+    #[test]
+    fn only_application_subprotocols_are_offered_upstream() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static("wsauth, Bearer.eyJ, chat.v2"),
+        );
+        headers.append(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("chat.v1"));
+        assert_eq!(app_subprotocols(&headers, "wsauth"), "chat.v2, chat.v1");
+    }
+
+    #[test]
+    fn the_client_query_joins_the_upstreams_own() {
+        let base: Uri = "ws://h:1/ws?fixed=1".parse().expect("uri");
+        assert_eq!(
+            with_query(&base, "a=2").expect("joined").to_string(),
+            "ws://h:1/ws?fixed=1&a=2"
+        );
+        let bare: Uri = "ws://h:1/ws".parse().expect("uri");
+        assert_eq!(with_query(&bare, "").expect("same").to_string(), "ws://h:1/ws");
+    }
+}
