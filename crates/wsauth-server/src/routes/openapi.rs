@@ -263,7 +263,7 @@ mod tests {
         let needles = bypasses();
         let mut offenders = Vec::new();
         // Proxied routes take their paths from the configuration, so the
-        // static document cannot list them (docs/front-door-proxy.md does).
+        // static document cannot list them (docs/front-door.md does).
         let configured = Path::new("src").join("proxy").join("mod.rs");
         for file in files.iter().filter(|f| !f.ends_with(&configured)) {
             let text = std::fs::read_to_string(file).expect("read a source file");
