@@ -2,15 +2,18 @@
 # The authenticating proxy's cost (BENCHMARKS.md, "The authenticating
 # proxy"): one Rust echo upstream (bench-baseline --behind-wsauth) reached
 # directly and through a wsauth [[proxy]] route, in alternating runs.
-#   1. echo round trips: 16 sockets, one echo in flight each, PAIRS pairs
-#      (direct, proxied); the p50s' ratio per pair and their median.
+#   1. echo round trips: CONNECTIONS sockets, one echo in flight each, PAIRS
+#      pairs (direct, proxied); the p50s' ratio per pair and their median.
+#      With one socket the p50 is the hop's latency; with 16 the servers'
+#      core is busy and the p50 mostly measures CPU per echo.
 #   2. memory: HOLD idle proxied connections, wsauth's RSS per connection
 #      (both of its sockets), and the upstream's for comparison.
 # The upstream and wsauth run on CPU 0, the generator on CPU 1.
 #
 #   bench/proxy.sh
 #
-# Environment: PAIRS [3], DURATION [10] seconds per echo run, HOLD [8000],
+# Environment: PAIRS [3], DURATION [10] seconds per echo run, CONNECTIONS
+# [1 16: each in turn], HOLD [8000],
 # CARGO_TARGET_DIR [target].
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,6 +22,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 PAIRS="${PAIRS:-3}"
 DURATION="${DURATION:-10}"
 HOLD="${HOLD:-8000}"
+CONNECTIONS="${CONNECTIONS:-1 16}"
 cargo build --release -q -p wsauth-bench -p wsauth-server --bins
 BENCH="$CARGO_TARGET_DIR/release/wsauth-bench"
 BASELINE="$CARGO_TARGET_DIR/release/bench-baseline"
@@ -53,7 +57,7 @@ start_pair() {
     > "$WORK/upstream.log" 2>&1 &
   UP_PID=$!; PIDS+=("$UP_PID")
   UP="$(address_in "$WORK/upstream.log")"
-  env WSAUTH_HMAC_SECRET="$SECRET" WSAUTH_LOG=warn WSAUTH_LIMITS_MESSAGE_RATE=0 \
+  env WSAUTH_HMAC_SECRET="$SECRET" WSAUTH_LOG=warn WSAUTH_LIMITS_MESSAGE_RATE=0 ${PROXY_ENV:-} \
     WSAUTH_LIMITS_HANDSHAKE_RATE=0 WSAUTH_LIMITS_CONNECTION_RATE=0 \
     WSAUTH_LIMITS_MAX_CONNECTIONS_PER_USER=100000 \
     taskset -c 0 "$WSAUTH" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" \
@@ -68,25 +72,27 @@ stop_pair() {
   rm -rf "$WORK/data"
 }
 
-echo_p50() { # URL LABEL: one echo run, prints its p50 in µs
-  taskset -c 1 "$BENCH" echo --url "$1" --hmac-secret "$SECRET" --connections 16 \
+echo_p50() { # URL LABEL SOCKETS: one echo run, prints its p50 in µs
+  taskset -c 1 "$BENCH" echo --url "$1" --hmac-secret "$SECRET" --connections "$3" \
     --duration "$DURATION" --label "$2" 2> /dev/null | tail -n 1 | tee -a "$WORK/echo.jsonl" |
     python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["rtt_us"]["p50"])'
 }
 
-echo "== echo round trips: $PAIRS pairs (direct, proxied), $DURATION s each" >&2
-start_pair
-echo_p50 "ws://$UP/" warmup > /dev/null; echo_p50 "ws://$PROXY/echo" warmup > /dev/null
-ratios=()
-for i in $(seq "$PAIRS"); do
-  direct="$(echo_p50 "ws://$UP/" direct)"
-  proxied="$(echo_p50 "ws://$PROXY/echo" proxied)"
-  ratio="$(python3 -c "print(f'{$proxied / $direct:.2f}')")"
-  ratios+=("$ratio")
-  echo "pair $i: direct p50 ${direct} µs, proxied p50 ${proxied} µs, ratio $ratio"
+for n in $CONNECTIONS; do
+  echo "== echo round trips on $n socket(s): $PAIRS pairs (direct, proxied), $DURATION s each" >&2
+  start_pair
+  echo_p50 "ws://$UP/" warmup "$n" > /dev/null; echo_p50 "ws://$PROXY/echo" warmup "$n" > /dev/null
+  ratios=()
+  for i in $(seq "$PAIRS"); do
+    direct="$(echo_p50 "ws://$UP/" direct "$n")"
+    proxied="$(echo_p50 "ws://$PROXY/echo" proxied "$n")"
+    ratio="$(python3 -c "print(f'{$proxied / $direct:.2f}')")"
+    ratios+=("$ratio")
+    echo "$n socket(s), pair $i: direct p50 ${direct} µs, proxied p50 ${proxied} µs, ratio $ratio"
+  done
+  python3 -c "import statistics,sys; print('$n socket(s): median ratio proxied/direct:', statistics.median(map(float, sys.argv[1:])))" "${ratios[@]}"
+  stop_pair
 done
-python3 -c "import statistics,sys; print('median ratio proxied/direct:', statistics.median(map(float, sys.argv[1:])))" "${ratios[@]}"
-stop_pair
 
 echo "== memory: $HOLD idle proxied connections" >&2
 start_pair
@@ -95,6 +101,8 @@ taskset -c 1 "$BENCH" hold --url "ws://$PROXY/echo" --hmac-secret "$SECRET" --us
   tail -n 1 | python3 -c '
 import json, sys
 r = json.loads(sys.stdin.read())
-print(f"wsauth: {r[\"kib_per_conn\"]} KiB per proxied connection (both sockets), "
-      f"RSS {r[\"rss_before_kib\"]} -> {r[\"rss_after_kib\"]} KiB, all held: {r[\"all_held_at_reading\"]}")'
+kib, before, after = r["kib_per_conn"], r["rss_before_kib"], r["rss_after_kib"]
+held = r["all_held_at_reading"]
+print(f"wsauth: {kib} KiB per proxied connection (both sockets), "
+      f"RSS {before} -> {after} KiB, all held: {held}")'
 stop_pair

@@ -9,6 +9,7 @@
 //! relay (`relay.rs`) until either side closes or the registry ends it.
 
 mod handles;
+mod io;
 mod relay;
 pub mod settings;
 mod upstream;

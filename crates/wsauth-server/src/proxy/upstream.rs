@@ -9,15 +9,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use wsauth::{Claims, CredentialNames, SocketLimits};
 
+use super::io::UpstreamIo;
 use super::settings::{IdentityHeader, ProxyRoute};
 
 /// An open upstream socket.
-pub(crate) type UpstreamSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type UpstreamSocket = WebSocketStream<UpstreamIo>;
 
 /// The query parameter a client names its socket with, for out-of-band
 /// refresh (`POST /auth/proxy/refresh`). Never forwarded.
@@ -54,7 +56,8 @@ const NOT_FORWARDED: [&str; 22] = [
 /// One configured upstream, ready to be dialled.
 pub(crate) struct Upstream {
     uri: Uri,
-    connector: Option<Connector>,
+    /// `None`: plain `ws://`.
+    tls: Option<TlsConnector>,
     connect_timeout: Duration,
     config: WebSocketConfig,
     identity: Vec<IdentityHeader>,
@@ -82,11 +85,12 @@ impl Upstream {
     /// message limits: the upstream is held to the same bounds as clients.
     pub(crate) fn new(route: &ProxyRoute, limits: &SocketLimits) -> Result<Self, String> {
         let uri = route.upstream_uri()?;
-        let connector = match (&route.ca_file, uri.scheme_str()) {
-            (Some(file), _) => Some(Connector::Rustls(Arc::new(client_config(file)?))),
-            (None, Some("wss")) => None, // the public web roots
-            _ => Some(Connector::Plain),
-        };
+        let tls = match (&route.ca_file, uri.scheme_str()) {
+            (Some(file), _) => Some(client_config(load_roots(file)?)?),
+            (None, Some("wss")) => Some(client_config(public_roots())?),
+            _ => None,
+        }
+        .map(|config| TlsConnector::from(Arc::new(config)));
         let config = WebSocketConfig::default()
             .read_buffer_size(limits.read_buffer_size)
             .write_buffer_size(limits.write_buffer_size)
@@ -95,7 +99,7 @@ impl Upstream {
             .max_frame_size(Some(limits.max_frame_size));
         Ok(Self {
             uri,
-            connector,
+            tls,
             connect_timeout: Duration::from_secs(route.connect_timeout),
             config,
             identity: route.identity_headers.clone(),
@@ -116,12 +120,10 @@ impl Upstream {
         request: UpstreamRequest<'_>,
     ) -> Result<(UpstreamSocket, Option<HeaderValue>), UpstreamError> {
         let request = self.request(request).map_err(|_| UpstreamError::Unreachable)?;
-        let connect = tokio_tungstenite::connect_async_tls_with_config(
-            request,
-            Some(self.config),
-            true,
-            self.connector.clone(),
-        );
+        let connect = async {
+            let io = self.connect().await.map_err(tokio_tungstenite::tungstenite::Error::Io)?;
+            tokio_tungstenite::client_async_with_config(request, io, Some(self.config)).await
+        };
         match tokio::time::timeout(self.connect_timeout, connect).await {
             Ok(Ok((socket, response))) => {
                 let chosen = response.headers().get(header::SEC_WEBSOCKET_PROTOCOL).cloned();
@@ -140,6 +142,21 @@ impl Upstream {
                 Err(UpstreamError::Unreachable)
             }
         }
+    }
+
+    /// A TCP connection to the upstream (no delay on small writes), with
+    /// TLS for `wss://`.
+    async fn connect(&self) -> std::io::Result<UpstreamIo> {
+        let invalid = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, what);
+        let host = self.uri.host().ok_or_else(|| invalid("no host"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let default_port = if self.tls.is_some() { 443 } else { 80 };
+        let tcp = TcpStream::connect((host, self.uri.port_u16().unwrap_or(default_port))).await?;
+        tcp.set_nodelay(true)?;
+        let Some(tls) = &self.tls else { return Ok(UpstreamIo::Plain(tcp)) };
+        let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+            .map_err(|_| invalid("not a TLS server name"))?;
+        Ok(UpstreamIo::Tls(Box::new(tls.connect(name, tcp).await?)))
     }
 
     /// The handshake request the upstream receives.
@@ -288,12 +305,17 @@ pub(crate) fn load_roots(file: &Path) -> Result<rustls::RootCertStore, String> {
     Ok(roots)
 }
 
-fn client_config(file: &Path) -> Result<rustls::ClientConfig, String> {
+/// The public web's roots, for a `wss://` upstream without `ca_file`.
+fn public_roots() -> rustls::RootCertStore {
+    rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() }
+}
+
+fn client_config(roots: rustls::RootCertStore) -> Result<rustls::ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
-        .with_root_certificates(load_roots(file)?)
+        .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(config)
 }
