@@ -175,7 +175,18 @@ async fn an_upstream_socket_takes_a_connection_place_so_the_file_limit_holds() {
     assert_eq!(upstream.handshakes().len(), 1, "no upstream socket was opened past the cap");
     first.close(None).await.expect("close");
     assert_eq!(upstream.closes(1).await.len(), 1);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let (mut again, _) = server.ws(&format!("/chat?token={token}"), &[]).await.expect("101");
+    // The places come back once the relay has ended, which the upstream's
+    // close only announces: polled until then (5 s at most).
+    let began = std::time::Instant::now();
+    let mut again = loop {
+        match server.ws(&format!("/chat?token={token}"), &[]).await {
+            Ok((ws, _)) => break ws,
+            Err(refused) if began.elapsed() < Duration::from_secs(5) => {
+                refused.assert(503, "unavailable");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(refused) => panic!("the places never came back: {refused:?}"),
+        }
+    };
     echo_ok(&mut again).await;
 }
