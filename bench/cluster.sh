@@ -18,6 +18,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 IDLE="${IDLE:-8000}"
 ROUNDS="${ROUNDS:-200}"
@@ -51,13 +53,7 @@ for name in a b c; do
     WSAUTH_LIMITS_MAX_CONNECTIONS_PER_USER=100000 \
     taskset -c 0 "$WSAUTH" serve --listen 127.0.0.1:0 --data-dir "$WORK/$name" > "$log" 2>&1 &
   PIDS+=($!)
-  addr=""
-  for _ in $(seq 600); do
-    addr="$(grep -om1 'listening on http://127\.0\.0\.1:[0-9]*' "$log" | sed 's#.*http://##' || true)"
-    [[ -n "$addr" ]] && break; sleep 0.1
-  done
-  [[ -n "$addr" ]] || { cat "$log" >&2; exit 1; }
-  ADDRS+=("$addr")
+  ADDRS+=("$(listening_address "$log")")
 done
 echo "nodes: ${ADDRS[*]} (database $DB)" >&2
 

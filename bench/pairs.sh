@@ -15,6 +15,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 PAIRS="${PAIRS:-5}"
 DURATION="${DURATION:-10}"
@@ -49,10 +51,7 @@ run() { # label env...
     WSAUTH_LIMITS_MAX_CONNECTIONS_PER_USER=100000 \
     taskset -c 0 "$WSAUTH" serve --listen 127.0.0.1:0 --data-dir "$data" > "$log" 2>&1 &
   pid=$!
-  for _ in $(seq 600); do
-    addr="$(grep -om1 'listening on http://127\.0\.0\.1:[0-9]*' "$log" | sed 's#.*http://##' || true)"
-    [[ -n "$addr" ]] && break; sleep 0.1
-  done
+  addr="$(listening_address "$log")"
   taskset -c 1 "$BENCH" handshake --url "ws://$addr/ws" --hmac-secret "$SECRET" --users 64 \
     --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup 1 --label "$label" \
     --server-pid "$pid" \

@@ -18,6 +18,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 PAIRS="${PAIRS:-3}"
 DURATION="${DURATION:-10}"
@@ -38,32 +40,20 @@ cleanup() {
 trap cleanup EXIT
 ulimit -n 65536 2> /dev/null || true
 
-# address_in LOG: waits for "listening on http://ADDR" in LOG and prints ADDR.
-address_in() {
-  for _ in $(seq 600); do
-    if grep -qom1 'listening on http://127\.0\.0\.1:[0-9]*' "$1"; then
-      grep -om1 'listening on http://127\.0\.0\.1:[0-9]*' "$1" | sed 's#.*http://##'
-      return
-    fi
-    sleep 0.1
-  done
-  cat "$1" >&2; exit 1
-}
-
 # start_pair: a fresh upstream and a fresh wsauth proxying /echo to it; sets
 # UP (upstream address), UP_PID, PROXY (wsauth address) and PROXY_PID.
 start_pair() {
   taskset -c 0 "$BASELINE" --listen 127.0.0.1:0 --hmac-secret "$SECRET" --behind-wsauth \
     > "$WORK/upstream.log" 2>&1 &
   UP_PID=$!; PIDS+=("$UP_PID")
-  UP="$(address_in "$WORK/upstream.log")"
+  UP="$(listening_address "$WORK/upstream.log")"
   env WSAUTH_HMAC_SECRET="$SECRET" WSAUTH_LOG=warn WSAUTH_LIMITS_MESSAGE_RATE=0 ${PROXY_ENV:-} \
     WSAUTH_LIMITS_HANDSHAKE_RATE=0 WSAUTH_LIMITS_CONNECTION_RATE=0 \
     WSAUTH_LIMITS_MAX_CONNECTIONS_PER_USER=100000 \
     taskset -c 0 "$WSAUTH" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" \
     --proxy "/echo=ws://$UP/" > "$WORK/wsauth.log" 2>&1 &
   PROXY_PID=$!; PIDS+=("$PROXY_PID")
-  PROXY="$(address_in "$WORK/wsauth.log")"
+  PROXY="$(listening_address "$WORK/wsauth.log")"
 }
 
 stop_pair() {
