@@ -20,6 +20,8 @@ use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::{HeaderValue, request::Parts};
 use axum::response::Response;
+use futures_util::FutureExt;
+use futures_util::future::OptionFuture;
 use std::future::Future;
 use std::marker::PhantomData;
 
@@ -164,10 +166,18 @@ impl<R: Requirement<Output = Authenticated>> WsGuard<R> {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let Self { upgrade, auth, ws_auth, session, .. } = self;
-        upgrade.on_upgrade(move |socket| async move {
-            // Always reserved in `from_request_parts` for authenticated outcomes.
-            let Some(session) = session else { return };
-            callback(LiveSocket::new(socket, session, ws_auth, auth)).await;
+        // The socket's task keeps this closure for the socket's lifetime, so
+        // it holds one pointer. (The session is always reserved in
+        // `from_request_parts` for authenticated outcomes.)
+        let bound = session.map(|session| Box::new((session, ws_auth, auth)));
+        upgrade.on_upgrade(move |socket| {
+            let run = bound.map(|bound| {
+                let (session, ws_auth, auth) = *bound;
+                callback(LiveSocket::new(socket, session, ws_auth, auth))
+            });
+            // No async block: it would keep the socket and the claims it
+            // captured beside the callback's future.
+            OptionFuture::from(run).map(drop)
         })
     }
 }

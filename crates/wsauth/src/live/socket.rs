@@ -76,8 +76,15 @@ struct Shared {
     outbox: Outbox,
 }
 
-/// A live, authenticated WebSocket.
+/// A live, authenticated WebSocket. One pointer wide: moving it into a
+/// task, or from one async block into another, copies no socket state (an
+/// idle socket's task holds only what it awaits).
 pub struct LiveSocket {
+    state: Box<State>,
+}
+
+/// What a [`LiveSocket`] holds, in one allocation.
+struct State {
     socket: WebSocket,
     session: LiveSession,
     auth: WsAuth,
@@ -101,8 +108,8 @@ pub struct LiveSocket {
 impl std::fmt::Debug for LiveSocket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LiveSocket")
-            .field("sub", &self.claims.sub)
-            .field("deadline", &self.deadline)
+            .field("sub", &self.state.claims.sub)
+            .field("deadline", &self.state.deadline)
             .finish_non_exhaustive()
     }
 }
@@ -136,7 +143,7 @@ impl LiveSocket {
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let limiter = TokenBucket::new(config.message_rate, config.message_burst);
         let deadline = auth.live().deadline_for(&authenticated.claims);
-        Self {
+        let state = Box::new(State {
             socket,
             session,
             claims: authenticated.claims,
@@ -152,30 +159,34 @@ impl LiveSocket {
             shutdown: None,
             closed: None,
             auth,
-        }
+        });
+        Self { state }
     }
 
     /// Closes the socket with 1001 when `token` is cancelled (server shutdown).
     #[must_use]
     pub fn with_shutdown(mut self, token: CancellationToken) -> Self {
-        self.shutdown = Some(token);
+        self.state.shutdown = Some(token);
         self
     }
 
     /// The claims the socket is bound to now (they change on in-band refresh).
+    #[must_use]
     pub fn claims(&self) -> &Claims {
-        &self.claims
+        &self.state.claims
     }
 
     /// How the credential travelled.
+    #[must_use]
     pub fn credential(&self) -> CredentialKind {
-        self.credential
+        self.state.credential
     }
 
     /// Unix seconds at which the socket is closed with 4001 unless the client
     /// refreshes: the token's `exp` plus the leeway and the configured grace.
+    #[must_use]
     pub fn deadline(&self) -> i64 {
-        self.deadline
+        self.state.deadline
     }
 
     /// A handle to queue messages from other tasks (fan-out). The queue holds
@@ -183,10 +194,11 @@ impl LiveSocket {
     /// together with what [`LiveSocket::send`] queued; past either the
     /// socket is closed with 1008.
     pub fn outbox(&mut self) -> Outbox {
-        let config = self.auth.live().config();
+        let config = self.state.auth.live().config();
         let (capacity, max_bytes) = (config.outbound_queue.max(1), config.outbound_queue_bytes);
-        let pending_bytes = std::mem::take(&mut self.pending_bytes);
-        self.shared
+        let pending_bytes = std::mem::take(&mut self.state.pending_bytes);
+        self.state
+            .shared
             .get_or_insert_with(|| {
                 let (tx, rx) = mpsc::channel(capacity);
                 let queued_bytes = Arc::new(AtomicUsize::new(pending_bytes));
@@ -198,8 +210,9 @@ impl LiveSocket {
     }
 
     /// The close code and reason, once the socket has ended.
+    #[must_use]
     pub fn closed(&self) -> Option<(u16, &str)> {
-        self.closed.as_ref().map(|(c, r)| (*c, r.as_str()))
+        self.state.closed.as_ref().map(|(c, r)| (*c, r.as_str()))
     }
 
     /// Queues a message for the client; it is written by the next
@@ -207,34 +220,34 @@ impl LiveSocket {
     /// in bytes: the socket is then closed with 1008 (the client is not
     /// keeping up, or the message is larger than `outbound_queue_bytes`).
     pub fn send(&mut self, message: Message) -> bool {
-        let config = self.auth.live().config();
+        let config = self.state.auth.live().config();
         let (capacity, max_bytes) = (config.outbound_queue.max(1), config.outbound_queue_bytes);
         let len = payload_len(&message);
-        let admitted = self.pending.len() < capacity
-            && match &self.shared {
+        let admitted = self.state.pending.len() < capacity
+            && match &self.state.shared {
                 Some(shared) => reserve(&shared.outbox.queued_bytes, len, max_bytes),
-                None => match self.pending_bytes.checked_add(len) {
+                None => match self.state.pending_bytes.checked_add(len) {
                     Some(total) if total <= max_bytes => {
-                        self.pending_bytes = total;
+                        self.state.pending_bytes = total;
                         true
                     }
                     _ => false,
                 },
             };
         if !admitted {
-            self.overflowed = true;
+            self.state.overflowed = true;
             return false;
         }
-        self.pending.push_back(message);
+        self.state.pending.push_back(message);
         true
     }
 
     /// Forgets the bytes of a message leaving the queue to be written.
     fn dequeued(&mut self, message: &Message) {
         let len = payload_len(message);
-        match &self.shared {
+        match &self.state.shared {
             Some(shared) => release(&shared.outbox.queued_bytes, len),
-            None => self.pending_bytes = self.pending_bytes.saturating_sub(len),
+            None => self.state.pending_bytes = self.state.pending_bytes.saturating_sub(len),
         }
     }
 
@@ -247,7 +260,7 @@ impl LiveSocket {
     /// [`LiveSocket::closed`] for why). Must be called in a loop: it also
     /// writes queued messages, pings, enforces deadlines and answers refreshes.
     pub async fn recv(&mut self) -> Option<Incoming> {
-        if self.closed.is_some() {
+        if self.state.closed.is_some() {
             return None;
         }
         loop {
@@ -256,36 +269,36 @@ impl LiveSocket {
             }
             // Cloned only while another task holds an Outbox (the shared
             // queue is borrowed mutably by another branch below).
-            let shared_overflow = self.shared.as_ref().map(|s| s.outbox.overflow.clone());
+            let shared_overflow = self.state.shared.as_ref().map(|s| s.outbox.overflow.clone());
             tokio::select! {
                 biased;
-                kick = self.session.kicked() => {
+                kick = self.state.session.kicked() => {
                     let ended = super::Kick { code: close_code::GOING_AWAY, reason: "session ended" };
                     let (kick, at) = kick.unwrap_or((ended, std::time::Instant::now()));
                     self.close(kick.code, kick.reason).await;
                     if kick.code == close_code::TOKEN_REVOKED {
-                        self.auth.observer().revocation_closed(at.elapsed());
+                        self.state.auth.observer().revocation_closed(at.elapsed());
                     }
                     return None;
                 }
-                () = cancelled_or_never(self.shutdown.as_ref()) => {
+                () = cancelled_or_never(self.state.shutdown.as_ref()) => {
                     self.close(close_code::GOING_AWAY, "server shutting down").await;
                     return None;
                 }
                 () = cancelled_or_never(shared_overflow.as_ref()) => {
-                    self.auth.observer().rate_limited(crate::Limit::OutboundQueue);
+                    self.state.auth.observer().rate_limited(crate::Limit::OutboundQueue);
                     self.close(close_code::POLICY_VIOLATION, "outbound queue full").await;
                     return None;
                 }
-                Some(message) = next_shared(&mut self.shared) => {
-                    self.pending.push_back(message);
+                Some(message) = next_shared(&mut self.state.shared) => {
+                    self.state.pending.push_back(message);
                 }
-                _ = self.ping.tick() => {
+                _ = self.state.ping.tick() => {
                     if !self.keepalive().await {
                         return None;
                     }
                 }
-                frame = self.socket.recv() => {
+                frame = self.state.socket.recv() => {
                     match self.received(frame).await {
                         Received::App(incoming) => return Some(incoming),
                         Received::Handled => {}
@@ -298,15 +311,15 @@ impl LiveSocket {
 
     /// Writes what the app queued; `false` if the socket ended.
     async fn flush_pending(&mut self) -> bool {
-        if self.overflowed {
-            self.auth.observer().rate_limited(crate::Limit::OutboundQueue);
+        if self.state.overflowed {
+            self.state.auth.observer().rate_limited(crate::Limit::OutboundQueue);
             self.close(close_code::POLICY_VIOLATION, "outbound queue full").await;
             return false;
         }
-        if self.pending.is_empty() {
+        if self.state.pending.is_empty() {
             return true;
         }
-        while let Some(message) = self.pending.pop_front() {
+        while let Some(message) = self.state.pending.pop_front() {
             self.dequeued(&message);
             if self.past_deadline() {
                 self.close(close_code::TOKEN_EXPIRED, "token expired").await;
@@ -317,14 +330,14 @@ impl LiveSocket {
             }
         }
         // An idle socket keeps no queue allocation.
-        self.pending = VecDeque::new();
+        self.state.pending = VecDeque::new();
         true
     }
 
     /// A ping, or a close when the client has been silent too long.
     async fn keepalive(&mut self) -> bool {
-        let config = self.auth.live().config();
-        if self.last_heard.elapsed() > config.ping_interval + config.pong_timeout {
+        let config = self.state.auth.live().config();
+        if self.state.last_heard.elapsed() > config.ping_interval + config.pong_timeout {
             self.close(close_code::POLICY_VIOLATION, "pong timeout").await;
             return false;
         }
@@ -335,7 +348,7 @@ impl LiveSocket {
     async fn received(&mut self, frame: Option<Result<Message, axum::Error>>) -> Received {
         let message = match frame {
             None => {
-                self.closed = Some((1006, "connection lost".into()));
+                self.state.closed = Some((1006, "connection lost".into()));
                 return Received::Ended;
             }
             Some(Err(e)) => {
@@ -345,13 +358,13 @@ impl LiveSocket {
             }
             Some(Ok(message)) => message,
         };
-        self.last_heard = Instant::now();
+        self.state.last_heard = Instant::now();
         if self.past_deadline() {
             self.close(close_code::TOKEN_EXPIRED, "token expired").await;
             return Received::Ended;
         }
-        if !self.limiter.try_take() {
-            self.auth.observer().rate_limited(crate::Limit::MessageRate);
+        if !self.state.limiter.try_take() {
+            self.state.auth.observer().rate_limited(crate::Limit::MessageRate);
             self.close(close_code::POLICY_VIOLATION, "message rate limit exceeded").await;
             return Received::Ended;
         }
@@ -370,9 +383,9 @@ impl LiveSocket {
             Message::Binary(data) => Received::App(Incoming::Binary(data)),
             Message::Ping(_) | Message::Pong(_) => Received::Handled,
             Message::Close(frame) => {
-                let _ = futures_util::SinkExt::close(&mut self.socket).await;
+                let _ = futures_util::SinkExt::close(&mut self.state.socket).await;
                 let code = frame.map_or(1005, |f| f.code);
-                self.closed = Some((code, "closed by the client".into()));
+                self.state.closed = Some((code, "closed by the client".into()));
                 Received::Ended
             }
         }
@@ -381,8 +394,8 @@ impl LiveSocket {
     /// Whether the credential has run out. The registry closes such sockets
     /// on its own; this check makes sure nothing slips through in between.
     fn past_deadline(&self) -> bool {
-        let now = self.auth.tokens().clock().now_millis();
-        now >= self.deadline.saturating_mul(1000)
+        let now = self.state.auth.tokens().clock().now_millis();
+        now >= self.state.deadline.saturating_mul(1000)
     }
 
     /// Answers a control frame; `false` if the socket ended.
@@ -392,22 +405,22 @@ impl LiveSocket {
                 self.close(close_code::POLICY_VIOLATION, "already authenticated").await;
                 false
             }
-            Control::Refresh { token } => match self.auth.verify_access(&token).await {
-                Ok(claims) if claims.sub != self.claims.sub => {
+            Control::Refresh { token } => match self.state.auth.verify_access(&token).await {
+                Ok(claims) if claims.sub != self.state.claims.sub => {
                     self.close(close_code::SUBJECT_MISMATCH, "token is for another subject").await;
                     false
                 }
-                Ok(claims) => match self.session.rebind(&claims) {
+                Ok(claims) => match self.state.session.rebind(&claims) {
                     // Rebound first, then checked again: a revocation of the
                     // new token that landed in between closes the socket.
-                    Some(_) if self.auth.check_revoked(&claims).await.is_err() => {
+                    Some(_) if self.state.auth.check_revoked(&claims).await.is_err() => {
                         self.close(close_code::TOKEN_REVOKED, "token revoked").await;
                         false
                     }
                     Some(deadline) => {
-                        self.deadline = deadline;
-                        self.claims = claims;
-                        let reply = json!({"type": "refreshed", "exp": self.claims.exp, "deadline": deadline});
+                        self.state.deadline = deadline;
+                        self.state.claims = claims;
+                        let reply = json!({"type": "refreshed", "exp": self.state.claims.exp, "deadline": deadline});
                         self.write(Message::text(reply.to_string())).await
                     }
                     // The session was ended while the refresh was checked.
@@ -428,8 +441,8 @@ impl LiveSocket {
 
     /// Writes one message within the write timeout; `false` if the socket ended.
     async fn write(&mut self, message: Message) -> bool {
-        let timeout = self.auth.live().config().write_timeout;
-        match tokio::time::timeout(timeout, self.socket.send(message)).await {
+        let timeout = self.state.auth.live().config().write_timeout;
+        match tokio::time::timeout(timeout, self.state.socket.send(message)).await {
             Ok(Ok(())) => true,
             // Refused whole by the write buffer: the connection is intact, so
             // the client is told why. (The limits are built so that this
@@ -439,11 +452,11 @@ impl LiveSocket {
                 false
             }
             Ok(Err(_)) => {
-                self.closed = Some((1006, "write failed".into()));
+                self.state.closed = Some((1006, "write failed".into()));
                 false
             }
             Err(_) => {
-                self.closed = Some((1006, "write timed out".into()));
+                self.state.closed = Some((1006, "write timed out".into()));
                 false
             }
         }
@@ -452,10 +465,10 @@ impl LiveSocket {
     /// Closes the socket with a code and reason, waiting briefly for the
     /// client's reply so the client sees the code (never 1006).
     pub async fn close(&mut self, code: u16, reason: &'static str) {
-        if self.closed.is_none() {
+        if self.state.closed.is_none() {
             // Boxed: a socket closes once, and inline the wait would grow every socket's task.
-            Box::pin(close_socket(&mut self.socket, code, reason)).await;
-            self.closed = Some((code, reason.into()));
+            Box::pin(close_socket(&mut self.state.socket, code, reason)).await;
+            self.state.closed = Some((code, reason.into()));
         }
     }
 }
@@ -464,8 +477,8 @@ impl Drop for LiveSocket {
     /// Reports how the socket ended: its close code, or 1006 when it was
     /// dropped without one.
     fn drop(&mut self) {
-        let code = self.closed.as_ref().map_or(1006, |(code, _)| *code);
-        self.auth.observer().socket_closed(code);
+        let code = self.state.closed.as_ref().map_or(1006, |(code, _)| *code);
+        self.state.auth.observer().socket_closed(code);
     }
 }
 
