@@ -137,7 +137,10 @@ pub struct Limits {
     pub expiry_grace: i64,
     /// Largest message and frame a client may send, bytes (close 1009).
     pub max_message_size: usize,
-    /// Read buffer per connection, bytes.
+    /// The WebSocket layer's read buffer per connection, bytes (at least
+    /// 128). Default 256: one read from the kernel takes up to 4 KiB into a
+    /// chunk that exists only while its bytes wait, so this is what an idle
+    /// socket keeps; it bounds neither a read nor a message.
     pub read_buffer_size: usize,
     /// Messages per second per connection, sustained (close 1008 past it); 0 = off.
     pub message_rate: f64,
@@ -214,7 +217,10 @@ impl Default for Limits {
         Self {
             expiry_grace: live.expiry_grace_secs,
             max_message_size: socket.max_message_size,
-            read_buffer_size: socket.read_buffer_size,
+            // The server's own: its streams read ahead (stream.rs), so the
+            // WebSocket layer's buffer, kept by every idle socket, only has
+            // to hold a frame header and a small message.
+            read_buffer_size: 256,
             message_rate: live.message_rate,
             message_burst: live.message_burst,
             outbound_queue: live.outbound_queue,
@@ -583,9 +589,10 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("{name} must be at most 256 bytes")));
             }
         }
-        if self.limits.max_message_size < 1024 || self.limits.read_buffer_size < 1024 {
+        if self.limits.max_message_size < 1024 || self.limits.read_buffer_size < 128 {
             return Err(ConfigError::Invalid(
-                "limits.max_message_size and limits.read_buffer_size must be at least 1024".into(),
+                "limits.max_message_size must be at least 1024 and limits.read_buffer_size at least 128"
+                    .into(),
             ));
         }
         if self.admin_api_key.as_ref().is_some_and(|k| k.len() < 32) {

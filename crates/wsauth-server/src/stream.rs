@@ -1,7 +1,14 @@
 //! The socket as hyper sees it: a `TcpStream` that holds its place under the
-//! connection caps for as long as it lives (an upgraded WebSocket included)
-//! and records when a byte last moved, so a stalled HTTP connection can be
-//! told from a busy one.
+//! connection caps for as long as it lives (an upgraded WebSocket included),
+//! records when a byte last moved, so a stalled HTTP connection can be told
+//! from a busy one, and reads ahead for small readers.
+//!
+//! Reading ahead is what lets an idle WebSocket hold no read buffer: the
+//! WebSocket layer keeps only a small one (`limits.read_buffer_size`), and
+//! each of its reads is served from a chunk of up to [`READ_AHEAD`] bytes
+//! taken from the kernel in one call. That chunk exists only while its bytes
+//! wait to be read: it is allocated when the socket is readable and freed
+//! once drained.
 
 use std::io;
 use std::pin::Pin;
@@ -49,18 +56,64 @@ impl Progress {
     }
 }
 
+/// The most one read takes from the kernel for a reader that asked for less.
+pub(crate) const READ_AHEAD: usize = 4096;
+
 /// An accepted `TcpStream`: its place under the connection caps, held for as
-/// long as the socket lives, and its progress.
+/// long as the socket lives, its progress, and bytes read ahead.
 #[derive(Debug)]
 pub(crate) struct AcceptedStream {
     stream: TcpStream,
     progress: Progress,
+    /// Bytes read from the kernel and not yet handed out, from `ahead_at`;
+    /// empty (no allocation) whenever none wait.
+    ahead: Vec<u8>,
+    ahead_at: usize,
     _slot: ClientSlot,
 }
 
 impl AcceptedStream {
     pub(crate) fn new(stream: TcpStream, slot: ClientSlot, progress: Progress) -> Self {
-        Self { stream, progress, _slot: slot }
+        Self { stream, progress, ahead: Vec::new(), ahead_at: 0, _slot: slot }
+    }
+
+    /// Hands out bytes read ahead, freeing the chunk once it is drained.
+    fn take_ahead(&mut self, buf: &mut ReadBuf<'_>) {
+        let n = buf.remaining().min(self.ahead.len() - self.ahead_at);
+        buf.put_slice(&self.ahead[self.ahead_at..self.ahead_at + n]);
+        self.ahead_at += n;
+        if self.ahead_at == self.ahead.len() {
+            self.ahead = Vec::new();
+            self.ahead_at = 0;
+        }
+    }
+
+    /// Reads one chunk of up to [`READ_AHEAD`] bytes once the socket is
+    /// readable (no allocation before), and hands out what `buf` takes.
+    fn poll_read_ahead(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            std::task::ready!(self.stream.poll_read_ready(cx))?;
+            let mut chunk = vec![0; READ_AHEAD];
+            match self.stream.try_read(&mut chunk) {
+                // End of stream: nothing is kept.
+                Ok(0) => return Poll::Ready(Ok(())),
+                Ok(n) => {
+                    chunk.truncate(n);
+                    self.ahead = chunk;
+                    self.ahead_at = 0;
+                    self.progress.mark();
+                    self.take_ahead(buf);
+                    return Poll::Ready(Ok(()));
+                }
+                // A spurious readiness: wait for the next one.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
     }
 }
 
@@ -71,6 +124,16 @@ impl AsyncRead for AcceptedStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        if this.ahead_at < this.ahead.len() {
+            this.take_ahead(buf);
+            return Poll::Ready(Ok(()));
+        }
+        if buf.remaining() < READ_AHEAD {
+            return this.poll_read_ahead(cx, buf);
+        }
         let before = buf.filled().len();
         let result = Pin::new(&mut this.stream).poll_read(cx, buf);
         if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() > before {
@@ -117,5 +180,66 @@ impl AsyncWrite for AcceptedStream {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+    use wsauth::ClientSlots;
+
+    /// An accepted stream and the client's end, on loopback.
+    async fn pair() -> (AcceptedStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let client =
+            TcpStream::connect(listener.local_addr().expect("addr")).await.expect("connect");
+        let (server, _) = listener.accept().await.expect("accept");
+        let slot = ClientSlots::new(1, 1).try_acquire(None).expect("slot");
+        (AcceptedStream::new(server, slot, Progress::new()), client)
+    }
+
+    #[tokio::test]
+    async fn small_reads_get_every_byte_in_order_and_keep_no_chunk_once_drained() {
+        let (mut server, mut client) = pair().await;
+        let sent: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        client.write_all(&sent).await.expect("write");
+        client.shutdown().await.expect("shutdown");
+        let mut got = Vec::new();
+        let mut small = [0u8; 256];
+        loop {
+            let n = server.read(&mut small).await.expect("read");
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&small[..n]);
+            assert!(server.ahead.len() <= READ_AHEAD);
+        }
+        assert_eq!(got, sent);
+        assert_eq!(server.ahead.capacity(), 0, "a drained stream keeps no chunk");
+    }
+
+    #[tokio::test]
+    async fn a_chunk_lives_only_while_its_bytes_wait() {
+        let (mut server, mut client) = pair().await;
+        client.write_all(&[7u8; 300]).await.expect("write");
+        let mut small = [0u8; 100];
+        server.read_exact(&mut small).await.expect("first 100");
+        assert!(server.ahead.capacity() > 0, "200 bytes are waiting");
+        let mut rest = [0u8; 200];
+        server.read_exact(&mut rest).await.expect("the other 200");
+        assert_eq!(server.ahead.capacity(), 0);
+        assert!(rest.iter().all(|b| *b == 7));
+    }
+
+    #[tokio::test]
+    async fn large_reads_bypass_the_chunk() {
+        let (mut server, mut client) = pair().await;
+        client.write_all(&[1u8; 1000]).await.expect("write");
+        let mut large = vec![0u8; READ_AHEAD * 2];
+        let n = server.read(&mut large).await.expect("read");
+        assert!(n > 0 && large[..n].iter().all(|b| *b == 1));
+        assert_eq!(server.ahead.capacity(), 0);
     }
 }

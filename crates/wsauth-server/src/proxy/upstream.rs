@@ -92,7 +92,9 @@ impl Upstream {
         }
         .map(|config| TlsConnector::from(Arc::new(config)));
         let config = WebSocketConfig::default()
-            .read_buffer_size(limits.read_buffer_size)
+            // The upstream stream does not read ahead: each read takes at
+            // least the library's default from the kernel.
+            .read_buffer_size(limits.read_buffer_size.max(SocketLimits::default().read_buffer_size))
             .write_buffer_size(limits.write_buffer_size)
             .max_write_buffer_size(limits.max_write_buffer_size)
             .max_message_size(Some(limits.max_message_size))
