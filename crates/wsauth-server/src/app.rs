@@ -22,7 +22,7 @@ use crate::health::Backends;
 use crate::propagate::{NoPeers, Peers, Propagation};
 use crate::revocations::StoredRevocations;
 use crate::serve::{self, ConnectionPolicy};
-use crate::state::AppState;
+use crate::state::{AppState, Services};
 use crate::store::Stores;
 use crate::{keyfile, routes};
 
@@ -138,7 +138,7 @@ impl Application {
             _ => Arc::new(NoPeers),
         };
         let propagation = Propagation::new(revocations.clone(), auth.live().clone(), peers);
-        let state = AppState {
+        let state = AppState::new(Services {
             auth: auth.clone(),
             accounts,
             families: Families::new(
@@ -158,7 +158,7 @@ impl Application {
             revocations: revocations.clone(),
             metrics,
             proxies,
-        };
+        });
         Ok(Self { listener, internal, addr, state, revocations })
     }
 

@@ -3,12 +3,12 @@
 //! keepalive are the library's `LiveSocket`; shutdown closes with 1001.
 
 use axum::extract::ws::Message;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use tokio_util::sync::CancellationToken;
-use wsauth::{Incoming, LiveSocket};
+use wsauth::{Claims, CredentialKind, Incoming, LiveSocket};
 
 /// A command sent by the client: `{"type": ..., "data": ...}`. `data` is
 /// kept as the client's own JSON text, so an echo costs no re-encoding.
@@ -24,18 +24,7 @@ struct Command<'a> {
 /// ends, or the server shuts down.
 pub(crate) async fn run(socket: LiveSocket, shutdown: CancellationToken) {
     let mut socket = socket.with_shutdown(shutdown);
-    let welcome = json!({
-        "type": "welcome",
-        "sub": socket.claims().sub,
-        "issuer": socket.claims().iss,
-        "subject": socket.claims().subject(),
-        "exp": socket.claims().exp,
-        "deadline": socket.deadline(),
-        "credential": socket.credential(),
-        "claims": socket.claims(),
-    });
-    socket.send(Message::text(welcome.to_string()));
-    drop(welcome);
+    socket.send(Message::text(welcome(&socket)));
     while let Some(incoming) = socket.recv().await {
         let reply = match incoming {
             Incoming::Text(text) => answer(&text, &socket),
@@ -48,6 +37,37 @@ pub(crate) async fn run(socket: LiveSocket, shutdown: CancellationToken) {
     if let Some((code, reason)) = socket.closed() {
         tracing::debug!(sub = %socket.claims().sub, code, reason, "socket closed");
     }
+}
+
+/// The first frame: who the socket belongs to and until when. Written in
+/// one pass from the claims (no intermediate JSON tree).
+#[derive(Serialize)]
+struct Welcome<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    sub: &'a str,
+    issuer: Option<&'a str>,
+    subject: &'a str,
+    exp: i64,
+    deadline: i64,
+    credential: CredentialKind,
+    claims: &'a Claims,
+}
+
+fn welcome(socket: &LiveSocket) -> String {
+    let claims = socket.claims();
+    let frame = Welcome {
+        kind: "welcome",
+        sub: &claims.sub,
+        issuer: claims.iss.as_deref(),
+        subject: claims.subject(),
+        exp: claims.exp,
+        deadline: socket.deadline(),
+        credential: socket.credential(),
+        claims,
+    };
+    // Serializing plain fields and claims that came from JSON cannot fail.
+    serde_json::to_string(&frame).unwrap_or_default()
 }
 
 fn answer(text: &str, socket: &LiveSocket) -> String {

@@ -10,9 +10,27 @@ use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::families::Families;
 
-/// The application state.
+/// The application state: one shared allocation, so that the clone axum
+/// makes for every request is one reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    /// Shares `services` with every handler.
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// What every handler uses.
+pub struct Services {
     /// Tokens, credentials, revocation, tickets.
     pub auth: WsAuth,
     /// The account store.

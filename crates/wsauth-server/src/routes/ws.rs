@@ -58,8 +58,8 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     )
 )]
 async fn ws(State(state): State<AppState>, guard: WsGuard) -> Response {
-    let tracker = state.sockets.clone();
-    guard.on_upgrade_live(move |socket| tracker.track_future(sockets::run(socket, state.shutdown)))
+    let (tracker, shutdown) = (state.sockets.clone(), state.shutdown.clone());
+    guard.on_upgrade_live(move |socket| tracker.track_future(sockets::run(socket, shutdown)))
 }
 
 /// A WebSocket in first-message mode: upgraded without a credential (Origin
@@ -95,6 +95,6 @@ async fn ws(State(state): State<AppState>, guard: WsGuard) -> Response {
     )
 )]
 async fn deferred(State(state): State<AppState>, guard: DeferredGuard) -> Response {
-    let tracker = state.sockets.clone();
-    guard.on_upgrade(move |socket| tracker.track_future(sockets::run(socket, state.shutdown)))
+    let (tracker, shutdown) = (state.sockets.clone(), state.shutdown.clone());
+    guard.on_upgrade(move |socket| tracker.track_future(sockets::run(socket, shutdown)))
 }
