@@ -8,8 +8,11 @@
 #   bench/pairs.sh cluster        # single-node defaults (A: SQLite, in-process
 #                                 # state) against a cluster node (B: PostgreSQL
 #                                 # and Redis on this machine)
+#   bench/pairs.sh baseline       # the bare stack (A: bench-baseline, 4 KiB read
+#                                 # buffer) against wsauth's defaults (B)
 #
-# Environment: PAIRS [5], DURATION seconds per run [10], CONCURRENCY [64],
+# Each run is COUNT handshakes (or DURATION seconds, whichever ends first).
+# Environment: PAIRS [5], COUNT [20000], DURATION seconds per run [60], CONCURRENCY [64],
 # CARGO_TARGET_DIR [target]; for cluster: PAIRS_POSTGRES [postgres://postgres@127.0.0.1:5432]
 # (a server where this user may create databases), PAIRS_REDIS [redis://127.0.0.1:6379].
 set -euo pipefail
@@ -19,7 +22,8 @@ cd "$ROOT"
 source bench/lib.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 PAIRS="${PAIRS:-5}"
-DURATION="${DURATION:-10}"
+COUNT="${COUNT:-20000}"
+DURATION="${DURATION:-60}"
 CONCURRENCY="${CONCURRENCY:-64}"
 case "${1:-}" in
   metrics) A_ENV=(WSAUTH_METRICS=false) B_ENV=(WSAUTH_METRICS=true) A=metrics-off B=metrics-on ;;
@@ -34,11 +38,13 @@ case "${1:-}" in
     B_ENV=(WSAUTH_DATABASE_URL="$PG/$DB" WSAUTH_REDIS_URL="${PAIRS_REDIS:-redis://127.0.0.1:6379}"
       WSAUTH_REDIS_PREFIX="$DB:")
     A=single-node B=cluster-node ;;
-  *) echo "usage: bench/pairs.sh metrics|cluster" >&2; exit 2 ;;
+  baseline) A_ENV=(SERVER=baseline) B_ENV=(WSAUTH_METRICS=true) A=baseline B=wsauth ;;
+  *) echo "usage: bench/pairs.sh metrics|cluster|baseline" >&2; exit 2 ;;
 esac
 cargo build --release -q -p wsauth-bench -p wsauth-server --bins
 BENCH="$CARGO_TARGET_DIR/release/wsauth-bench"
 WSAUTH="$CARGO_TARGET_DIR/release/wsauth"
+BASELINE="$CARGO_TARGET_DIR/release/bench-baseline"
 SECRET="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
 OUT="$(mktemp -d)"
 
@@ -46,14 +52,18 @@ run() { # label env...
   local label="$1"; shift
   local data log pid addr
   data="$(mktemp -d)"; log="$data/server.log"
-  env "$@" WSAUTH_HMAC_SECRET="$SECRET" WSAUTH_LOG=warn WSAUTH_LIMITS_HANDSHAKE_RATE=0 \
+  if [[ "$1" == SERVER=baseline ]]; then
+    BENCH_HMAC_SECRET="$SECRET" taskset -c 0 "$BASELINE" --listen 127.0.0.1:0 > "$log" 2>&1 &
+  else
+    env "$@" WSAUTH_HMAC_SECRET="$SECRET" WSAUTH_LOG=warn WSAUTH_LIMITS_HANDSHAKE_RATE=0 \
     WSAUTH_LIMITS_MESSAGE_RATE=0 WSAUTH_LIMITS_CONNECTION_RATE=0 \
     WSAUTH_LIMITS_MAX_CONNECTIONS_PER_USER=100000 \
     taskset -c 0 "$WSAUTH" serve --listen 127.0.0.1:0 --data-dir "$data" > "$log" 2>&1 &
+  fi
   pid=$!
   addr="$(listening_address "$log")"
   taskset -c 1 "$BENCH" handshake --url "ws://$addr/ws" --hmac-secret "$SECRET" --users 64 \
-    --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup 1 --label "$label" \
+    --concurrency "$CONCURRENCY" --count "$COUNT" --duration "$DURATION" --warmup 1 --label "$label" \
     --server-pid "$pid" \
     2> "$data/bench.log" | tail -n 1 >> "$OUT/results.jsonl" || cat "$data/bench.log" >&2
   kill "$pid"; wait "$pid" 2> /dev/null || true
