@@ -39,6 +39,7 @@ mod postgres;
 mod proxy;
 mod proxy_lifecycle;
 mod proxy_tls;
+mod reads;
 mod restarts;
 mod seed_regressions;
 mod sessions;
