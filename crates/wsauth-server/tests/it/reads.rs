@@ -2,7 +2,7 @@
 //! the server's streams read ahead in chunks (stream.rs) and the WebSocket
 //! layer's own buffer is small (`read_buffer_size`, 256 bytes by default).
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio_tungstenite::MaybeTlsStream;
