@@ -62,6 +62,16 @@ impl Algorithm {
         matches!(self, Self::HS256 | Self::HS384 | Self::HS512)
     }
 
+    /// The HMAC algorithm, for HMAC algorithms.
+    fn hmac_algorithm(self) -> Option<aws_lc_rs::hmac::Algorithm> {
+        match self {
+            Self::HS256 => Some(aws_lc_rs::hmac::HMAC_SHA256),
+            Self::HS384 => Some(aws_lc_rs::hmac::HMAC_SHA384),
+            Self::HS512 => Some(aws_lc_rs::hmac::HMAC_SHA512),
+            _ => None,
+        }
+    }
+
     pub(crate) fn to_jwt(self) -> jsonwebtoken::Algorithm {
         match self {
             Self::HS256 => jsonwebtoken::Algorithm::HS256,
@@ -113,6 +123,8 @@ pub struct Key {
     encoding: Option<EncodingKey>,
     decoding: DecodingKey,
     public_jwk: Option<Jwk>,
+    /// An HMAC key's verifier, set up once (not once per token).
+    hmac: Option<aws_lc_rs::hmac::Key>,
 }
 
 impl std::fmt::Debug for Key {
@@ -156,6 +168,7 @@ impl Key {
             encoding: Some(EncodingKey::from_secret(secret)),
             decoding: DecodingKey::from_secret(secret),
             public_jwk: None,
+            hmac: alg.hmac_algorithm().map(|hmac| aws_lc_rs::hmac::Key::new(hmac, secret)),
         })
     }
 
@@ -195,7 +208,7 @@ impl Key {
             return Err(invalid(alg, "key does not verify its own signature"));
         }
         let kid = jwk_thumbprint_kid(&jwk);
-        Ok(Self { kid, alg, encoding: Some(encoding), decoding, public_jwk: Some(jwk) })
+        Ok(Self { kid, alg, encoding: Some(encoding), decoding, public_jwk: Some(jwk), hmac: None })
     }
 
     /// A verification-only key from a public key in PEM (SPKI, or PKCS#1 for RSA).
@@ -209,12 +222,12 @@ impl Key {
         }
         .map_err(|e| invalid(alg, e))?;
         let kid = format!("pub-{}", alg.name().to_ascii_lowercase());
-        Ok(Self { kid, alg, encoding: None, decoding, public_jwk: None })
+        Ok(Self { kid, alg, encoding: None, decoding, public_jwk: None, hmac: None })
     }
 
     /// A verification-only key from a trusted issuer's JWKS.
     pub(crate) fn verifying(kid: String, alg: Algorithm, decoding: DecodingKey) -> Self {
-        Self { kid, alg, encoding: None, decoding, public_jwk: None }
+        Self { kid, alg, encoding: None, decoding, public_jwk: None, hmac: None }
     }
 
     /// Generates a new random key: 32 bytes for HMAC, a fresh key pair for
@@ -266,6 +279,11 @@ impl Key {
 
     pub(crate) fn decoding(&self) -> &DecodingKey {
         &self.decoding
+    }
+
+    /// The HMAC verifier of an HMAC key made from its secret.
+    pub(crate) fn hmac_verifier(&self) -> Option<&aws_lc_rs::hmac::Key> {
+        self.hmac.as_ref()
     }
 
     fn jwk(&self) -> Option<Jwk> {
