@@ -34,6 +34,27 @@ pub(crate) struct Tally {
     pub(crate) latency: Histogram<u64>,
 }
 
+impl Tally {
+    pub(crate) fn new() -> Self {
+        Self { ok: 0, errors: Errors::default(), latency: stats::new_histogram() }
+    }
+
+    /// Adds up the tallies of finished workers.
+    pub(crate) async fn gather(mut tasks: tokio::task::JoinSet<Self>) -> Self {
+        let mut total = Self::new();
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok(t) = joined {
+                total.ok += t.ok;
+                total.errors.merge(&t.errors);
+                let _ = total.latency.add(&t.latency);
+            } else {
+                total.errors.add("worker_panicked");
+            }
+        }
+        total
+    }
+}
+
 /// Runs `concurrency` workers that open and close sockets until `deadline`
 /// or until `count` attempts were made.
 pub(crate) async fn churn(
@@ -51,8 +72,7 @@ pub(crate) async fn churn(
         let creds = Arc::clone(creds);
         let next = Arc::clone(&next);
         tasks.spawn(async move {
-            let mut tally =
-                Tally { ok: 0, errors: Errors::default(), latency: stats::new_histogram() };
+            let mut tally = Tally::new();
             let sources = &dialer.target().sources;
             while Instant::now() < deadline {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -79,17 +99,7 @@ pub(crate) async fn churn(
             tally
         });
     }
-    let mut total = Tally { ok: 0, errors: Errors::default(), latency: stats::new_histogram() };
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok(t) = joined {
-            total.ok += t.ok;
-            total.errors.merge(&t.errors);
-            let _ = total.latency.add(&t.latency);
-        } else {
-            total.errors.add("worker_panicked");
-        }
-    }
-    total
+    Tally::gather(tasks).await
 }
 
 pub(crate) fn micros(d: Duration) -> u64 {
