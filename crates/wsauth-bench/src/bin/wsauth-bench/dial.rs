@@ -77,7 +77,7 @@ fn client_config() -> WebSocketConfig {
         .max_frame_size(Some(1 << 20))
 }
 
-fn add_query(base: &str, pairs: &[(&str, &str)]) -> String {
+pub(crate) fn add_query(base: &str, pairs: &[(&str, &str)]) -> String {
     let mut ser = form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
         ser.append_pair(k, v);

@@ -1,7 +1,11 @@
 //! Throughput and latency of authenticated handshakes: connect + upgrade +
 //! expected first frame, then a clean close, by `--concurrency` workers.
+//! The sockets are opened by the lean client in `raw` where the mode allows
+//! it, so that the generator is not the bottleneck, or by `dial`'s
+//! tokio-tungstenite client (`--client tungstenite`).
 
-use clap::Args;
+use anyhow::bail;
+use clap::{Args, ValueEnum};
 use hdrhistogram::Histogram;
 use serde_json::json;
 use std::sync::Arc;
@@ -12,7 +16,27 @@ use wsauth_bench::stats::{self, Errors};
 
 use crate::common::{Common, Cred};
 use crate::dial::{Dialer, close_cleanly};
+use crate::raw::{self, RawDialer};
 use crate::report;
+
+/// Which client opens the sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Client {
+    /// Pre-built upgrade requests and a minimal frame reader (query, header,
+    /// subprotocol and cookie modes).
+    Raw,
+    /// tokio-tungstenite, as every other command uses.
+    Tungstenite,
+}
+
+impl Client {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Raw => "raw",
+            Self::Tungstenite => "tungstenite",
+        }
+    }
+}
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct HandshakeArgs {
@@ -24,6 +48,14 @@ pub(crate) struct HandshakeArgs {
     /// Unrecorded warm-up before the measured phase, seconds.
     #[arg(long, default_value_t = 2)]
     pub(crate) warmup: u64,
+    /// Client that opens the sockets: `raw` builds each credential's upgrade
+    /// request once and reads the reply with a minimal frame parser, so that
+    /// the generator spends less CPU per handshake; `tungstenite` is the
+    /// tokio-tungstenite client the other commands use, kept for comparison.
+    /// Default: `raw` in the query, header, subprotocol and cookie modes,
+    /// `tungstenite` in the others (which `raw` does not support).
+    #[arg(long, value_enum)]
+    pub(crate) client: Option<Client>,
 }
 
 /// What a set of workers did.
@@ -32,6 +64,52 @@ pub(crate) struct Tally {
     pub(crate) ok: u64,
     pub(crate) errors: Errors,
     pub(crate) latency: Histogram<u64>,
+}
+
+impl Tally {
+    pub(crate) fn new() -> Self {
+        Self { ok: 0, errors: Errors::default(), latency: stats::new_histogram() }
+    }
+
+    /// Adds up the tallies of finished workers.
+    pub(crate) async fn gather(mut tasks: tokio::task::JoinSet<Self>) -> Self {
+        let mut total = Self::new();
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok(t) = joined {
+                total.ok += t.ok;
+                total.errors.merge(&t.errors);
+                let _ = total.latency.add(&t.latency);
+            } else {
+                total.errors.add("worker_panicked");
+            }
+        }
+        total
+    }
+}
+
+/// The workers' way of opening sockets, chosen by `--client`.
+enum Opener {
+    Raw(Arc<RawDialer>),
+    Tungstenite(Dialer, Arc<Vec<Cred>>),
+}
+
+impl Opener {
+    async fn churn(
+        &self,
+        concurrency: usize,
+        count: u64,
+        deadline: Instant,
+        close_timeout: Duration,
+    ) -> Tally {
+        match self {
+            Self::Raw(dialer) => {
+                raw::churn(dialer, concurrency, count, deadline, close_timeout).await
+            }
+            Self::Tungstenite(dialer, creds) => {
+                churn(dialer, creds, concurrency, count, deadline, close_timeout).await
+            }
+        }
+    }
 }
 
 /// Runs `concurrency` workers that open and close sockets until `deadline`
@@ -51,8 +129,7 @@ pub(crate) async fn churn(
         let creds = Arc::clone(creds);
         let next = Arc::clone(&next);
         tasks.spawn(async move {
-            let mut tally =
-                Tally { ok: 0, errors: Errors::default(), latency: stats::new_histogram() };
+            let mut tally = Tally::new();
             let sources = &dialer.target().sources;
             while Instant::now() < deadline {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -79,36 +156,47 @@ pub(crate) async fn churn(
             tally
         });
     }
-    let mut total = Tally { ok: 0, errors: Errors::default(), latency: stats::new_histogram() };
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok(t) = joined {
-            total.ok += t.ok;
-            total.errors.merge(&t.errors);
-            let _ = total.latency.add(&t.latency);
-        } else {
-            total.errors.add("worker_panicked");
-        }
-    }
-    total
+    Tally::gather(tasks).await
 }
 
 pub(crate) fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-pub(crate) async fn run(args: HandshakeArgs, dialer: Dialer, creds: Vec<Cred>) {
+pub(crate) async fn run(
+    args: HandshakeArgs,
+    dialer: Dialer,
+    creds: Vec<Cred>,
+) -> anyhow::Result<()> {
     let c = &args.common;
-    let creds = Arc::new(creds);
+    let client = match args.client {
+        Some(Client::Raw) if !raw::supports(c.mode) => {
+            bail!("--client raw does not support --mode {}", c.mode.as_str())
+        }
+        Some(client) => client,
+        None if raw::supports(c.mode) => Client::Raw,
+        None => Client::Tungstenite,
+    };
+    // Requests are built here, before anything is measured.
+    let opener = match client {
+        Client::Raw => Opener::Raw(Arc::new(RawDialer::new(
+            dialer.target(),
+            c.mode,
+            c.expect(),
+            c.timeout(),
+            &creds,
+        )?)),
+        Client::Tungstenite => Opener::Tungstenite(dialer.clone(), Arc::new(creds)),
+    };
     let close_timeout = c.timeout();
     if args.warmup > 0 {
         let until = Instant::now() + Duration::from_secs(args.warmup);
-        let warm = churn(&dialer, &creds, args.concurrency, u64::MAX, until, close_timeout).await;
+        let warm = opener.churn(args.concurrency, u64::MAX, until, close_timeout).await;
         eprintln!("warm-up: {} ok, errors: {}", warm.ok, warm.errors.human());
     }
     let cpu = CpuMeter::start(c.server_pid);
     let start = Instant::now();
-    let tally =
-        churn(&dialer, &creds, args.concurrency, c.count, c.deadline(), close_timeout).await;
+    let tally = opener.churn(args.concurrency, c.count, c.deadline(), close_timeout).await;
     let elapsed = start.elapsed().as_secs_f64().max(1e-9);
     let cpu = cpu.finish();
     let rate = tally.ok as f64 / elapsed;
@@ -118,6 +206,7 @@ pub(crate) async fn run(args: HandshakeArgs, dialer: Dialer, creds: Vec<Cred>) {
         "handshake",
         json!({
             "concurrency": args.concurrency,
+            "client": client.as_str(),
             "duration_s": (elapsed * 1000.0).round() / 1000.0,
             "attempts": tally.ok + tally.errors.total(),
             "ok": tally.ok,
@@ -127,13 +216,15 @@ pub(crate) async fn run(args: HandshakeArgs, dialer: Dialer, creds: Vec<Cred>) {
         }),
         Some(cpu),
         format!(
-            "{:.0} handshakes/s ({} ok in {:.2} s, concurrency {}); errors: {}; latency {}",
+            "{:.0} handshakes/s ({} ok in {:.2} s, concurrency {}, {} client); errors: {}; latency {}",
             rate,
             tally.ok,
             elapsed,
             args.concurrency,
+            client.as_str(),
             tally.errors.human(),
             stats::human_ms(&tally.latency)
         ),
     );
+    Ok(())
 }

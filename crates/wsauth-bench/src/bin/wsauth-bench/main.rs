@@ -25,6 +25,7 @@ mod faults;
 mod flood;
 mod handshake;
 mod hold;
+mod raw;
 mod report;
 mod restart;
 mod revoke;
@@ -141,7 +142,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let creds =
                 common::provision(&common, &api, common.mode, common.users, &common.user_prefix())
                     .await?;
-            handshake::run(args, dialer, creds).await;
+            handshake::run(args, dialer, creds).await?;
         }
         Command::Hold(args) => {
             let creds =
