@@ -74,6 +74,11 @@ pub(crate) struct AcceptedStream {
 
 impl AcceptedStream {
     pub(crate) fn new(stream: TcpStream, slot: ClientSlot, progress: Progress) -> Self {
+        // No Nagle: a WebSocket writes small frames one after another (the
+        // 101, then the welcome frame), and with Nagle each waits for the
+        // previous one's ACK, which a client delaying its ACKs holds back up
+        // to 40 ms. A failure leaves the socket as it was.
+        let _ = stream.set_nodelay(true);
         Self { stream, progress, ahead: Vec::new(), ahead_at: 0, _slot: slot }
     }
 
@@ -198,6 +203,12 @@ mod tests {
         let (server, _) = listener.accept().await.expect("accept");
         let slot = ClientSlots::new(1, 1).try_acquire(None).expect("slot");
         (AcceptedStream::new(server, slot, Progress::new()), client)
+    }
+
+    #[tokio::test]
+    async fn small_frames_are_not_held_back_by_nagle() {
+        let (server, _client) = pair().await;
+        assert!(server.stream.nodelay().expect("nodelay"));
     }
 
     #[tokio::test]
