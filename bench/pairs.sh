@@ -12,7 +12,11 @@
 #                                 # buffer) against wsauth's defaults (B)
 #
 # Each run is COUNT handshakes (or DURATION seconds, whichever ends first).
+# With RATE, handshakes start at that rate (open loop) instead of as fast as
+# the servers answer: at a rate neither side saturates, the servers' core
+# time per handshake is compared with the generator below saturation.
 # Environment: PAIRS [5], COUNT [20000], DURATION seconds per run [60], CONCURRENCY [64],
+# RATE handshakes/s [0: closed loop],
 # CARGO_TARGET_DIR [target]; for cluster: PAIRS_POSTGRES [postgres://postgres@127.0.0.1:5432]
 # (a server where this user may create databases), PAIRS_REDIS [redis://127.0.0.1:6379].
 set -euo pipefail
@@ -63,7 +67,7 @@ run() { # label env...
   pid=$!
   addr="$(listening_address "$log")"
   taskset -c 1 "$BENCH" handshake --url "ws://$addr/ws" --hmac-secret "$SECRET" --users 64 \
-    --concurrency "$CONCURRENCY" --count "$COUNT" --duration "$DURATION" --warmup 1 --label "$label" \
+    --concurrency "$CONCURRENCY" --count "$COUNT" --duration "$DURATION" --warmup 1 --rate "${RATE:-0}" --label "$label" \
     --server-pid "$pid" \
     2> "$data/bench.log" | tail -n 1 >> "$OUT/results.jsonl" || cat "$data/bench.log" >&2
   kill "$pid"; wait "$pid" 2> /dev/null || true
@@ -84,11 +88,19 @@ def rate(r): return r["rate_per_s"]
 def busy(r, who):
     v = r.get(f"{who}_core_busy_pct")
     return "-" if v is None else f"{v:.0f}%"
-ratios = []
+def cost(r):
+    """The server's core time per handshake, microseconds."""
+    v = r.get("server_core_busy_pct")
+    return None if v is None or not rate(r) else v / 100 / rate(r) * 1e6
+ratios, costs = [], []
 for x, y in zip(a, b):
     ratios.append(rate(y) / rate(x))
-    print(f"{sys.argv[2]} {rate(x):9.0f}/s (server core {busy(x,'server')}, generator core {busy(x,'client')})  "
-          f"{sys.argv[3]} {rate(y):9.0f}/s (server core {busy(y,'server')}, generator core {busy(y,'client')})  "
-          f"ratio {rate(y)/rate(x):.3f}")
-print(f"median ratio {sys.argv[3]}/{sys.argv[2]}: {statistics.median(ratios):.3f} over {len(ratios)} pairs")
+    if cost(x) and cost(y):
+        costs.append(cost(x) / cost(y))
+    print(f"{sys.argv[2]} {rate(x):7.0f}/s (server core {busy(x,'server')}, {cost(x) or 0:.1f} us each; generator core {busy(x,'client')})  "
+          f"{sys.argv[3]} {rate(y):7.0f}/s (server core {busy(y,'server')}, {cost(y) or 0:.1f} us each; generator core {busy(y,'client')})  "
+          f"rate ratio {rate(y)/rate(x):.3f}")
+print(f"median rate ratio {sys.argv[3]}/{sys.argv[2]}: {statistics.median(ratios):.3f} over {len(ratios)} pairs")
+if costs:
+    print(f"median core-time ratio {sys.argv[2]}/{sys.argv[3]} (the rate ratio their capacities imply): {statistics.median(costs):.3f}")
 PY

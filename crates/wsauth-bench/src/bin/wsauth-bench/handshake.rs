@@ -56,6 +56,37 @@ pub(crate) struct HandshakeArgs {
     /// `tungstenite` in the others (which `raw` does not support).
     #[arg(long, value_enum)]
     pub(crate) client: Option<Client>,
+    /// Handshakes started per second (open loop, at most `--concurrency` in
+    /// flight); 0 starts the next as soon as a worker is free (closed loop).
+    /// At an offered rate that neither side saturates, the servers' core
+    /// time per handshake can be compared with the generator below
+    /// saturation.
+    #[arg(long, default_value_t = 0.0)]
+    pub(crate) rate: f64,
+}
+
+/// When each attempt may start: the `i`-th at `i / rate` seconds after the
+/// phase began, or at once without a rate.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pace {
+    start: Instant,
+    interval: Option<Duration>,
+}
+
+impl Pace {
+    pub(crate) fn new(rate: f64) -> Self {
+        let interval =
+            (rate.is_finite() && rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate));
+        Self { start: Instant::now(), interval }
+    }
+
+    /// Waits for the `i`-th attempt's turn.
+    pub(crate) async fn turn(&self, i: u64) {
+        if let Some(interval) = self.interval {
+            let due = self.start + interval.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX));
+            tokio::time::sleep_until(due.into()).await;
+        }
+    }
 }
 
 /// What a set of workers did.
@@ -100,13 +131,15 @@ impl Opener {
         count: u64,
         deadline: Instant,
         close_timeout: Duration,
+        rate: f64,
     ) -> Tally {
+        let pace = Pace::new(rate);
         match self {
             Self::Raw(dialer) => {
-                raw::churn(dialer, concurrency, count, deadline, close_timeout).await
+                raw::churn(dialer, concurrency, count, deadline, close_timeout, pace).await
             }
             Self::Tungstenite(dialer, creds) => {
-                churn(dialer, creds, concurrency, count, deadline, close_timeout).await
+                churn(dialer, creds, concurrency, count, deadline, close_timeout, pace).await
             }
         }
     }
@@ -121,6 +154,7 @@ pub(crate) async fn churn(
     count: u64,
     deadline: Instant,
     close_timeout: Duration,
+    pace: Pace,
 ) -> Tally {
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = tokio::task::JoinSet::new();
@@ -136,6 +170,7 @@ pub(crate) async fn churn(
                 if i >= count {
                     break;
                 }
+                pace.turn(i).await;
                 let idx = usize::try_from(i).unwrap_or(0);
                 let src = sources[idx % sources.len()];
                 let cred = &creds[idx % creds.len()];
@@ -191,12 +226,13 @@ pub(crate) async fn run(
     let close_timeout = c.timeout();
     if args.warmup > 0 {
         let until = Instant::now() + Duration::from_secs(args.warmup);
-        let warm = opener.churn(args.concurrency, u64::MAX, until, close_timeout).await;
+        let warm = opener.churn(args.concurrency, u64::MAX, until, close_timeout, args.rate).await;
         eprintln!("warm-up: {} ok, errors: {}", warm.ok, warm.errors.human());
     }
     let cpu = CpuMeter::start(c.server_pid);
     let start = Instant::now();
-    let tally = opener.churn(args.concurrency, c.count, c.deadline(), close_timeout).await;
+    let tally =
+        opener.churn(args.concurrency, c.count, c.deadline(), close_timeout, args.rate).await;
     let elapsed = start.elapsed().as_secs_f64().max(1e-9);
     let cpu = cpu.finish();
     let rate = tally.ok as f64 / elapsed;
@@ -206,6 +242,7 @@ pub(crate) async fn run(
         "handshake",
         json!({
             "concurrency": args.concurrency,
+            "offered_rate_per_s": args.rate,
             "client": client.as_str(),
             "duration_s": (elapsed * 1000.0).round() / 1000.0,
             "attempts": tally.ok + tally.errors.total(),

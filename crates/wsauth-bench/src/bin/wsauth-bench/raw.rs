@@ -26,7 +26,7 @@ use wsauth_bench::stats;
 
 use crate::common::{Cred, Expect, Mode, Target};
 use crate::dial::{Fail, add_query};
-use crate::handshake::{Tally, micros};
+use crate::handshake::{Pace, Tally, micros};
 
 /// The `Sec-WebSocket-Key` of every request: RFC 6455's sample nonce (the
 /// base64 of 16 bytes). It only proves that the server speaks WebSocket, so
@@ -119,7 +119,9 @@ impl RawDialer {
         // Lets the kernel hand out a port whose old 4-tuple lingers in TIME_WAIT.
         socket.set_reuseaddr(true)?;
         socket.bind(SocketAddr::new(src, 0))?;
-        socket.connect(self.addr).await
+        let stream = socket.connect(self.addr).await?;
+        stream.set_quickack(false)?;
+        Ok(stream)
     }
 
     async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
@@ -196,6 +198,7 @@ pub(crate) async fn churn(
     count: u64,
     deadline: Instant,
     close_timeout: Duration,
+    pace: Pace,
 ) -> Tally {
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = tokio::task::JoinSet::new();
@@ -211,6 +214,7 @@ pub(crate) async fn churn(
                 if i >= count {
                     break;
                 }
+                pace.turn(i).await;
                 let idx = usize::try_from(i).unwrap_or(0);
                 let src = sources[idx % sources.len()];
                 let t0 = Instant::now();
