@@ -7,6 +7,13 @@ use wsauth_server::{Application, Config, Overrides, telemetry};
 mod user_commands;
 use user_commands::UserAction;
 
+/// mimalloc rather than the C library's allocator: a handshake allocates and
+/// frees about ninety blocks, and with glibc that was a tenth of the server's
+/// core (BENCHMARKS.md, "What limits handshakes"); an idle socket also
+/// costs less with it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "wsauth", version, about = "Authenticated WebSocket server")]
 struct Cli {
