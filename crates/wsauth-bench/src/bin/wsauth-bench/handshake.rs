@@ -15,7 +15,7 @@ use wsauth_bench::procfs::CpuMeter;
 use wsauth_bench::stats::{self, Errors};
 
 use crate::common::{Common, Cred};
-use crate::dial::{Dialer, close_cleanly};
+use crate::dial::{Dialer, Fail, close_cleanly};
 use crate::raw::{self, RawDialer};
 use crate::report;
 
@@ -145,6 +145,50 @@ impl Opener {
     }
 }
 
+/// Hands out attempt numbers to workers, each at its turn, until `deadline`
+/// or until `count` attempts were made.
+#[derive(Debug)]
+pub(crate) struct Turns {
+    next: AtomicU64,
+    count: u64,
+    deadline: Instant,
+    pace: Pace,
+}
+
+impl Turns {
+    pub(crate) fn new(count: u64, deadline: Instant, pace: Pace) -> Arc<Self> {
+        Arc::new(Self { next: AtomicU64::new(0), count, deadline, pace })
+    }
+
+    /// The next attempt's number once its turn came, or `None` when done.
+    pub(crate) async fn next(&self) -> Option<usize> {
+        if Instant::now() >= self.deadline {
+            return None;
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        if i >= self.count {
+            return None;
+        }
+        self.pace.turn(i).await;
+        Some(usize::try_from(i).unwrap_or(0))
+    }
+}
+
+impl Tally {
+    /// A socket opened `started` ago.
+    pub(crate) fn opened(&mut self, started: Instant) {
+        stats::record(&mut self.latency, micros(started.elapsed()));
+        self.ok += 1;
+    }
+
+    /// A failed attempt; waits a moment, so that a refused or broken server
+    /// does not turn the worker into a busy loop.
+    pub(crate) async fn failed(&mut self, fail: &Fail) {
+        self.errors.add(fail.kind());
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 /// Runs `concurrency` workers that open and close sockets until `deadline`
 /// or until `count` attempts were made.
 pub(crate) async fn churn(
@@ -156,36 +200,23 @@ pub(crate) async fn churn(
     close_timeout: Duration,
     pace: Pace,
 ) -> Tally {
-    let next = Arc::new(AtomicU64::new(0));
+    let turns = Turns::new(count, deadline, pace);
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..concurrency.max(1) {
         let dialer = dialer.clone();
         let creds = Arc::clone(creds);
-        let next = Arc::clone(&next);
+        let turns = Arc::clone(&turns);
         tasks.spawn(async move {
             let mut tally = Tally::new();
             let sources = &dialer.target().sources;
-            while Instant::now() < deadline {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= count {
-                    break;
-                }
-                pace.turn(i).await;
-                let idx = usize::try_from(i).unwrap_or(0);
-                let src = sources[idx % sources.len()];
-                let cred = &creds[idx % creds.len()];
-                let t0 = Instant::now();
-                match dialer.open(src, cred).await {
+            while let Some(idx) = turns.next().await {
+                let started = Instant::now();
+                match dialer.open(sources[idx % sources.len()], &creds[idx % creds.len()]).await {
                     Ok(ws) => {
-                        stats::record(&mut tally.latency, micros(t0.elapsed()));
-                        tally.ok += 1;
+                        tally.opened(started);
                         close_cleanly(ws, close_timeout).await;
                     }
-                    Err(fail) => {
-                        tally.errors.add(fail.kind());
-                        // A refused or broken server must not turn this into a busy loop.
-                        tokio::time::sleep(Duration::from_millis(1)).await;
-                    }
+                    Err(fail) => tally.failed(&fail).await,
                 }
             }
             tally

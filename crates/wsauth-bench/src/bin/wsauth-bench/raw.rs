@@ -16,17 +16,15 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::http::Uri;
-use wsauth_bench::stats;
 
 use crate::common::{Cred, Expect, Mode, Target};
 use crate::dial::{Fail, add_query};
-use crate::handshake::{Pace, Tally, micros};
+use crate::handshake::{Pace, Tally, Turns};
 
 /// The `Sec-WebSocket-Key` of every request: RFC 6455's sample nonce (the
 /// base64 of 16 bytes). It only proves that the server speaks WebSocket, so
@@ -200,35 +198,23 @@ pub(crate) async fn churn(
     close_timeout: Duration,
     pace: Pace,
 ) -> Tally {
-    let next = Arc::new(AtomicU64::new(0));
+    let turns = Turns::new(count, deadline, pace);
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..concurrency.max(1) {
         let dialer = Arc::clone(dialer);
-        let next = Arc::clone(&next);
+        let turns = Arc::clone(&turns);
         tasks.spawn(async move {
             let mut tally = Tally::new();
             let mut inbox = Inbox::new();
             let sources = &dialer.sources;
-            while Instant::now() < deadline {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= count {
-                    break;
-                }
-                pace.turn(i).await;
-                let idx = usize::try_from(i).unwrap_or(0);
-                let src = sources[idx % sources.len()];
-                let t0 = Instant::now();
-                match dialer.open(src, idx, &mut inbox).await {
+            while let Some(idx) = turns.next().await {
+                let started = Instant::now();
+                match dialer.open(sources[idx % sources.len()], idx, &mut inbox).await {
                     Ok(stream) => {
-                        stats::record(&mut tally.latency, micros(t0.elapsed()));
-                        tally.ok += 1;
+                        tally.opened(started);
                         close_cleanly(stream, &mut inbox, close_timeout).await;
                     }
-                    Err(fail) => {
-                        tally.errors.add(fail.kind());
-                        // A refused or broken server must not turn this into a busy loop.
-                        tokio::time::sleep(Duration::from_millis(1)).await;
-                    }
+                    Err(fail) => tally.failed(&fail).await,
                 }
             }
             tally
