@@ -133,13 +133,11 @@ impl Opener {
         close_timeout: Duration,
         rate: f64,
     ) -> Tally {
-        let pace = Pace::new(rate);
+        let turns = Turns::new(count, deadline, Pace::new(rate));
         match self {
-            Self::Raw(dialer) => {
-                raw::churn(dialer, concurrency, count, deadline, close_timeout, pace).await
-            }
+            Self::Raw(dialer) => raw::churn(dialer, concurrency, turns, close_timeout).await,
             Self::Tungstenite(dialer, creds) => {
-                churn(dialer, creds, concurrency, count, deadline, close_timeout, pace).await
+                churn(dialer, creds, concurrency, turns, close_timeout).await
             }
         }
     }
@@ -189,18 +187,15 @@ impl Tally {
     }
 }
 
-/// Runs `concurrency` workers that open and close sockets until `deadline`
-/// or until `count` attempts were made.
+/// Runs `concurrency` workers that open and close sockets while `turns`
+/// hands out attempts.
 pub(crate) async fn churn(
     dialer: &Dialer,
     creds: &Arc<Vec<Cred>>,
     concurrency: usize,
-    count: u64,
-    deadline: Instant,
+    turns: Arc<Turns>,
     close_timeout: Duration,
-    pace: Pace,
 ) -> Tally {
-    let turns = Turns::new(count, deadline, pace);
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..concurrency.max(1) {
         let dialer = dialer.clone();

@@ -16,7 +16,7 @@ use wsauth_bench::stats::{self, Errors};
 
 use crate::common::{Common, Cred};
 use crate::dial::{Dialer, Ws, close_cleanly, finish_server_close};
-use crate::handshake::{Pace, churn, micros};
+use crate::handshake::{Pace, Turns, churn, micros};
 use crate::report;
 
 #[derive(Debug, Clone, Args)]
@@ -201,16 +201,8 @@ pub(crate) async fn run(args: HoldArgs, dialer: Dialer, creds: Vec<Cred>) -> any
     let settle = Duration::from_millis(args.settle_ms);
     let deadline = c.deadline();
     if args.warmup_conns > 0 {
-        let warm = churn(
-            &dialer,
-            &creds,
-            args.concurrency,
-            args.warmup_conns,
-            deadline,
-            close_timeout,
-            Pace::new(0.0),
-        )
-        .await;
+        let turns = Turns::new(args.warmup_conns, deadline, Pace::new(0.0));
+        let warm = churn(&dialer, &creds, args.concurrency, turns, close_timeout).await;
         eprintln!("warm-up: {} ok, errors: {}", warm.ok, warm.errors.human());
     }
     tokio::time::sleep(settle).await;

@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::http::Uri;
 
 use crate::common::{Cred, Expect, Mode, Target};
 use crate::dial::{Fail, add_query};
-use crate::handshake::{Pace, Tally, Turns};
+use crate::handshake::{Tally, Turns};
 
 /// The `Sec-WebSocket-Key` of every request: RFC 6455's sample nonce (the
 /// base64 of 16 bytes). It only proves that the server speaks WebSocket, so
@@ -188,17 +188,14 @@ pub(crate) async fn close_cleanly<S: AsyncRead + AsyncWrite + Unpin>(
     .await;
 }
 
-/// Runs `concurrency` workers that open and close sockets until `deadline`
-/// or until `count` attempts were made; counts as `handshake::churn` does.
+/// Runs `concurrency` workers that open and close sockets while `turns`
+/// hands out attempts; counts as `handshake::churn` does.
 pub(crate) async fn churn(
     dialer: &Arc<RawDialer>,
     concurrency: usize,
-    count: u64,
-    deadline: Instant,
+    turns: Arc<Turns>,
     close_timeout: Duration,
-    pace: Pace,
 ) -> Tally {
-    let turns = Turns::new(count, deadline, pace);
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..concurrency.max(1) {
         let dialer = Arc::clone(dialer);
