@@ -114,6 +114,28 @@ pub(crate) enum Expect {
     Any,
 }
 
+/// The `type` of a JSON object, borrowed from the frame when it has no escapes.
+#[derive(serde::Deserialize)]
+struct Typed<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: std::borrow::Cow<'a, str>,
+}
+
+impl Expect {
+    /// Whether the first text frame, `text`, is the one expected.
+    pub(crate) fn matches(&self, text: &[u8]) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Text(want) => text == want.as_bytes(),
+            // A struct also deserializes from a JSON array: only an object counts.
+            Self::Welcome => {
+                text.trim_ascii_start().first() == Some(&b'{')
+                    && serde_json::from_slice::<Typed<'_>>(text).is_ok_and(|t| t.kind == "welcome")
+            }
+        }
+    }
+}
+
 /// The server under test, resolved and checked to be on loopback.
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
@@ -252,6 +274,18 @@ mod tests {
         let mut v = vec!["t"];
         v.extend_from_slice(args);
         T::parse_from(v).c
+    }
+
+    #[test]
+    fn welcome_is_a_json_object_typed_welcome() {
+        assert!(Expect::Welcome.matches(br#"{"type":"welcome","sub":"a"}"#));
+        assert!(Expect::Welcome.matches(br#" {"x":[1],"type":"welc\u006fme"}"#));
+        assert!(!Expect::Welcome.matches(br#"{"type":"error"}"#));
+        assert!(!Expect::Welcome.matches(br#"["welcome"]"#));
+        assert!(!Expect::Welcome.matches(b"Successfully Login!"));
+        let seed = Expect::Text("Successfully Login!".into());
+        assert!(seed.matches(b"Successfully Login!"));
+        assert!(!seed.matches(b"Signature verification failed"));
     }
 
     #[test]

@@ -129,18 +129,6 @@ fn the_close_frame_is_a_masked_empty_close() {
     assert_eq!(CLOSE_FRAME[0], 0x88);
 }
 
-#[test]
-fn welcome_is_a_json_object_typed_welcome() {
-    assert!(matches_expectation(&Expect::Welcome, br#"{"type":"welcome","sub":"a"}"#));
-    assert!(matches_expectation(&Expect::Welcome, br#" {"x":[1],"type":"welc\u006fme"}"#));
-    assert!(!matches_expectation(&Expect::Welcome, br#"{"type":"error"}"#));
-    assert!(!matches_expectation(&Expect::Welcome, br#"["welcome"]"#));
-    assert!(!matches_expectation(&Expect::Welcome, b"Successfully Login!"));
-    let seed = Expect::Text("Successfully Login!".into());
-    assert!(matches_expectation(&seed, b"Successfully Login!"));
-    assert!(!matches_expectation(&seed, b"Signature verification failed"));
-}
-
 fn dialer(expect: Expect) -> RawDialer {
     let dialer = RawDialer::new(&target(), Mode::Header, expect, Duration::from_secs(5), &[cred()]);
     dialer.unwrap_or_else(|e| panic!("{e}"))
