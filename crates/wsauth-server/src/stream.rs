@@ -102,12 +102,12 @@ impl AcceptedStream {
     ) -> Poll<io::Result<()>> {
         loop {
             std::task::ready!(self.stream.poll_read_ready(cx))?;
-            let mut chunk = vec![0; READ_AHEAD];
-            match self.stream.try_read(&mut chunk) {
+            // Read into the spare capacity: the chunk is never zeroed first.
+            let mut chunk = Vec::with_capacity(READ_AHEAD);
+            match self.stream.try_read_buf(&mut chunk) {
                 // End of stream: nothing is kept.
                 Ok(0) => return Poll::Ready(Ok(())),
-                Ok(n) => {
-                    chunk.truncate(n);
+                Ok(_) => {
                     self.ahead = chunk;
                     self.ahead_at = 0;
                     self.progress.mark();
