@@ -10,13 +10,22 @@
 #                                 # and Redis on this machine)
 #   bench/pairs.sh baseline       # the bare stack (A: bench-baseline, 4 KiB read
 #                                 # buffer) against wsauth's defaults (B)
+#   bench/pairs.sh axum           # the bare server on hyper and axum (A:
+#                                 # bench-baseline --stack axum) against wsauth (B):
+#                                 # what wsauth adds to the stack it is built on
+#   bench/pairs.sh stacks         # the bare server on tungstenite (A) against the
+#                                 # same on hyper and axum (B): what those cost
 #
 # Each run is COUNT handshakes (or DURATION seconds, whichever ends first).
 # With RATE, handshakes start at that rate (open loop) instead of as fast as
 # the servers answer: at a rate neither side saturates, the servers' core
 # time per handshake is compared with the generator below saturation.
+# With STEER=1, each packet's receive processing runs on its receiver's core
+# (receive flow steering; needs root, restored on exit; see steer_receive in
+# bench/lib.sh): the generator then stays below saturation at full rate, so
+# the rate ratio is the servers', not the generator's.
 # Environment: PAIRS [5], COUNT [20000], DURATION seconds per run [60], CONCURRENCY [64],
-# RATE handshakes/s [0: closed loop],
+# RATE handshakes/s [0: closed loop], STEER [0],
 # CARGO_TARGET_DIR [target]; for cluster: PAIRS_POSTGRES [postgres://postgres@127.0.0.1:5432]
 # (a server where this user may create databases), PAIRS_REDIS [redis://127.0.0.1:6379].
 set -euo pipefail
@@ -29,6 +38,11 @@ PAIRS="${PAIRS:-5}"
 COUNT="${COUNT:-20000}"
 DURATION="${DURATION:-60}"
 CONCURRENCY="${CONCURRENCY:-64}"
+cleanup() {
+  restore_receive
+  if declare -F drop_database > /dev/null; then drop_database; fi
+}
+trap cleanup EXIT
 case "${1:-}" in
   metrics) A_ENV=(WSAUTH_METRICS=false) B_ENV=(WSAUTH_METRICS=true) A=metrics-off B=metrics-on ;;
   cluster)
@@ -37,15 +51,21 @@ case "${1:-}" in
     PG="${PAIRS_POSTGRES:-postgres://postgres@127.0.0.1:5432}"
     DB="wsauth_pairs_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
     psql "$PG/postgres" -qc "CREATE DATABASE $DB"
-    trap 'psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)"' EXIT
+    drop_database() { psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)"; }
     A_ENV=(WSAUTH_METRICS=true)
     B_ENV=(WSAUTH_DATABASE_URL="$PG/$DB" WSAUTH_REDIS_URL="${PAIRS_REDIS:-redis://127.0.0.1:6379}"
       WSAUTH_REDIS_PREFIX="$DB:")
     A=single-node B=cluster-node ;;
-  baseline) A_ENV=(SERVER=baseline) B_ENV=(WSAUTH_METRICS=true) A=baseline B=wsauth ;;
-  *) echo "usage: bench/pairs.sh metrics|cluster|baseline" >&2; exit 2 ;;
+  baseline) A_ENV=(STACK=tungstenite) B_ENV=(WSAUTH_METRICS=true) A=baseline B=wsauth ;;
+  axum) A_ENV=(STACK=axum) B_ENV=(WSAUTH_METRICS=true) A=baseline-axum B=wsauth ;;
+  stacks) A_ENV=(STACK=tungstenite) B_ENV=(STACK=axum) A=baseline B=baseline-axum ;;
+  *) echo "usage: bench/pairs.sh metrics|cluster|baseline|axum|stacks" >&2; exit 2 ;;
 esac
 cargo build --release -q -p wsauth-bench -p wsauth-server --bins
+if [[ "${STEER:-0}" == 1 ]]; then
+  steer_receive 0
+  echo "receive processing steered to each socket's core" >&2
+fi
 BENCH="$CARGO_TARGET_DIR/release/wsauth-bench"
 WSAUTH="$CARGO_TARGET_DIR/release/wsauth"
 BASELINE="$CARGO_TARGET_DIR/release/bench-baseline"
@@ -56,8 +76,9 @@ run() { # label env...
   local label="$1"; shift
   local data log pid addr
   data="$(mktemp -d)"; log="$data/server.log"
-  if [[ "$1" == SERVER=baseline ]]; then
-    BENCH_HMAC_SECRET="$SECRET" taskset -c 0 "$BASELINE" --listen 127.0.0.1:0 > "$log" 2>&1 &
+  if [[ "$1" == STACK=* ]]; then
+    BENCH_HMAC_SECRET="$SECRET" taskset -c 0 "$BASELINE" --listen 127.0.0.1:0 --stack "${1#STACK=}" \
+      > "$log" 2>&1 &
   else
     env "$@" WSAUTH_HMAC_SECRET="$SECRET" WSAUTH_LOG=warn WSAUTH_LIMITS_HANDSHAKE_RATE=0 \
     WSAUTH_LIMITS_MESSAGE_RATE=0 WSAUTH_LIMITS_CONNECTION_RATE=0 \
@@ -75,7 +96,7 @@ run() { # label env...
 }
 
 run warmup-a "${A_ENV[@]}"; run warmup-b "${B_ENV[@]}"
-for i in $(seq "$PAIRS"); do
+for _ in $(seq "$PAIRS"); do
   run "$A" "${A_ENV[@]}"
   run "$B" "${B_ENV[@]}"
 done

@@ -1,9 +1,11 @@
 //! The minimal baseline: tokio-tungstenite with an HS256 check of `?token=`
 //! inside the handshake callback (HTTP 401 before any upgrade), a 4 KiB read
 //! buffer, one `{"type":"welcome"}` text frame after the upgrade, then echo.
+//! With `--stack axum`, the same server on hyper and axum (`on_axum.rs`).
 //!
 //! ```text
 //! bench-baseline --listen 127.0.0.1:0 --hmac-secret "$SECRET"
+//! bench-baseline --listen 127.0.0.1:0 --hmac-secret "$SECRET" --stack axum
 //! bench-baseline --listen 127.0.0.1:9001 --hmac-secret "$SECRET" --behind-wsauth
 //! ```
 //!
@@ -12,8 +14,10 @@
 //! accepted without a token, so proxied and direct echo can be compared
 //! against the same server.
 
+mod on_axum;
+
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use futures_util::{SinkExt, StreamExt};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -40,6 +44,17 @@ struct Args {
     /// server is then the upstream of a wsauth proxy route.
     #[arg(long)]
     behind_wsauth: bool,
+    /// The WebSocket stack: tokio-tungstenite's own handshake, or hyper and
+    /// axum (as wsauth uses them).
+    #[arg(long, value_enum, default_value_t = Stack::Tungstenite)]
+    stack: Stack,
+}
+
+/// Which crates serve the handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Stack {
+    Tungstenite,
+    Axum,
 }
 
 /// Whether a handshake without a token is accepted on the proxy's word.
@@ -124,6 +139,9 @@ async fn main() -> anyhow::Result<()> {
     writeln!(out, "bench-baseline listening on http://{local}")?;
     out.flush()?;
     drop(out);
+    if args.stack == Stack::Axum {
+        return on_axum::serve(listener, verifier, identity).await;
+    }
     let mut accept_errors: u64 = 0;
     loop {
         tokio::select! {
