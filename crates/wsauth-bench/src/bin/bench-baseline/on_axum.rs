@@ -4,8 +4,8 @@
 //! what hyper and axum cost per handshake from what wsauth's own checks do.
 
 use axum::Router;
+use axum::extract::FromRequestParts;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -47,7 +47,7 @@ impl FromRequestParts<Shared> for Authorized {
     }
 }
 
-async fn ws(_: Authorized, State(_): State<Shared>, upgrade: WebSocketUpgrade) -> Response {
+async fn ws(_: Authorized, upgrade: WebSocketUpgrade) -> Response {
     upgrade
         .read_buffer_size(4096)
         .write_buffer_size(0)
