@@ -2,7 +2,8 @@
 # Paired handshake runs of two wsauth configurations in one session: a
 # warm-up of each, then alternating pairs (A, B); prints each pair's rates and
 # the median of the B/A rate ratios, with both cores' load so a run held
-# back by the generator shows. Server on CPU 0, generator on CPU 1.
+# back by the generator shows, and where each server's core time went per
+# handshake (user, system, interrupts). Server on CPU 0, generator on CPU 1.
 #
 #   bench/pairs.sh metrics        # metrics off (A) against on (B, the default)
 #   bench/pairs.sh cluster        # single-node defaults (A: SQLite, in-process
@@ -113,6 +114,17 @@ def cost(r):
     """The server's core time per handshake, microseconds."""
     v = r.get("server_core_busy_pct")
     return None if v is None or not rate(r) else v / 100 / rate(r) * 1e6
+def split(r):
+    """The server core's user, system and interrupt time per handshake, µs."""
+    parts = [r.get(f"server_core_{k}_pct") for k in ("user", "system", "interrupt")]
+    if None in parts or not rate(r):
+        return None
+    return [p / 100 / rate(r) * 1e6 for p in parts]
+def median_split(rows):
+    splits = [s for s in map(split, rows) if s]
+    if not splits:
+        return "-"
+    return ", ".join(f"{k} {statistics.median(v):.1f}" for k, v in zip(("user", "system", "interrupts"), zip(*splits)))
 ratios, costs = [], []
 for x, y in zip(a, b):
     ratios.append(rate(y) / rate(x))
@@ -122,6 +134,8 @@ for x, y in zip(a, b):
           f"{sys.argv[3]} {rate(y):7.0f}/s (server core {busy(y,'server')}, {cost(y) or 0:.1f} us each; generator core {busy(y,'client')})  "
           f"rate ratio {rate(y)/rate(x):.3f}")
 print(f"median rate ratio {sys.argv[3]}/{sys.argv[2]}: {statistics.median(ratios):.3f} over {len(ratios)} pairs")
+for label, rows in ((sys.argv[2], a), (sys.argv[3], b)):
+    print(f"{label}: server core per handshake, median µs: {median_split(rows)}")
 if costs:
     print(f"median core-time ratio {sys.argv[2]}/{sys.argv[3]} (the rate ratio their capacities imply): {statistics.median(costs):.3f}")
 PY

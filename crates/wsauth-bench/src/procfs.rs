@@ -61,9 +61,21 @@ fn parse_cpu_list(list: &str) -> anyhow::Result<Vec<usize>> {
     Ok(cpus)
 }
 
-/// Busy and total jiffies of each CPU, from `/proc/stat` (busy includes
-/// interrupt and softirq time, where loopback TCP work is often charged).
-fn per_cpu_jiffies() -> Vec<(usize, u64, u64)> {
+/// One CPU's jiffies so far, from `/proc/stat`.
+#[derive(Debug, Clone, Copy)]
+struct CoreJiffies {
+    cpu: usize,
+    /// User time, `nice` included.
+    user: u64,
+    system: u64,
+    /// Hard and soft interrupts: where loopback TCP receive work is charged.
+    interrupts: u64,
+    /// Everything but idle and iowait.
+    busy: u64,
+    total: u64,
+}
+
+fn per_cpu_jiffies() -> Vec<CoreJiffies> {
     let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
         return Vec::new();
     };
@@ -73,9 +85,16 @@ fn per_cpu_jiffies() -> Vec<(usize, u64, u64)> {
             let cpu = fields.next()?.strip_prefix("cpu")?.parse::<usize>().ok()?;
             let v: Vec<u64> = fields.filter_map(|f| f.parse().ok()).collect();
             // user nice system idle iowait irq softirq steal ...
+            let at = |i: usize| v.get(i).copied().unwrap_or(0);
             let total: u64 = v.iter().take(8).sum();
-            let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
-            Some((cpu, total.saturating_sub(idle), total))
+            Some(CoreJiffies {
+                cpu,
+                user: at(0) + at(1),
+                system: at(2),
+                interrupts: at(5) + at(6),
+                busy: total.saturating_sub(at(3) + at(4)),
+                total,
+            })
         })
         .collect()
 }
@@ -87,7 +106,7 @@ pub struct CpuMeter {
     client: f64,
     server_pid: Option<u32>,
     server: Option<f64>,
-    cores: Vec<(usize, u64, u64)>,
+    cores: Vec<CoreJiffies>,
 }
 
 /// CPU use over an interval.
@@ -104,6 +123,12 @@ pub struct CpuUse {
     pub client_core_busy_pct: Option<f64>,
     /// How busy the server's cores were, likewise, when its pid was given.
     pub server_core_busy_pct: Option<f64>,
+    /// Of the server's cores' time: user (every task's), percent.
+    pub server_core_user_pct: Option<f64>,
+    /// Of the server's cores' time: system (every task's), percent.
+    pub server_core_system_pct: Option<f64>,
+    /// Of the server's cores' time: hard and soft interrupts, percent.
+    pub server_core_interrupt_pct: Option<f64>,
     /// Whether the generator's cores are disjoint from the server's.
     pub pinned_apart: bool,
 }
@@ -139,22 +164,24 @@ impl CpuMeter {
             _ => None,
         };
         let now = per_cpu_jiffies();
-        let busy_of = |cpus: &[usize]| -> Option<f64> {
-            let (mut busy, mut total) = (0u64, 0u64);
-            for (cpu, b1, t1) in &now {
-                if !cpus.contains(cpu) {
-                    continue;
-                }
-                if let Some((_, b0, t0)) = self.cores.iter().find(|(c, _, _)| c == cpu) {
-                    busy += b1.saturating_sub(*b0);
-                    total += t1.saturating_sub(*t0);
+        // The share of `cpus`' time that `part` took since the start.
+        let share_of = |cpus: &[usize], part: fn(&CoreJiffies) -> u64| -> Option<f64> {
+            let (mut spent, mut total) = (0u64, 0u64);
+            for after in now.iter().filter(|c| cpus.contains(&c.cpu)) {
+                if let Some(before) = self.cores.iter().find(|c| c.cpu == after.cpu) {
+                    spent += part(after).saturating_sub(part(before));
+                    total += after.total.saturating_sub(before.total);
                 }
             }
-            (total > 0).then(|| round1(100.0 * busy as f64 / total as f64))
+            (total > 0).then(|| round1(100.0 * spent as f64 / total as f64))
         };
+        let busy_of = |cpus: &[usize]| share_of(cpus, |c| c.busy);
         let client_cpus = allowed_cpus(None).unwrap_or_default();
         let server_cpus =
             self.server_pid.and_then(|p| allowed_cpus(Some(p)).ok()).unwrap_or_default();
+        let server_share = |part: fn(&CoreJiffies) -> u64| {
+            if server_cpus.is_empty() { None } else { share_of(&server_cpus, part) }
+        };
         let pinned_apart = !client_cpus.is_empty()
             && !server_cpus.is_empty()
             && client_cpus.iter().all(|c| !server_cpus.contains(c));
@@ -163,7 +190,10 @@ impl CpuMeter {
             client_cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             server_cpu_pct: server.map(|s| round1(100.0 * s / wall)),
             client_core_busy_pct: busy_of(&client_cpus),
-            server_core_busy_pct: if server_cpus.is_empty() { None } else { busy_of(&server_cpus) },
+            server_core_busy_pct: server_share(|c| c.busy),
+            server_core_user_pct: server_share(|c| c.user),
+            server_core_system_pct: server_share(|c| c.system),
+            server_core_interrupt_pct: server_share(|c| c.interrupts),
             pinned_apart,
         }
     }
@@ -183,6 +213,16 @@ mod tests {
         assert_eq!(parse_cpu_list("1")?, vec![1]);
         assert!(!allowed_cpus(None)?.is_empty());
         Ok(())
+    }
+
+    #[test]
+    fn core_times_split_into_parts_of_the_busy_time() {
+        let cores = per_cpu_jiffies();
+        assert!(!cores.is_empty());
+        for c in cores {
+            assert!(c.user + c.system + c.interrupts <= c.busy, "{c:?}");
+            assert!(c.busy <= c.total, "{c:?}");
+        }
     }
 
     #[test]
