@@ -110,16 +110,14 @@ def rate(r): return r["rate_per_s"]
 def busy(r, who):
     v = r.get(f"{who}_core_busy_pct")
     return "-" if v is None else f"{v:.0f}%"
-def cost(r):
-    """The server's core time per handshake, microseconds."""
-    v = r.get("server_core_busy_pct")
+def per_handshake(r, part):
+    """µs of the server's core per handshake that `part` (busy, user, system, interrupt) took."""
+    v = r.get(f"server_core_{part}_pct")
     return None if v is None or not rate(r) else v / 100 / rate(r) * 1e6
+def cost(r): return per_handshake(r, "busy")
 def split(r):
-    """The server core's user, system and interrupt time per handshake, µs."""
-    parts = [r.get(f"server_core_{k}_pct") for k in ("user", "system", "interrupt")]
-    if None in parts or not rate(r):
-        return None
-    return [p / 100 / rate(r) * 1e6 for p in parts]
+    parts = [per_handshake(r, k) for k in ("user", "system", "interrupt")]
+    return None if None in parts else parts
 def median_split(rows):
     splits = [s for s in map(split, rows) if s]
     if not splits:

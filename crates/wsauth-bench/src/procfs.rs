@@ -175,13 +175,11 @@ impl CpuMeter {
             }
             (total > 0).then(|| round1(100.0 * spent as f64 / total as f64))
         };
-        let busy_of = |cpus: &[usize]| share_of(cpus, |c| c.busy);
         let client_cpus = allowed_cpus(None).unwrap_or_default();
         let server_cpus =
             self.server_pid.and_then(|p| allowed_cpus(Some(p)).ok()).unwrap_or_default();
-        let server_share = |part: fn(&CoreJiffies) -> u64| {
-            if server_cpus.is_empty() { None } else { share_of(&server_cpus, part) }
-        };
+        // No CPUs (no server pid) leave no time to share: `None`.
+        let server_share = |part: fn(&CoreJiffies) -> u64| share_of(&server_cpus, part);
         let pinned_apart = !client_cpus.is_empty()
             && !server_cpus.is_empty()
             && client_cpus.iter().all(|c| !server_cpus.contains(c));
@@ -189,7 +187,7 @@ impl CpuMeter {
             client_cpu_pct: round1(100.0 * client / wall),
             client_cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             server_cpu_pct: server.map(|s| round1(100.0 * s / wall)),
-            client_core_busy_pct: busy_of(&client_cpus),
+            client_core_busy_pct: share_of(&client_cpus, |c| c.busy),
             server_core_busy_pct: server_share(|c| c.busy),
             server_core_user_pct: server_share(|c| c.user),
             server_core_system_pct: server_share(|c| c.system),

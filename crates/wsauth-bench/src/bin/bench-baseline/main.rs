@@ -67,13 +67,18 @@ enum Identity {
 const WELCOME: &str = r#"{"type":"welcome"}"#;
 const UNAUTHORIZED: &str = r#"{"detail":"Invalid or missing token","error":"invalid_token"}"#;
 
+/// The socket limits of both stacks.
+const READ_BUFFER: usize = 4096;
+const MAX_WRITE_BUFFER: usize = 1024 * 1024;
+const MAX_MESSAGE: usize = 64 * 1024;
+
 fn socket_config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4096)
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
-        .max_write_buffer_size(1024 * 1024)
-        .max_message_size(Some(64 * 1024))
-        .max_frame_size(Some(64 * 1024))
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE))
 }
 
 fn token_from_query(query: Option<&str>) -> Option<String> {

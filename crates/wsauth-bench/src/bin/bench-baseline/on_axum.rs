@@ -15,7 +15,9 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use wsauth_bench::jwt::Verifier;
 
-use crate::{Identity, UNAUTHORIZED, WELCOME, token_from_query};
+use crate::{
+    Identity, MAX_MESSAGE, MAX_WRITE_BUFFER, READ_BUFFER, UNAUTHORIZED, WELCOME, token_from_query,
+};
 
 #[derive(Clone)]
 struct Shared {
@@ -49,11 +51,11 @@ impl FromRequestParts<Shared> for Authorized {
 
 async fn ws(_: Authorized, upgrade: WebSocketUpgrade) -> Response {
     upgrade
-        .read_buffer_size(4096)
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
-        .max_write_buffer_size(1024 * 1024)
-        .max_message_size(64 * 1024)
-        .max_frame_size(64 * 1024)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
         .on_upgrade(echo)
 }
 
