@@ -534,8 +534,11 @@ impl WsAuth {
     pub async fn verify_token(&self, token: &str) -> Result<Claims, AuthError> {
         let tokens = &self.inner.tokens;
         let compact = Compact::split(token, tokens.settings().max_token_len)?;
+        // Boxed: a trusted issuer's path (key fetches included) is large,
+        // and inline it would grow every handshake's future, which the
+        // router's layers move several times.
         if !self.inner.issuers.is_empty()
-            && let Some(outcome) = self.inner.issuers.verify(&compact, tokens).await
+            && let Some(outcome) = Box::pin(self.inner.issuers.verify(&compact, tokens)).await
         {
             return outcome;
         }

@@ -287,3 +287,21 @@ impl<R: Requirement> WsGuard<R> {
         Ok(Self { upgrade, auth, ws_auth, session, _requirement: PhantomData })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hyper and each router layer move the request's future by value, so a
+    /// large path inlined in the handshake is copied on every request; rare
+    /// large paths are boxed where they are taken (ARCHITECTURE.md).
+    #[test]
+    fn the_handshake_future_stays_small() {
+        let key = crate::Key::generate(crate::Algorithm::HS256).expect("key");
+        let auth = WsAuth::builder(crate::TokenAuthority::new(crate::KeySet::new(key))).build();
+        let (mut parts, ()) = axum::http::Request::new(()).into_parts();
+        let future = <WsGuard as FromRequestParts<WsAuth>>::from_request_parts(&mut parts, &auth);
+        let size = std::mem::size_of_val(&future);
+        assert!(size <= 1024, "WsGuard's extraction future is {size} bytes");
+    }
+}
