@@ -32,8 +32,8 @@ pub fn locate(parts: &Parts, websocket: bool, kind: TokenKind) -> Result<Found, 
     let located = credential::locate(parts, target, kind, &names, &Transports::default())?;
     Ok(Found {
         kind: located.kind,
-        value: located.value,
-        csrf: located.csrf,
+        value: located.value.into_owned(),
+        csrf: located.csrf.map(std::borrow::Cow::into_owned),
         offered_subprotocol: located.offered_subprotocol,
     })
 }

@@ -2,6 +2,8 @@
 //! cookie (with its CSRF companion), `?token=`, the `bearer.<JWT>`
 //! subprotocol, or `?ticket=`. Two credentials that disagree are refused.
 
+use std::borrow::Cow;
+
 use axum::http::{HeaderMap, Method, header, request::Parts};
 use subtle::ConstantTimeEq;
 
@@ -103,13 +105,14 @@ impl Default for Transports {
     }
 }
 
-/// A located credential, not yet verified.
+/// A located credential, not yet verified, borrowed from the request where
+/// it could be.
 #[derive(Debug)]
-pub(crate) struct Located {
+pub(crate) struct Located<'a> {
     pub(crate) kind: CredentialKind,
-    pub(crate) value: String,
+    pub(crate) value: Cow<'a, str>,
     /// For cookies: the CSRF value presented beside it.
-    pub(crate) csrf: Option<String>,
+    pub(crate) csrf: Option<Cow<'a, str>>,
     /// Whether the client offered the wsauth subprotocol.
     pub(crate) offered_subprotocol: bool,
 }
@@ -125,19 +128,19 @@ const BEARER_PREFIX: &str = "bearer.";
 const MAX_SUBPROTOCOL_HEADER: usize = 16 * 1024;
 
 /// Finds exactly one credential in `parts`, or says why there is none.
-pub(crate) fn locate(
-    parts: &Parts,
+pub(crate) fn locate<'a>(
+    parts: &'a Parts,
     target: Target,
     kind: TokenKind,
     names: &CredentialNames,
     transports: &Transports,
-) -> Result<Located, AuthError> {
+) -> Result<Located<'a>, AuthError> {
     // Only WebSocket handshakes carry credentials in the query.
     let query = match target {
         Target::WebSocket => parse_query(parts.uri.query().unwrap_or("")),
         Target::Http => Vec::new(),
     };
-    let mut found: Vec<(CredentialKind, String)> = Vec::new();
+    let mut found: Vec<(CredentialKind, Cow<'a, str>)> = Vec::new();
     let mut offered_subprotocol = false;
 
     if transports.header {
@@ -146,7 +149,7 @@ pub(crate) fn locate(
             if values.next().is_some() {
                 return Err(AuthError::ConflictingCredentials);
             }
-            found.push((CredentialKind::Header, parse_bearer(value.as_bytes())?));
+            found.push((CredentialKind::Header, Cow::Borrowed(parse_bearer(value.as_bytes())?)));
         }
     }
     if target == Target::WebSocket {
@@ -166,7 +169,7 @@ pub(crate) fn locate(
             if !transports.subprotocol {
                 return Err(AuthError::BadHandshake("Subprotocol credentials are disabled"));
             }
-            found.push((CredentialKind::Subprotocol, token));
+            found.push((CredentialKind::Subprotocol, Cow::Owned(token)));
         }
     }
 
@@ -185,25 +188,26 @@ pub(crate) fn locate(
         if let Some(token) = cookie_value(&parts.headers, cookie_name)? {
             csrf = match target {
                 Target::WebSocket => single(&query, &names.csrf_query)?,
-                Target::Http => header_value(&parts.headers, &names.csrf_header)?,
+                Target::Http => header_value(&parts.headers, &names.csrf_header)?.map(Cow::Owned),
             };
             let needs_csrf = target == Target::WebSocket || !is_safe(&parts.method);
             if csrf.is_some() || !needs_csrf {
-                found.push((CredentialKind::Cookie, token));
+                found.push((CredentialKind::Cookie, Cow::Owned(token)));
             } else {
                 cookie_without_csrf = true;
             }
         }
     }
 
-    let Some((first_kind, first_value)) = found.first().cloned() else {
+    let mut found = found.into_iter();
+    let Some((first_kind, first_value)) = found.next() else {
         return Err(if cookie_without_csrf {
             AuthError::CsrfFailed("Missing CSRF Token")
         } else {
             AuthError::MissingToken("Missing credential")
         });
     };
-    if found.iter().any(|(_, v)| v.as_bytes().ct_ne(first_value.as_bytes()).into()) {
+    if found.any(|(_, v)| v.as_bytes().ct_ne(first_value.as_bytes()).into()) {
         return Err(AuthError::ConflictingCredentials);
     }
     Ok(Located { kind: first_kind, value: first_value, csrf, offered_subprotocol })
@@ -222,7 +226,7 @@ pub(crate) fn is_safe(method: &Method) -> bool {
 
 /// `Bearer <token>`: the scheme case-insensitive, exactly one space, and a
 /// token with no spaces.
-fn parse_bearer(value: &[u8]) -> Result<String, AuthError> {
+fn parse_bearer(value: &[u8]) -> Result<&str, AuthError> {
     const MALFORMED: AuthError =
         AuthError::InvalidToken("Authorization header must be 'Bearer <token>'");
     let text = std::str::from_utf8(value).map_err(|_| MALFORMED)?;
@@ -233,18 +237,32 @@ fn parse_bearer(value: &[u8]) -> Result<String, AuthError> {
     {
         return Err(MALFORMED);
     }
-    Ok(token.to_owned())
+    Ok(token)
 }
 
-fn parse_query(query: &str) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+/// The query's pairs, decoded as `application/x-www-form-urlencoded`. A
+/// query with nothing to decode (no `%`, no `+`, as a JWT or a ticket
+/// travels) is split in place, exactly as the decoder would split it.
+fn parse_query(query: &str) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
+    if query.bytes().any(|b| b == b'%' || b == b'+') {
+        return form_urlencoded::parse(query.as_bytes()).collect();
+    }
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (Cow::Borrowed(key), Cow::Borrowed(value))
+        })
         .collect()
 }
 
 /// The one value of `name` in the query; two different values conflict.
-fn single(query: &[(String, String)], name: &str) -> Result<Option<String>, AuthError> {
-    let mut out: Option<&String> = None;
+fn single<'a>(
+    query: &[(Cow<'a, str>, Cow<'a, str>)],
+    name: &str,
+) -> Result<Option<Cow<'a, str>>, AuthError> {
+    let mut out: Option<&Cow<'a, str>> = None;
     for (_, v) in query.iter().filter(|(k, _)| k == name) {
         match out {
             Some(prev) if prev != v => return Err(AuthError::ConflictingCredentials),
@@ -364,6 +382,29 @@ mod tests {
             b"\xff\xfe",
         ] {
             assert!(parse_bearer(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn queries_split_in_place_as_the_decoder_splits_them() {
+        for query in [
+            "",
+            "token=a.b.c",
+            "token=a.b.c&csrf_token=x",
+            "&&token=a&&",
+            "token",
+            "token=",
+            "=x",
+            "a=b=c",
+            "token=1&token=2",
+            "t%6Fken=a",
+            "token=a+b",
+            "token=%zz&x=%C3%A9",
+            "token=%FF",
+        ] {
+            let ours: Vec<_> = parse_query(query);
+            let decoder: Vec<_> = form_urlencoded::parse(query.as_bytes()).collect();
+            assert_eq!(ours, decoder, "{query:?}");
         }
     }
 
