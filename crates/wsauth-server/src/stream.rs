@@ -1,6 +1,6 @@
 //! The socket as hyper sees it: a `TcpStream` that holds its place under the
 //! connection caps for as long as it lives (an upgraded WebSocket included),
-//! records when a byte last moved, so a stalled HTTP connection can be told
+//! notes each byte that moves, so a stalled HTTP connection can be told
 //! from a busy one, and reads ahead for small readers.
 //!
 //! Reading ahead is what lets an idle WebSocket hold no read buffer: the
@@ -13,45 +13,42 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::time::Instant;
 use wsauth::ClientSlot;
 
-/// When a byte last moved on a connection, shared between the stream and the
-/// task that watches it.
+/// Whether a byte moved on a connection since the task that watches it last
+/// looked, shared between the stream and that task. Marking is a store, not
+/// a clock read, so a busy socket pays almost nothing for being watched.
 #[derive(Debug, Clone)]
 pub(crate) struct Progress {
-    started: Instant,
-    /// Milliseconds from `started` to the last read or write.
-    last_ms: Arc<AtomicU64>,
+    moved: Arc<AtomicBool>,
 }
+
+/// How many checks of an idle period must in a row find nothing moved.
+const QUIET_CHECKS: u32 = 4;
 
 impl Progress {
     pub(crate) fn new() -> Self {
-        Self { started: Instant::now(), last_ms: Arc::new(AtomicU64::new(0)) }
+        Self { moved: Arc::new(AtomicBool::new(false)) }
     }
 
     fn mark(&self) {
-        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.store(ms, Ordering::Relaxed);
+        self.moved.store(true, Ordering::Relaxed);
     }
 
-    fn last(&self) -> Instant {
-        self.started + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
-    }
-
-    /// Completes once no byte has moved for `idle`.
+    /// Completes once no byte has moved for `idle`: checks every quarter of
+    /// it, so a stalled connection ends between `idle` and 1.25 times `idle`
+    /// after its last byte.
     pub(crate) async fn stalled_for(&self, idle: Duration) {
-        loop {
-            let deadline = self.last() + idle;
-            if Instant::now() >= deadline {
-                return;
-            }
-            tokio::time::sleep_until(deadline).await;
+        let check = idle / QUIET_CHECKS;
+        let mut quiet = 0;
+        while quiet < QUIET_CHECKS {
+            tokio::time::sleep(check).await;
+            quiet = if self.moved.swap(false, Ordering::Relaxed) { 0 } else { quiet + 1 };
         }
     }
 }
@@ -203,6 +200,35 @@ mod tests {
         let (server, _) = listener.accept().await.expect("accept");
         let slot = ClientSlots::new(1, 1).try_acquire(None).expect("slot");
         (AcceptedStream::new(server, slot, Progress::new()), client)
+    }
+
+    /// When `stalled_for(idle)` completes for a connection on which a byte
+    /// moved every `step` until `busy` had passed, counted from the start.
+    async fn stalled_after(idle: Duration, step: Duration, busy: Duration) -> Duration {
+        let progress = Progress::new();
+        let start = tokio::time::Instant::now();
+        let marker = progress.clone();
+        tokio::spawn(async move {
+            while start.elapsed() < busy {
+                marker.mark();
+                tokio::time::sleep(step).await;
+            }
+        });
+        progress.stalled_for(idle).await;
+        start.elapsed()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_is_stalled_only_after_a_whole_idle_period_without_a_byte() {
+        let idle = Duration::from_secs(60);
+        let quiet = stalled_after(idle, Duration::from_secs(1), Duration::ZERO).await;
+        assert!(quiet >= idle && quiet <= idle * 5 / 4, "{quiet:?}");
+        // Busy for five minutes, a byte every 14 s (under a check's 15 s):
+        // stalled only after the last byte, at most 1.25 idle periods later.
+        let busy = Duration::from_secs(300);
+        let end = stalled_after(idle, Duration::from_secs(14), busy).await;
+        assert!(end >= busy + idle - Duration::from_secs(14), "{end:?}");
+        assert!(end <= busy + idle * 5 / 4, "{end:?}");
     }
 
     #[tokio::test]
