@@ -1,10 +1,13 @@
 //! The claims of a verified token, laid out as fastapi-jwt-auth lays them out:
 //! `sub, iat, nbf, jti, exp, type, fresh, csrf` (plus `iss`/`aud` when configured).
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::AuthError;
+use crate::strict_json::Entries;
 
 /// The kind of a token, from its `type` claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -115,38 +118,40 @@ impl Claims {
     /// Reads claims from a JSON object (as [`Claims`] serialize), with the
     /// same strict rules as a token's payload. No signature or time is checked.
     pub fn from_json_object(map: Map<String, Value>) -> Result<Self, AuthError> {
-        Self::from_payload(map)
+        Self::from_payload(Payload::from(map))
     }
 
     /// Reads claims from a decoded payload, refusing every wrongly typed,
     /// missing or out-of-range reserved claim. A wrong type never counts as absent.
-    pub(crate) fn from_payload(mut map: Map<String, Value>) -> Result<Self, AuthError> {
-        let sub = take_string(&mut map, "sub", MAX_SUB_LEN)?
+    pub(crate) fn from_payload(mut payload: Payload) -> Result<Self, AuthError> {
+        let sub = string_claim(payload.take("sub"), "sub", MAX_SUB_LEN)?
             .ok_or(AuthError::InvalidToken("Token has no subject"))?;
-        let jti = take_string(&mut map, "jti", MAX_ID_LEN)?
+        let jti = string_claim(payload.take("jti"), "jti", MAX_ID_LEN)?
             .ok_or(AuthError::InvalidToken("Token has no jti"))?;
-        let exp = take_time(&mut map, "exp")?.ok_or(AuthError::InvalidToken("Token has no exp"))?;
-        let iat = take_time(&mut map, "iat")?.ok_or(AuthError::InvalidToken("Token has no iat"))?;
-        let nbf = take_time(&mut map, "nbf")?;
-        let kind = match map.remove("type") {
+        let exp = time_claim(payload.take("exp"), "exp")?
+            .ok_or(AuthError::InvalidToken("Token has no exp"))?;
+        let iat = time_claim(payload.take("iat"), "iat")?
+            .ok_or(AuthError::InvalidToken("Token has no iat"))?;
+        let nbf = time_claim(payload.take("nbf"), "nbf")?;
+        let kind = match payload.take("type") {
             Some(Value::String(s)) if s == "access" => TokenKind::Access,
             Some(Value::String(s)) if s == "refresh" => TokenKind::Refresh,
             Some(_) => return Err(AuthError::InvalidToken("Unknown token type")),
             None => return Err(AuthError::InvalidToken("Token has no type")),
         };
-        let fresh = match map.remove("fresh") {
+        let fresh = match payload.take("fresh") {
             None => None,
             Some(Value::Bool(b)) => Some(b),
             Some(_) => return Err(AuthError::InvalidToken("Claim fresh must be a boolean")),
         };
-        let csrf = take_string(&mut map, "csrf", MAX_ID_LEN)?;
-        let sid = take_string(&mut map, "sid", MAX_ID_LEN)?;
-        let iss = match map.remove("iss") {
+        let csrf = string_claim(payload.take("csrf"), "csrf", MAX_ID_LEN)?;
+        let sid = string_claim(payload.take("sid"), "sid", MAX_ID_LEN)?;
+        let iss = match payload.take("iss") {
             None => None,
             Some(Value::String(s)) => Some(s),
             Some(_) => return Err(AuthError::InvalidToken("Claim iss must be a string")),
         };
-        let aud = match map.remove("aud") {
+        let aud = match payload.take("aud") {
             None => None,
             Some(v @ Value::String(_)) => Some(v),
             Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
@@ -156,8 +161,6 @@ impl Claims {
                 return Err(AuthError::InvalidToken("Claim aud must be a string or list"));
             }
         };
-        // A map emptied by the removals above still holds its allocation.
-        let extra = if map.is_empty() { Map::new() } else { map };
         Ok(Self {
             sub,
             iat,
@@ -171,7 +174,7 @@ impl Claims {
             aud,
             sid,
             key_valid_until: None,
-            extra,
+            extra: payload.extra,
         })
     }
 
@@ -185,12 +188,53 @@ impl Claims {
     }
 }
 
-pub(crate) fn take_string(
-    map: &mut Map<String, Value>,
+/// A token's payload as read: each reserved claim in its place (no key to
+/// allocate, nothing to look up or remove), every other claim in `extra`.
+#[derive(Debug, Default)]
+pub(crate) struct Payload {
+    reserved: [Option<Value>; RESERVED_CLAIMS.len()],
+    extra: Map<String, Value>,
+}
+
+impl Payload {
+    /// Takes the reserved claim `name`, if the payload had it.
+    fn take(&mut self, name: &'static str) -> Option<Value> {
+        let index = RESERVED_CLAIMS.iter().position(|&reserved| reserved == name)?;
+        self.reserved[index].take()
+    }
+}
+
+impl Entries for Payload {
+    fn insert(&mut self, key: Cow<'_, str>, value: Value) -> bool {
+        match RESERVED_CLAIMS.iter().position(|&reserved| reserved == key) {
+            Some(index) if self.reserved[index].is_some() => false,
+            Some(index) => {
+                self.reserved[index] = Some(value);
+                true
+            }
+            None => Entries::insert(&mut self.extra, key, value),
+        }
+    }
+}
+
+impl From<Map<String, Value>> for Payload {
+    fn from(map: Map<String, Value>) -> Self {
+        let mut payload = Self::default();
+        for (key, value) in map {
+            // A map's keys are distinct: every insert is new.
+            payload.insert(Cow::Owned(key), value);
+        }
+        payload
+    }
+}
+
+/// A string claim's value: non-empty and at most `max` bytes.
+pub(crate) fn string_claim(
+    value: Option<Value>,
     name: &'static str,
     max: usize,
 ) -> Result<Option<String>, AuthError> {
-    match map.remove(name) {
+    match value {
         None => Ok(None),
         Some(Value::String(s)) if !s.is_empty() && s.len() <= max => Ok(Some(s)),
         Some(_) => Err(AuthError::InvalidToken(match name {
@@ -202,11 +246,12 @@ pub(crate) fn take_string(
     }
 }
 
-pub(crate) fn take_time(
-    map: &mut Map<String, Value>,
+/// A time claim's value: whole seconds from 0 to the year 10000.
+pub(crate) fn time_claim(
+    value: Option<Value>,
     name: &'static str,
 ) -> Result<Option<i64>, AuthError> {
-    match map.remove(name) {
+    match value {
         None => Ok(None),
         Some(Value::Number(n)) => match n.as_i64() {
             Some(t) if (0..=MAX_TIME).contains(&t) => Ok(Some(t)),
@@ -229,15 +274,42 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn payload(v: Value) -> Map<String, Value> {
+    fn payload(v: Value) -> Payload {
         match v {
-            Value::Object(m) => m,
+            Value::Object(m) => Payload::from(m),
             _ => unreachable!(),
         }
     }
 
     fn base() -> Value {
         json!({"sub":"alice","iat":100,"nbf":100,"jti":"j","exp":200,"type":"access","fresh":true})
+    }
+
+    #[test]
+    fn a_payload_refuses_any_key_twice_however_it_is_spelled() {
+        use crate::strict_json::{parse_entries, parse_object};
+        for doc in [
+            r#"{"sub":"a","sub":"admin"}"#,
+            r#"{"sub":"a","\u0073ub":"admin"}"#,
+            r#"{"x":1,"x":2}"#,
+            r#"{"x":1,"\u0078":2}"#,
+            r#"{"x":{"a":1,"a":2}}"#,
+        ] {
+            assert!(parse_entries::<Payload>(doc.as_bytes()).is_none(), "{doc}");
+            assert!(parse_object(doc.as_bytes()).is_none(), "{doc}");
+        }
+    }
+
+    #[test]
+    fn a_payload_reads_as_the_same_claims_as_its_object() {
+        use crate::strict_json::{parse_entries, parse_object};
+        let doc = br#"{"sub":"alice","iat":100,"jti":"j","exp":200,"type":"access",
+            "x":{"y":[1,"z"]},"\u0073id":"s","aud":["a","b"],"n":1.5}"#;
+        let read = Claims::from_payload(parse_entries(doc).unwrap()).unwrap();
+        assert_eq!(read, Claims::from_json_object(parse_object(doc).unwrap()).unwrap());
+        assert_eq!(read.sid.as_deref(), Some("s"));
+        assert_eq!(read.extra.len(), 2);
+        assert_eq!(read.extra["x"], json!({"y": [1, "z"]}));
     }
 
     #[test]

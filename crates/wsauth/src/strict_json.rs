@@ -6,7 +6,27 @@
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
+
+/// Where a strictly read object's top-level entries go. `insert` says
+/// whether the key was new: a repeated key refuses the whole document.
+pub(crate) trait Entries: Default {
+    fn insert(&mut self, key: Cow<'_, str>, value: Value) -> bool;
+}
+
+impl Entries for Map<String, Value> {
+    fn insert(&mut self, key: Cow<'_, str>, value: Value) -> bool {
+        match self.entry(key.into_owned()) {
+            serde_json::map::Entry::Vacant(entry) => {
+                entry.insert(value);
+                true
+            }
+            serde_json::map::Entry::Occupied(_) => false,
+        }
+    }
+}
 
 /// A JSON value whose objects had no duplicate keys.
 pub(crate) struct StrictValue(pub(crate) Value);
@@ -56,24 +76,71 @@ impl<'de> Visitor<'de> for StrictVisitor {
         }
         Ok(Value::Array(items))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut object = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
+        ObjectVisitor::<Map<String, Value>>(PhantomData).visit_map(map).map(Value::Object)
+    }
+}
+
+/// Reads an object into `E`, refusing a key seen twice.
+struct ObjectVisitor<E>(PhantomData<E>);
+
+impl<'de, E: Entries> Visitor<'de> for ObjectVisitor<E> {
+    type Value = E;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<E, A::Error> {
+        let mut entries = E::default();
+        while let Some(Key(key)) = map.next_key()? {
             let StrictValue(value) = map.next_value()?;
-            if object.insert(key, value).is_some() {
+            if !entries.insert(key, value) {
                 return Err(de::Error::custom("duplicate key"));
             }
         }
-        Ok(Value::Object(object))
+        Ok(entries)
+    }
+}
+
+/// An object key, borrowed from the input unless it had escapes to decode.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(v)))
     }
 }
 
 /// Parses a JSON object, refusing duplicate keys, trailing data and non-objects.
 pub(crate) fn parse_object(bytes: &[u8]) -> Option<Map<String, Value>> {
-    match serde_json::from_slice::<StrictValue>(bytes) {
-        Ok(StrictValue(Value::Object(map))) => Some(map),
-        _ => None,
-    }
+    parse_entries(bytes)
+}
+
+/// Parses a JSON object into `E` by the same rules as [`parse_object`].
+pub(crate) fn parse_entries<E: Entries>(bytes: &[u8]) -> Option<E> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let entries = deserializer.deserialize_map(ObjectVisitor::<E>(PhantomData)).ok()?;
+    deserializer.end().ok()?;
+    Some(entries)
 }
 
 #[cfg(test)]

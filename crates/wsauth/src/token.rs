@@ -13,6 +13,7 @@ use std::sync::Arc;
 use crate::claims::{Claims, RESERVED_CLAIMS, TokenKind};
 use crate::clock::{SharedClock, SystemClock};
 use crate::keys::{Key, KeySet, random_bytes};
+use crate::strict_json::Entries;
 use crate::{AuthError, strict_json};
 
 /// The longest token accepted, in bytes.
@@ -331,9 +332,9 @@ impl<'a> Compact<'a> {
 
     /// The payload, read with the strict JSON reader. Unverified until
     /// [`Compact::verify_signature`] has passed.
-    pub(crate) fn payload(&self) -> Result<Map<String, Value>, AuthError> {
+    pub(crate) fn payload<E: Entries>(&self) -> Result<E, AuthError> {
         let bytes = URL_SAFE_NO_PAD.decode(self.payload64).map_err(|_| INVALID)?;
-        strict_json::parse_object(&bytes).ok_or(INVALID)
+        strict_json::parse_entries(&bytes).ok_or(INVALID)
     }
 
     /// The signature segment (its digest stands in for a missing `jti`).

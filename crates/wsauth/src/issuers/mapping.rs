@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::{MissingIat, MissingJti, TrustedIssuer, subject_key};
 use crate::AuthError;
-use crate::claims::{Claims, MAX_ID_LEN, MAX_SUB_LEN, TokenKind, take_string, take_time};
+use crate::claims::{Claims, MAX_ID_LEN, MAX_SUB_LEN, TokenKind, string_claim, time_claim};
 
 /// Claims of a trusted issuer's token as wsauth's, or why not.
 pub(super) fn external_claims(
@@ -41,9 +41,10 @@ pub(super) fn external_claims(
     if sub.len() > MAX_SUB_LEN {
         return Err(AuthError::InvalidToken("Issuer and subject are too long"));
     }
-    let exp = take_time(&mut map, "exp")?.ok_or(AuthError::InvalidToken("Token has no exp"))?;
-    let nbf = take_time(&mut map, "nbf")?;
-    let iat = match (take_time(&mut map, "iat")?, issuer.missing_iat) {
+    let exp =
+        time_claim(map.remove("exp"), "exp")?.ok_or(AuthError::InvalidToken("Token has no exp"))?;
+    let nbf = time_claim(map.remove("nbf"), "nbf")?;
+    let iat = match (time_claim(map.remove("iat"), "iat")?, issuer.missing_iat) {
         (Some(iat), _) => iat,
         (None, MissingIat::Refuse) => return Err(AuthError::InvalidToken("Token has no iat")),
         // The earliest it can have been issued under the lifetime rule, so
@@ -51,7 +52,7 @@ pub(super) fn external_claims(
         // such bound: a token may be issued before it becomes valid.)
         (None, MissingIat::Earliest) => exp.saturating_sub(issuer.max_token_lifetime),
     };
-    let jti = match (take_string(&mut map, "jti", MAX_ID_LEN)?, issuer.missing_jti) {
+    let jti = match (string_claim(map.remove("jti"), "jti", MAX_ID_LEN)?, issuer.missing_jti) {
         (Some(jti), _) => jti,
         (None, MissingJti::Refuse) => return Err(AuthError::InvalidToken("Token has no jti")),
         (None, MissingJti::SignatureDigest) => signature_digest(signature),

@@ -273,7 +273,7 @@ impl TrustedIssuers {
         compact: &Compact<'_>,
         tokens: &TokenAuthority,
     ) -> Option<Result<Claims, AuthError>> {
-        let payload = compact.payload().ok()?;
+        let payload: serde_json::Map<String, serde_json::Value> = compact.payload().ok()?;
         let Some(serde_json::Value::String(iss)) = payload.get("iss") else { return None };
         let entry = self.by_issuer.get(iss)?;
         Some(entry.verify(compact, payload, tokens).await)
