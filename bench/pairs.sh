@@ -16,6 +16,9 @@
 #                                 # what wsauth adds to the stack it is built on
 #   bench/pairs.sh stacks         # the bare server on tungstenite (A) against the
 #                                 # same on hyper and axum (B): what those cost
+#   BEFORE=path/to/wsauth bench/pairs.sh before
+#                                 # another build of wsauth (A, e.g. of an earlier
+#                                 # commit) against this tree's (B), both on defaults
 #
 # Each run is COUNT handshakes (or DURATION seconds, whichever ends first).
 # With RATE, handshakes start at that rate (open loop) instead of as fast as
@@ -60,7 +63,10 @@ case "${1:-}" in
   baseline) A_ENV=(STACK=tungstenite) B_ENV=(WSAUTH_METRICS=true) A=baseline B=wsauth ;;
   axum) A_ENV=(STACK=axum) B_ENV=(WSAUTH_METRICS=true) A=baseline-axum B=wsauth ;;
   stacks) A_ENV=(STACK=tungstenite) B_ENV=(STACK=axum) A=baseline B=baseline-axum ;;
-  *) echo "usage: bench/pairs.sh metrics|cluster|baseline|axum|stacks" >&2; exit 2 ;;
+  before)
+    [[ -x "${BEFORE:-}" ]] || { echo "before: set BEFORE to a wsauth binary" >&2; exit 2; }
+    A_ENV=(BIN="$BEFORE" WSAUTH_METRICS=true) B_ENV=(WSAUTH_METRICS=true) A=before B=wsauth ;;
+  *) echo "usage: bench/pairs.sh metrics|cluster|baseline|axum|stacks|before" >&2; exit 2 ;;
 esac
 cargo build --release -q -p wsauth-bench -p wsauth-server --bins
 if [[ "${STEER:-0}" == 1 ]]; then
@@ -75,8 +81,9 @@ OUT="$(mktemp -d)"
 
 run() { # label env...
   local label="$1"; shift
-  local data log pid addr
+  local data log pid addr server="$WSAUTH"
   data="$(mktemp -d)"; log="$data/server.log"
+  if [[ "$1" == BIN=* ]]; then server="${1#BIN=}"; shift; fi
   if [[ "$1" == STACK=* ]]; then
     BENCH_HMAC_SECRET="$SECRET" taskset -c 0 "$BASELINE" --listen 127.0.0.1:0 --stack "${1#STACK=}" \
       > "$log" 2>&1 &
@@ -84,7 +91,7 @@ run() { # label env...
     env "$@" WSAUTH_HMAC_SECRET="$SECRET" WSAUTH_LOG=warn WSAUTH_LIMITS_HANDSHAKE_RATE=0 \
     WSAUTH_LIMITS_MESSAGE_RATE=0 WSAUTH_LIMITS_CONNECTION_RATE=0 \
     WSAUTH_LIMITS_MAX_CONNECTIONS_PER_USER=100000 \
-    taskset -c 0 "$WSAUTH" serve --listen 127.0.0.1:0 --data-dir "$data" > "$log" 2>&1 &
+    taskset -c 0 "$server" serve --listen 127.0.0.1:0 --data-dir "$data" > "$log" 2>&1 &
   fi
   pid=$!
   addr="$(listening_address "$log")"
