@@ -138,8 +138,9 @@ impl LiveSocket {
         authenticated: Authenticated,
     ) -> Self {
         let config = auth.live().config();
-        let mut ping =
-            tokio::time::interval_at(Instant::now() + config.ping_interval, config.ping_interval);
+        // One reading of tokio's clock for the keepalive and its start.
+        let now = Instant::now();
+        let mut ping = tokio::time::interval_at(now + config.ping_interval, config.ping_interval);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let limiter = TokenBucket::new(config.message_rate, config.message_burst);
         let deadline = auth.live().deadline_for(&authenticated.claims);
@@ -154,7 +155,7 @@ impl LiveSocket {
             overflowed: false,
             shared: None,
             limiter,
-            last_heard: Instant::now(),
+            last_heard: now,
             ping,
             shutdown: None,
             closed: None,
