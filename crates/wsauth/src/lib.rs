@@ -23,6 +23,7 @@ mod extract;
 mod first_message;
 mod forward;
 mod forwarded;
+mod header;
 mod issuers;
 mod keys;
 mod live;

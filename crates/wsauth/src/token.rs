@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::claims::{Claims, RESERVED_CLAIMS, TokenKind};
 use crate::clock::{SharedClock, SystemClock};
+use crate::header::{Header, HeaderTypes, read_header};
 use crate::keys::{Key, KeySet, random_bytes};
 use crate::strict_json::Entries;
 use crate::{AuthError, strict_json};
@@ -301,7 +302,7 @@ pub(crate) struct Compact<'a> {
     payload64: &'a str,
     signature64: &'a str,
     /// The header, read with the strict JSON reader.
-    pub(crate) header: Map<String, Value>,
+    pub(crate) header: Header,
 }
 
 impl<'a> Compact<'a> {
@@ -321,7 +322,7 @@ impl<'a> Compact<'a> {
             return Err(INVALID);
         }
         let header_bytes = URL_SAFE_NO_PAD.decode(h64).map_err(|_| INVALID)?;
-        let header = strict_json::parse_object(&header_bytes).ok_or(INVALID)?;
+        let header = strict_json::parse_entries(&header_bytes).ok_or(INVALID)?;
         Ok(Self {
             signed: &token[..h64.len() + 1 + p64.len()],
             payload64: p64,
@@ -387,49 +388,6 @@ pub(crate) fn check_times(
         return Err(AuthError::InvalidToken("Token lifetime is too long"));
     }
     Ok(())
-}
-
-/// Which `typ` header values a token may carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum HeaderTypes {
-    /// Only `JWT` (any letter case), or none: this server's own tokens.
-    Jwt,
-    /// Also `at+jwt` and `application/at+jwt` (RFC 9068 access tokens, as
-    /// Auth0 and Okta mint them): tokens of trusted issuers.
-    JwtOrAccessToken,
-}
-
-/// Header parameters that would make us fetch, trust or interpret something
-/// we never do: refused outright rather than ignored.
-const REFUSED_HEADERS: [&str; 7] = ["jku", "x5u", "jwk", "x5c", "crit", "cty", "zip"];
-
-/// Reads `alg` (required) and `kid` (optional) with exact types, and refuses
-/// unsupported header parameters and a `typ` other than JWT.
-pub(crate) fn read_header(
-    header: &Map<String, Value>,
-    types: HeaderTypes,
-) -> Result<(&str, Option<&str>), AuthError> {
-    if REFUSED_HEADERS.iter().any(|name| header.contains_key(*name)) {
-        return Err(AuthError::InvalidToken("Unsupported token header"));
-    }
-    let Some(Value::String(alg)) = header.get("alg") else {
-        return Err(AuthError::InvalidToken("Token header has no algorithm"));
-    };
-    let kid = match header.get("kid") {
-        None => None,
-        Some(Value::String(kid)) => Some(kid.as_str()),
-        Some(_) => return Err(AuthError::InvalidToken("Unknown key id")),
-    };
-    match header.get("typ") {
-        None => {}
-        Some(Value::String(t)) if t.eq_ignore_ascii_case("JWT") => {}
-        Some(Value::String(t))
-            if types == HeaderTypes::JwtOrAccessToken
-                && (t.eq_ignore_ascii_case("at+jwt")
-                    || t.eq_ignore_ascii_case("application/at+jwt")) => {}
-        Some(_) => return Err(AuthError::InvalidToken("Unsupported token type header")),
-    }
-    Ok((alg, kid))
 }
 
 /// A random identifier: 128 bits as a UUID v4 string, like fastapi-jwt-auth's `jti`.

@@ -30,8 +30,9 @@ pub use source::{FetchError, FetchedJwks, KeySource, StaticJwks};
 
 use crate::AuthError;
 use crate::claims::Claims;
+use crate::header::{HeaderTypes, read_header};
 use crate::keys::Algorithm;
-use crate::token::{Compact, HeaderTypes, TokenAuthority, check_times, read_header};
+use crate::token::{Compact, TokenAuthority, check_times};
 
 /// The key under which everything about an external subject is kept:
 /// `<issuer>#<subject>`. An issuer has no `#` (OpenID Connect forbids a
