@@ -1,7 +1,8 @@
 //! The socket as hyper sees it: a `TcpStream` that holds its place under the
 //! connection caps for as long as it lives (an upgraded WebSocket included),
 //! notes each byte that moves, so a stalled HTTP connection can be told
-//! from a busy one, and reads ahead for small readers.
+//! from a busy one, reads ahead for small readers, and sends a `101` together
+//! with the upgraded socket's first frame.
 //!
 //! Reading ahead is what lets an idle WebSocket hold no read buffer: the
 //! WebSocket layer keeps only a small one (`limits.read_buffer_size`), and
@@ -9,7 +10,15 @@
 //! taken from the kernel in one call. That chunk exists only while its bytes
 //! wait to be read: it is allocated when the socket is readable and freed
 //! once drained.
+//!
+//! The `101 Switching Protocols` is held in the kernel (`TCP_CORK`) until
+//! the upgraded socket's first write or read, so the 101 and the first frame
+//! (the welcome) leave as one segment: per handshake, one send and one
+//! acknowledgement fewer on each side. The hold ends at the socket's next
+//! operation, whatever it is, and the kernel ends it after 200 ms in any
+//! case, so a 101 is never kept from a client that is waiting for it.
 
+use socket2::SockRef;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -53,6 +62,9 @@ impl Progress {
     }
 }
 
+/// How hyper's `101 Switching Protocols` response begins.
+const SWITCHING_PROTOCOLS: &[u8] = b"HTTP/1.1 101 ";
+
 /// The most one read takes from the kernel for a reader that asked for less.
 pub(crate) const READ_AHEAD: usize = 4096;
 
@@ -66,6 +78,8 @@ pub(crate) struct AcceptedStream {
     /// empty (no allocation) whenever none wait.
     ahead: Vec<u8>,
     ahead_at: usize,
+    /// Whether a `101` is held for the first frame.
+    corked: bool,
     _slot: ClientSlot,
 }
 
@@ -76,7 +90,25 @@ impl AcceptedStream {
         // previous one's ACK, which a client delaying its ACKs holds back up
         // to 40 ms. A failure leaves the socket as it was.
         let _ = stream.set_nodelay(true);
-        Self { stream, progress, ahead: Vec::new(), ahead_at: 0, _slot: slot }
+        Self { stream, progress, ahead: Vec::new(), ahead_at: 0, corked: false, _slot: slot }
+    }
+
+    /// Holds what is written next in the kernel if it is a `101` response.
+    fn cork_if_switching(&mut self, first: &[u8]) {
+        if !self.corked
+            && first.starts_with(SWITCHING_PROTOCOLS)
+            && SockRef::from(&self.stream).set_tcp_cork(true).is_ok()
+        {
+            self.corked = true;
+        }
+    }
+
+    /// Sends a held `101` (with whatever was written after it).
+    fn uncork(&mut self) {
+        if self.corked {
+            self.corked = false;
+            let _ = SockRef::from(&self.stream).set_tcp_cork(false);
+        }
     }
 
     /// Hands out bytes read ahead, freeing the chunk once it is drained.
@@ -126,6 +158,7 @@ impl AsyncRead for AcceptedStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        this.uncork();
         if buf.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
@@ -152,9 +185,14 @@ impl AsyncWrite for AcceptedStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        let held = this.corked;
+        this.cork_if_switching(buf);
         let result = Pin::new(&mut this.stream).poll_write(cx, buf);
         if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
             this.progress.mark();
+            if held {
+                this.uncork();
+            }
         }
         result
     }
@@ -165,9 +203,16 @@ impl AsyncWrite for AcceptedStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        let held = this.corked;
+        if let Some(first) = bufs.first() {
+            this.cork_if_switching(first);
+        }
         let result = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
         if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
             this.progress.mark();
+            if held {
+                this.uncork();
+            }
         }
         result
     }
@@ -181,7 +226,9 @@ impl AsyncWrite for AcceptedStream {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+        let this = self.get_mut();
+        this.uncork();
+        Pin::new(&mut this.stream).poll_shutdown(cx)
     }
 }
 
@@ -229,6 +276,51 @@ mod tests {
         let end = stalled_after(idle, Duration::from_secs(14), busy).await;
         assert!(end >= busy + idle - Duration::from_secs(14), "{end:?}");
         assert!(end <= busy + idle * 5 / 4, "{end:?}");
+    }
+
+    fn corked(server: &AcceptedStream) -> bool {
+        SockRef::from(&server.stream).tcp_cork().expect("TCP_CORK")
+    }
+
+    const SWITCHING: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n";
+    const WELCOME: &[u8] = b"\x81\x02hi";
+
+    #[tokio::test]
+    async fn a_101_is_held_until_the_first_frame_and_both_arrive() {
+        let (mut server, mut client) = pair().await;
+        server.write_all(SWITCHING).await.expect("101");
+        assert!(corked(&server), "the 101 waits for the first frame");
+        server.write_all(WELCOME).await.expect("frame");
+        assert!(!corked(&server), "the first frame sends both");
+        let mut got = vec![0u8; SWITCHING.len() + WELCOME.len()];
+        client.read_exact(&mut got).await.expect("both");
+        assert_eq!(got, [SWITCHING, WELCOME].concat());
+    }
+
+    #[tokio::test]
+    async fn a_read_sends_a_held_101() {
+        let (mut server, mut client) = pair().await;
+        let vectored = [io::IoSlice::new(SWITCHING)];
+        std::future::poll_fn(|cx| Pin::new(&mut server).poll_write_vectored(cx, &vectored))
+            .await
+            .expect("101");
+        assert!(corked(&server));
+        client.write_all(WELCOME).await.expect("client frame");
+        let mut frame = [0u8; 4];
+        server.read_exact(&mut frame).await.expect("read");
+        assert!(!corked(&server), "reading sends the 101");
+        let mut got = vec![0u8; SWITCHING.len()];
+        client.read_exact(&mut got).await.expect("101");
+        assert_eq!(got, SWITCHING);
+    }
+
+    #[tokio::test]
+    async fn other_responses_are_never_held() {
+        let (mut server, _client) = pair().await;
+        server.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\n").await.expect("200");
+        assert!(!corked(&server));
+        server.write_all(b"101").await.expect("body");
+        assert!(!corked(&server));
     }
 
     #[tokio::test]
