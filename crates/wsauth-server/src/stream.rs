@@ -16,9 +16,11 @@
 //! (the welcome) leave as one segment: per handshake, one send and one
 //! acknowledgement fewer on each side. The hold ends at the socket's next
 //! operation, whatever it is, and the kernel ends it after 200 ms in any
-//! case, so a 101 is never kept from a client that is waiting for it.
+//! case, so a 101 is never kept from a client that is waiting for it. Only
+//! the connection's first 101 is looked for; after it, the upgraded
+//! socket's writes are not inspected. (`TCP_CORK` is Linux's; elsewhere the
+//! 101 goes out at once.)
 
-use socket2::SockRef;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -65,6 +67,30 @@ impl Progress {
 /// How hyper's `101 Switching Protocols` response begins.
 const SWITCHING_PROTOCOLS: &[u8] = b"HTTP/1.1 101 ";
 
+/// Where a connection is with its `101`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Switching {
+    /// Still HTTP: each write is looked at.
+    Before,
+    /// A 101 is held in the kernel for the first frame.
+    Held,
+    /// The 101 went out (or could not be held): nothing more to look at.
+    Sent,
+}
+
+/// Sets `TCP_CORK`: while on, the kernel holds partial segments (200 ms at
+/// most); turning it off sends them.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn set_cork(stream: &TcpStream, on: bool) -> io::Result<()> {
+    socket2::SockRef::from(stream).set_tcp_cork(on)
+}
+
+/// Without `TCP_CORK` nothing is held.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn set_cork(_: &TcpStream, _: bool) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
 /// The most one read takes from the kernel for a reader that asked for less.
 pub(crate) const READ_AHEAD: usize = 4096;
 
@@ -78,8 +104,7 @@ pub(crate) struct AcceptedStream {
     /// empty (no allocation) whenever none wait.
     ahead: Vec<u8>,
     ahead_at: usize,
-    /// Whether a `101` is held for the first frame.
-    corked: bool,
+    switching: Switching,
     _slot: ClientSlot,
 }
 
@@ -90,24 +115,47 @@ impl AcceptedStream {
         // previous one's ACK, which a client delaying its ACKs holds back up
         // to 40 ms. A failure leaves the socket as it was.
         let _ = stream.set_nodelay(true);
-        Self { stream, progress, ahead: Vec::new(), ahead_at: 0, corked: false, _slot: slot }
+        Self {
+            stream,
+            progress,
+            ahead: Vec::new(),
+            ahead_at: 0,
+            switching: Switching::Before,
+            _slot: slot,
+        }
     }
 
-    /// Holds what is written next in the kernel if it is a `101` response.
-    fn cork_if_switching(&mut self, first: &[u8]) {
-        if !self.corked
-            && first.starts_with(SWITCHING_PROTOCOLS)
-            && SockRef::from(&self.stream).set_tcp_cork(true).is_ok()
-        {
-            self.corked = true;
+    /// Before a write beginning with `first`: holds it in the kernel if it
+    /// is the connection's `101`. Says whether a 101 was already held, so
+    /// that this write sends it.
+    fn before_write(&mut self, first: &[u8]) -> bool {
+        match self.switching {
+            Switching::Held => true,
+            Switching::Before if first.starts_with(SWITCHING_PROTOCOLS) => {
+                let held = set_cork(&self.stream, true).is_ok();
+                self.switching = if held { Switching::Held } else { Switching::Sent };
+                false
+            }
+            Switching::Before | Switching::Sent => false,
+        }
+    }
+
+    /// After a write: notes the progress, and sends a held `101` together
+    /// with what was written.
+    fn after_write(&mut self, sends_held: bool, result: &Poll<io::Result<usize>>) {
+        if matches!(result, Poll::Ready(Ok(n)) if *n > 0) {
+            self.progress.mark();
+            if sends_held {
+                self.uncork();
+            }
         }
     }
 
     /// Sends a held `101` (with whatever was written after it).
     fn uncork(&mut self) {
-        if self.corked {
-            self.corked = false;
-            let _ = SockRef::from(&self.stream).set_tcp_cork(false);
+        if self.switching == Switching::Held {
+            self.switching = Switching::Sent;
+            let _ = set_cork(&self.stream, false);
         }
     }
 
@@ -185,15 +233,9 @@ impl AsyncWrite for AcceptedStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let held = this.corked;
-        this.cork_if_switching(buf);
+        let sends_held = this.before_write(buf);
         let result = Pin::new(&mut this.stream).poll_write(cx, buf);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            this.progress.mark();
-            if held {
-                this.uncork();
-            }
-        }
+        this.after_write(sends_held, &result);
         result
     }
 
@@ -203,17 +245,9 @@ impl AsyncWrite for AcceptedStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let held = this.corked;
-        if let Some(first) = bufs.first() {
-            this.cork_if_switching(first);
-        }
+        let sends_held = this.before_write(bufs.first().map_or(&[], |first| &first[..]));
         let result = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            this.progress.mark();
-            if held {
-                this.uncork();
-            }
-        }
+        this.after_write(sends_held, &result);
         result
     }
 
@@ -278,13 +312,17 @@ mod tests {
         assert!(end <= busy + idle * 5 / 4, "{end:?}");
     }
 
+    #[cfg(target_os = "linux")]
     fn corked(server: &AcceptedStream) -> bool {
-        SockRef::from(&server.stream).tcp_cork().expect("TCP_CORK")
+        socket2::SockRef::from(&server.stream).tcp_cork().expect("TCP_CORK")
     }
 
+    #[cfg(target_os = "linux")]
     const SWITCHING: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n";
+    #[cfg(target_os = "linux")]
     const WELCOME: &[u8] = b"\x81\x02hi";
 
+    #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn a_101_is_held_until_the_first_frame_and_both_arrive() {
         let (mut server, mut client) = pair().await;
@@ -297,6 +335,7 @@ mod tests {
         assert_eq!(got, [SWITCHING, WELCOME].concat());
     }
 
+    #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn a_read_sends_a_held_101() {
         let (mut server, mut client) = pair().await;
@@ -314,12 +353,18 @@ mod tests {
         assert_eq!(got, SWITCHING);
     }
 
+    #[cfg(target_os = "linux")]
     #[tokio::test]
-    async fn other_responses_are_never_held() {
+    async fn other_responses_are_never_held_nor_the_upgraded_sockets_writes() {
         let (mut server, _client) = pair().await;
         server.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\n").await.expect("200");
         assert!(!corked(&server));
         server.write_all(b"101").await.expect("body");
+        assert!(!corked(&server));
+        server.write_all(SWITCHING).await.expect("101");
+        server.write_all(WELCOME).await.expect("frame");
+        // The upgraded socket's bytes are never taken for a 101.
+        server.write_all(SWITCHING).await.expect("a frame that looks like a 101");
         assert!(!corked(&server));
     }
 

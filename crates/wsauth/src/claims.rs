@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::AuthError;
-use crate::strict_json::Entries;
+use crate::strict_json::{Entries, fill_once};
 
 /// The kind of a token, from its `type` claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -207,11 +207,7 @@ impl Payload {
 impl Entries for Payload {
     fn insert(&mut self, key: Cow<'_, str>, value: Value) -> bool {
         match RESERVED_CLAIMS.iter().position(|&reserved| reserved == key) {
-            Some(index) if self.reserved[index].is_some() => false,
-            Some(index) => {
-                self.reserved[index] = Some(value);
-                true
-            }
+            Some(index) => fill_once(&mut self.reserved[index], value),
             None => Entries::insert(&mut self.extra, key, value),
         }
     }

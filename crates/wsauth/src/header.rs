@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use crate::AuthError;
-use crate::strict_json::Entries;
+use crate::strict_json::{Entries, fill_once};
 
 /// Which `typ` header values a token may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,24 +38,17 @@ pub(crate) struct Header {
 
 impl Entries for Header {
     fn insert(&mut self, key: Cow<'_, str>, value: Value) -> bool {
-        let slot = match &*key {
-            "alg" => &mut self.alg,
-            "kid" => &mut self.kid,
-            "typ" => &mut self.typ,
+        match &*key {
+            "alg" => fill_once(&mut self.alg, value),
+            "kid" => fill_once(&mut self.kid, value),
+            "typ" => fill_once(&mut self.typ, value),
+            other if self.others.iter().any(|seen| seen == other) => false,
             other => {
-                if self.others.iter().any(|seen| seen == other) {
-                    return false;
-                }
                 self.refused |= REFUSED_HEADERS.contains(&other);
                 self.others.push(key.into_owned());
-                return true;
+                true
             }
-        };
-        if slot.is_some() {
-            return false;
         }
-        *slot = Some(value);
-        true
     }
 }
 

@@ -16,6 +16,15 @@ pub(crate) trait Entries: Default {
     fn insert(&mut self, key: Cow<'_, str>, value: Value) -> bool;
 }
 
+/// Puts `value` in an empty `slot`; `false` (a repeated key) if it was filled.
+pub(crate) fn fill_once(slot: &mut Option<Value>, value: Value) -> bool {
+    if slot.is_some() {
+        return false;
+    }
+    *slot = Some(value);
+    true
+}
+
 impl Entries for Map<String, Value> {
     fn insert(&mut self, key: Cow<'_, str>, value: Value) -> bool {
         match self.entry(key.into_owned()) {
