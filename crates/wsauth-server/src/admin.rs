@@ -126,13 +126,12 @@ pub const MAX_PAGE: i64 = 500;
 pub struct Admin {
     accounts: Arc<dyn AccountStore>,
     log: Arc<dyn AdminLog>,
-    origin: String,
 }
 
 impl Admin {
     /// Actions on these stores, recorded as made by this process.
     pub fn new(accounts: Arc<dyn AccountStore>, log: Arc<dyn AdminLog>) -> Self {
-        Self { accounts, log, origin: uuid::Uuid::new_v4().to_string() }
+        Self { accounts, log }
     }
 
     /// Where changes and their events are recorded.
@@ -142,7 +141,7 @@ impl Admin {
 
     /// This process's name in recorded events.
     pub fn origin(&self) -> &str {
-        &self.origin
+        self.log.origin()
     }
 
     /// Accounts whose username starts with `prefix`, by username, after the
@@ -197,8 +196,6 @@ impl Admin {
                 edit: change.edit(),
                 revoke_before,
                 kind: action.as_str(),
-                origin: &self.origin,
-                at: now,
             })
             .await?;
         Ok(Revoked { sub, families, before })
@@ -218,8 +215,6 @@ impl Admin {
                 edit: AccountEdit::Keep,
                 revoke_before: Some(before),
                 kind: Action::Revoke.as_str(),
-                origin: &self.origin,
-                at: now,
             })
             .await?;
         Ok(Revoked { sub: key.to_owned(), families, before })

@@ -33,6 +33,8 @@ pub struct Application {
     addr: SocketAddr,
     state: AppState,
     revocations: Arc<StoredRevocations>,
+    /// The event log's latest entry when the mirror was loaded.
+    log_position: i64,
 }
 
 impl Application {
@@ -76,6 +78,10 @@ impl Application {
             ..TokenSettings::default()
         };
         let tokens = TokenAuthority::with_settings(keys, settings).with_clock(clock.clone());
+        // Entries of the event log after this one are applied on top of the
+        // snapshot the mirror loads next (`watch.rs`).
+        let log_position =
+            stores.admin.latest_event().await.context("cannot read the revocation log")?;
         let revocations = Arc::new(
             StoredRevocations::load(stores.revocations.clone(), clock.clone())
                 .await
@@ -159,7 +165,7 @@ impl Application {
             metrics,
             proxies,
         });
-        Ok(Self { listener, internal, addr, state, revocations })
+        Ok(Self { listener, internal, addr, state, revocations, log_position })
     }
 
     /// The authentication state (tokens, revocation, live sockets).
@@ -191,13 +197,13 @@ impl Application {
     /// Serves until the shutdown token is cancelled, then closes every live
     /// socket with 1001 and returns within `shutdown_timeout`.
     pub async fn run(self) -> anyhow::Result<()> {
-        let Self { listener, internal, state, revocations, .. } = self;
+        let Self { listener, internal, state, revocations, log_position, .. } = self;
         let shutdown = state.shutdown.clone();
         let sockets = state.sockets.clone();
         tokio::spawn(purge_loop(state.families.clone(), revocations, shutdown.clone()));
         tokio::spawn(crate::watch::run(
             state.admin.log().clone(),
-            state.admin.origin().to_owned(),
+            log_position,
             state.propagation.clone(),
             shutdown.clone(),
         ));

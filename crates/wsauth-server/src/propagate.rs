@@ -1,22 +1,24 @@
 //! Every revocation this process commits goes through one place,
-//! [`Propagation::committed`], after the database has it: the in-memory
-//! mirror learns it, this node's live sockets bound to it close (4003), and
-//! the other nodes learn it through [`Peers`]: nothing in a single-node
-//! server ([`NoPeers`]), Redis in a cluster (`cluster/peers.rs`), before the
+//! [`Propagation::committed`], after the database has it (with its entry in
+//! the event log, in the same transaction): the in-memory mirror learns it,
+//! this node's live sockets bound to it close (4003), and the other nodes
+//! learn it through [`Peers`]: nothing in a single-node server
+//! ([`NoPeers`]), Redis in a cluster (`cluster/peers.rs`), before the
 //! response that reports success is sent.
 //!
-//! Sharing with the other nodes is best effort: the database already holds
-//! the revocation, so a logout keeps succeeding while Redis is down (the
-//! failure is logged). A cluster node that cannot reach Redis refuses every
-//! handshake meanwhile (`cluster/revocations.rs`), so nothing is accepted
-//! that a lost write would have refused.
+//! Redis is the fast path, not the guarantee: every node also follows the
+//! event log (`watch.rs`, [`Propagation::learned`]) and refuses what its
+//! mirror cannot vouch for once its last read of the log is over a second
+//! old. So a logout answered while Redis is unreachable from this node (or
+//! from all of them) still reaches every node within that bound, and the
+//! failed write is only logged.
 
 use async_trait::async_trait;
 use std::sync::Arc;
 use wsauth::{LiveSessions, RevocationEvent, StoreError};
 
 use crate::revocations::StoredRevocations;
-use crate::store::{FamilyExpiry, RevokedFamily, RevokedToken};
+use crate::store::{AdminEvent, FamilyExpiry, RevokedFamily, RevokedToken};
 
 /// A revocation (or a change of account state) already committed to the
 /// database.
@@ -140,21 +142,33 @@ impl Propagation {
         if let Err(e) = self.peers.share(&change, &events).await {
             tracing::warn!(
                 error = %e,
-                "a revocation is in the database but could not be shared with the other nodes; \
-                 they refuse handshakes until they reach Redis again"
+                "a revocation is in the database but could not be shared through Redis; the \
+                 other nodes learn it from the revocation log within a second"
             );
         }
     }
 
-    /// A change another process committed for `sub` (read from the
-    /// database's admin events, which every node reads itself, so nothing
-    /// is shared): reloads the subject into the mirror and, when the change
-    /// revokes, closes its sockets here.
-    pub async fn learned(&self, sub: &str, closes_sockets: bool) -> Result<(), StoreError> {
-        self.mirror.reload_subject(sub).await?;
-        if closes_sockets {
-            self.live.notify(&RevocationEvent::everything_of(sub));
+    /// A change another process committed (an entry of the event log,
+    /// which every node reads itself, so nothing is shared): reloads what
+    /// it names into the mirror and closes the sockets of what the mirror
+    /// did not know.
+    pub async fn learned(&self, entry: &AdminEvent) -> Result<(), StoreError> {
+        let mut events = match &entry.jti {
+            Some(jti) => self.mirror.reload_token(jti).await?,
+            None => Vec::new(),
+        };
+        if !entry.sub.is_empty() {
+            events.extend(self.mirror.reload_subject(&entry.sub).await?);
+        }
+        for event in &events {
+            self.live.notify(event);
         }
         Ok(())
+    }
+
+    /// Every entry of the event log committed before `read_started` has
+    /// been applied.
+    pub fn caught_up(&self, read_started: std::time::Instant) {
+        self.mirror.caught_up(read_started);
     }
 }

@@ -151,10 +151,13 @@ impl Cluster {
                 }
                 _ => return,
             };
-            let mirror = mirror.clone();
+            let (mirror, live) = (mirror.clone(), live.clone());
             tokio::spawn(async move {
-                if let Err(e) = mirror.reload_subject(&sub).await {
-                    tracing::warn!(error = %e, "cannot reload a subject revoked on another node");
+                match mirror.reload_subject(&sub).await {
+                    Ok(learned) => learned.iter().for_each(|event| live.notify(event)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot reload a subject revoked on another node")
+                    }
                 }
             });
         });

@@ -135,6 +135,11 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn lookup(&self, username: &str) -> StoreResult<Vec<UserInfo>>;
 }
 
+/// A new name for this process in the events it records.
+fn new_origin() -> Arc<str> {
+    uuid::Uuid::new_v4().to_string().into()
+}
+
 /// A `LIKE` pattern matching names that start with `prefix` literally
 /// (`\\` escapes).
 fn like_prefix(prefix: &str) -> String {
@@ -313,6 +318,8 @@ pub trait RevocationLog: Send + Sync + 'static {
     async fn snapshot(&self, now: i64) -> StoreResult<RevocationSnapshot>;
     /// What is stored about `sub`, in force at `now`.
     async fn subject(&self, sub: &str, now: i64) -> StoreResult<SubjectRevocations>;
+    /// The revoked token with this `jti`, if it is still in force at `now`.
+    async fn token(&self, jti: &str, now: i64) -> StoreResult<Option<RevokedToken>>;
     /// Forgets revoked tokens expired before `now`.
     async fn purge(&self, now: i64) -> StoreResult<u64>;
 }
@@ -343,28 +350,91 @@ pub struct AdminChange<'a> {
     pub revoke_before: Option<i64>,
     /// The event's kind (`Action::as_str`).
     pub kind: &'a str,
-    /// The process making the change.
-    pub origin: &'a str,
-    /// Unix seconds.
-    pub at: i64,
 }
 
-/// An account change recorded for other processes.
+/// A committed change as the event log records it, for every other
+/// process to apply: each revocation and account change is recorded in the
+/// transaction that commits it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AdminEvent {
-    /// Increasing.
+    /// Increasing, in commit order.
     pub id: i64,
-    /// The subject to reload.
+    /// The subject to reload (empty for a token revoked by id alone).
     pub sub: String,
-    /// What happened (`Action::as_str`).
+    /// What happened: an operator's action (`Action::as_str`) or one of
+    /// [`EventKind`]'s.
     pub kind: String,
     /// The process that made it.
     pub origin: String,
+    /// The token revoked by its id alone ([`EventKind::Token`]).
+    pub jti: Option<String>,
 }
 
-/// Operator changes and their events.
+/// What the stores record in the event log besides operators' actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// One family revoked by a logout.
+    Logout,
+    /// One family revoked because a refresh token was presented again.
+    Reuse,
+    /// Every family of a subject revoked, and its mark raised.
+    LogoutAll,
+    /// A subject's mark raised alone.
+    Mark,
+    /// A token revoked by its id.
+    Token,
+}
+
+impl EventKind {
+    /// The stable name stored with the event.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::Reuse => "reuse",
+            Self::LogoutAll => "logout_all",
+            Self::Mark => "mark",
+            Self::Token => "token",
+        }
+    }
+}
+
+/// One entry a transaction adds to the event log, as its last write.
+#[derive(Debug, Clone, Copy)]
+pub struct LogEntry<'a> {
+    /// The subject (empty for a token revoked by id alone).
+    pub sub: &'a str,
+    /// What happened.
+    pub kind: &'a str,
+    /// The token revoked by its id alone.
+    pub jti: Option<&'a str>,
+}
+
+impl<'a> LogEntry<'a> {
+    /// A change to what `sub` may do.
+    pub fn subject(sub: &'a str, kind: &'a str) -> Self {
+        Self { sub, kind, jti: None }
+    }
+
+    /// A token revoked by its id.
+    pub fn token(jti: &'a str) -> Self {
+        Self { sub: "", kind: EventKind::Token.as_str(), jti: Some(jti) }
+    }
+
+    /// A family revoked (`kind`), with the tokens of it from before families
+    /// had rows, revoked by id.
+    pub fn family(sub: &'a str, kind: EventKind, revoked: &'a RevokedFamily) -> Vec<Self> {
+        let mut entries = vec![Self::subject(sub, kind.as_str())];
+        entries.extend(revoked.legacy_tokens.iter().map(|token| Self::token(&token.jti)));
+        entries
+    }
+}
+
+/// Operator changes, and the event log every committed change goes into.
 #[async_trait]
 pub trait AdminLog: Send + Sync + 'static {
+    /// This process's name in the events it records (a new one each time
+    /// the database is opened).
+    fn origin(&self) -> &str;
     /// The account edit, the subject's revocation and the event, in one
     /// transaction. Returns the families revoked.
     async fn apply(&self, change: AdminChange<'_>) -> StoreResult<Vec<FamilyExpiry>>;

@@ -1,9 +1,12 @@
 //! The database failing under a running server: locked by another writer,
-//! and out of space. Every write answers 503 `unavailable` and changes
-//! nothing (a logout that failed leaves its token working: nothing is
-//! half-revoked); what needs no write keeps working from the in-memory
-//! revocation mirror; and service resumes, without a restart, once the
-//! database is back. docs/testing-load.md has the whole table.
+//! out of space, or not answering at all. Every write answers 503
+//! `unavailable` and changes nothing (a logout that failed leaves its token
+//! working: nothing is half-revoked); while the database can still be read,
+//! what needs no write keeps working from the in-memory revocation mirror;
+//! once it cannot be read, the node cannot know what another process
+//! revoked, so within a second it refuses handshakes too (open sockets stay
+//! open); and service resumes, without a restart, once the database is
+//! back. docs/testing-load.md has the whole table.
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -144,6 +147,28 @@ async fn reads_keep_working(server: &TestServer, access: &str, open: &mut Ws) {
     assert_eq!(next_json(&mut refreshing).await["type"], "refreshed");
 }
 
+/// Longer than any bound below, by a margin for a loaded machine (a read
+/// of the log waits up to the pool's 5 s acquire timeout).
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// A database that cannot be read: the revocation log cannot be followed,
+/// so within a second new handshakes are refused (503 `unavailable`, the
+/// node cannot know what another process revoked meanwhile); the socket
+/// already open stays open.
+async fn handshakes_fail_closed(server: &TestServer, access: &str, open: &mut Ws) {
+    let cut = std::time::Instant::now();
+    let refused = loop {
+        match server.ws(&format!("/ws?token={access}"), &[]).await {
+            Ok(_) => assert!(cut.elapsed() < PATIENCE, "still serving handshakes"),
+            Err(refused) => break refused,
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    refused.assert(503, "unavailable");
+    send_json(open, json!({"type": "echo", "data": 2})).await;
+    assert_eq!(next_json(open).await["data"], 2);
+}
+
 /// Once the database is back: the logout that failed works now and closes
 /// the socket; every write works again.
 async fn service_resumes(server: &TestServer, access: &str, refresh: &str, open: &mut Ws) {
@@ -213,10 +238,15 @@ async fn a_postgres_that_stops_answering_fails_writes_with_503_and_service_resum
 
     database.refuse_connections().await;
     every_write_fails(&server, &access, &refresh, &other).await;
-    reads_keep_working(&server, &access, &mut open).await;
+    handshakes_fail_closed(&server, &access, &mut open).await;
     let ready = server.http.get(server.url("/readyz")).send().await.expect("readyz");
     assert_eq!(ready.status(), 503, "a database that does not answer is not ready");
     database.accept_connections().await;
+    let back = std::time::Instant::now();
+    while server.ws(&format!("/ws?token={access}"), &[]).await.is_err() {
+        assert!(back.elapsed() < PATIENCE, "not serving handshakes again");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 
     let ready = server.http.get(server.url("/readyz")).send().await.expect("readyz");
     assert_eq!(ready.status(), 200, "ready again once the database answers");

@@ -8,12 +8,14 @@ mod jwks_provider;
 mod proxy_upstream;
 mod redis_servers;
 mod support;
+mod tcp_forwarder;
 
 mod admin;
 mod attacks_accounts;
 mod attacks_claims;
 mod attacks_keys;
 mod attacks_page;
+mod attacks_partition;
 mod attacks_refresh;
 mod attacks_structure;
 mod attacks_transport;

@@ -133,3 +133,52 @@ async fn revocations_survive_reopening_the_store() {
         assert!(!revocations.is_revoked(&kept).await.expect("check"), "{backend:?}");
     }
 }
+
+/// Every revocation is recorded in the event log by the transaction that
+/// commits it, so every other process learns it (`watch.rs`); one that
+/// cannot be recorded is not committed either.
+#[tokio::test]
+async fn every_revocation_is_recorded_in_the_event_log_by_its_transaction() {
+    use wsauth_server::store::{Decision, FamilyRow};
+    for database in TestDatabase::both().await {
+        let backend = database.backend;
+        let stores = database.open().await;
+        for (id, sub) in [("f-logout", "kim"), ("f-reuse", "lee"), ("f-all", "max")] {
+            add_family(&stores, id, sub).await;
+        }
+        stores.families.revoke("f-logout").await.expect("logout");
+        let reuse: Box<dyn FnOnce(&FamilyRow) -> Decision + Send> = Box::new(|_| Decision::Revoke);
+        stores.families.rotate("f-reuse", reuse).await.expect("reuse");
+        stores.families.revoke_subject("max", 1001).await.expect("logout-all");
+        let token = RevokedToken { jti: "by-id".into(), exp: 5000 };
+        stores.revocations.revoke_tokens(&[token]).await.expect("token");
+        let mark = wsauth_server::store::SubjectMark { sub: "ned".into(), before: 1001 };
+        stores.revocations.mark_subject(&mark).await.expect("mark");
+        let entries = stores.admin.events_after(0, 100).await.expect("entries");
+        let seen: Vec<_> =
+            entries.iter().map(|e| (e.sub.as_str(), e.kind.as_str(), e.jti.as_deref())).collect();
+        assert_eq!(
+            seen,
+            [
+                ("kim", "logout", None),
+                ("lee", "reuse", None),
+                ("max", "logout_all", None),
+                ("", "token", Some("by-id")),
+                ("ned", "mark", None),
+            ],
+            "{backend:?}"
+        );
+        assert!(entries.windows(2).all(|w| w[0].id < w[1].id), "{backend:?}: ids in order");
+        assert!(entries.iter().all(|e| e.origin == stores.admin.origin()), "{backend:?}");
+
+        // Without the log, a logout commits nothing.
+        add_family(&stores, "f-unlogged", "oli").await;
+        database.execute("DROP TABLE admin_events").await;
+        assert!(stores.families.revoke("f-unlogged").await.is_err(), "{backend:?}");
+        let stored = stores.revocations.snapshot(0).await.expect("snapshot");
+        assert!(
+            stored.families.iter().all(|f| f.id != "f-unlogged"),
+            "{backend:?}: a logout committed without its entry"
+        );
+    }
+}

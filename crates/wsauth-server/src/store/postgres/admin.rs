@@ -2,11 +2,13 @@
 //! subject's revocation and the event in one transaction.
 
 use async_trait::async_trait;
+use sqlx::PgConnection;
 
 use super::PostgresStore;
 use super::families::revoke_subject_rows;
 use crate::store::{
-    AccountEdit, AccountState, AdminChange, AdminEvent, AdminLog, FamilyExpiry, StoreResult,
+    AccountEdit, AccountState, AdminChange, AdminEvent, AdminLog, FamilyExpiry, LogEntry,
+    StoreResult,
 };
 
 #[async_trait]
@@ -31,20 +33,13 @@ impl AdminLog for PostgresStore {
             Some(before) => revoke_subject_rows(&mut tx, change.sub, before).await?,
             None => Vec::new(),
         };
-        // Event ids must become visible in increasing order, or a poller
-        // that already read a later id would never see an earlier one that
-        // committed after it. The lock (taken last, held to the commit)
-        // makes the id order the commit order; readers are not blocked.
-        sqlx::query("LOCK TABLE admin_events IN EXCLUSIVE MODE").execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO admin_events (sub, kind, origin, at) VALUES ($1, $2, $3, $4)")
-            .bind(change.sub)
-            .bind(change.kind)
-            .bind(change.origin)
-            .bind(change.at)
-            .execute(&mut *tx)
-            .await?;
+        record(&mut tx, &self.origin, &[LogEntry::subject(change.sub, change.kind)]).await?;
         tx.commit().await?;
         Ok(families)
+    }
+
+    fn origin(&self) -> &str {
+        &self.origin
     }
 
     async fn latest_event(&self) -> StoreResult<i64> {
@@ -56,11 +51,43 @@ impl AdminLog for PostgresStore {
 
     async fn events_after(&self, id: i64, limit: i64) -> StoreResult<Vec<AdminEvent>> {
         Ok(sqlx::query_as(
-            "SELECT id, sub, kind, origin FROM admin_events WHERE id > $1 ORDER BY id LIMIT $2",
+            "SELECT id, sub, kind, origin, jti FROM admin_events WHERE id > $1 ORDER BY id
+             LIMIT $2",
         )
         .bind(id)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// Adds `entries` to the event log inside the caller's transaction, as its
+/// last writes. Event ids must become visible in increasing order, or a
+/// follower that already read a later id would never see an earlier one
+/// that committed after it. The lock (taken last, held to the commit) makes
+/// the id order the commit order; readers are not blocked. Every other lock
+/// of the transaction is taken before it, so two writers cannot deadlock on
+/// it.
+pub(super) async fn record(
+    tx: &mut PgConnection,
+    origin: &str,
+    entries: &[LogEntry<'_>],
+) -> StoreResult<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("LOCK TABLE admin_events IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+    for entry in entries {
+        sqlx::query(
+            "INSERT INTO admin_events (sub, kind, origin, at, jti)
+             VALUES ($1, $2, $3, EXTRACT(EPOCH FROM now())::BIGINT, $4)",
+        )
+        .bind(entry.sub)
+        .bind(entry.kind)
+        .bind(origin)
+        .bind(entry.jti)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }

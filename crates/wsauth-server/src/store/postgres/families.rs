@@ -7,9 +7,10 @@ use async_trait::async_trait;
 use sqlx::PgConnection;
 
 use super::PostgresStore;
+use super::admin::record;
 use crate::store::{
-    Decide, Decision, FamilyExpiry, FamilyRow, FamilyStore, NewFamily, RevokedFamily, RevokedToken,
-    StoreResult,
+    Decide, Decision, EventKind, FamilyExpiry, FamilyRow, FamilyStore, LogEntry, NewFamily,
+    RevokedFamily, RevokedToken, StoreResult,
 };
 
 #[async_trait]
@@ -76,7 +77,12 @@ impl FamilyStore for PostgresStore {
                 .await?;
                 None
             }
-            Decision::Revoke => Some(revoke_family_rows(&mut tx, &row.id).await?),
+            Decision::Revoke => {
+                let (revoked, _) = revoke_family_rows(&mut tx, &row.id).await?;
+                let entries = LogEntry::family(&row.sub, EventKind::Reuse, &revoked);
+                record(&mut tx, &self.origin, &entries).await?;
+                Some(revoked)
+            }
         };
         tx.commit().await?;
         Ok(revoked)
@@ -84,7 +90,11 @@ impl FamilyStore for PostgresStore {
 
     async fn revoke(&self, family: &str) -> StoreResult<RevokedFamily> {
         let mut tx = self.pool.begin().await?;
-        let revoked = revoke_family_rows(&mut tx, family).await?;
+        let (revoked, sub) = revoke_family_rows(&mut tx, family).await?;
+        if let Some(sub) = &sub {
+            let entries = LogEntry::family(sub, EventKind::Logout, &revoked);
+            record(&mut tx, &self.origin, &entries).await?;
+        }
         tx.commit().await?;
         Ok(revoked)
     }
@@ -92,6 +102,8 @@ impl FamilyStore for PostgresStore {
     async fn revoke_subject(&self, sub: &str, before: i64) -> StoreResult<Vec<FamilyExpiry>> {
         let mut tx = self.pool.begin().await?;
         let families = revoke_subject_rows(&mut tx, sub, before).await?;
+        let entry = LogEntry::subject(sub, EventKind::LogoutAll.as_str());
+        record(&mut tx, &self.origin, &[entry]).await?;
         tx.commit().await?;
         Ok(families)
     }
@@ -142,9 +154,15 @@ pub(super) async fn revoke_subject_rows(
     Ok(families)
 }
 
-async fn revoke_family_rows(tx: &mut PgConnection, family: &str) -> StoreResult<RevokedFamily> {
-    let expires: Option<(i64,)> = sqlx::query_as(
-        "UPDATE families SET revoked = TRUE, successor = NULL WHERE id = $1 RETURNING expires_at",
+/// Revokes one family and its tokens from before families had rows, inside
+/// the caller's transaction; also returns its subject (`None`: no such row).
+async fn revoke_family_rows(
+    tx: &mut PgConnection,
+    family: &str,
+) -> StoreResult<(RevokedFamily, Option<String>)> {
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "UPDATE families SET revoked = TRUE, successor = NULL WHERE id = $1
+         RETURNING expires_at, sub",
     )
     .bind(family)
     .fetch_optional(&mut *tx)
@@ -155,6 +173,7 @@ async fn revoke_family_rows(tx: &mut PgConnection, family: &str) -> StoreResult<
             .fetch_all(&mut *tx)
             .await?;
     super::revocations::insert_tokens(&mut *tx, &legacy_tokens).await?;
-    let expires_at = expires.map_or(0, |(e,)| e);
-    Ok(RevokedFamily { family: FamilyExpiry { id: family.to_owned(), expires_at }, legacy_tokens })
+    let (expires_at, sub) = row.map_or((0, None), |(expires_at, sub)| (expires_at, Some(sub)));
+    let family = FamilyExpiry { id: family.to_owned(), expires_at };
+    Ok((RevokedFamily { family, legacy_tokens }, sub))
 }

@@ -9,6 +9,7 @@ use anyhow::Context;
 use async_trait::async_trait;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::health::Backend;
@@ -25,6 +26,8 @@ const LOCK_TIMEOUT_MS: u32 = 5000;
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// This process's name in the events it records.
+    origin: Arc<str>,
 }
 
 impl PostgresStore {
@@ -47,7 +50,7 @@ impl PostgresStore {
             .await
             .context("database migration failed")?;
         tracing::info!("database ready (postgres)");
-        Ok(Self { pool })
+        Ok(Self { pool, origin: super::new_origin() })
     }
 }
 

@@ -2,11 +2,13 @@
 //! subject's revocation and the event in one `BEGIN IMMEDIATE` transaction.
 
 use async_trait::async_trait;
+use sqlx::SqliteConnection;
 
 use super::SqliteStore;
 use super::families::revoke_subject_rows;
 use crate::store::{
-    AccountEdit, AccountState, AdminChange, AdminEvent, AdminLog, FamilyExpiry, StoreResult,
+    AccountEdit, AccountState, AdminChange, AdminEvent, AdminLog, FamilyExpiry, LogEntry,
+    StoreResult,
 };
 
 #[async_trait]
@@ -31,15 +33,13 @@ impl AdminLog for SqliteStore {
             Some(before) => revoke_subject_rows(&mut tx, change.sub, before).await?,
             None => Vec::new(),
         };
-        sqlx::query("INSERT INTO admin_events (sub, kind, origin, at) VALUES (?, ?, ?, ?)")
-            .bind(change.sub)
-            .bind(change.kind)
-            .bind(change.origin)
-            .bind(change.at)
-            .execute(&mut *tx)
-            .await?;
+        record(&mut tx, &self.origin, &[LogEntry::subject(change.sub, change.kind)]).await?;
         tx.commit().await?;
         Ok(families)
+    }
+
+    fn origin(&self) -> &str {
+        &self.origin
     }
 
     async fn latest_event(&self) -> StoreResult<i64> {
@@ -51,11 +51,33 @@ impl AdminLog for SqliteStore {
 
     async fn events_after(&self, id: i64, limit: i64) -> StoreResult<Vec<AdminEvent>> {
         Ok(sqlx::query_as(
-            "SELECT id, sub, kind, origin FROM admin_events WHERE id > ? ORDER BY id LIMIT ?",
+            "SELECT id, sub, kind, origin, jti FROM admin_events WHERE id > ? ORDER BY id LIMIT ?",
         )
         .bind(id)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// Adds `entries` to the event log inside the caller's transaction, which
+/// holds SQLite's write lock, so ids are given (and committed) in order.
+pub(super) async fn record(
+    tx: &mut SqliteConnection,
+    origin: &str,
+    entries: &[LogEntry<'_>],
+) -> StoreResult<()> {
+    for entry in entries {
+        sqlx::query(
+            "INSERT INTO admin_events (sub, kind, origin, at, jti)
+             VALUES (?, ?, ?, CAST(strftime('%s', 'now') AS INTEGER), ?)",
+        )
+        .bind(entry.sub)
+        .bind(entry.kind)
+        .bind(origin)
+        .bind(entry.jti)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, SqliteConnection, SqlitePool};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::health::Backend;
@@ -21,6 +22,8 @@ mod revocations;
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// This process's name in the events it records.
+    origin: Arc<str>,
 }
 
 impl SqliteStore {
@@ -44,7 +47,7 @@ impl SqliteStore {
             .with_context(|| format!("cannot open database {}", path.display()))?;
         sqlx::migrate!("./migrations").run(&pool).await.context("database migration failed")?;
         tracing::info!(path = %path.display(), "database ready (sqlite)");
-        Ok(Self { pool })
+        Ok(Self { pool, origin: super::new_origin() })
     }
 }
 

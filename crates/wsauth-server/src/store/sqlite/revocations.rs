@@ -4,23 +4,31 @@ use async_trait::async_trait;
 use sqlx::SqliteConnection;
 
 use super::SqliteStore;
+use super::admin::record;
 use crate::store::{
-    AccountState, FamilyExpiry, RevocationLog, RevocationSnapshot, RevokedToken, StoreResult,
-    SubjectMark, SubjectRevocations,
+    AccountState, EventKind, FamilyExpiry, LogEntry, RevocationLog, RevocationSnapshot,
+    RevokedToken, StoreResult, SubjectMark, SubjectRevocations,
 };
 
 #[async_trait]
 impl RevocationLog for SqliteStore {
     async fn revoke_tokens(&self, tokens: &[RevokedToken]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         insert_tokens(&mut tx, tokens).await?;
+        let entries: Vec<LogEntry<'_>> =
+            tokens.iter().map(|token| LogEntry::token(&token.jti)).collect();
+        record(&mut tx, &self.origin, &entries).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn mark_subject(&self, mark: &SubjectMark) -> StoreResult<()> {
-        let mut conn = self.pool.acquire().await?;
-        mark_subject(&mut conn, &mark.sub, mark.before).await
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        mark_subject(&mut tx, &mark.sub, mark.before).await?;
+        let entry = LogEntry::subject(&mark.sub, EventKind::Mark.as_str());
+        record(&mut tx, &self.origin, &[entry]).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn snapshot(&self, now: i64) -> StoreResult<RevocationSnapshot> {
@@ -67,6 +75,14 @@ impl RevocationLog for SqliteStore {
             AccountState::Active
         };
         Ok(SubjectRevocations { families, mark: mark.map(|(m,)| m), account })
+    }
+
+    async fn token(&self, jti: &str, now: i64) -> StoreResult<Option<RevokedToken>> {
+        Ok(sqlx::query_as("SELECT jti, exp FROM revoked_tokens WHERE jti = ? AND exp >= ?")
+            .bind(jti)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     async fn purge(&self, now: i64) -> StoreResult<u64> {
