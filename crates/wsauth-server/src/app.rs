@@ -23,7 +23,8 @@ use crate::propagate::{NoPeers, Peers, Propagation};
 use crate::revocations::StoredRevocations;
 use crate::serve::{self, ConnectionPolicy};
 use crate::state::{AppState, Services};
-use crate::store::Stores;
+use crate::store::{AdminLog, Stores};
+use crate::watch::Follower;
 use crate::{keyfile, routes};
 
 /// A built, bound, not yet running server.
@@ -200,13 +201,17 @@ impl Application {
         let Self { listener, internal, state, revocations, log_position, .. } = self;
         let shutdown = state.shutdown.clone();
         let sockets = state.sockets.clone();
-        tokio::spawn(purge_loop(state.families.clone(), revocations, shutdown.clone()));
-        tokio::spawn(crate::watch::run(
-            state.admin.log().clone(),
-            log_position,
-            state.propagation.clone(),
+        let log = state.admin.log().clone();
+        tokio::spawn(purge_loop(
+            state.families.clone(),
+            revocations,
+            log.clone(),
             shutdown.clone(),
         ));
+        // Caught up before serving: the mirror is current from the first request.
+        let mut follower = Follower::new(log, log_position, state.propagation.clone());
+        follower.step().await;
+        tokio::spawn(follower.run(shutdown.clone()));
         if let Some(handle) = state.metrics.clone() {
             tokio::spawn(crate::metrics::upkeep(handle, shutdown.clone()));
         }
@@ -240,6 +245,7 @@ impl Application {
 async fn purge_loop(
     families: Families,
     revocations: Arc<StoredRevocations>,
+    log: Arc<dyn AdminLog>,
     shutdown: CancellationToken,
 ) {
     let mut every = tokio::time::interval(Duration::from_secs(600));
@@ -253,6 +259,9 @@ async fn purge_loop(
         }
         if let Err(e) = families.purge_expired().await {
             tracing::warn!(error = %e, "purging issued tokens failed");
+        }
+        if let Err(e) = log.purge_events(crate::watch::RETENTION).await {
+            tracing::warn!(error = %e, "purging the revocation log failed");
         }
     }
 }

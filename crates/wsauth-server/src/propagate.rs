@@ -166,6 +166,15 @@ impl Propagation {
         Ok(())
     }
 
+    /// Reloads every revocation into the mirror (for a process that may
+    /// have missed entries) and closes the sockets of what it did not know.
+    pub async fn reload_all(&self) -> Result<(), StoreError> {
+        for event in &self.mirror.reload_all().await? {
+            self.live.notify(event);
+        }
+        Ok(())
+    }
+
     /// Every entry of the event log committed before `read_started` has
     /// been applied.
     pub fn caught_up(&self, read_started: std::time::Instant) {

@@ -1,12 +1,16 @@
-//! Following the event log: every revocation and account change committed
-//! to the database, by any process (another node, a `wsauth user` command),
-//! is recorded in the transaction that commits it (`store/`). Each process
-//! reads the entries after the last one it applied every
+//! Following the revocation log: every revocation and account change
+//! committed to the database, by any process (another node, a `wsauth user`
+//! command), is recorded in the transaction that commits it (`store/`).
+//! Each process reads the entries after the last one it applied every
 //! [`POLL_INTERVAL`], reloads what each names into its mirror and closes
 //! the live sockets of what it did not know (4003). After each complete
 //! read the mirror notes when that read started; a mirror whose last
 //! complete read started more than `STALE_AFTER` ago refuses the checks it
 //! cannot answer (`revocations.rs`).
+//!
+//! Entries are kept for [`RETENTION`]. A process that could not read the
+//! log for over [`RELOAD_AFTER`] (far less) reloads every revocation from
+//! the database once it can again, so no purge can hide an entry from it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,35 +24,49 @@ use crate::store::AdminLog;
 /// How often the database is asked for new entries.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
+/// How long entries are kept (seconds).
+pub const RETENTION: i64 = 3600;
+
+/// A process that could not read the log for longer reloads everything.
+const RELOAD_AFTER: Duration = Duration::from_secs(60);
+
 /// The most entries read in one query.
 const BATCH: i64 = 1000;
 
-/// Applies entries after `last` (the latest id before the mirror was
-/// loaded) until shutdown.
-pub async fn run(
+/// Follows the log for one process.
+pub struct Follower {
     log: Arc<dyn AdminLog>,
-    mut last: i64,
+    /// The id of the last entry applied.
+    last: i64,
     propagation: Propagation,
-    shutdown: CancellationToken,
-) {
-    let mut every = tokio::time::interval(POLL_INTERVAL);
-    every.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut failing = false;
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = every.tick() => {}
-        }
+    /// When the last complete read started.
+    last_read: Instant,
+    failing: bool,
+}
+
+impl Follower {
+    /// Follows entries after `last` (the latest id before the mirror was
+    /// loaded).
+    pub fn new(log: Arc<dyn AdminLog>, last: i64, propagation: Propagation) -> Self {
+        Self { log, last, propagation, last_read: Instant::now(), failing: false }
+    }
+
+    /// Reads and applies every entry committed so far (once before serving,
+    /// then every [`POLL_INTERVAL`]).
+    pub async fn step(&mut self) {
         let started = Instant::now();
-        match catch_up(log.as_ref(), &mut last, &propagation).await {
+        let away = started.duration_since(self.last_read);
+        let result = if away > RELOAD_AFTER { self.reload().await } else { self.catch_up().await };
+        match result {
             Ok(()) => {
-                propagation.caught_up(started);
-                if std::mem::take(&mut failing) {
+                self.last_read = started;
+                self.propagation.caught_up(started);
+                if std::mem::take(&mut self.failing) {
                     tracing::info!("reading the revocation log again");
                 }
             }
-            Err(e) if !failing => {
-                failing = true;
+            Err(e) if !self.failing => {
+                self.failing = true;
                 tracing::warn!(
                     error = %e,
                     "cannot read the revocation log; handshakes are refused (503) until it can \
@@ -58,27 +76,46 @@ pub async fn run(
             Err(_) => {}
         }
     }
-}
 
-/// Applies every entry after `last`, moving `last` past each one applied.
-async fn catch_up(
-    log: &dyn AdminLog,
-    last: &mut i64,
-    propagation: &Propagation,
-) -> Result<(), StoreError> {
-    loop {
-        let entries = log.events_after(*last, BATCH).await?;
-        let complete = entries.len() < BATCH as usize;
-        for entry in entries {
-            // This process applied its own when it committed them.
-            if entry.origin != log.origin() {
-                propagation.learned(&entry).await?;
-                tracing::debug!(sub = %entry.sub, kind = %entry.kind, "applied a change made elsewhere");
+    /// Applies entries until shutdown.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut every = tokio::time::interval(POLL_INTERVAL);
+        every.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = every.tick() => {}
             }
-            *last = entry.id;
+            self.step().await;
         }
-        if complete {
-            return Ok(());
+    }
+
+    /// Applies every entry after `last`, moving `last` past each one applied.
+    async fn catch_up(&mut self) -> Result<(), StoreError> {
+        loop {
+            let entries = self.log.events_after(self.last, BATCH).await?;
+            let complete = entries.len() < BATCH as usize;
+            for entry in entries {
+                // This process applied its own when it committed them.
+                if entry.origin != self.log.origin() {
+                    self.propagation.learned(&entry).await?;
+                    tracing::debug!(sub = %entry.sub, kind = %entry.kind, "applied a change made elsewhere");
+                }
+                self.last = entry.id;
+            }
+            if complete {
+                return Ok(());
+            }
         }
+    }
+
+    /// Reloads every revocation, then follows the entries after the latest
+    /// one before the reload.
+    async fn reload(&mut self) -> Result<(), StoreError> {
+        let latest = self.log.latest_event().await?;
+        self.propagation.reload_all().await?;
+        self.last = self.last.max(latest);
+        tracing::info!("reloaded every revocation after a long time without the revocation log");
+        self.catch_up().await
     }
 }

@@ -442,6 +442,9 @@ pub trait AdminLog: Send + Sync + 'static {
     async fn latest_event(&self) -> StoreResult<i64>;
     /// Up to `limit` events after `id`, oldest first.
     async fn events_after(&self, id: i64, limit: i64) -> StoreResult<Vec<AdminEvent>>;
+    /// Forgets events recorded more than `retention` seconds ago by the
+    /// database's clock (which stamps them); returns how many.
+    async fn purge_events(&self, retention: i64) -> StoreResult<u64>;
 }
 
 // ------------------------------------------------------------------ opening

@@ -170,6 +170,10 @@ async fn every_revocation_is_recorded_in_the_event_log_by_its_transaction() {
         );
         assert!(entries.windows(2).all(|w| w[0].id < w[1].id), "{backend:?}: ids in order");
         assert!(entries.iter().all(|e| e.origin == stores.admin.origin()), "{backend:?}");
+        // Kept for the retention, then purged.
+        assert_eq!(stores.admin.purge_events(3600).await.expect("purge"), 0, "{backend:?}");
+        database.execute("UPDATE admin_events SET at = at - 7200 WHERE kind = 'logout'").await;
+        assert_eq!(stores.admin.purge_events(3600).await.expect("purge"), 1, "{backend:?}");
 
         // Without the log, a logout commits nothing.
         add_family(&stores, "f-unlogged", "oli").await;

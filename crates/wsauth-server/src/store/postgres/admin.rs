@@ -38,6 +38,16 @@ impl AdminLog for PostgresStore {
         Ok(families)
     }
 
+    async fn purge_events(&self, retention: i64) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM admin_events WHERE at < EXTRACT(EPOCH FROM now())::BIGINT - $1",
+        )
+        .bind(retention)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     fn origin(&self) -> &str {
         &self.origin
     }

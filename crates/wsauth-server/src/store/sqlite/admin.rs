@@ -38,6 +38,16 @@ impl AdminLog for SqliteStore {
         Ok(families)
     }
 
+    async fn purge_events(&self, retention: i64) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM admin_events WHERE at < CAST(strftime('%s', 'now') AS INTEGER) - ?",
+        )
+        .bind(retention)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     fn origin(&self) -> &str {
         &self.origin
     }
