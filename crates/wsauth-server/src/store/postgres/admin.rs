@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use super::PostgresStore;
 use super::families::revoke_subject_rows;
 use crate::store::{
-    AccountEdit, AccountState, AdminChange, AdminEvent, AdminLog, FamilyExpiry, StoreResult,
+    AccountEdit, AccountState, AdminChange, AdminEvent, AdminLog, FamilyExpiry, Generation,
+    StoreResult,
 };
 
 #[async_trait]
@@ -26,6 +27,17 @@ impl AdminLog for PostgresStore {
         };
         if let Some(statement) = statement {
             statement.bind(change.sub).execute(&mut *tx).await?;
+        }
+        if change.revoke_before.is_some() {
+            // Ends the logins in flight: one that read the old generation
+            // stores no family after this commits. The row's lock, which a
+            // login's `FOR SHARE` waits for, is taken before any family is
+            // revoked.
+            sqlx::query("UPDATE users SET generation = $1 WHERE username = $2")
+                .bind(Generation::fresh())
+                .bind(change.sub)
+                .execute(&mut *tx)
+                .await?;
         }
         let families = match change.revoke_before {
             Some(before) => revoke_subject_rows(&mut tx, change.sub, before).await?,

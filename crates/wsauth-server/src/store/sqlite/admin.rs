@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use super::SqliteStore;
 use super::families::revoke_subject_rows;
 use crate::store::{
-    AccountEdit, AccountState, AdminChange, AdminEvent, AdminLog, FamilyExpiry, StoreResult,
+    AccountEdit, AccountState, AdminChange, AdminEvent, AdminLog, FamilyExpiry, Generation,
+    StoreResult,
 };
 
 #[async_trait]
@@ -26,6 +27,15 @@ impl AdminLog for SqliteStore {
         };
         if let Some(statement) = statement {
             statement.bind(change.sub).execute(&mut *tx).await?;
+        }
+        if change.revoke_before.is_some() {
+            // Ends the logins in flight: one that read the old generation
+            // stores no family after this commits.
+            sqlx::query("UPDATE users SET generation = ? WHERE username = ?")
+                .bind(Generation::fresh())
+                .bind(change.sub)
+                .execute(&mut *tx)
+                .await?;
         }
         let families = match change.revoke_before {
             Some(before) => revoke_subject_rows(&mut tx, change.sub, before).await?,
