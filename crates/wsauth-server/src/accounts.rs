@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::error::ApiError;
-use crate::store::{AccountStore, Credentials, Insertion, NewAccount};
+use crate::store::{AccountStore, Credentials, Generation, Insertion, NewAccount};
 
 /// Usernames: 3 to 64 characters of `A-Z a-z 0-9 _ . -`.
 pub fn validate_username(name: &str) -> Result<(), ApiError> {
@@ -44,6 +44,15 @@ impl HashingLimits {
     }
 }
 
+/// An account whose password a login has just checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedAccount {
+    /// Its username as registered (the tokens' `sub`).
+    pub username: String,
+    /// Its generation when the hash was read.
+    pub generation: Generation,
+}
+
 /// Accounts: rules and hashing over an [`AccountStore`].
 #[derive(Clone)]
 pub struct Accounts {
@@ -78,21 +87,28 @@ impl Accounts {
         }
     }
 
-    /// The account's username as registered, if `password` is right for
-    /// `username` in any letter case. Unknown users and malformed input cost
-    /// the same as a wrong password.
-    pub async fn verify(&self, username: &str, password: &str) -> Result<Option<String>, ApiError> {
+    /// The account `password` is right for, `username` in any letter case:
+    /// its username as registered and the generation read with its hash
+    /// (a login stores its family only while the account keeps it). Unknown
+    /// users and malformed input cost the same as a wrong password.
+    pub async fn verify(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<VerifiedAccount>, ApiError> {
         let _queued = self.queue.clone().try_acquire_owned().map_err(|_| ApiError::Overloaded)?;
+        let _permit = self.hashing.acquire().await.map_err(|_| ApiError::Unavailable)?;
+        // Read once this check may hash, not before its wait for a slot: an
+        // operator change made while it waited is then already seen.
         let stored =
             if validate_username(username).is_ok() { self.find(username).await? } else { None };
         let password = if password.len() > 1024 { String::new() } else { password.to_owned() };
         let (hash, known, disabled) = match stored {
-            Some(Credentials { username, password_hash, disabled }) => {
-                (password_hash, Some(username), disabled)
+            Some(Credentials { username, password_hash, disabled, generation }) => {
+                (password_hash, Some(VerifiedAccount { username, generation }), disabled)
             }
             None => (self.dummy_hash().await?, None, false),
         };
-        let _permit = self.hashing.acquire().await.map_err(|_| ApiError::Unavailable)?;
         let ok = tokio::task::spawn_blocking(move || {
             hash.parse::<PasswordHash>()
                 .map(|parsed| {
@@ -138,23 +154,30 @@ impl Accounts {
 
     async fn hash(&self, password: String) -> Result<String, ApiError> {
         let _permit = self.hashing.acquire().await.map_err(|_| ApiError::Unavailable)?;
-        tokio::task::spawn_blocking(move || {
-            Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string())
-        })
-        .await
-        .map_err(|_| ApiError::Unavailable)?
-        .map_err(|_| ApiError::Unavailable)
+        hash_holding_a_slot(password).await
     }
 
+    /// The hash unknown users are verified against, made once (by the first
+    /// check that needs it, in the hashing slot that check holds).
     async fn dummy_hash(&self) -> Result<String, ApiError> {
         self.dummy
             .get_or_try_init(|| async {
                 let random = uuid::Uuid::new_v4().to_string();
-                self.hash(random).await
+                hash_holding_a_slot(random).await
             })
             .await
             .cloned()
     }
+}
+
+/// Hashes a password; the caller holds a hashing slot.
+async fn hash_holding_a_slot(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string())
+    })
+    .await
+    .map_err(|_| ApiError::Unavailable)?
+    .map_err(|_| ApiError::Unavailable)
 }
 
 #[cfg(test)]

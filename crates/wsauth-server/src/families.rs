@@ -17,11 +17,13 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 use wsauth::{AuthError, Claims, IssueOptions, IssuedToken, TokenAuthority, TokenKind};
 
+use crate::accounts::VerifiedAccount;
 use crate::error::ApiError;
 use crate::propagate::{Committed, Propagation};
 use crate::revocations::StoredRevocations;
 use crate::store::{
-    Bucket, Decision, FamilyRow, FamilyStore, NewFamily, RevokedFamily, RevokedToken, Rotation,
+    Bucket, Decision, FamilyInsertion, FamilyRow, FamilyStore, NewFamily, RevokedFamily,
+    RevokedToken, Rotation,
 };
 
 /// A fresh pair from a login or a refresh.
@@ -89,21 +91,39 @@ impl Families {
     }
 
     /// Issues a pair for a password login: a new family, a fresh access token.
-    pub async fn login(&self, sub: &str, transport: Transport) -> Result<TokenPair, ApiError> {
+    /// The family is stored only if the account still has the generation
+    /// its password was checked against; a login that an operator change
+    /// overtook (a new password, a revoke, a deletion) answers as a wrong
+    /// password would, one overtaken by a disable as a disabled account.
+    pub async fn login(
+        &self,
+        account: &VerifiedAccount,
+        transport: Transport,
+    ) -> Result<TokenPair, ApiError> {
+        let sub = account.username.as_str();
         let family = uuid::Uuid::new_v4().to_string();
         let pair = self.issue_pair(sub, &family, Freshness::Fresh, transport)?;
         let now_ms = self.tokens.clock().now_millis();
-        self.store
+        let stored = self
+            .store
             .insert(NewFamily {
                 id: family,
                 sub: sub.to_owned(),
+                generation: account.generation.clone(),
                 created_at: now_ms / 1000,
                 expires_at: pair_expiry(&pair),
                 current_refresh: pair.refresh.claims.jti.clone(),
                 bucket: Bucket { tokens: self.rules.burst, at_ms: now_ms },
             })
             .await?;
-        Ok(pair)
+        match stored {
+            FamilyInsertion::Inserted => Ok(pair),
+            FamilyInsertion::AccountChanged => {
+                tracing::info!(sub, "login refused: the account changed while it was checked");
+                Err(ApiError::BadCredentials)
+            }
+            FamilyInsertion::AccountDisabled => Err(ApiError::AccountDisabled),
+        }
     }
 
     /// Rotates a verified refresh token: the family's current one yields a

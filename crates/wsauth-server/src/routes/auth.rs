@@ -14,6 +14,7 @@ use super::openapi::{
     BadRequest, Forbidden, RequestTimeout, TooManyRequests, Unauthorized, Unavailable,
 };
 use super::{ApiJson, ClientIp, admit_password_attempt};
+use crate::accounts::VerifiedAccount;
 use crate::error::{ApiError, ErrorBody};
 use crate::families::{TokenPair, Transport};
 use crate::metrics;
@@ -138,13 +139,13 @@ async fn register(
 }
 
 /// Checks a username (in any letter case) and password and returns the
-/// account's username as registered; the seed's message on failure, 429 past
+/// account as the check read it; the seed's message on failure, 429 past
 /// the per-address attempt rate.
 pub(super) async fn check_password(
     state: &AppState,
     client: ClientIp,
     body: &Credentials,
-) -> Result<String, ApiError> {
+) -> Result<VerifiedAccount, ApiError> {
     admit_password_attempt(state, client).await?;
     state.accounts.verify(&body.username, &body.password).await?.ok_or(ApiError::BadCredentials)
 }
@@ -179,8 +180,8 @@ async fn login(
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Json<TokenPairBody>, ApiError> {
     let result = async {
-        let username = check_password(&state, client, &body).await?;
-        state.families.login(&username, Transport::Bearer).await
+        let account = check_password(&state, client, &body).await?;
+        state.families.login(&account, Transport::Bearer).await
     }
     .await;
     metrics::login(&result);

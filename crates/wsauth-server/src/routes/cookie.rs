@@ -103,8 +103,8 @@ async fn login(
     ApiJson(credentials): ApiJson<Credentials>,
 ) -> Result<(HeaderMap, Json<CookieSession>), ApiError> {
     let result = async {
-        let username = check_password(&state, client, &credentials).await?;
-        state.families.login(&username, Transport::Cookie).await
+        let account = check_password(&state, client, &credentials).await?;
+        state.families.login(&account, Transport::Cookie).await
     }
     .await;
     crate::metrics::login(&result);

@@ -7,11 +7,13 @@
 //! [`Stores::open`] picks one from the configuration and hands it out as [`Stores`];
 //! nothing above this module knows which database it talks to.
 //!
-//! Each method is one transaction. The one that decides something from what
-//! it reads, [`FamilyStore::rotate`], takes the family's row under the
-//! database's lock (SQLite's write lock, PostgreSQL's `FOR UPDATE` row lock),
-//! hands it to a synchronous [`Decide`] closure and writes the [`Decision`]
-//! before the lock is released.
+//! Each method is one transaction. The ones that decide something from what
+//! they read hold it under the database's lock until they write:
+//! [`FamilyStore::rotate`] takes the family's row (SQLite's write lock,
+//! PostgreSQL's `FOR UPDATE` row lock), hands it to a synchronous [`Decide`]
+//! closure and writes the [`Decision`]; [`FamilyStore::insert`] reads the
+//! account's [`Generation`] (SQLite's write lock, PostgreSQL's `FOR SHARE`)
+//! and stores the login's family only if it is the one the login read.
 
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -92,6 +94,21 @@ pub enum Insertion {
     Taken,
 }
 
+/// An account's generation: a random value that every operator change
+/// ending the account's logins (a new password, a disable, a revoke)
+/// replaces in its own transaction. A new account gets a fresh one, so no
+/// two accounts, even of one name one after the other, share it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct Generation(String);
+
+impl Generation {
+    /// A new, random generation (128 bits).
+    pub fn fresh() -> Self {
+        Self(uuid::Uuid::new_v4().simple().to_string())
+    }
+}
+
 /// What login needs of an account.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Credentials {
@@ -101,6 +118,8 @@ pub struct Credentials {
     pub password_hash: String,
     /// Whether the account is disabled.
     pub disabled: bool,
+    /// Its generation, read with the hash.
+    pub generation: Generation,
 }
 
 /// One page of accounts whose username starts with `prefix` (ASCII letter
@@ -153,8 +172,11 @@ fn like_prefix(prefix: &str) -> String {
 pub struct NewFamily {
     /// The family id (every token's `sid`).
     pub id: String,
-    /// The subject.
+    /// The subject: the account's username as registered.
     pub sub: String,
+    /// The account's generation when the login read its password hash; the
+    /// family is stored only while the account still has it.
+    pub generation: Generation,
     /// Unix seconds.
     pub created_at: i64,
     /// The latest `exp` of its tokens.
@@ -241,11 +263,47 @@ pub struct RevokedFamily {
     pub legacy_tokens: Vec<RevokedToken>,
 }
 
+/// Whether a login's family was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FamilyInsertion {
+    /// Stored: the account still had the generation the login read.
+    Inserted,
+    /// Not stored: the account is gone, or an operator changed it since the
+    /// login read it (a new password, a revoke).
+    AccountChanged,
+    /// Not stored: the account is disabled.
+    AccountDisabled,
+}
+
+/// An account's row as a login's family insert reads it, under the lock
+/// that orders it against operator changes.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct AccountNow {
+    generation: Generation,
+    disabled: bool,
+}
+
+impl FamilyInsertion {
+    /// Judges a login from its account's row as it is now (`None`: deleted)
+    /// and the generation the login read with the password hash.
+    fn judge(now: Option<AccountNow>, read: &Generation) -> Self {
+        match now {
+            None => Self::AccountChanged,
+            Some(AccountNow { disabled: true, .. }) => Self::AccountDisabled,
+            Some(AccountNow { generation, .. }) if generation != *read => Self::AccountChanged,
+            Some(_) => Self::Inserted,
+        }
+    }
+}
+
 /// Token families.
 #[async_trait]
 pub trait FamilyStore: Send + Sync + 'static {
-    /// Stores a new family.
-    async fn insert(&self, family: NewFamily) -> StoreResult<()>;
+    /// Stores a new family if its account (`sub`) still exists with the
+    /// generation the login read and is not disabled: the check and the
+    /// insert are one transaction, ordered against every operator change to
+    /// the account ([`AdminLog::apply`]).
+    async fn insert(&self, family: NewFamily) -> StoreResult<FamilyInsertion>;
     /// Locks the family's row, asks `decide` and writes its decision, in one
     /// transaction. `decide` is not called when there is no such family.
     /// Returns what was revoked when the decision was [`Decision::Revoke`].
@@ -436,7 +494,10 @@ pub trait AdminLog: Send + Sync + 'static {
     /// the database is opened).
     fn origin(&self) -> &str;
     /// The account edit, the subject's revocation and the event, in one
-    /// transaction. Returns the families revoked.
+    /// transaction; a change that revokes also gives the account a new
+    /// [`Generation`] (before the revocation, under the account row's lock),
+    /// so no login in flight stores a family afterwards. Returns the
+    /// families revoked.
     async fn apply(&self, change: AdminChange<'_>) -> StoreResult<Vec<FamilyExpiry>>;
     /// The id of the latest event (0 when there is none).
     async fn latest_event(&self) -> StoreResult<i64>;

@@ -149,7 +149,41 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// Begins a write transaction from another client (on SQLite with the
+    /// write lock) and runs `statement` in it, holding what it locked.
+    pub async fn hold_write_lock_with(&self, statement: &str) -> WriteLock {
+        let statement = sqlx::AssertSqlSafe(statement.to_owned());
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.expect("connect");
+                sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await.expect("lock");
+                sqlx::query(statement).execute(&mut conn).await.expect("statement");
+                WriteLock::Sqlite(conn)
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.expect("connect");
+                sqlx::query("BEGIN").execute(&mut conn).await.expect("begin");
+                sqlx::query(statement).execute(&mut conn).await.expect("statement");
+                WriteLock::Postgres(conn)
+            }
+        }
+    }
+}
+
 impl WriteLock {
+    /// Commits what the holder wrote.
+    pub async fn commit(self) {
+        match self {
+            Self::Sqlite(mut conn) => {
+                sqlx::query("COMMIT").execute(&mut conn).await.expect("commit");
+            }
+            Self::Postgres(mut conn) => {
+                sqlx::query("COMMIT").execute(&mut conn).await.expect("commit");
+            }
+        }
+    }
+
     pub async fn release(self) {
         match self {
             Self::Sqlite(mut conn) => {

@@ -14,6 +14,7 @@ mod admin;
 mod attacks_accounts;
 mod attacks_claims;
 mod attacks_keys;
+mod attacks_login_race;
 mod attacks_page;
 mod attacks_partition;
 mod attacks_refresh;

@@ -1,6 +1,7 @@
 //! The store traits on both databases, one test body each: what must hold
 //! whichever backend is configured (case-insensitive usernames under a race,
-//! an admin change as one transaction, revocations across a restart).
+//! an admin change as one transaction, revocations across a restart, a
+//! login's family refused once an operator changed its account).
 //! Rotation, exact retries, reuse and the logout-all race run on both
 //! through the server in `attacks_refresh.rs`.
 
@@ -9,7 +10,9 @@ use std::sync::Arc;
 use wsauth::{Claims, ManualClock, RevocationStore, SharedClock};
 use wsauth_server::admin::{Admin, Change};
 use wsauth_server::revocations::StoredRevocations;
-use wsauth_server::store::{Bucket, Insertion, NewAccount, NewFamily, RevokedToken, Stores};
+use wsauth_server::store::{
+    Bucket, FamilyInsertion, Generation, Insertion, NewAccount, NewFamily, RevokedToken, Stores,
+};
 
 use crate::support::*;
 
@@ -18,16 +21,34 @@ async fn add_account(stores: &Stores, username: &str) -> Insertion {
     stores.accounts.insert(account).await.expect("insert account")
 }
 
+/// The generation of `username`'s account, created if need be.
+async fn generation_of(stores: &Stores, username: &str) -> Generation {
+    add_account(stores, username).await;
+    let found = stores.accounts.find_exact(username).await.expect("find");
+    found.expect("the account").generation
+}
+
 async fn add_family(stores: &Stores, id: &str, sub: &str) {
+    let generation = generation_of(stores, sub).await;
+    assert_eq!(insert_family(stores, id, sub, generation).await, FamilyInsertion::Inserted);
+}
+
+async fn insert_family(
+    stores: &Stores,
+    id: &str,
+    sub: &str,
+    generation: Generation,
+) -> FamilyInsertion {
     let family = NewFamily {
         id: id.to_owned(),
         sub: sub.to_owned(),
+        generation,
         created_at: 1000,
         expires_at: 5000,
         current_refresh: format!("{id}-refresh"),
         bucket: Bucket { tokens: 10.0, at_ms: 1_000_000 },
     };
-    stores.families.insert(family).await.expect("insert family");
+    stores.families.insert(family).await.expect("insert family")
 }
 
 /// Access-token claims issued at 1000, expiring at 5000.
@@ -184,5 +205,64 @@ async fn every_revocation_is_recorded_in_the_event_log_by_its_transaction() {
             stored.families.iter().all(|f| f.id != "f-unlogged"),
             "{backend:?}: a logout committed without its entry"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_login_checked_before_an_operator_change_stores_no_family() {
+    use FamilyInsertion::{AccountChanged, AccountDisabled, Inserted};
+    for database in TestDatabase::both().await {
+        let backend = database.backend;
+        let stores = database.open().await;
+        let admin = Admin::new(stores.accounts.clone(), stores.admin.clone());
+        let changes = [
+            ("olga", Change::Password("another-hash".into()), AccountChanged),
+            ("pete", Change::Revoke, AccountChanged),
+            ("quin", Change::Disable, AccountDisabled),
+            ("rosa", Change::Delete, AccountChanged),
+        ];
+        for (name, change, refused) in changes {
+            let read = generation_of(&stores, name).await;
+            admin.apply(name, change, 1000).await.expect("change");
+            let stored = insert_family(&stores, &format!("{name}-late"), name, read.clone()).await;
+            assert_eq!(stored, refused, "{backend:?} {name}");
+            if name == "rosa" {
+                // Someone else registers the freed name: the deleted
+                // account's generation is not the new one's.
+                let fresh = generation_of(&stores, name).await;
+                assert_ne!(fresh, read, "{backend:?}");
+                let stale = insert_family(&stores, "rosa-stale", name, read).await;
+                assert_eq!(stale, AccountChanged, "{backend:?}");
+                assert_eq!(insert_family(&stores, "rosa-new", name, fresh).await, Inserted);
+            }
+        }
+        let gone = insert_family(&stores, "nobody", "nobody", Generation::fresh()).await;
+        assert_eq!(gone, AccountChanged, "{backend:?}: a family for no account");
+        let stored = stores.revocations.snapshot(0).await.expect("snapshot");
+        let late = stored.families.iter().filter(|f| f.id.ends_with("-late")).count();
+        assert_eq!(late, 0, "{backend:?}");
+    }
+}
+
+/// An operator change still in its transaction holds the account's row
+/// (SQLite: the write lock; PostgreSQL: the row lock of its `UPDATE`): a
+/// login's insert waits for it, then reads what it committed.
+#[tokio::test]
+async fn a_login_waits_for_an_operator_change_in_flight_and_then_sees_it() {
+    for database in TestDatabase::both().await {
+        let backend = database.backend;
+        let stores = database.open().await;
+        let read = generation_of(&stores, "sven").await;
+        let change = "UPDATE users SET generation = 'changed' WHERE username = 'sven'";
+        let lock = database.hold_write_lock_with(change).await;
+        let login = {
+            let stores = stores.clone();
+            tokio::spawn(async move { insert_family(&stores, "sven-1", "sven", read).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!login.is_finished(), "{backend:?}: the insert did not wait for the change");
+        lock.commit().await;
+        let stored = login.await.expect("task");
+        assert_eq!(stored, FamilyInsertion::AccountChanged, "{backend:?}");
     }
 }

@@ -7,19 +7,22 @@ use async_trait::async_trait;
 use super::PostgresStore;
 use crate::admin::UserInfo;
 use crate::store::{
-    AccountStore, Credentials, Insertion, NewAccount, PageQuery, StoreResult, like_prefix,
+    AccountStore, Credentials, Generation, Insertion, NewAccount, PageQuery, StoreResult,
+    like_prefix,
 };
 
 #[async_trait]
 impl AccountStore for PostgresStore {
     async fn insert(&self, account: NewAccount<'_>) -> StoreResult<Insertion> {
         let inserted = sqlx::query(
-            "INSERT INTO users (username, password_hash, created_at) VALUES ($1, $2, $3)
+            "INSERT INTO users (username, password_hash, created_at, generation)
+             VALUES ($1, $2, $3, $4)
              ON CONFLICT DO NOTHING",
         )
         .bind(account.username)
         .bind(account.password_hash)
         .bind(account.created_at)
+        .bind(Generation::fresh())
         .execute(&self.pool)
         .await;
         match inserted {
@@ -32,7 +35,8 @@ impl AccountStore for PostgresStore {
 
     async fn find_exact(&self, username: &str) -> StoreResult<Option<Credentials>> {
         Ok(sqlx::query_as(
-            "SELECT username, password_hash, disabled FROM users WHERE username = $1",
+            "SELECT username, password_hash, disabled, generation FROM users
+             WHERE username = $1",
         )
         .bind(username)
         .fetch_optional(&self.pool)
@@ -41,7 +45,7 @@ impl AccountStore for PostgresStore {
 
     async fn find_folded(&self, username: &str) -> StoreResult<Vec<Credentials>> {
         Ok(sqlx::query_as(
-            "SELECT username, password_hash, disabled FROM users
+            "SELECT username, password_hash, disabled, generation FROM users
              WHERE lower(username) = lower($1) LIMIT 2",
         )
         .bind(username)

@@ -7,8 +7,8 @@ use sqlx::PgConnection;
 use super::PostgresStore;
 use super::families::revoke_subject_rows;
 use crate::store::{
-    AccountEdit, AccountState, AdminChange, AdminEvent, AdminLog, FamilyExpiry, LogEntry,
-    StoreResult,
+    AccountEdit, AccountState, AdminChange, AdminEvent, AdminLog, FamilyExpiry, Generation,
+    LogEntry, StoreResult,
 };
 
 #[async_trait]
@@ -28,6 +28,17 @@ impl AdminLog for PostgresStore {
         };
         if let Some(statement) = statement {
             statement.bind(change.sub).execute(&mut *tx).await?;
+        }
+        if change.revoke_before.is_some() {
+            // Ends the logins in flight: one that read the old generation
+            // stores no family after this commits. The row's lock, which a
+            // login's `FOR SHARE` waits for, is taken before any family is
+            // revoked.
+            sqlx::query("UPDATE users SET generation = $1 WHERE username = $2")
+                .bind(Generation::fresh())
+                .bind(change.sub)
+                .execute(&mut *tx)
+                .await?;
         }
         let families = match change.revoke_before {
             Some(before) => revoke_subject_rows(&mut tx, change.sub, before).await?,

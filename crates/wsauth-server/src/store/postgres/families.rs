@@ -9,13 +9,27 @@ use sqlx::PgConnection;
 use super::PostgresStore;
 use super::admin::record;
 use crate::store::{
-    Decide, Decision, EventKind, FamilyExpiry, FamilyRow, FamilyStore, LogEntry, NewFamily,
-    RevokedFamily, RevokedToken, StoreResult,
+    Decide, Decision, EventKind, FamilyExpiry, FamilyInsertion, FamilyRow, FamilyStore, LogEntry,
+    NewFamily, RevokedFamily, RevokedToken, StoreResult,
 };
 
 #[async_trait]
 impl FamilyStore for PostgresStore {
-    async fn insert(&self, family: NewFamily) -> StoreResult<()> {
+    async fn insert(&self, family: NewFamily) -> StoreResult<FamilyInsertion> {
+        // `FOR SHARE` holds the account's row against every operator change
+        // (each updates or deletes that row before revoking) until this
+        // family is committed; a change already made is waited for and then
+        // read (ARCHITECTURE.md: "A login never outlives ...").
+        let mut tx = self.pool.begin().await?;
+        let now =
+            sqlx::query_as("SELECT generation, disabled FROM users WHERE username = $1 FOR SHARE")
+                .bind(&family.sub)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let verdict = FamilyInsertion::judge(now, &family.generation);
+        if verdict != FamilyInsertion::Inserted {
+            return Ok(verdict);
+        }
         sqlx::query(
             "INSERT INTO families (id, sub, created_at, expires_at, current_refresh,
                                    bucket_tokens, bucket_at_ms)
@@ -28,9 +42,10 @@ impl FamilyStore for PostgresStore {
         .bind(&family.current_refresh)
         .bind(family.bucket.tokens)
         .bind(family.bucket.at_ms)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        tx.commit().await?;
+        Ok(verdict)
     }
 
     async fn rotate(&self, family: &str, decide: Decide<'_>) -> StoreResult<Option<RevokedFamily>> {

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use super::SqliteStore;
 use crate::admin::UserInfo;
 use crate::store::{
-    AccountStore, Credentials, Insertion, NewAccount, PageQuery, StoreResult, like_prefix,
+    AccountStore, Credentials, Generation, Insertion, NewAccount, PageQuery, StoreResult,
+    like_prefix,
 };
 
 #[async_trait]
@@ -15,29 +16,32 @@ impl AccountStore for SqliteStore {
         // One statement: SQLite runs it atomically, so two registrations
         // differing only by case cannot both pass the check.
         let inserted = sqlx::query(
-            "INSERT INTO users (username, password_hash, created_at)
-             SELECT ?1, ?2, ?3
+            "INSERT INTO users (username, password_hash, created_at, generation)
+             SELECT ?1, ?2, ?3, ?4
              WHERE NOT EXISTS (SELECT 1 FROM users WHERE lower(username) = lower(?1))
              ON CONFLICT (username) DO NOTHING",
         )
         .bind(account.username)
         .bind(account.password_hash)
         .bind(account.created_at)
+        .bind(Generation::fresh())
         .execute(&self.pool)
         .await?;
         Ok(if inserted.rows_affected() == 0 { Insertion::Taken } else { Insertion::Inserted })
     }
 
     async fn find_exact(&self, username: &str) -> StoreResult<Option<Credentials>> {
-        Ok(sqlx::query_as("SELECT username, password_hash, disabled FROM users WHERE username = ?")
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT username, password_hash, disabled, generation FROM users WHERE username = ?",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     async fn find_folded(&self, username: &str) -> StoreResult<Vec<Credentials>> {
         Ok(sqlx::query_as(
-            "SELECT username, password_hash, disabled FROM users
+            "SELECT username, password_hash, disabled, generation FROM users
              WHERE lower(username) = lower(?) LIMIT 2",
         )
         .bind(username)

@@ -7,8 +7,8 @@ use sqlx::SqliteConnection;
 use super::SqliteStore;
 use super::families::revoke_subject_rows;
 use crate::store::{
-    AccountEdit, AccountState, AdminChange, AdminEvent, AdminLog, FamilyExpiry, LogEntry,
-    StoreResult,
+    AccountEdit, AccountState, AdminChange, AdminEvent, AdminLog, FamilyExpiry, Generation,
+    LogEntry, StoreResult,
 };
 
 #[async_trait]
@@ -28,6 +28,15 @@ impl AdminLog for SqliteStore {
         };
         if let Some(statement) = statement {
             statement.bind(change.sub).execute(&mut *tx).await?;
+        }
+        if change.revoke_before.is_some() {
+            // Ends the logins in flight: one that read the old generation
+            // stores no family after this commits.
+            sqlx::query("UPDATE users SET generation = ? WHERE username = ?")
+                .bind(Generation::fresh())
+                .bind(change.sub)
+                .execute(&mut *tx)
+                .await?;
         }
         let families = match change.revoke_before {
             Some(before) => revoke_subject_rows(&mut tx, change.sub, before).await?,

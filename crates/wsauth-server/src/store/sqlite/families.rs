@@ -8,13 +8,25 @@ use sqlx::SqliteConnection;
 use super::SqliteStore;
 use super::admin::record;
 use crate::store::{
-    Decide, Decision, EventKind, FamilyExpiry, FamilyRow, FamilyStore, LogEntry, NewFamily,
-    RevokedFamily, RevokedToken, StoreResult,
+    Decide, Decision, EventKind, FamilyExpiry, FamilyInsertion, FamilyRow, FamilyStore, LogEntry,
+    NewFamily, RevokedFamily, RevokedToken, StoreResult,
 };
 
 #[async_trait]
 impl FamilyStore for SqliteStore {
-    async fn insert(&self, family: NewFamily) -> StoreResult<()> {
+    async fn insert(&self, family: NewFamily) -> StoreResult<FamilyInsertion> {
+        // The write lock first: every operator change takes it too, so the
+        // account read here is the one the change left, or the change comes
+        // after this family exists and revokes it.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let now = sqlx::query_as("SELECT generation, disabled FROM users WHERE username = ?")
+            .bind(&family.sub)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let verdict = FamilyInsertion::judge(now, &family.generation);
+        if verdict != FamilyInsertion::Inserted {
+            return Ok(verdict);
+        }
         sqlx::query(
             "INSERT INTO families (id, sub, created_at, expires_at, current_refresh,
                                    bucket_tokens, bucket_at_ms)
@@ -27,9 +39,10 @@ impl FamilyStore for SqliteStore {
         .bind(&family.current_refresh)
         .bind(family.bucket.tokens)
         .bind(family.bucket.at_ms)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        tx.commit().await?;
+        Ok(verdict)
     }
 
     async fn rotate(&self, family: &str, decide: Decide<'_>) -> StoreResult<Option<RevokedFamily>> {
