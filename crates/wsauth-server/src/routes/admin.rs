@@ -157,7 +157,10 @@ async fn act(
     let revoked = state.admin.apply(username, change, state.families.now()).await?;
     let disabled = action == Action::Disable;
     let sub = revoked.sub.clone();
-    if disabled || action == Action::Enable {
+    // A deleted account is blocked no more: a later account of its name is
+    // judged by its own state (the old tokens stay revoked by the mark and
+    // their families).
+    if disabled || matches!(action, Action::Enable | Action::Delete) {
         state.propagation.committed(Committed::Account { sub: sub.clone(), disabled }).await;
     }
     if action.closes_sockets() {

@@ -128,6 +128,21 @@ async fn a_deleted_user_keeps_its_revocations_from_a_namesake() {
     server.ws_welcome(&new).await;
 }
 
+/// A disabled account that is deleted blocks no one: a later account of its
+/// name logs in and connects on the server that deleted it, while the old
+/// account's tokens stay refused.
+#[tokio::test]
+async fn a_deleted_disabled_user_does_not_block_a_namesake() {
+    let server = admin_server().await;
+    let (old, _) = server.login("fay").await;
+    assert_eq!(admin(&server, "POST", "/admin/users/fay/disable").await.status(), 200);
+    assert_eq!(admin(&server, "DELETE", "/admin/users/fay").await.status(), 200);
+    server.clock.advance_secs(1);
+    let (new, _) = server.login("fay").await; // registers a new account
+    server.ws_welcome(&new).await;
+    rejected(server.ws(&format!("/ws?token={old}"), &[]).await).await.assert_401("token_revoked");
+}
+
 /// Runs `wsauth --data-dir DIR user ARGS...`, with `stdin` as its input.
 async fn cli(server: &TestServer, args: &[&str], stdin: &str) -> std::process::Output {
     let mut all =
