@@ -63,6 +63,9 @@ async fn refresh(
     let Some(bound) = state.proxies.handles.find(&claims.sub, &body.handle) else {
         return socket_not_found();
     };
+    if let Err(e) = bound.admits(&claims) {
+        return ApiError::Auth(e).into_response();
+    }
     match bound.binding.rebind(&state.auth, &claims).await {
         Ok(deadline) => {
             bound.deadline.set(deadline);

@@ -14,6 +14,8 @@ mod attacks_accounts;
 mod attacks_claims;
 mod attacks_keys;
 mod attacks_page;
+mod attacks_proxy_headers;
+mod attacks_proxy_sockets;
 mod attacks_refresh;
 mod attacks_structure;
 mod attacks_transport;
