@@ -175,12 +175,32 @@ def test_the_credential_never_arrives(proxy, upstream):
 
 def test_a_spoofed_identity_never_arrives(proxy, upstream):
     user = login(proxy)
-    spoof = {"X-Wsauth-Sub": "admin", "X-Wsauth-Claims": "eyJzdWIiOiJhZG1pbiJ9"}
+    spoof = {
+        "X-Wsauth-Sub": "admin",
+        "X-Wsauth-Claims": "eyJzdWIiOiJhZG1pbiJ9",
+        # An ASGI app sees these names as sent; CGI, WSGI and Rack read them
+        # as the dashed names.
+        "X_Wsauth_Sub": "admin",
+        "X-Real_IP": "6.6.6.6",
+        # Forwarding headers are wsauth's to write.
+        "X-Forwarded-For": "6.6.6.6",
+        "X-Forwarded-Proto": "https",
+        "X-Real-IP": "6.6.6.6",
+        "True-Client-IP": "6.6.6.6",
+    }
     with open_ws(proxy, f"/app?token={user['access_token']}&case=spoof", additional_headers=spoof):
         pass
     arrived = handshake_with(upstream, "spoof")
-    assert arrived["headers"]["x-wsauth-sub"] == user["username"]
-    assert "eyJzdWIiOiJhZG1pbiJ9" not in json.dumps(arrived)
+    headers = arrived["headers"]
+    assert headers["x-wsauth-sub"] == user["username"]
+    text = json.dumps(arrived)
+    for planted in ("eyJzdWIiOiJhZG1pbiJ9", "admin", "6.6.6.6"):
+        assert planted not in text, text
+    assert not any("_" in name for name in headers), headers
+    assert headers["x-forwarded-for"] == "127.0.0.1"
+    assert headers["x-real-ip"] == "127.0.0.1"
+    assert headers["x-forwarded-proto"] == "http"
+    assert "true-client-ip" not in headers
 
 
 def test_logout_closes_both_sides_with_4003(proxy, upstream):

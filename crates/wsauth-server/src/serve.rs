@@ -14,7 +14,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::io::Write;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
@@ -69,13 +69,19 @@ impl ConnectionPolicy {
     /// connections faster than its rate. A trusted proxy speaks for many
     /// clients, so it counts against the total only.
     fn admit(&self, peer: SocketAddr) -> Result<ClientSlot, Refusal> {
-        let ip = peer.ip();
-        let client = (!self.trusted_proxies.contains(ip)).then(|| ClientKey::from(ip));
+        let client = place_key(&self.trusted_proxies, peer.ip());
         if let Some(client) = client {
             self.opening.check(client).map_err(|_| Refusal::Rate)?;
         }
         self.slots.try_acquire(client).map_err(Refusal::Full)
     }
+}
+
+/// What a connection from `peer` counts against besides the total: its
+/// address, or nothing for a trusted proxy, which speaks for many clients.
+/// A proxied connection's upstream socket counts the same way.
+pub(crate) fn place_key(trusted_proxies: &TrustedProxies, peer: IpAddr) -> Option<ClientKey> {
+    (!trusted_proxies.contains(peer)).then(|| ClientKey::from(peer))
 }
 
 /// Why a connection is refused as soon as it is accepted.

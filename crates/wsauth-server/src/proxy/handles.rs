@@ -10,7 +10,9 @@ use aws_lc_rs::digest::{SHA256, digest};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use wsauth::SessionBinding;
+use wsauth::{AuthError, Claims, SessionBinding};
+
+use super::settings::ProxyCheck;
 
 /// Shortest and longest handle: at least 128 bits of base64url.
 const HANDLE_LEN: std::ops::RangeInclusive<usize> = 22..=128;
@@ -39,6 +41,20 @@ impl Deadline {
 pub(crate) struct Bound {
     pub(crate) binding: SessionBinding,
     pub(crate) deadline: Deadline,
+    /// The route's check, which every token the socket moves to must meet.
+    pub(crate) check: ProxyCheck,
+}
+
+impl Bound {
+    /// Whether the socket may move to `claims`: on a `fresh` route only a
+    /// fresh token, the one its handshake required
+    /// (`fresh_token_required` otherwise, as that handshake answers).
+    pub(crate) fn admits(&self, claims: &Claims) -> Result<(), AuthError> {
+        match self.check {
+            ProxyCheck::Fresh if !claims.is_fresh() => Err(AuthError::FreshTokenRequired),
+            ProxyCheck::Access | ProxyCheck::Fresh | ProxyCheck::Optional => Ok(()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -155,7 +171,11 @@ mod tests {
         let session = live.register(&claims("alice")).expect("registered");
         let handles = RefreshHandles::default();
         let handle = "abcdefghijklmnopqrstuvwxyz";
-        let bound = Bound { binding: session.binding(), deadline: Deadline::new(100) };
+        let bound = Bound {
+            binding: session.binding(),
+            deadline: Deadline::new(100),
+            check: ProxyCheck::Access,
+        };
         let lease = handles.claim("alice", handle, bound.clone()).expect("claimed");
         assert!(handles.find("alice", handle).is_some());
         assert!(handles.find("bob", handle).is_none(), "another subject's token finds nothing");

@@ -8,7 +8,9 @@
 //! refuses) -> the client's `101` with the upstream's subprotocol -> the
 //! relay (`relay.rs`) until either side closes or the registry ends it.
 
+mod forwarding;
 mod handles;
+mod headers;
 mod io;
 mod relay;
 pub mod settings;
@@ -20,14 +22,17 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use std::sync::Arc;
-use wsauth::{Access, AuthError, Fresh, Optional, Requirement, SocketLimits, WsGuard};
+use wsauth::{
+    Access, AuthError, ClientSlot, ClientSlots, Fresh, Optional, Requirement, SlotsFull,
+    SocketLimits, WsGuard,
+};
 
 pub(crate) use handles::{Bound, Deadline, RefreshHandles};
 pub use settings::{IdentityHeader, OwnPaths, ProxyCheck, ProxyRoute};
 
-use crate::error::ErrorBody;
-use crate::routes::ClientIp;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
+use forwarding::Hop;
 use handles::HandleRefused;
 use upstream::{HANDLE_QUERY, Upstream, UpstreamError, UpstreamRequest};
 
@@ -37,10 +42,11 @@ use upstream::{HANDLE_QUERY, Upstream, UpstreamError, UpstreamRequest};
 pub struct Proxies {
     targets: Arc<Vec<Arc<Target>>>,
     pub(crate) handles: RefreshHandles,
-    /// The server's connection places (`max_connections`), set when it
-    /// starts serving: each upstream socket takes one, so two file
-    /// descriptors per proxied connection stay under the cap.
-    places: Arc<std::sync::OnceLock<wsauth::ClientSlots>>,
+    /// The server's connection places (`max_connections` and
+    /// `max_connections_per_address`), set when it starts serving: each
+    /// upstream socket takes one, so a proxied connection counts both of
+    /// its file descriptors.
+    places: Arc<std::sync::OnceLock<ClientSlots>>,
 }
 
 impl Proxies {
@@ -65,19 +71,22 @@ impl Proxies {
     }
 
     /// Counts upstream sockets in the server's connection places.
-    pub(crate) fn count_upstreams_in(&self, places: wsauth::ClientSlots) {
+    pub(crate) fn count_upstreams_in(&self, places: ClientSlots) {
         let _ = self.places.set(places);
     }
 
-    /// A connection place for one upstream socket (against the total only:
-    /// the client's own connection already counts for its address).
-    fn upstream_place(&self) -> Result<Option<wsauth::ClientSlot>, crate::error::ApiError> {
-        match self.places.get() {
-            Some(places) => {
-                places.try_acquire(None).map(Some).map_err(|_| crate::error::ApiError::Unavailable)
-            }
-            None => Ok(None),
-        }
+    /// A connection place for one upstream socket, counted as the client's
+    /// own connection is (`serve::place_key`: by the peer's address, or
+    /// against the total only for a trusted proxy). 429 past the address's
+    /// share, 503 past the total.
+    fn upstream_place(&self, state: &AppState, hop: &Hop) -> Result<Option<ClientSlot>, ApiError> {
+        let Some(places) = self.places.get() else { return Ok(None) };
+        let key =
+            hop.peer.and_then(|peer| crate::serve::place_key(state.auth.trusted_proxies(), peer));
+        places.try_acquire(key).map(Some).map_err(|full| match full {
+            SlotsFull::Client => ApiError::Auth(AuthError::TooManyRequests { retry_after: 1 }),
+            _ => ApiError::Unavailable,
+        })
     }
 
     /// The router of every configured proxy route.
@@ -106,13 +115,13 @@ struct Target {
 fn handler<R: Requirement>(target: Arc<Target>) -> MethodRouter<AppState> {
     get(
         move |State(state): State<AppState>,
-              ClientIp(ip): ClientIp,
+              hop: Hop,
               headers: HeaderMap,
               uri: Uri,
               guard: WsGuard<R>| {
             let target = target.clone();
             async move {
-                let client = Client { headers: &headers, query: uri.query(), ip };
+                let client = Client { headers: &headers, query: uri.query(), hop };
                 proxy(state, &target, client, guard).await
             }
         },
@@ -123,7 +132,7 @@ fn handler<R: Requirement>(target: Arc<Target>) -> MethodRouter<AppState> {
 struct Client<'a> {
     headers: &'a HeaderMap,
     query: Option<&'a str>,
-    ip: Option<std::net::IpAddr>,
+    hop: Hop,
 }
 
 /// An authenticated handshake: open the upstream, then upgrade and relay.
@@ -140,7 +149,11 @@ async fn proxy<R: Requirement>(
     let lease = match (handle_of(client.query), &session, &claims, &deadline) {
         (Err(e), ..) => return e.into_response(),
         (Ok(Some(handle)), Some(session), Some(claims), Some(deadline)) => {
-            let bound = Bound { binding: session.binding(), deadline: deadline.clone() };
+            let bound = Bound {
+                binding: session.binding(),
+                deadline: deadline.clone(),
+                check: target.check,
+            };
             match state.proxies.handles.claim(&claims.sub, &handle, bound) {
                 Ok(lease) => Some(lease),
                 Err(HandleRefused::Malformed) => {
@@ -157,7 +170,7 @@ async fn proxy<R: Requirement>(
         }
         _ => None,
     };
-    let place = match state.proxies.upstream_place() {
+    let place = match state.proxies.upstream_place(&state, &client.hop) {
         Ok(place) => place,
         Err(e) => return e.into_response(),
     };
@@ -166,7 +179,7 @@ async fn proxy<R: Requirement>(
         query: client.query,
         claims: claims.as_ref(),
         names: state.auth.names(),
-        client_ip: client.ip,
+        hop: &client.hop,
     };
     let (upstream, chosen) = match target.upstream.open(request).await {
         Ok(opened) => opened,

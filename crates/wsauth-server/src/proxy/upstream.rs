@@ -3,8 +3,6 @@
 
 use axum::http::Uri;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use base64::Engine;
-use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +11,10 @@ use tokio_rustls::TlsConnector;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use wsauth::{Claims, CredentialNames, SocketLimits};
+use wsauth::{Claims, CredentialNames, IdentityHeaders, SocketLimits};
 
+use super::forwarding::Hop;
+use super::headers::{app_subprotocols, copy_client_headers, forwarded_cookies};
 use super::io::UpstreamIo;
 use super::settings::{IdentityHeader, ProxyRoute};
 
@@ -24,34 +24,6 @@ pub(crate) type UpstreamSocket = WebSocketStream<UpstreamIo>;
 /// The query parameter a client names its socket with, for out-of-band
 /// refresh (`POST /auth/proxy/refresh`). Never forwarded.
 pub(crate) const HANDLE_QUERY: &str = "wsauth_handle";
-
-/// Headers never copied from the client: this hop's own handshake and
-/// connection headers, the credential, and forwarding headers (replaced by
-/// wsauth's own `X-Forwarded-For`).
-const NOT_FORWARDED: [&str; 22] = [
-    "host",
-    "connection",
-    "upgrade",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "content-length",
-    "sec-websocket-key",
-    "sec-websocket-version",
-    "sec-websocket-extensions",
-    "sec-websocket-accept",
-    "sec-websocket-protocol",
-    "authorization",
-    "cookie",
-    "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-    "x-real-ip",
-];
 
 /// One configured upstream, ready to be dialled.
 pub(crate) struct Upstream {
@@ -169,26 +141,23 @@ impl Upstream {
         let uri = with_query(&self.uri, &forwarded_query(input.query, input.names))?;
         let mut request = uri.into_client_request()?;
         let headers = request.headers_mut();
-        copy_client_headers(input.headers, headers);
+        copy_client_headers(input.headers, headers, input.names);
         if let Some(cookie) = forwarded_cookies(input.headers, input.names) {
             headers.insert(header::COOKIE, cookie);
         }
-        if let Some(ip) = input.client_ip {
-            headers.insert("x-forwarded-for", HeaderValue::from_str(&ip.to_string())?);
-        }
+        input.hop.write(headers);
         let protocols = app_subprotocols(input.headers, &input.names.subprotocol);
         if !protocols.is_empty() {
             headers.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_str(&protocols)?);
         }
         if let Some(claims) = input.claims {
+            // Forward auth's encoding: the subject percent-encoded where it
+            // is not visible ASCII, so any subject makes a header.
+            let identity = IdentityHeaders::for_claims(claims)?;
             for wanted in &self.identity {
                 let value = match wanted {
-                    IdentityHeader::Sub => HeaderValue::from_bytes(claims.sub.as_bytes())?,
-                    IdentityHeader::Claims => {
-                        let json = serde_json::to_vec(claims)?;
-                        let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
-                        HeaderValue::from_str(&encoded)?
-                    }
+                    IdentityHeader::Sub => identity.sub.clone(),
+                    IdentityHeader::Claims => identity.claims.clone(),
                 };
                 headers.insert(HeaderName::from_static(wanted.name()), value);
             }
@@ -207,46 +176,8 @@ pub(crate) struct UpstreamRequest<'a> {
     pub(crate) claims: Option<&'a Claims>,
     /// Where credentials travel (query parameters, cookies, subprotocol).
     pub(crate) names: &'a CredentialNames,
-    /// The client's address as wsauth sees it.
-    pub(crate) client_ip: Option<IpAddr>,
-}
-
-/// Copies the client's end-to-end headers, leaving out this hop's own, the
-/// credential, forwarding headers and every `X-Wsauth-*` header.
-fn copy_client_headers(from: &HeaderMap, to: &mut HeaderMap) {
-    for (name, value) in from {
-        let lower = name.as_str();
-        if NOT_FORWARDED.contains(&lower)
-            || lower.starts_with("x-wsauth-")
-            || lower == "x-csrf-token"
-        {
-            continue;
-        }
-        to.append(name.clone(), value.clone());
-    }
-}
-
-/// The client's cookies without the token and CSRF cookies.
-fn forwarded_cookies(headers: &HeaderMap, names: &CredentialNames) -> Option<HeaderValue> {
-    let auth = [
-        &names.access_cookie,
-        &names.refresh_cookie,
-        &names.access_csrf_cookie,
-        &names.refresh_csrf_cookie,
-    ];
-    let kept: Vec<&str> = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .map(str::trim)
-        .filter(|pair| !pair.is_empty())
-        .filter(|pair| {
-            let name = pair.split_once('=').map_or(*pair, |(n, _)| n).trim();
-            !auth.iter().any(|a| a.as_str() == name)
-        })
-        .collect();
-    if kept.is_empty() { None } else { HeaderValue::from_str(&kept.join("; ")).ok() }
+    /// The hop the handshake came over: what the forwarding headers say.
+    pub(crate) hop: &'a Hop,
 }
 
 /// The client's query without the credential parameters and the handle.
@@ -260,20 +191,6 @@ fn forwarded_query(query: Option<&str>, names: &CredentialNames) -> String {
         }
     }
     out.finish()
-}
-
-/// The client's offered subprotocols without `wsauth` and bearer entries.
-fn app_subprotocols(headers: &HeaderMap, wsauth_name: &str) -> String {
-    headers
-        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|p| !p.is_empty() && *p != wsauth_name)
-        .filter(|p| !p.get(..7).is_some_and(|prefix| prefix.eq_ignore_ascii_case("bearer.")))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// `base` with `extra` appended to its own query.
@@ -332,32 +249,6 @@ mod tests {
         let query = "room=1&token=eyJ&%74oken=eyJ2&ticket=T&csrf_token=C&wsauth_handle=H&b=a%20b";
         assert_eq!(forwarded_query(Some(query), &names), "room=1&b=a+b");
         assert_eq!(forwarded_query(None, &names), "");
-    }
-
-    #[test]
-    fn auth_cookies_are_removed_and_the_others_kept() {
-        let names = CredentialNames::default();
-        let mut headers = HeaderMap::new();
-        headers.append(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; access_token_cookie=eyJ; csrf_access_token=x"),
-        );
-        headers.append(header::COOKIE, HeaderValue::from_static("refresh_token_cookie=r; b=2"));
-        assert_eq!(forwarded_cookies(&headers, &names), Some(HeaderValue::from_static("a=1; b=2")));
-        headers.clear();
-        headers.append(header::COOKIE, HeaderValue::from_static("access_token_cookie=eyJ"));
-        assert_eq!(forwarded_cookies(&headers, &names), None);
-    }
-
-    #[test]
-    fn only_application_subprotocols_are_offered_upstream() {
-        let mut headers = HeaderMap::new();
-        headers.append(
-            header::SEC_WEBSOCKET_PROTOCOL,
-            HeaderValue::from_static("wsauth, Bearer.eyJ, chat.v2"),
-        );
-        headers.append(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("chat.v1"));
-        assert_eq!(app_subprotocols(&headers, "wsauth"), "chat.v2, chat.v1");
     }
 
     #[test]

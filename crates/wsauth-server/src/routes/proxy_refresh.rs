@@ -39,8 +39,10 @@ pub(super) struct SocketRefreshed {
 
 /// Binds a live proxied socket to a new access token of the same user: the
 /// socket is named by the `wsauth_handle` its client chose at the handshake,
-/// and found only with a token of the socket's own subject. Nothing is sent
-/// on the socket, so the upstream's messages never meet wsauth's.
+/// and found only with a token of the socket's own subject. The token must
+/// meet the route's check, as the handshake did: on a `check = "fresh"`
+/// route one that is not fresh is 401 `fresh_token_required`. Nothing is
+/// sent on the socket, so the upstream's messages never meet wsauth's.
 #[utoipa::path(
     post, path = "/auth/proxy/refresh", tag = "ws",
     request_body = RefreshSocket,
@@ -63,6 +65,9 @@ async fn refresh(
     let Some(bound) = state.proxies.handles.find(&claims.sub, &body.handle) else {
         return socket_not_found();
     };
+    if let Err(e) = bound.admits(&claims) {
+        return ApiError::Auth(e).into_response();
+    }
     match bound.binding.rebind(&state.auth, &claims).await {
         Ok(deadline) => {
             bound.deadline.set(deadline);

@@ -17,6 +17,8 @@ mod attacks_keys;
 mod attacks_login_race;
 mod attacks_page;
 mod attacks_partition;
+mod attacks_proxy_headers;
+mod attacks_proxy_sockets;
 mod attacks_refresh;
 mod attacks_structure;
 mod attacks_transport;
