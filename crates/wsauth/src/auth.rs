@@ -530,7 +530,7 @@ impl WsAuth {
 
     /// Verifies a token of a trusted issuer (routed by its `iss`, checked
     /// against that issuer's keys only) or of the authority itself. A local
-    /// token may not name a subject key of a trusted issuer.
+    /// token may not name a subject key or token id of a trusted issuer.
     pub async fn verify_token(&self, token: &str) -> Result<Claims, AuthError> {
         let tokens = &self.inner.tokens;
         let compact = Compact::split(token, tokens.settings().max_token_len)?;
@@ -543,8 +543,11 @@ impl WsAuth {
             return outcome;
         }
         let claims = tokens.verify_compact(&compact)?;
-        if self.inner.issuers.owns_subject(&claims.sub) || claims.is_external() {
+        if self.inner.issuers.owns_key(&claims.sub) || claims.is_external() {
             return Err(AuthError::InvalidToken("Subject belongs to an external issuer"));
+        }
+        if self.inner.issuers.owns_key(&claims.jti) {
+            return Err(AuthError::InvalidToken("Token id belongs to an external issuer"));
         }
         Ok(claims)
     }

@@ -12,6 +12,7 @@ mod support;
 mod admin;
 mod attacks_accounts;
 mod attacks_claims;
+mod attacks_issuers;
 mod attacks_keys;
 mod attacks_page;
 mod attacks_refresh;
