@@ -80,3 +80,34 @@ async fn a_local_token_cannot_claim_an_external_jti() {
         .await
         .assert_401("invalid_token");
 }
+
+#[tokio::test]
+async fn a_discovery_document_cannot_send_the_key_fetch_to_another_port() {
+    let idp = Provider::start().await;
+    // Another service on loopback, which the discovery document names.
+    let elsewhere = Provider::start().await;
+    let server = server_trusting(&idp).await;
+    let minted = mint(
+        &[("k", "ES256", "k-1")],
+        &[("k", claims(&idp.issuer, "alice", server.now()), json!({}))],
+    );
+    elsewhere.serve(&[minted.jwk("k")]);
+    idp.serve(&[minted.jwk("k")]);
+    for uri in [
+        format!("{}/jwks", elsewhere.issuer),
+        idp.issuer.replace("127.0.0.1", "localhost") + "/jwks",
+    ] {
+        idp.point_jwks_at(&uri);
+        server.clock.advance_secs(10);
+        // Failed closed, as for a JWKS that cannot be reached.
+        rejected(server.ws(&format!("/ws?token={}", minted.tokens[0]), &[]).await)
+            .await
+            .assert(503, "unavailable");
+    }
+    assert_eq!(elsewhere.jwks_count(), 0, "the key fetch left the provider's origin");
+    assert_eq!(idp.jwks_count(), 0);
+    // A jwks_uri on the provider's own origin serves keys as before.
+    idp.point_jwks_at(&format!("{}/jwks", idp.issuer));
+    server.clock.advance_secs(10);
+    drop(server.ws_welcome(&minted.tokens[0]).await);
+}

@@ -41,6 +41,7 @@ mod proxy;
 mod proxy_lifecycle;
 mod proxy_tls;
 mod reads;
+mod refused_settings;
 mod restarts;
 mod seed_regressions;
 mod sessions;
