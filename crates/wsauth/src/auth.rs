@@ -597,8 +597,12 @@ impl WsAuth {
     pub async fn issue_ticket(&self, claims: &Claims) -> Result<(String, i64), AuthError> {
         check_kind(claims, TokenKind::Access)?;
         let now_ms = self.inner.tokens.clock().now_millis();
-        let token_end_ms =
-            claims.exp.saturating_add(self.inner.tokens.settings().leeway).saturating_mul(1000);
+        // A ticket outlives neither its token nor the key that signed it.
+        let token_end = claims.exp.saturating_add(self.inner.tokens.settings().leeway);
+        let token_end_ms = claims
+            .key_valid_until
+            .map_or(token_end, |until| token_end.min(until.saturating_add(1)))
+            .saturating_mul(1000);
         let expires_at = now_ms
             .saturating_add(self.inner.ticket_ttl_secs.saturating_mul(1000))
             .min(token_end_ms);
