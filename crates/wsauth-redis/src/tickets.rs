@@ -1,6 +1,7 @@
 //! One-time tickets in Redis: issued on one node, redeemed on any, exactly
 //! once. A ticket is a key (its SHA-256 digest, never the ticket itself)
-//! holding the claims it stands for, expiring with it; `GETDEL` takes it, so
+//! holding the claims it stands for (and the last second their signing key
+//! is trusted, which is not a claim), expiring with it; `GETDEL` takes it, so
 //! of several redemptions racing on different nodes one gets the claims.
 //! Each subject's outstanding tickets are a sorted set (digest by expiry):
 //! a Lua script drops the expired ones, counts, and stores, atomically, so
@@ -70,7 +71,15 @@ impl TicketStore for RedisTicketStore {
         max_per_subject: usize,
     ) -> Result<TicketAdmission, StoreError> {
         let now = self.clock.now_millis();
-        let payload = serde_json::json!({ "claims": claims, "expires_at": expires_at }).to_string();
+        // `key_valid_until` is not a claim, so the claims' JSON leaves it
+        // out; it travels beside them, or a ticket's socket would outlive
+        // a retiring key.
+        let payload = serde_json::json!({
+            "claims": claims,
+            "key_valid_until": claims.key_valid_until,
+            "expires_at": expires_at,
+        })
+        .to_string();
         let digest = hex(&digest);
         let mut conn = self.conn.clone();
         let stored: i64 = redis::Script::new(INSERT)
@@ -113,6 +122,10 @@ fn decode(payload: &str) -> Result<(Claims, i64), StoreError> {
     let mut stored: Map<String, Value> = serde_json::from_str(payload).map_err(|_| bad())?;
     let expires_at = stored.get("expires_at").and_then(Value::as_i64).ok_or_else(bad)?;
     let Some(Value::Object(claims)) = stored.remove("claims") else { return Err(bad()) };
-    let claims = Claims::from_json_object(claims).map_err(|_| bad())?;
+    let mut claims = Claims::from_json_object(claims).map_err(|_| bad())?;
+    claims.key_valid_until = match stored.get("key_valid_until") {
+        None | Some(Value::Null) => None,
+        Some(until) => Some(until.as_i64().ok_or_else(bad)?),
+    };
     Ok((claims, expires_at))
 }

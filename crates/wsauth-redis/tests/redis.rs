@@ -178,6 +178,28 @@ async fn a_ticket_raced_on_several_nodes_is_redeemed_exactly_once() {
     }
 }
 
+/// What a ticket stands for comes back whole from either store: the
+/// signing key's window (not a claim) and a trusted issuer's namespaced
+/// `jti` included.
+#[tokio::test]
+async fn a_ticket_keeps_its_key_window_and_its_issuers_jti() {
+    let redis: Arc<dyn TicketStore> = Arc::new(RedisTicketStore::new(conn().await, fresh_prefix()));
+    let memory: Arc<dyn TicketStore> = Arc::new(wsauth::MemoryTicketStore::new());
+    for store in [redis, memory] {
+        let mut retiring = claims("hugo", "r", now(), None);
+        retiring.key_valid_until = Some(now() + 60);
+        let mut external = claims("https://idp.example#hugo", "https://idp.example#e", now(), None);
+        external.iss = Some("https://idp.example".into());
+        for (n, stored) in [retiring, external].into_iter().enumerate() {
+            let digest = [n as u8; 32];
+            let expires = SystemClock.now_millis() + 30_000;
+            store.insert(digest, stored.clone(), expires, 4).await.expect("insert");
+            let (taken, _) = store.take(&digest).await.expect("take").expect("ticket");
+            assert_eq!(taken, stored);
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_per_subject_cap_holds_across_nodes_and_expired_tickets_free_their_place() {
     let prefix = fresh_prefix();

@@ -595,8 +595,8 @@ impl Config {
                     .into(),
             ));
         }
-        if self.admin_api_key.as_ref().is_some_and(|k| k.len() < 32) {
-            return Err(ConfigError::Invalid("admin_api_key must be at least 32 bytes".into()));
+        if let Some(key) = &self.admin_api_key {
+            admin_api_key_rule(key)?;
         }
         if self.cookie_host_prefix && !self.cookie_secure {
             return Err(ConfigError::Invalid(
@@ -654,6 +654,30 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// What an admin API key must be: a random secret of at least 32 bytes,
+/// which a header can carry as it is.
+fn admin_api_key_rule(key: &str) -> Result<(), ConfigError> {
+    const WHAT_TO_DO: &str =
+        "set a random key of at least 32 bytes, e.g. the output of `openssl rand -base64 32`";
+    if key.trim().is_empty() {
+        return Err(ConfigError::Invalid(format!(
+            "admin_api_key is blank (empty or only whitespace): {WHAT_TO_DO}"
+        )));
+    }
+    if key.trim() != key {
+        return Err(ConfigError::Invalid(format!(
+            "admin_api_key begins or ends with whitespace, which an Authorization header \
+             cannot carry, so no request could match it: {WHAT_TO_DO}, without spaces around it"
+        )));
+    }
+    if key.len() < 32 {
+        return Err(ConfigError::Invalid(format!(
+            "admin_api_key must be at least 32 bytes: {WHAT_TO_DO}"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

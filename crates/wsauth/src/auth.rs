@@ -530,7 +530,7 @@ impl WsAuth {
 
     /// Verifies a token of a trusted issuer (routed by its `iss`, checked
     /// against that issuer's keys only) or of the authority itself. A local
-    /// token may not name a subject key of a trusted issuer.
+    /// token may not name a subject key or token id of a trusted issuer.
     pub async fn verify_token(&self, token: &str) -> Result<Claims, AuthError> {
         let tokens = &self.inner.tokens;
         let compact = Compact::split(token, tokens.settings().max_token_len)?;
@@ -543,8 +543,11 @@ impl WsAuth {
             return outcome;
         }
         let claims = tokens.verify_compact(&compact)?;
-        if self.inner.issuers.owns_subject(&claims.sub) || claims.is_external() {
+        if self.inner.issuers.owns_key(&claims.sub) || claims.is_external() {
             return Err(AuthError::InvalidToken("Subject belongs to an external issuer"));
+        }
+        if self.inner.issuers.owns_key(&claims.jti) {
+            return Err(AuthError::InvalidToken("Token id belongs to an external issuer"));
         }
         Ok(claims)
     }
@@ -594,8 +597,12 @@ impl WsAuth {
     pub async fn issue_ticket(&self, claims: &Claims) -> Result<(String, i64), AuthError> {
         check_kind(claims, TokenKind::Access)?;
         let now_ms = self.inner.tokens.clock().now_millis();
-        let token_end_ms =
-            claims.exp.saturating_add(self.inner.tokens.settings().leeway).saturating_mul(1000);
+        // A ticket outlives neither its token nor the key that signed it.
+        let token_end = claims.exp.saturating_add(self.inner.tokens.settings().leeway);
+        let token_end_ms = claims
+            .key_valid_until
+            .map_or(token_end, |until| token_end.min(until.saturating_add(1)))
+            .saturating_mul(1000);
         let expires_at = now_ms
             .saturating_add(self.inner.ticket_ttl_secs.saturating_mul(1000))
             .min(token_end_ms);

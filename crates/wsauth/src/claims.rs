@@ -43,7 +43,10 @@ pub(crate) const MAX_ID_LEN: usize = 128;
 const MAX_TIME: i64 = 253_402_300_799;
 
 /// The verified claims of a token.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// They serialize as a token's payload, in the layout above; a trusted
+/// issuer's token shows its provider's own `jti` ([`Claims::token_id`]).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Claims {
     /// The subject: who the token is for. A non-empty string of at most 256
     /// bytes. For a trusted issuer's token, the subject key
@@ -54,39 +57,79 @@ pub struct Claims {
     /// Issued at, Unix seconds.
     pub iat: i64,
     /// Not before, Unix seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
-    /// The token's unique id, used for revocation.
+    /// The token's unique id, used for revocation. For a trusted issuer's
+    /// token, `<iss>#<jti>` ([`Claims::token_id`] gives the provider's own),
+    /// so that every revocation by `jti` tells issuers apart.
     pub jti: String,
     /// Expiry, Unix seconds. Always present.
     pub exp: i64,
     /// Access or refresh.
-    #[serde(rename = "type")]
     pub kind: TokenKind,
     /// Whether the access token came straight from a password login.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub fresh: Option<bool>,
     /// The CSRF double-submit value, for tokens sent as cookies.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub csrf: Option<String>,
     /// Issuer, when configured.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     /// Audience, when configured (a string or a list of strings).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub aud: Option<Value>,
     /// Session id (OpenID Connect's `sid`): every token of one login carries
     /// the same one, so a logout can revoke the session rather than each token.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
-    /// Not a claim: the last second (Unix) at which the key that signed the
-    /// token is trusted, when that key is a previous key being rotated out.
-    /// A live socket never outlives it. `None` for the current key.
-    #[serde(skip)]
+    /// Not a claim (never serialized): the last second (Unix) at which the
+    /// key that signed the token is trusted, when that key is a previous key
+    /// being rotated out. A live socket never outlives it. `None` for the
+    /// current key.
     pub key_valid_until: Option<i64>,
     /// Custom claims.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// How [`Claims`] serialize: the payload's layout, with a trusted issuer's
+/// own `jti`.
+#[derive(Serialize)]
+struct ClaimsJson<'a> {
+    sub: &'a str,
+    iat: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nbf: Option<i64>,
+    jti: &'a str,
+    exp: i64,
+    #[serde(rename = "type")]
+    kind: TokenKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fresh: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<&'a str>,
+    #[serde(flatten)]
+    extra: &'a Map<String, Value>,
+}
+
+impl Serialize for Claims {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ClaimsJson {
+            sub: &self.sub,
+            iat: self.iat,
+            nbf: self.nbf,
+            jti: self.token_id(),
+            exp: self.exp,
+            kind: self.kind,
+            fresh: self.fresh,
+            csrf: self.csrf.as_deref(),
+            iss: self.iss.as_deref(),
+            aud: self.aud.as_ref(),
+            sid: self.sid.as_deref(),
+            extra: &self.extra,
+        }
+        .serialize(serializer)
+    }
 }
 
 impl Claims {
@@ -110,15 +153,31 @@ impl Claims {
         self.external_subject().unwrap_or(&self.sub)
     }
 
+    /// The token's id as its issuer names it: `jti` for the server's own
+    /// tokens, the part after `<iss>#` for a trusted issuer's.
+    #[must_use]
+    pub fn token_id(&self) -> &str {
+        let own = || self.jti.strip_prefix(self.iss.as_deref()?)?.strip_prefix('#');
+        if self.is_external() { own().unwrap_or(&self.jti) } else { &self.jti }
+    }
+
     fn external_subject(&self) -> Option<&str> {
         let iss = self.iss.as_deref()?;
         self.sub.strip_prefix(iss)?.strip_prefix('#')
     }
 
     /// Reads claims from a JSON object (as [`Claims`] serialize), with the
-    /// same strict rules as a token's payload. No signature or time is checked.
+    /// same strict rules as a token's payload. No signature or time is
+    /// checked. A trusted issuer's `jti` is namespaced again
+    /// (`<iss>#<jti>`), so claims read back equal the claims written.
     pub fn from_json_object(map: Map<String, Value>) -> Result<Self, AuthError> {
-        Self::from_payload(Payload::from(map))
+        let mut claims = Self::from_payload(Payload::from(map))?;
+        if claims.is_external()
+            && let Some(iss) = &claims.iss
+        {
+            claims.jti = crate::issuers::issuer_key(iss, &claims.jti);
+        }
+        Ok(claims)
     }
 
     /// Reads claims from a decoded payload, refusing every wrongly typed,
@@ -306,6 +365,27 @@ mod tests {
         assert_eq!(read.sid.as_deref(), Some("s"));
         assert_eq!(read.extra.len(), 2);
         assert_eq!(read.extra["x"], json!({"y": [1, "z"]}));
+    }
+
+    #[test]
+    fn an_external_token_id_shows_the_providers_own_and_reads_back_namespaced() {
+        let mut v = base();
+        v["iss"] = json!("https://idp.example");
+        v["sub"] = json!("https://idp.example#alice");
+        v["jti"] = json!("https://idp.example#j");
+        let external = Claims::from_payload(payload(v)).unwrap();
+        assert_eq!(external.token_id(), "j");
+        let Value::Object(json) = serde_json::to_value(&external).unwrap() else { unreachable!() };
+        assert_eq!(json["jti"], "j");
+        assert_eq!(Claims::from_json_object(json).unwrap(), external);
+        // A local token's id is its jti, whatever it holds.
+        let mut v = base();
+        v["iss"] = json!("https://idp.example");
+        v["jti"] = json!("https://idp.example#j");
+        let local = Claims::from_payload(payload(v)).unwrap();
+        assert_eq!(local.token_id(), "https://idp.example#j");
+        let Value::Object(json) = serde_json::to_value(&local).unwrap() else { unreachable!() };
+        assert_eq!(Claims::from_json_object(json).unwrap(), local);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! has revoked it (the answer was already computed, as a real store's would
 //! be in flight). The socket must end with 4003 all the same: in the
 //! handshake (`WsGuard`), in first-message auth and in in-band refresh.
-//! A store that fails closes a first-message socket with 1013.
+//! A store that fails closes a first-message socket, and one rebound by an
+//! in-band refresh, with 1013.
 
 use async_trait::async_trait;
 use axum::Router;
@@ -212,5 +213,28 @@ async fn first_message_auth_closes_1013_when_the_revocation_store_is_down() {
         tokio_tungstenite::connect_async(format!("{}/ws/deferred", app.base)).await.expect("101");
     let auth = serde_json::json!({"type": "auth", "token": token}).to_string();
     ws.send(WsMessage::text(auth)).await.expect("send");
+    assert_eq!(close_code(&mut ws).await, 1013);
+}
+
+/// The store answers the refresh token's first check, then fails before the
+/// check made once the socket is rebound: a backend that cannot answer is
+/// 1013 (try again later), never 4003 (revoked, stop for good).
+#[tokio::test]
+async fn in_band_refresh_closes_1013_not_4003_when_the_store_fails_after_rebinding() {
+    let app = serve().await;
+    let (first, _) = app.token();
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}/ws?token={first}", app.base))
+        .await
+        .expect("101");
+    assert_eq!(ws.next().await.expect("frame").expect("welcome"), WsMessage::text("welcome"));
+    let (second, claims) = app.token();
+    app.store.hold(&claims.jti);
+    let refresh = serde_json::json!({"type": "refresh", "token": second}).to_string();
+    ws.send(WsMessage::text(refresh)).await.expect("send");
+    tokio::time::timeout(Duration::from_secs(10), app.store.checked.notified())
+        .await
+        .expect("the revocation check was reached");
+    *app.store.failing.lock().expect("lock") = true;
+    app.store.release.add_permits(1);
     assert_eq!(close_code(&mut ws).await, 1013);
 }

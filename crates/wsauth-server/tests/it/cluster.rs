@@ -166,3 +166,32 @@ async fn password_attempts_spread_over_three_nodes_meet_one_budget() {
     .await;
     spend_four_then_refused(&[&alone]).await;
 }
+
+/// A ticket carries its token's key window through Redis: a socket opened
+/// with a ticket for a token of a retiring key closes when the key retires,
+/// not at the token's `exp`.
+#[tokio::test]
+async fn a_redis_ticket_of_a_retiring_key_closes_its_socket_when_the_key_retires() {
+    const NEW: &str = "the-next-secret-of-this-cluster-0123456789ab";
+    let database = TestDatabase::postgres().await;
+    let redis = TestRedis::shared();
+    let clock = wsauth::ManualClock::starting_now();
+    let old = cluster_node(&database, &redis, &clock, |_| {}).await;
+    let until = old.now() + 600;
+    let rotated = cluster_node(&database, &redis, &clock, |c| {
+        c.hmac_secret = Some(NEW.into());
+        c.previous_keys = vec![verifying_only(SECRET, until)];
+    })
+    .await;
+    let (access, _) = old.login("tess").await;
+    assert!(segment(&access, 1)["exp"].as_i64().is_some_and(|exp| exp > until + 1));
+    let (_direct, welcome) = rotated.ws_welcome(&access).await;
+    assert_eq!(welcome["deadline"], until + 1, "a direct socket ends with its key");
+    let ticket = rotated.ticket(&access).await;
+    let (mut ws, _) = rotated.ws(&format!("/ws?ticket={ticket}"), &[]).await.expect("ticket");
+    let welcome = next_json(&mut ws).await;
+    assert_eq!(welcome["credential"], "ticket");
+    assert_eq!(welcome["deadline"], until + 1, "a ticket's socket ends with its key too");
+    clock.set_secs(until + 1);
+    assert_eq!(next_close(&mut ws).await.0, 4001);
+}

@@ -94,3 +94,42 @@ async fn without_redis_nodes_refuse_handshakes_keep_sockets_and_recover_within_f
     }
     assert_eq!(next_close(&mut again).await.0, 4003);
 }
+
+/// An in-band refresh on a node whose Redis has stopped: the new token's
+/// revocation cannot be checked, so the refresh is refused as unavailable
+/// (an error frame, the socket kept on its old token) or the socket closes
+/// with 1013, try again later; never with 4003, which tells a client its
+/// token is revoked and to stop for good.
+#[tokio::test]
+async fn an_in_band_refresh_without_redis_is_unavailable_never_revoked() {
+    let mut redis = OwnRedis::start();
+    let database = TestDatabase::postgres().await;
+    let redis_at = TestRedis::at(redis.url());
+    let node = TestServer::start_on(&database, |c| redis_at.join(c)).await;
+    let (first, _) = node.login("una").await;
+    let (second, _) = node.login("una").await;
+    let (mut ws, _) = node.ws_welcome(&first).await;
+    redis.stop();
+    send_json(&mut ws, json!({"type": "refresh", "token": second})).await;
+    let answer =
+        tokio::time::timeout(Duration::from_secs(10), futures_util::StreamExt::next(&mut ws))
+            .await
+            .expect("an answer to the refresh");
+    match answer {
+        Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) => {
+            let frame: serde_json::Value = serde_json::from_str(&text).expect("json");
+            assert_eq!(
+                (frame["type"].as_str(), frame["error"].as_str()),
+                (Some("error"), Some("unavailable")),
+                "{frame}"
+            );
+            // Still open, on its old token.
+            send_json(&mut ws, json!({"type": "echo", "data": 1})).await;
+            assert_eq!(next_json(&mut ws).await["data"], 1);
+        }
+        Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(close)))) => {
+            assert_eq!(u16::from(close.code), 1013, "{close:?}");
+        }
+        other => panic!("unexpected answer to the refresh: {other:?}"),
+    }
+}

@@ -23,13 +23,15 @@ pub struct Provider {
 struct Served {
     keys: Vec<Value>,
     up: bool,
+    /// The discovery document's `jwks_uri`, when not `<issuer>/jwks`.
+    jwks_uri: Option<String>,
 }
 
 impl Provider {
     pub async fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let issuer = format!("http://{}", listener.local_addr().expect("addr"));
-        let state = Arc::new(Mutex::new(Served { keys: Vec::new(), up: true }));
+        let state = Arc::new(Mutex::new(Served { keys: Vec::new(), up: true, jwks_uri: None }));
         let jwks_requests = Arc::new(AtomicUsize::new(0));
         let discovery_requests = Arc::new(AtomicUsize::new(0));
         let (st, jr, dr, iss) =
@@ -54,7 +56,9 @@ impl Provider {
                             _ if !served.up => ("503 Service Unavailable", "{}".to_owned()),
                             "/.well-known/openid-configuration" => {
                                 dr.fetch_add(1, Ordering::SeqCst);
-                                let doc = json!({"issuer": iss, "jwks_uri": format!("{iss}/jwks")});
+                                let uri = served.jwks_uri.clone();
+                                let uri = uri.unwrap_or_else(|| format!("{iss}/jwks"));
+                                let doc = json!({"issuer": iss, "jwks_uri": uri});
                                 ("200 OK", doc.to_string())
                             }
                             "/jwks" => {
@@ -81,6 +85,11 @@ impl Provider {
     /// Serves these JWKs from now on.
     pub fn serve(&self, keys: &[&Value]) {
         self.state.lock().expect("lock").keys = keys.iter().map(|k| (*k).clone()).collect();
+    }
+
+    /// Names `uri` as `jwks_uri` in the discovery document from now on.
+    pub fn point_jwks_at(&self, uri: &str) {
+        self.state.lock().expect("lock").jwks_uri = Some(uri.to_owned());
     }
 
     /// Answers every request with 503 (down) or normally.

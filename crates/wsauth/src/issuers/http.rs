@@ -2,9 +2,11 @@
 //! HTTPS only, except plain HTTP to loopback addresses; connect and total
 //! timeouts; a cap on the response size; redirects only to the same host;
 //! no proxy from the environment; the operating system's trust store
-//! (rustls with aws-lc-rs). OpenID discovery reads `jwks_uri` from
+//! (rustls with aws-lc-rs); no user name or password in a URL. OpenID
+//! discovery reads `jwks_uri` from
 //! `<issuer>/.well-known/openid-configuration`, whose `issuer` must equal
-//! the configured one.
+//! the configured one and whose `jwks_uri` must have the document's own
+//! scheme, host and port.
 
 use reqwest::Url;
 use reqwest::header::{ACCEPT, CACHE_CONTROL};
@@ -138,7 +140,8 @@ impl HttpKeySource {
                 if let Some(url) = self.lock().clone() {
                     return Ok(url);
                 }
-                let (body, _) = self.get(allowed_url(&discovery_url(&self.issuer))?).await?;
+                let document = allowed_url(&discovery_url(&self.issuer))?;
+                let (body, _) = self.get(document.clone()).await?;
                 let doc = strict_json::parse_object(&body).ok_or_else(|| {
                     FetchError::Invalid("the discovery document is not a JSON object".into())
                 })?;
@@ -151,6 +154,14 @@ impl HttpKeySource {
                     FetchError::Invalid("the discovery document has no jwks_uri".into())
                 })?;
                 let url = allowed_url(uri)?;
+                if !same_origin(&url, &document) {
+                    return Err(FetchError::Invalid(format!(
+                        "the discovery document's jwks_uri {url} is not on its own origin \
+                         {}; keys are fetched only from there (set jwks_url instead of \
+                         discovery to name another place)",
+                        document.origin().ascii_serialization()
+                    )));
+                }
                 *self.lock() = Some(url.clone());
                 Ok(url)
             }
@@ -182,6 +193,13 @@ fn discovery_url(issuer: &str) -> String {
     format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'))
 }
 
+/// Whether `a` and `b` have one scheme, host and port.
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
 /// Parses `url` and refuses anything but HTTPS or loopback HTTP.
 fn allowed_url(url: &str) -> Result<Url, FetchError> {
     let parsed = Url::parse(url).map_err(|_| FetchError::UrlNotAllowed(url.to_owned()))?;
@@ -189,7 +207,20 @@ fn allowed_url(url: &str) -> Result<Url, FetchError> {
     Ok(parsed)
 }
 
+/// Refuses a URL with a user name or password (a JWKS is public: a
+/// credential there would only leak into logs and to redirects), and any
+/// scheme but HTTPS or loopback HTTP.
 fn check_scheme(url: &Url) -> Result<(), FetchError> {
+    if !url.username().is_empty() || url.password().is_some() {
+        let mut shown = url.clone();
+        // Setting them on an http(s) URL with a host cannot fail.
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
+        return Err(FetchError::UrlNotAllowed(format!(
+            "{shown} carries a user name or password (user:pass@); remove them: keys are \
+             public and are fetched without credentials"
+        )));
+    }
     let host = url.host_str().unwrap_or_default();
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let loopback = bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
@@ -245,6 +276,29 @@ mod tests {
         assert!(allowed_url("http://10.0.0.1/keys").is_err());
         assert!(allowed_url("file:///etc/passwd").is_err());
         assert!(allowed_url("ftp://idp.example/keys").is_err());
+    }
+
+    #[test]
+    fn a_credential_in_the_url_is_refused_without_being_shown() {
+        for url in ["https://user:secret-pw@idp.example/keys", "http://user@127.0.0.1/keys"] {
+            let refused = allowed_url(url).unwrap_err().to_string();
+            assert!(refused.contains("user name or password"), "{refused}");
+            assert!(!refused.contains("secret-pw") && !refused.contains("user@"), "{refused}");
+        }
+    }
+
+    #[test]
+    fn same_origin_is_scheme_host_and_port() {
+        let url = |u: &str| Url::parse(u).unwrap();
+        let doc = url("https://idp.example/.well-known/openid-configuration");
+        assert!(same_origin(&url("https://idp.example:443/keys"), &doc));
+        for other in [
+            "http://idp.example/keys",
+            "https://idp.example:8443/keys",
+            "https://keys.idp.example/keys",
+        ] {
+            assert!(!same_origin(&url(other), &doc), "{other}");
+        }
     }
 
     /// Serves one canned response to every connection on 127.0.0.1; returns

@@ -7,13 +7,15 @@
 //! `alice`. Claims that only wsauth's own tokens give meaning to (`type`,
 //! `fresh`, `sid`, `csrf`) are dropped: a provider's `sid` must not stand
 //! for a wsauth session, nor its `fresh` for a password login. A missing
-//! `jti` or `iat` is replaced as the issuer's settings say.
+//! `jti` or `iat` is replaced as the issuer's settings say. The `jti` is
+//! namespaced by the issuer too (`<iss>#<jti>`), so a revocation by `jti`
+//! never reaches a local token or another issuer's with the same value.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
-use super::{MissingIat, MissingJti, TrustedIssuer, subject_key};
+use super::{MissingIat, MissingJti, TrustedIssuer, issuer_key, subject_key};
 use crate::AuthError;
 use crate::claims::{Claims, MAX_ID_LEN, MAX_SUB_LEN, TokenKind, string_claim, time_claim};
 
@@ -57,6 +59,7 @@ pub(super) fn external_claims(
         (None, MissingJti::Refuse) => return Err(AuthError::InvalidToken("Token has no jti")),
         (None, MissingJti::SignatureDigest) => signature_digest(signature),
     };
+    let jti = issuer_key(&issuer.issuer, &jti);
     let iss = Some(issuer.issuer.clone());
     map.remove("iss");
     let aud = match map.remove("aud") {

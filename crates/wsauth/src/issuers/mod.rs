@@ -12,7 +12,9 @@
 //!   refused, and only the issuer's configured (asymmetric) algorithms apply;
 //! - subjects are namespaced by issuer ([`subject_key`]): revocation,
 //!   logout-all, live sockets and per-user caps key on `<issuer>#<subject>`,
-//!   which no local subject can equal.
+//!   which no local subject can equal; token ids likewise
+//!   (`<issuer>#<jti>` in [`Claims::jti`], [`Claims::token_id`] the
+//!   provider's own), so a revocation by `jti` never crosses issuers.
 
 mod cache;
 #[cfg(feature = "jwks")]
@@ -40,7 +42,13 @@ use crate::token::{Compact, TokenAuthority, check_times};
 /// local subject (local tokens naming such a subject are refused).
 #[must_use]
 pub fn subject_key(issuer: &str, subject: &str) -> String {
-    format!("{issuer}#{subject}")
+    issuer_key(issuer, subject)
+}
+
+/// `<issuer>#<value>`: a trusted issuer's subject or token id, kept apart
+/// from the server's own and every other issuer's.
+pub(crate) fn issuer_key(issuer: &str, value: &str) -> String {
+    format!("{issuer}#{value}")
 }
 
 /// A claim that must hold one string value, such as Cognito's
@@ -262,9 +270,10 @@ impl TrustedIssuers {
         self.by_issuer.get(issuer).map(|e| &e.settings)
     }
 
-    /// Whether `sub` is the subject key of a trusted issuer's subject.
-    pub(crate) fn owns_subject(&self, sub: &str) -> bool {
-        sub.split_once('#').is_some_and(|(issuer, _)| self.by_issuer.contains_key(issuer))
+    /// Whether `key` (a `sub` or `jti`) lies in a trusted issuer's
+    /// namespace (`<issuer>#...`).
+    pub(crate) fn owns_key(&self, key: &str) -> bool {
+        key.split_once('#').is_some_and(|(issuer, _)| self.by_issuer.contains_key(issuer))
     }
 
     /// Verifies `compact` if its (unverified) `iss` names a trusted issuer;

@@ -24,6 +24,21 @@ pub struct Kick {
 const EXPIRED: Kick = Kick { code: close_code::TOKEN_EXPIRED, reason: "token expired" };
 const REVOKED: Kick = Kick { code: close_code::TOKEN_REVOKED, reason: "token revoked" };
 
+impl Kick {
+    /// How a failed revocation check ends a live socket: 4003 when the token
+    /// is revoked; 1013 (try again later) when the store could not answer,
+    /// which must never tell a client to stop for good.
+    pub(crate) fn refused(error: &AuthError) -> Self {
+        match error {
+            AuthError::Unavailable => Self {
+                code: close_code::TRY_AGAIN_LATER,
+                reason: "revocation store unavailable; try again later",
+            },
+            _ => REVOKED,
+        }
+    }
+}
+
 /// The registry of live sockets. Cheap to clone.
 #[derive(Clone)]
 pub struct LiveSessions {
@@ -357,8 +372,9 @@ pub enum RebindError {
     /// The token is for another subject than the socket's.
     #[error("the token is for another subject")]
     OtherSubject,
-    /// The new token is revoked, or its revocation could not be checked:
-    /// the socket was ended with 4003, as a [`LiveSocket`](crate::LiveSocket) does.
+    /// The new token is revoked (the socket was ended with 4003), or its
+    /// revocation could not be checked (ended with 1013, try again later),
+    /// as a [`LiveSocket`](crate::LiveSocket) does.
     #[error(transparent)]
     Refused(AuthError),
 }
@@ -367,7 +383,8 @@ impl SessionBinding {
     /// Binds the socket to `claims` (verified access-token claims of the
     /// socket's own subject): new `jti`, `sid`, `iat` and deadline. Then it
     /// checks the new token's revocation, rebound first as everywhere else,
-    /// so a revocation landing in between ends the socket with 4003.
+    /// so a revocation landing in between ends the socket with 4003 (1013
+    /// when the store cannot answer).
     /// Returns the new deadline in Unix seconds.
     pub async fn rebind(&self, auth: &crate::WsAuth, claims: &Claims) -> Result<i64, RebindError> {
         let inner = self.registry.upgrade().ok_or(RebindError::Ended)?;
@@ -384,7 +401,7 @@ impl SessionBinding {
         }
         let deadline = rebind_entry(&self.registry, self.id, claims).ok_or(RebindError::Ended)?;
         if let Err(e) = auth.check_revoked(claims).await {
-            sessions.lock().kick(self.id, REVOKED);
+            sessions.lock().kick(self.id, Kick::refused(&e));
             return Err(RebindError::Refused(e));
         }
         Ok(deadline)

@@ -413,9 +413,11 @@ impl LiveSocket {
                 }
                 Ok(claims) => match self.state.session.rebind(&claims) {
                     // Rebound first, then checked again: a revocation of the
-                    // new token that landed in between closes the socket.
-                    Some(_) if self.state.auth.check_revoked(&claims).await.is_err() => {
-                        self.close(close_code::TOKEN_REVOKED, "token revoked").await;
+                    // new token that landed in between closes the socket
+                    // (4003); a store that cannot answer, 1013.
+                    Some(_) if let Err(e) = self.state.auth.check_revoked(&claims).await => {
+                        let kick = super::Kick::refused(&e);
+                        self.close(kick.code, kick.reason).await;
                         false
                     }
                     Some(deadline) => {
