@@ -252,3 +252,36 @@ async fn a_postgres_that_stops_answering_fails_writes_with_503_and_service_resum
     assert_eq!(ready.status(), 200, "ready again once the database answers");
     service_resumes(&server, &access, &refresh, &mut open).await;
 }
+
+/// Writers waiting out a lock hold every pooled connection for the busy
+/// timeout; the revocation log is still read (on a connection of its own),
+/// so handshakes keep working meanwhile instead of failing as stale.
+#[tokio::test]
+async fn writers_waiting_out_a_lock_do_not_keep_the_revocation_log_unread() {
+    let server = TestServer::start_config(with_admin).await;
+    let (access, _) = server.login("alice").await;
+    let others: Vec<String> = {
+        let mut tokens = Vec::new();
+        for name in ["bobby", "carla", "danny", "erica", "frank", "gwen"] {
+            tokens.push(server.login(name).await.0);
+        }
+        tokens
+    };
+    let lock = WriteLock::take(&server.data_dir).await;
+    let writes: Vec<_> = others
+        .iter()
+        .map(|token| {
+            let (http, url, token) =
+                (server.http.clone(), server.url("/auth/logout-all"), token.clone());
+            tokio::spawn(async move { http.post(url).bearer_auth(token).send().await })
+        })
+        .collect();
+    // Past the staleness bound, with every pooled connection waiting.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    server.ws_welcome(&access).await;
+    for write in writes {
+        let answer = write.await.expect("task").expect("response");
+        assert_unavailable(answer).await;
+    }
+    lock.release().await;
+}

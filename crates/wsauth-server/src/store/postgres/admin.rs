@@ -65,7 +65,7 @@ impl AdminLog for PostgresStore {
 
     async fn latest_event(&self) -> StoreResult<i64> {
         let (id,): (i64,) = sqlx::query_as("SELECT coalesce(max(id), 0) FROM admin_events")
-            .fetch_one(&self.pool)
+            .fetch_one(&self.reader)
             .await?;
         Ok(id)
     }
@@ -77,7 +77,7 @@ impl AdminLog for PostgresStore {
         )
         .bind(id)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?)
     }
 }

@@ -26,6 +26,10 @@ const LOCK_TIMEOUT_MS: u32 = 5000;
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// One connection of its own for following the revocation log (and
+    /// reloading what its entries name), so that writers waiting out a lock
+    /// with every pooled connection never keep the log unread.
+    reader: PgPool,
     /// This process's name in the events it records.
     origin: Arc<str>,
 }
@@ -39,6 +43,10 @@ impl PostgresStore {
         // longer fails the transaction (a 503, nothing written) instead of
         // holding the request.
         let options = options.options([("lock_timeout", LOCK_TIMEOUT_MS)]);
+        let reader = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with(options.clone());
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(5))
@@ -50,7 +58,7 @@ impl PostgresStore {
             .await
             .context("database migration failed")?;
         tracing::info!("database ready (postgres)");
-        Ok(Self { pool, origin: super::new_origin() })
+        Ok(Self { pool, reader, origin: super::new_origin() })
     }
 }
 

@@ -63,17 +63,17 @@ impl RevocationLog for PostgresStore {
         )
         .bind(sub)
         .bind(now)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         let mark: Option<(i64,)> =
             sqlx::query_as("SELECT before FROM subject_marks WHERE sub = $1")
                 .bind(sub)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.reader)
                 .await?;
         let disabled: Option<(bool,)> =
             sqlx::query_as("SELECT disabled FROM users WHERE username = $1")
                 .bind(sub)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.reader)
                 .await?;
         let account = if disabled.is_some_and(|(d,)| d) {
             AccountState::Disabled
@@ -87,7 +87,7 @@ impl RevocationLog for PostgresStore {
         Ok(sqlx::query_as("SELECT jti, exp FROM revoked_tokens WHERE jti = $1 AND exp >= $2")
             .bind(jti)
             .bind(now)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await?)
     }
 

@@ -63,7 +63,7 @@ impl AdminLog for SqliteStore {
 
     async fn latest_event(&self) -> StoreResult<i64> {
         let (id,): (i64,) = sqlx::query_as("SELECT coalesce(max(id), 0) FROM admin_events")
-            .fetch_one(&self.pool)
+            .fetch_one(&self.reader)
             .await?;
         Ok(id)
     }
@@ -74,7 +74,7 @@ impl AdminLog for SqliteStore {
         )
         .bind(id)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?)
     }
 }

@@ -22,6 +22,10 @@ mod revocations;
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One connection of its own for following the revocation log (and
+    /// reloading what its entries name), so that writers waiting out a lock
+    /// with every pooled connection never keep the log unread.
+    reader: SqlitePool,
     /// This process's name in the events it records.
     origin: Arc<str>,
 }
@@ -39,6 +43,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
+        let reader = SqlitePoolOptions::new().max_connections(1).connect_lazy_with(options.clone());
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .after_release(|conn, _| Box::pin(settled(conn)))
@@ -47,7 +52,7 @@ impl SqliteStore {
             .with_context(|| format!("cannot open database {}", path.display()))?;
         sqlx::migrate!("./migrations").run(&pool).await.context("database migration failed")?;
         tracing::info!(path = %path.display(), "database ready (sqlite)");
-        Ok(Self { pool, origin: super::new_origin() })
+        Ok(Self { pool, reader, origin: super::new_origin() })
     }
 }
 

@@ -58,16 +58,16 @@ impl RevocationLog for SqliteStore {
         )
         .bind(sub)
         .bind(now)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         let mark: Option<(i64,)> = sqlx::query_as("SELECT before FROM subject_marks WHERE sub = ?")
             .bind(sub)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await?;
         let disabled: Option<(bool,)> =
             sqlx::query_as("SELECT disabled FROM users WHERE username = ?")
                 .bind(sub)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.reader)
                 .await?;
         let account = if disabled.is_some_and(|(d,)| d) {
             AccountState::Disabled
@@ -81,7 +81,7 @@ impl RevocationLog for SqliteStore {
         Ok(sqlx::query_as("SELECT jti, exp FROM revoked_tokens WHERE jti = ? AND exp >= ?")
             .bind(jti)
             .bind(now)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await?)
     }
 
