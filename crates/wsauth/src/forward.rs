@@ -32,11 +32,9 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::net::SocketAddr;
-use std::time::Instant;
 
-use crate::auth::{Authenticated, Check, WsAuth};
-use crate::credential::Target;
-use crate::observe::Limit;
+use crate::auth::WsAuth;
+use crate::handshake::Authenticated;
 use crate::{AuthError, Claims};
 
 /// The original request's path and query, as nginx names it (`$request_uri`).
@@ -125,63 +123,15 @@ fn agreeing<'h>(
     Ok(found)
 }
 
-impl WsAuth {
-    /// Forward auth: authenticates the request a proxy names (see the
-    /// module docs for which one) as the WebSocket guard authenticates a
-    /// handshake: the per-address handshake rate, then locate the credential
-    /// in the headers and the original query -> Origin -> verify the token
-    /// or redeem the ticket -> kind -> CSRF -> revocation (failing closed).
-    /// The original method must be `GET` (a handshake) or `HEAD`. Reported
-    /// to the observer as a handshake.
-    pub async fn authenticate_forwarded(&self, parts: &Parts) -> Result<Authenticated, AuthError> {
-        let started = Instant::now();
-        let mut located = None;
-        let verdict = self.judge_forwarded(parts, &mut located).await;
-        let credential = verdict.as_ref().map(|a| a.credential).ok().or(located);
-        crate::ws::observe_handshake(self, credential, verdict.as_ref().err(), started);
-        verdict
+/// The request to judge, as the guard sees it: the one the forwarding
+/// headers name (believed only from a trusted proxy; a `GET`, as a
+/// handshake is, or a `HEAD`), or, without them, the request itself; with
+/// the asking request's headers and peer address.
+pub(crate) fn original_parts(auth: &WsAuth, asking: &Parts) -> Result<Parts, AuthError> {
+    let original = original_request(auth, asking)?;
+    if !matches!(original.method, Method::GET | Method::HEAD) {
+        return Err(AuthError::BadHandshake("A WebSocket handshake is a GET"));
     }
-
-    async fn judge_forwarded(
-        &self,
-        parts: &Parts,
-        located: &mut Option<crate::CredentialKind>,
-    ) -> Result<Authenticated, AuthError> {
-        let original = self.original_request(parts)?;
-        if !matches!(original.method, Method::GET | Method::HEAD) {
-            return Err(AuthError::BadHandshake("A WebSocket handshake is a GET"));
-        }
-        let parts = original_parts(parts, original);
-        self.admit_handshake(&parts).inspect_err(|_| {
-            self.observer().rate_limited(Limit::HandshakeRate);
-        })?;
-        let authenticated = self
-            .authenticate(&parts, Target::WebSocket, Check::Access, located)
-            .await?
-            .map(|(authenticated, _)| authenticated)
-            .ok_or(AuthError::MissingToken("Missing credential"))?;
-        self.check_revoked(&authenticated.claims).await?;
-        Ok(authenticated)
-    }
-
-    /// The request to judge: the one the forwarding headers name, believed
-    /// only from a trusted proxy; without them, the request itself.
-    fn original_request(&self, parts: &Parts) -> Result<OriginalRequest, AuthError> {
-        if !names_an_original(&parts.headers) {
-            return Ok(OriginalRequest { method: parts.method.clone(), uri: parts.uri.clone() });
-        }
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        if !peer.is_some_and(|ip| self.trusted_proxies().contains(ip)) {
-            return Err(AuthError::UntrustedProxy);
-        }
-        OriginalRequest::from_headers(&parts.headers)?
-            .ok_or(AuthError::BadForwardedRequest("No original request named"))
-    }
-}
-
-/// The original request as the guard sees it: its method and URI, the
-/// asking request's headers and peer address.
-fn original_parts(asking: &Parts, original: OriginalRequest) -> Parts {
     let (mut parts, ()) = axum::http::Request::new(()).into_parts();
     parts.method = original.method;
     parts.uri = original.uri;
@@ -189,7 +139,19 @@ fn original_parts(asking: &Parts, original: OriginalRequest) -> Parts {
     if let Some(peer) = asking.extensions.get::<ConnectInfo<SocketAddr>>() {
         parts.extensions.insert(*peer);
     }
-    parts
+    Ok(parts)
+}
+
+fn original_request(auth: &WsAuth, parts: &Parts) -> Result<OriginalRequest, AuthError> {
+    if !names_an_original(&parts.headers) {
+        return Ok(OriginalRequest { method: parts.method.clone(), uri: parts.uri.clone() });
+    }
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    if !peer.is_some_and(|ip| auth.trusted_proxies().contains(ip)) {
+        return Err(AuthError::UntrustedProxy);
+    }
+    OriginalRequest::from_headers(&parts.headers)?
+        .ok_or(AuthError::BadForwardedRequest("No original request named"))
 }
 
 /// `X-Wsauth-Sub` and `X-Wsauth-Claims`: who a verified credential belongs

@@ -1,8 +1,15 @@
 #![doc = include_str!("../README.md")]
 //!
-//! The order of a handshake, in [`WsAuth`]: locate the credential -> check
-//! Origin -> verify the token or redeem the ticket -> check its kind -> check
-//! revocation -> check CSRF -> check freshness -> upgrade.
+//! Every credential goes through one handshake pipeline, read top to bottom
+//! in one file, `src/handshake/mod.rs`: locate the credential (and, on a
+//! handshake, check Origin) -> verify the token or redeem the ticket, and
+//! check its kind -> check CSRF and freshness -> register the socket ->
+//! check revocation -> upgrade. A socket's revocation is checked after its
+//! registration, so that a revocation landing in between still closes it;
+//! an HTTP request, which leaves nothing behind, is checked for revocation
+//! as soon as its token is verified. `/ws` ([`WsGuard`]), first-message
+//! auth ([`DeferredGuard`]), forward auth ([`ForwardAuth`]), in-band
+//! refresh ([`LiveSocket`]) and the HTTP extractors all go through it.
 
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
@@ -12,6 +19,7 @@
 pub mod __fuzz;
 mod attempts;
 mod auth;
+mod builder;
 mod bus;
 mod claims;
 mod client_addr;
@@ -23,6 +31,7 @@ mod extract;
 mod first_message;
 mod forward;
 mod forwarded;
+mod handshake;
 mod header;
 mod issuers;
 mod keys;
@@ -31,16 +40,15 @@ mod observe;
 mod rate;
 mod revocation;
 mod slots;
+mod socket_limits;
 mod strict_json;
 mod ticket;
 mod token;
 mod ws;
 
 pub use attempts::{Admission, AttemptLimiter};
-pub use auth::{
-    Authenticated, Check, DEFAULT_MAX_TICKETS_PER_SUBJECT, DEFAULT_TICKET_TTL_SECS, SocketLimits,
-    WsAuth, WsAuthBuilder,
-};
+pub use auth::WsAuth;
+pub use builder::{DEFAULT_MAX_TICKETS_PER_SUBJECT, DEFAULT_TICKET_TTL_SECS, WsAuthBuilder};
 pub use bus::{BusState, RevocationBus};
 pub use claims::{Claims, RESERVED_CLAIMS, TokenKind};
 pub use client_addr::{ClientKey, TrustedProxies};
@@ -54,6 +62,7 @@ pub use forward::{
     X_FORWARDED_URI, X_ORIGINAL_METHOD, X_ORIGINAL_URI, X_WSAUTH_CLAIMS, X_WSAUTH_ERROR,
     X_WSAUTH_SUB,
 };
+pub use handshake::{Authenticated, Check};
 pub use issuers::{
     ClaimRule, FetchError, FetchedJwks, IssuerError, KeyCachePolicy, KeySource, MissingIat,
     MissingJti, StaticJwks, TrustedIssuer, TrustedIssuers, subject_key,
@@ -69,6 +78,7 @@ pub use observe::{HandshakeOutcome, Limit, NoObserver, Observer};
 pub use rate::{AddressLimiter, TokenBucket};
 pub use revocation::{MemoryRevocationStore, RevocationStore, StoreError};
 pub use slots::{ClientSlot, ClientSlots, SlotsFull};
+pub use socket_limits::SocketLimits;
 pub use ticket::{MemoryTicketStore, TicketAdmission, TicketDigest, TicketStore};
 pub use token::{
     IssueError, IssueOptions, IssuedToken, MAX_TOKEN_LEN, TokenAuthority, TokenSettings,
