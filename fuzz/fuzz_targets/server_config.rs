@@ -16,7 +16,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use wsauth::axum::http::Request;
 use wsauth::{
-    Algorithm, Check, IssueOptions, Key, KeySet, ManualClock, TokenAuthority, TokenSettings, WsAuth,
+    Algorithm, Check, HandshakeRate, IssueOptions, Key, KeySet, ManualClock, TokenAuthority,
+    TokenSettings, WsAuth,
 };
 use wsauth_server::{Config, Overrides};
 
@@ -78,7 +79,10 @@ fuzz_target!(|data: &[u8]| {
         .max_tickets_per_subject(limits.max_tickets_per_user)
         .socket_limits(limits.socket_limits())
         .live_config(live)
-        .handshake_rate(limits.handshake_rate, limits.handshake_burst)
+        .handshake_rate(HandshakeRate {
+            per_second: limits.handshake_rate,
+            burst: limits.handshake_burst,
+        })
         .build();
     let _ = config.rotation_rules();
 
@@ -86,9 +90,10 @@ fuzz_target!(|data: &[u8]| {
     let refresh = tokens.issue_refresh("alice", IssueOptions::default()).expect("issue refresh");
     assert!(tokens.verify(&access.token).is_ok(), "an access token it issued does not verify");
     assert!(tokens.verify(&refresh.token).is_ok(), "a refresh token it issued does not verify");
-    let Ok((ticket, _)) = ready(auth.issue_ticket(&access.claims)) else {
+    let Ok(issued) = ready(auth.issue_ticket(&access.claims)) else {
         panic!("no ticket for a valid access token");
     };
+    let ticket = issued.ticket;
     let uri = format!("/ws?{}={ticket}", auth.names().ticket_query);
     let Ok(request) = Request::get(uri).body(()) else { return };
     let parts = request.into_parts().0;

@@ -168,9 +168,9 @@ async fn a_ticket_raced_on_several_nodes_is_redeemed_exactly_once() {
         });
         let mut winners = 0;
         for race in futures_util::future::join_all(races).await {
-            if let Some((claims, at)) = race.expect("task") {
-                assert_eq!(claims.sub, "erin");
-                assert_eq!(at, expires);
+            if let Some(taken) = race.expect("task") {
+                assert_eq!(taken.claims.sub, "erin");
+                assert_eq!(taken.expires_at, expires);
                 winners += 1;
             }
         }
@@ -194,8 +194,8 @@ async fn a_ticket_keeps_its_key_window_and_its_issuers_jti() {
             let digest = [n as u8; 32];
             let expires = SystemClock.now_millis() + 30_000;
             store.insert(digest, stored.clone(), expires, 4).await.expect("insert");
-            let (taken, _) = store.take(&digest).await.expect("take").expect("ticket");
-            assert_eq!(taken, stored);
+            let taken = store.take(&digest).await.expect("take").expect("ticket");
+            assert_eq!(taken.claims, stored);
         }
     }
 }

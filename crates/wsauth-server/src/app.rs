@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wsauth::AddressLimiter;
 use wsauth::{
-    AttemptLimiter, RevocationStore, SharedClock, SystemClock, TokenAuthority, TokenSettings,
-    TrustedProxies, WsAuth,
+    AttemptLimiter, HandshakeRate, RevocationStore, SharedClock, SystemClock, TokenAuthority,
+    TokenSettings, TrustedProxies, WsAuth,
 };
 
 use crate::accounts::{Accounts, HashingLimits};
@@ -113,7 +113,10 @@ impl Application {
             .max_tickets_per_subject(limits.max_tickets_per_user)
             .socket_limits(limits.socket_limits())
             .live_config(limits.live_config())
-            .handshake_rate(limits.handshake_rate, limits.handshake_burst)
+            .handshake_rate(HandshakeRate {
+                per_second: limits.handshake_rate,
+                burst: limits.handshake_burst,
+            })
             .trusted_proxies(trusted_proxies)
             .trusted_issuers(crate::trusted_issuers::build(
                 &config.trusted_issuers,

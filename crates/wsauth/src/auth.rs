@@ -17,7 +17,7 @@ use crate::rate::AddressLimiter;
 use crate::revocation::RevocationStore;
 use crate::slots::ClientSlots;
 use crate::socket_limits::SocketLimits;
-use crate::ticket::{self, TicketStore};
+use crate::ticket::{self, IssuedTicket, TicketStore};
 use crate::{AuthError, Claims, TokenAuthority, TrustedProxies, WsAuthBuilder};
 
 /// Authentication for an axum app: tokens, revocation, tickets, credential
@@ -116,8 +116,7 @@ impl WsAuth {
 
     /// Issues a one-time ticket standing for these access-token claims. It
     /// expires after the ticket lifetime or with the token, whichever is first.
-    /// Returns the ticket and its lifetime in seconds.
-    pub async fn issue_ticket(&self, claims: &Claims) -> Result<(String, i64), AuthError> {
+    pub async fn issue_ticket(&self, claims: &Claims) -> Result<IssuedTicket, AuthError> {
         ticket::issue(self, claims).await
     }
 

@@ -19,6 +19,23 @@ pub const DEFAULT_TICKET_TTL_SECS: i64 = 30;
 /// How many unredeemed tickets one subject may hold by default.
 pub const DEFAULT_MAX_TICKETS_PER_SUBJECT: usize = 16;
 
+/// WebSocket handshakes allowed per client address ([`WsAuth::client_ip`]):
+/// past them, 429 with `Retry-After` before the upgrade. A rate of zero
+/// switches the limit off.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HandshakeRate {
+    /// Handshakes per second, sustained. Default 50.
+    pub per_second: f64,
+    /// Handshakes in a burst. Default 100.
+    pub burst: f64,
+}
+
+impl Default for HandshakeRate {
+    fn default() -> Self {
+        Self { per_second: 50.0, burst: 100.0 }
+    }
+}
+
 /// Builds a [`WsAuth`].
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct WsAuthBuilder {
@@ -32,7 +49,7 @@ pub struct WsAuthBuilder {
     max_tickets_per_subject: usize,
     limits: SocketLimits,
     live: LiveConfig,
-    handshake_rate: (f64, f64),
+    handshake_rate: HandshakeRate,
     trusted_proxies: TrustedProxies,
     observer: Option<Arc<dyn Observer>>,
     issuers: TrustedIssuers,
@@ -61,7 +78,7 @@ impl WsAuthBuilder {
             max_tickets_per_subject: DEFAULT_MAX_TICKETS_PER_SUBJECT,
             limits: SocketLimits::default(),
             live: LiveConfig::default(),
-            handshake_rate: (50.0, 100.0),
+            handshake_rate: HandshakeRate::default(),
             trusted_proxies: TrustedProxies::none(),
             observer: None,
             issuers: TrustedIssuers::default(),
@@ -144,14 +161,13 @@ impl WsAuthBuilder {
         self
     }
 
-    /// WebSocket handshakes allowed per client address: `rate` per second,
-    /// bursts of `burst`; past it, 429 with `Retry-After` before the upgrade.
-    /// Default 50 per second, bursts of 100. A rate of zero switches it off.
-    /// The address is [`WsAuth::client_ip`]; without axum's
-    /// `ConnectInfo<SocketAddr>` (no `into_make_service_with_connect_info`)
-    /// no per-address limit applies.
-    pub fn handshake_rate(mut self, rate: f64, burst: f64) -> Self {
-        self.handshake_rate = (rate, burst);
+    /// WebSocket handshakes allowed per client address; past it, 429 with
+    /// `Retry-After` before the upgrade. Default: [`HandshakeRate::default`]
+    /// (50 per second, bursts of 100). The address is
+    /// [`WsAuth::client_ip`]; without axum's `ConnectInfo<SocketAddr>` (no
+    /// `into_make_service_with_connect_info`) no per-address limit applies.
+    pub fn handshake_rate(mut self, rate: HandshakeRate) -> Self {
+        self.handshake_rate = rate;
         self
     }
 
@@ -194,7 +210,10 @@ impl WsAuthBuilder {
             limits,
             live,
             observer: self.observer.unwrap_or_else(|| Arc::new(NoObserver)),
-            handshakes: AddressLimiter::new(self.handshake_rate.0, self.handshake_rate.1),
+            handshakes: AddressLimiter::new(
+                self.handshake_rate.per_second,
+                self.handshake_rate.burst,
+            ),
             trusted_proxies: self.trusted_proxies,
             pending,
             issuers: self.issuers,

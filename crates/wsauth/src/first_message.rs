@@ -86,7 +86,7 @@ async fn authenticate_first_message(
     let refusal = match first {
         Err(_) => Refusal::new(close_code::AUTH_TIMEOUT, "authentication timeout", "auth_timeout"),
         Ok(None) => {
-            auth.observer().socket_closed(1006);
+            auth.observer().socket_closed(close_code::ABNORMAL_CLOSURE);
             return None;
         }
         Ok(Some(Message::Text(text))) => match admit(&auth, &text).await {

@@ -48,7 +48,9 @@ mod ws;
 
 pub use attempts::{Admission, AttemptLimiter};
 pub use auth::WsAuth;
-pub use builder::{DEFAULT_MAX_TICKETS_PER_SUBJECT, DEFAULT_TICKET_TTL_SECS, WsAuthBuilder};
+pub use builder::{
+    DEFAULT_MAX_TICKETS_PER_SUBJECT, DEFAULT_TICKET_TTL_SECS, HandshakeRate, WsAuthBuilder,
+};
 pub use bus::{BusState, RevocationBus};
 pub use claims::{Claims, RESERVED_CLAIMS, TokenKind};
 pub use client_addr::{ClientKey, TrustedProxies};
@@ -71,15 +73,17 @@ pub use issuers::{
 pub use issuers::{HttpFetchSettings, HttpKeySource, JwksLocation};
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN, generate_key_material};
 pub use live::{
-    Incoming, Kick, LiveConfig, LiveSession, LiveSessions, LiveSocket, Outbox, RebindError,
-    RevocationEvent, SessionBinding,
+    Closed, Ended, Incoming, Kick, LiveConfig, LiveSession, LiveSessions, LiveSocket, Outbox,
+    RebindError, RevocationEvent, SessionBinding,
 };
 pub use observe::{HandshakeOutcome, Limit, NoObserver, Observer};
 pub use rate::{AddressLimiter, TokenBucket};
 pub use revocation::{MemoryRevocationStore, RevocationStore, StoreError};
 pub use slots::{ClientSlot, ClientSlots, SlotsFull};
 pub use socket_limits::SocketLimits;
-pub use ticket::{MemoryTicketStore, TicketAdmission, TicketDigest, TicketStore};
+pub use ticket::{
+    IssuedTicket, MemoryTicketStore, StoredTicket, TicketAdmission, TicketDigest, TicketStore,
+};
 pub use token::{
     IssueError, IssueOptions, IssuedToken, MAX_TOKEN_LEN, TokenAuthority, TokenSettings,
 };

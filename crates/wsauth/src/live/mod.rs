@@ -17,8 +17,8 @@ mod socket;
 pub(crate) use close::close_socket;
 pub use outbox::Outbox;
 pub use registry::{Kick, LiveSessions};
-pub use session::{LiveSession, RebindError, SessionBinding};
-pub use socket::{Incoming, LiveSocket};
+pub use session::{Ended, LiveSession, RebindError, SessionBinding};
+pub use socket::{Closed, Incoming, LiveSocket};
 
 use std::time::Duration;
 

@@ -6,10 +6,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{Notify, oneshot};
 
-use super::{LiveConfig, LiveSession, RevocationEvent};
+use super::{Ended, LiveConfig, LiveSession, RevocationEvent};
 use crate::{AuthError, Claims, SharedClock, close_code};
 
 /// Why the registry ends a socket.
@@ -77,7 +77,7 @@ pub(super) struct Entry {
     pub(super) iat: i64,
     pub(super) deadline_ms: i64,
     /// Taken when the registry ends the socket.
-    pub(super) kick: Option<oneshot::Sender<(Kick, Instant)>>,
+    pub(super) kick: Option<oneshot::Sender<Ended>>,
 }
 
 impl State {
@@ -87,7 +87,7 @@ impl State {
         if let Some(entry) = self.sessions.get_mut(&id) {
             self.deadlines.remove(&(entry.deadline_ms, id));
             if let Some(tx) = entry.kick.take() {
-                let _ = tx.send((kick, Instant::now()));
+                let _ = tx.send(Ended::now(kick));
             }
         }
     }
@@ -314,7 +314,7 @@ pub(super) mod tests {
         assert_eq!(live.sweep(9_999), Some(10_000));
         assert!(early.kicked().try_recv().is_err());
         assert_eq!(live.sweep(10_000), Some(20_000));
-        assert_eq!(early.kicked().try_recv().unwrap().0, EXPIRED);
+        assert_eq!(early.kicked().try_recv().unwrap().kick, EXPIRED);
         assert!(late.kicked().try_recv().is_err());
     }
 
@@ -325,12 +325,12 @@ pub(super) mod tests {
         let mut a2 = live.register(&claims("a", "j2", 200, 1000)).unwrap();
         let mut b = live.register(&claims("b", "j3", 100, 1000)).unwrap();
         live.notify(&RevocationEvent::Tokens(vec!["j1".into()]));
-        assert_eq!(a1.kicked().try_recv().unwrap().0, REVOKED);
+        assert_eq!(a1.kicked().try_recv().unwrap().kick, REVOKED);
         assert!(a2.kicked().try_recv().is_err());
         live.notify(&RevocationEvent::Subject { sub: "a".into(), before: 150 });
         assert!(a2.kicked().try_recv().is_err(), "issued after the mark");
         live.notify(&RevocationEvent::Subject { sub: "a".into(), before: 201 });
-        assert_eq!(a2.kicked().try_recv().unwrap().0, REVOKED);
+        assert_eq!(a2.kicked().try_recv().unwrap().kick, REVOKED);
         assert!(b.kicked().try_recv().is_err());
     }
 
@@ -346,11 +346,11 @@ pub(super) mod tests {
         let mut future = live.register(&with_sid("j3", "fam-3", 900)).unwrap();
         let mut other = live.register(&claims("b", "j4", 100, 1000)).unwrap();
         live.notify(&RevocationEvent::Sessions { sub: "a".into(), sessions: vec!["fam-1".into()] });
-        assert_eq!(s1.kicked().try_recv().unwrap().0, REVOKED);
+        assert_eq!(s1.kicked().try_recv().unwrap().kick, REVOKED);
         assert!(s2.kicked().try_recv().is_err());
         live.notify(&RevocationEvent::everything_of("a"));
-        assert_eq!(s2.kicked().try_recv().unwrap().0, REVOKED);
-        assert_eq!(future.kicked().try_recv().unwrap().0, REVOKED, "whatever its iat");
+        assert_eq!(s2.kicked().try_recv().unwrap().kick, REVOKED);
+        assert_eq!(future.kicked().try_recv().unwrap().kick, REVOKED, "whatever its iat");
         assert!(other.kicked().try_recv().is_err());
     }
 
@@ -364,7 +364,7 @@ pub(super) mod tests {
         assert_eq!(live.sweep(499_999), Some(500_000));
         assert!(s.kicked().try_recv().is_err());
         live.sweep(500_000);
-        assert_eq!(s.kicked().try_recv().unwrap().0, EXPIRED);
+        assert_eq!(s.kicked().try_recv().unwrap().kick, EXPIRED);
     }
 
     #[test]

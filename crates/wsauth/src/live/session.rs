@@ -13,15 +13,11 @@ use crate::{AuthError, Claims, WsAuth, close_code};
 #[derive(Debug)]
 pub struct LiveSession {
     binding: SessionBinding,
-    kicked: oneshot::Receiver<(Kick, Instant)>,
+    kicked: oneshot::Receiver<Ended>,
 }
 
 impl LiveSession {
-    pub(super) fn new(
-        id: u64,
-        registry: Weak<Registry>,
-        kicked: oneshot::Receiver<(Kick, Instant)>,
-    ) -> Self {
+    pub(super) fn new(id: u64, registry: Weak<Registry>, kicked: oneshot::Receiver<Ended>) -> Self {
         Self { binding: SessionBinding { id, registry }, kicked }
     }
 
@@ -38,7 +34,7 @@ impl LiveSession {
 
     /// Completes when the registry ends this socket (expiry or revocation),
     /// with when it did.
-    pub(crate) fn kicked(&mut self) -> &mut oneshot::Receiver<(Kick, Instant)> {
+    pub(crate) fn kicked(&mut self) -> &mut oneshot::Receiver<Ended> {
         &mut self.kicked
     }
 
@@ -51,9 +47,8 @@ impl LiveSession {
     /// 4003 on a revocation, 1001 if the registry itself is gone; with the
     /// instant it did. For callers that run a socket themselves (a relay)
     /// instead of through a [`LiveSocket`](crate::LiveSocket). Cancel-safe.
-    pub async fn ended(&mut self) -> (Kick, Instant) {
-        let gone = Kick { code: close_code::GOING_AWAY, reason: "session ended" };
-        (&mut self.kicked).await.unwrap_or((gone, Instant::now()))
+    pub async fn ended(&mut self) -> Ended {
+        (&mut self.kicked).await.unwrap_or_else(|_| Ended::registry_gone())
     }
 
     /// A second handle on this socket's registration, for another task
@@ -62,6 +57,27 @@ impl LiveSession {
     #[must_use]
     pub fn binding(&self) -> SessionBinding {
         self.binding.clone()
+    }
+}
+
+/// Why and when the registry ended a socket ([`LiveSession::ended`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Ended {
+    /// The close code and reason the socket is to be closed with.
+    pub kick: Kick,
+    /// When the registry ended it (for revocation-to-close latency).
+    pub at: Instant,
+}
+
+impl Ended {
+    pub(super) fn now(kick: Kick) -> Self {
+        Self { kick, at: Instant::now() }
+    }
+
+    /// The registry itself is gone (the application is shutting down): 1001.
+    pub(crate) fn registry_gone() -> Self {
+        Self::now(Kick { code: close_code::GOING_AWAY, reason: "session ended" })
     }
 }
 
@@ -175,7 +191,7 @@ mod tests {
         live.notify(&RevocationEvent::Tokens(vec!["old".into()]));
         assert!(s.kicked().try_recv().is_err(), "no longer bound to the old token");
         live.notify(&RevocationEvent::Tokens(vec!["new".into()]));
-        assert_eq!(s.kicked().try_recv().unwrap().0, REVOKED);
+        assert_eq!(s.kicked().try_recv().unwrap().kick, REVOKED);
         let ended = s.binding().move_to(&claims("a", "newer", 6, 200));
         assert_eq!(ended, Err(RebindError::Ended), "an ended socket stays ended");
     }

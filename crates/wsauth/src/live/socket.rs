@@ -14,12 +14,31 @@ use tokio_util::sync::CancellationToken;
 use super::close::{close_for_error, close_socket, is_write_buffer_full};
 use super::frames::{Control, control_frame};
 use super::outbox::{Outbox, Shared, next_shared, payload_len, release, reserve};
-use super::{Kick, LiveSession, RebindError};
+use super::{Ended, Kick, LiveSession, RebindError};
 use crate::auth::WsAuth;
 use crate::credential::CredentialKind;
 use crate::handshake::{self, Admitted};
 use crate::rate::TokenBucket;
 use crate::{Claims, close_code};
+
+/// How a [`LiveSocket`] ended: the close code it sent or received, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Closed {
+    /// The close code: sent by the server, received from the client
+    /// (1005 for a close frame without one), or 1006 when the connection
+    /// ended without a close frame.
+    pub code: u16,
+    /// The reason sent, or what happened.
+    pub reason: &'static str,
+}
+
+impl Closed {
+    /// The connection ended without a close frame.
+    fn abnormal(reason: &'static str) -> Self {
+        Self { code: close_code::ABNORMAL_CLOSURE, reason }
+    }
+}
 
 /// An application frame from the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +75,7 @@ struct State {
     last_heard: Instant,
     ping: tokio::time::Interval,
     shutdown: Option<CancellationToken>,
-    closed: Option<(u16, String)>,
+    closed: Option<Closed>,
 }
 
 impl std::fmt::Debug for LiveSocket {
@@ -151,8 +170,8 @@ impl LiveSocket {
 
     /// The close code and reason, once the socket has ended.
     #[must_use]
-    pub fn closed(&self) -> Option<(u16, &str)> {
-        self.state.closed.as_ref().map(|(c, r)| (*c, r.as_str()))
+    pub fn closed(&self) -> Option<Closed> {
+        self.state.closed
     }
 
     /// Queues a message for the client; it is written by the next
@@ -212,9 +231,8 @@ impl LiveSocket {
             let shared_overflow = self.state.shared.as_ref().map(|s| s.outbox.overflow.clone());
             tokio::select! {
                 biased;
-                kick = self.state.session.kicked() => {
-                    let ended = super::Kick { code: close_code::GOING_AWAY, reason: "session ended" };
-                    let (kick, at) = kick.unwrap_or((ended, std::time::Instant::now()));
+                ended = self.state.session.kicked() => {
+                    let Ended { kick, at } = ended.unwrap_or_else(|_| Ended::registry_gone());
                     self.close(kick.code, kick.reason).await;
                     if kick.code == close_code::TOKEN_REVOKED {
                         self.state.auth.observer().revocation_closed(at.elapsed());
@@ -288,7 +306,7 @@ impl LiveSocket {
     async fn received(&mut self, frame: Option<Result<Message, axum::Error>>) -> Received {
         let message = match frame {
             None => {
-                self.state.closed = Some((1006, "connection lost".into()));
+                self.state.closed = Some(Closed::abnormal("connection lost"));
                 return Received::Ended;
             }
             Some(Err(e)) => {
@@ -324,8 +342,8 @@ impl LiveSocket {
             Message::Ping(_) | Message::Pong(_) => Received::Handled,
             Message::Close(frame) => {
                 let _ = futures_util::SinkExt::close(&mut self.state.socket).await;
-                let code = frame.map_or(1005, |f| f.code);
-                self.state.closed = Some((code, "closed by the client".into()));
+                let code = frame.map_or(close_code::NO_STATUS_RECEIVED, |f| f.code);
+                self.state.closed = Some(Closed { code, reason: "closed by the client" });
                 Received::Ended
             }
         }
@@ -402,11 +420,11 @@ impl LiveSocket {
                 false
             }
             Ok(Err(_)) => {
-                self.state.closed = Some((1006, "write failed".into()));
+                self.state.closed = Some(Closed::abnormal("write failed"));
                 false
             }
             Err(_) => {
-                self.state.closed = Some((1006, "write timed out".into()));
+                self.state.closed = Some(Closed::abnormal("write timed out"));
                 false
             }
         }
@@ -418,7 +436,7 @@ impl LiveSocket {
         if self.state.closed.is_none() {
             // Boxed: a socket closes once, and inline the wait would grow every socket's task.
             Box::pin(close_socket(&mut self.state.socket, code, reason)).await;
-            self.state.closed = Some((code, reason.into()));
+            self.state.closed = Some(Closed { code, reason });
         }
     }
 }
@@ -427,7 +445,7 @@ impl Drop for LiveSocket {
     /// Reports how the socket ended: its close code, or 1006 when it was
     /// dropped without one.
     fn drop(&mut self) {
-        let code = self.state.closed.as_ref().map_or(1006, |(code, _)| *code);
+        let code = self.state.closed.map_or(close_code::ABNORMAL_CLOSURE, |closed| closed.code);
         self.state.auth.observer().socket_closed(code);
     }
 }

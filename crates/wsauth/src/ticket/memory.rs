@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::{TicketAdmission, TicketDigest, TicketStore};
+use super::{StoredTicket, TicketAdmission, TicketDigest, TicketStore};
 use crate::revocation::StoreError;
 use crate::{Claims, Clock, SharedClock, SystemClock};
 
@@ -18,7 +18,7 @@ pub struct MemoryTicketStore {
 
 #[derive(Default)]
 struct Tickets {
-    map: HashMap<TicketDigest, (Claims, i64)>,
+    map: HashMap<TicketDigest, StoredTicket>,
     /// Each subject's outstanding tickets: digest and expiry (Unix ms).
     by_sub: HashMap<String, Vec<(TicketDigest, i64)>>,
     purge_at: usize,
@@ -83,13 +83,13 @@ impl TicketStore for MemoryTicketStore {
             return Ok(TicketAdmission::SubjectFull);
         }
         held.push((digest, expires_at));
-        tickets.map.insert(digest, (claims, expires_at));
+        tickets.map.insert(digest, StoredTicket { claims, expires_at });
         if tickets.map.len() >= tickets.purge_at {
             let expired: Vec<(String, TicketDigest)> = tickets
                 .map
                 .iter()
-                .filter(|(_, (_, exp))| *exp <= now)
-                .map(|(d, (c, _))| (c.sub.clone(), *d))
+                .filter(|(_, ticket)| ticket.expires_at <= now)
+                .map(|(d, ticket)| (ticket.claims.sub.clone(), *d))
                 .collect();
             for (sub, d) in expired {
                 tickets.map.remove(&d);
@@ -100,11 +100,11 @@ impl TicketStore for MemoryTicketStore {
         Ok(TicketAdmission::Stored)
     }
 
-    async fn take(&self, digest: &TicketDigest) -> Result<Option<(Claims, i64)>, StoreError> {
+    async fn take(&self, digest: &TicketDigest) -> Result<Option<StoredTicket>, StoreError> {
         let mut tickets = self.lock();
         let taken = tickets.map.remove(digest);
-        if let Some((claims, _)) = &taken {
-            tickets.forget(&claims.sub, digest);
+        if let Some(ticket) = &taken {
+            tickets.forget(&ticket.claims.sub, digest);
         }
         Ok(taken)
     }

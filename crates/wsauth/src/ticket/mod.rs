@@ -48,14 +48,32 @@ pub trait TicketStore: Send + Sync + 'static {
     ) -> Result<TicketAdmission, StoreError>;
 
     /// Removes and returns the ticket's claims and expiry, if it exists.
-    async fn take(&self, digest: &TicketDigest) -> Result<Option<(Claims, i64)>, StoreError>;
+    async fn take(&self, digest: &TicketDigest) -> Result<Option<StoredTicket>, StoreError>;
+}
+
+/// What a stored ticket stands for, as [`TicketStore::take`] returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredTicket {
+    /// The access-token claims the ticket stands for.
+    pub claims: Claims,
+    /// When the ticket expires, Unix milliseconds.
+    pub expires_at: i64,
+}
+
+/// A ticket handed to a client ([`WsAuth::issue_ticket`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IssuedTicket {
+    /// The ticket, presented once as `?ticket=`.
+    pub ticket: String,
+    /// Seconds it stays valid.
+    pub expires_in: i64,
 }
 
 /// Issues a one-time ticket standing for these access-token claims (see
 /// [`WsAuth::issue_ticket`]). It expires after the ticket lifetime or with
-/// the token, whichever is first. Returns the ticket and its lifetime in
-/// seconds.
-pub(crate) async fn issue(auth: &WsAuth, claims: &Claims) -> Result<(String, i64), AuthError> {
+/// the token, whichever is first.
+pub(crate) async fn issue(auth: &WsAuth, claims: &Claims) -> Result<IssuedTicket, AuthError> {
     crate::handshake::check_kind(claims, TokenKind::Access)?;
     let tokens = auth.tokens();
     let now_ms = tokens.clock().now_millis();
@@ -82,7 +100,7 @@ pub(crate) async fn issue(auth: &WsAuth, claims: &Claims) -> Result<(String, i64
         return Err(AuthError::TooManyRequests { retry_after });
     }
     auth.observer().ticket_issued();
-    Ok((ticket, (expires_at - now_ms).max(0) / 1000))
+    Ok(IssuedTicket { ticket, expires_in: (expires_at - now_ms).max(0) / 1000 })
 }
 
 /// Redeems a ticket: the claims it stands for, once, before it expires.
@@ -94,7 +112,7 @@ pub(crate) async fn redeem(auth: &WsAuth, ticket: &str) -> Result<Claims, AuthEr
         tracing::error!(error = %e, "ticket store unavailable");
         AuthError::Unavailable
     })?;
-    let (claims, expires_at) = taken.ok_or(AuthError::InvalidTicket)?;
+    let StoredTicket { claims, expires_at } = taken.ok_or(AuthError::InvalidTicket)?;
     if auth.tokens().clock().now_millis() > expires_at {
         return Err(AuthError::InvalidTicket);
     }
@@ -134,7 +152,7 @@ mod tests {
         let tokens = TokenAuthority::new(crate::KeySet::new(key));
         let access = tokens.issue_access("alice", Default::default()).unwrap();
         let auth = WsAuth::builder(tokens).ticket_ttl_secs(i64::MAX).build();
-        let (_, expires_in) = auth.issue_ticket(&access.claims).await.unwrap();
+        let expires_in = auth.issue_ticket(&access.claims).await.unwrap().expires_in;
         assert!((899..=900).contains(&expires_in), "{expires_in}");
     }
 }
