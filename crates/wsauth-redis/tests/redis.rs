@@ -7,10 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use wsauth::cluster::{Admission, AttemptLimiter, BusState, RevocationBus};
 use wsauth::{
-    Admission, AttemptLimiter, BusState, Claims, ClientKey, Clock, LiveConfig, LiveSessions,
-    ManualClock, RevocationBus, RevocationEvent, RevocationStore, SystemClock, TicketAdmission,
-    TicketStore,
+    Claims, ClientKey, Clock, LiveConfig, LiveSessions, ManualClock, RevocationEvent,
+    RevocationStore, SystemClock, TicketAdmission, TicketStore,
 };
 use wsauth_redis::{
     MarkScope, Prefix, RedisAttemptLimiter, RedisBus, RedisRevocationStore, RedisTicketStore,

@@ -8,10 +8,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use wsauth::AddressLimiter;
+use wsauth::accept::AddressLimiter;
+use wsauth::cluster::AttemptLimiter;
 use wsauth::{
-    AttemptLimiter, HandshakeRate, RevocationStore, SharedClock, SystemClock, TokenAuthority,
-    TokenSettings, TrustedProxies, WsAuth,
+    HandshakeRate, RevocationStore, SharedClock, SystemClock, TokenAuthority, TokenSettings,
+    TrustedProxies, WsAuth,
 };
 
 use crate::accounts::{Accounts, HashingLimits};

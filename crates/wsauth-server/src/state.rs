@@ -55,7 +55,7 @@ pub struct Services {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Password attempts per client address (in this process, or shared
     /// by the cluster's nodes).
-    pub password_attempts: Arc<dyn wsauth::AttemptLimiter>,
+    pub password_attempts: Arc<dyn wsauth::cluster::AttemptLimiter>,
     /// The proxied routes' shared state (refresh handles).
     pub proxies: crate::proxy::Proxies,
 }

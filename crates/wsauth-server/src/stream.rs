@@ -29,7 +29,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use wsauth::ClientSlot;
+use wsauth::accept::ClientSlot;
 
 /// Whether a byte moved on a connection since the task that watches it last
 /// looked, shared between the stream and that task. Marking is a store, not
@@ -271,7 +271,7 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
-    use wsauth::ClientSlots;
+    use wsauth::accept::ClientSlots;
 
     /// An accepted stream and the client's end, on loopback.
     async fn pair() -> (AcceptedStream, TcpStream) {

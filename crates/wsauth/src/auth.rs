@@ -8,14 +8,14 @@ use axum::http::request::Parts;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use crate::accept::AddressLimiter;
+use crate::accept::ClientSlots;
 use crate::credential::{CredentialNames, Transports};
 use crate::handshake::{self, Authenticated, Check};
 use crate::issuers::TrustedIssuers;
 use crate::live::LiveSessions;
 use crate::observe::Observer;
-use crate::rate::AddressLimiter;
 use crate::revocation::RevocationStore;
-use crate::slots::ClientSlots;
 use crate::socket_limits::SocketLimits;
 use crate::ticket::{self, IssuedTicket, TicketStore};
 use crate::{AuthError, Claims, TokenAuthority, TrustedProxies, WsAuthBuilder};
@@ -104,7 +104,7 @@ impl WsAuth {
     }
 
     /// Forward auth: authenticates the request a proxy names (see
-    /// [`ForwardAuth`](crate::ForwardAuth) for which one) as the WebSocket
+    /// [`ForwardAuth`](crate::forward::ForwardAuth) for which one) as the WebSocket
     /// guard authenticates a handshake: the per-address handshake rate,
     /// then locate the credential in the headers and the original query ->
     /// Origin -> verify the token or redeem the ticket -> kind -> CSRF ->

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
+use crate::accept::AddressLimiter;
+use crate::accept::ClientSlots;
 use crate::auth::{Inner, WsAuth};
 use crate::credential::{CredentialNames, Transports};
 use crate::issuers::TrustedIssuers;
 use crate::live::{LiveConfig, LiveSessions};
 use crate::observe::{NoObserver, Observer};
-use crate::rate::AddressLimiter;
 use crate::revocation::{MemoryRevocationStore, RevocationStore};
-use crate::slots::ClientSlots;
 use crate::socket_limits::{SocketLimits, make_consistent};
 use crate::ticket::{MemoryTicketStore, TicketStore};
 use crate::{TokenAuthority, TrustedProxies};

@@ -12,10 +12,10 @@ use axum::response::Response;
 use std::future::Future;
 use std::time::Instant;
 
+use crate::accept::ClientSlot;
 use crate::auth::WsAuth;
 use crate::handshake::{self, Deferred, observe_handshake};
 use crate::live::{LiveSocket, close_socket, frames};
-use crate::slots::ClientSlot;
 use crate::{AuthError, CredentialKind, close_code};
 
 /// First-message mode: the upgrade happens without a credential (Origin and
@@ -100,7 +100,7 @@ async fn authenticate_first_message(
     };
     close_socket(&mut socket, refusal.code, refusal.reason).await;
     auth.observer().socket_closed(refusal.code);
-    let outcome = crate::HandshakeOutcome {
+    let outcome = crate::observe::HandshakeOutcome {
         credential: Some(CredentialKind::FirstMessage),
         error: Some(refusal.error),
         elapsed: started.elapsed(),

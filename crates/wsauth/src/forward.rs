@@ -13,7 +13,8 @@
 //!
 //! ```
 //! use axum::{Router, routing::get, response::IntoResponse};
-//! use wsauth::{ForwardAuth, WsAuth};
+//! use wsauth::WsAuth;
+//! use wsauth::forward::ForwardAuth;
 //!
 //! // 200 with `X-Wsauth-Sub` and `X-Wsauth-Claims`, or 401 / 403 with
 //! // `X-Wsauth-Error` (`ForwardRefusal`).

@@ -4,9 +4,9 @@
 
 use async_trait::async_trait;
 use std::future::Future;
+use wsauth::cluster::{Admission, AttemptLimiter};
 use wsauth::{
-    Admission, AttemptLimiter, Claims, ClientKey, StoreError, StoredTicket, TicketAdmission,
-    TicketDigest, TicketStore,
+    Claims, ClientKey, StoreError, StoredTicket, TicketAdmission, TicketDigest, TicketStore,
 };
 
 use super::CALL_TIMEOUT;

@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use wsauth::{BusState, LiveSessions, RevocationBus};
+use wsauth::LiveSessions;
+use wsauth::cluster::{BusState, RevocationBus};
 use wsauth_redis::RedisBus;
 
 use crate::revocations::StoredRevocations;

@@ -22,10 +22,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use std::sync::Arc;
-use wsauth::{
-    Access, AuthError, ClientSlot, ClientSlots, Fresh, Optional, Requirement, SlotsFull,
-    SocketLimits, WsGuard,
-};
+use wsauth::accept::{ClientSlot, ClientSlots, SlotsFull};
+use wsauth::{Access, AuthError, Fresh, Optional, Requirement, SocketLimits, WsGuard};
 
 pub(crate) use handles::{Bound, Deadline, RefreshHandles};
 pub use settings::{IdentityHeader, OwnPaths, ProxyCheck, ProxyRoute};

@@ -16,8 +16,9 @@ use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::{self as ts, protocol::CloseFrame as TsCloseFrame};
 use tokio_util::sync::CancellationToken;
+use wsauth::Ended;
+use wsauth::accept::TokenBucket;
 use wsauth::close_code::{ABNORMAL_CLOSURE, NO_STATUS_RECEIVED};
-use wsauth::{Ended, TokenBucket};
 use wsauth::{LiveSession, WsAuth, close_code};
 
 use super::handles::{Deadline, HandleLease};
@@ -45,7 +46,7 @@ pub(crate) struct Relay {
     /// Holds the socket's refresh handle until the relay ends.
     pub(crate) lease: Option<HandleLease>,
     /// The upstream socket's connection place, held until the relay ends.
-    pub(crate) place: Option<wsauth::ClientSlot>,
+    pub(crate) place: Option<wsauth::accept::ClientSlot>,
 }
 
 /// A close frame: a code and a reason.
@@ -259,7 +260,7 @@ async fn client_to_upstream(
             }
         };
         if !limiter.try_take() {
-            rules.auth.observer().rate_limited(wsauth::Limit::MessageRate);
+            rules.auth.observer().rate_limited(wsauth::observe::Limit::MessageRate);
             return End::Both(Close::new(
                 close_code::POLICY_VIOLATION,
                 "message rate limit exceeded",

@@ -50,11 +50,11 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{HeaderMap, header, request::Parts};
 use std::time::Instant;
 
+use crate::accept::ClientSlot;
 use crate::auth::WsAuth;
 use crate::credential::{self, Csrf, Located, Subprotocol};
 use crate::live::{LiveSession, RebindError, SessionBinding};
 use crate::observe::Limit;
-use crate::slots::ClientSlot;
 use crate::ws::Requirement;
 use crate::{AuthError, Claims, CredentialKind, TokenKind};
 
@@ -413,6 +413,7 @@ pub(crate) async fn rebind(
 
 /// A handshake's stages 1 to 3, without the upgrade, the registration or
 /// the report: what the fuzz targets hold the guard's checks to.
+#[cfg(feature = "fuzz")]
 pub(crate) async fn authenticate_upgrade(
     auth: &WsAuth,
     parts: &Parts,

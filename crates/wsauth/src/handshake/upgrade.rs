@@ -7,9 +7,9 @@ use axum::extract::FromRequestParts;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{HeaderValue, request::Parts};
 
+use crate::accept::ClientSlot;
 use crate::auth::WsAuth;
 use crate::observe::Limit;
-use crate::slots::ClientSlot;
 use crate::{AuthError, ClientKey, SocketLimits};
 
 /// A valid WebSocket upgrade within the handshake rate, with the socket

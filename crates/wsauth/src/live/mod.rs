@@ -87,7 +87,7 @@ impl Default for LiveConfig {
 }
 
 /// A revocation that live sockets must react to. Its JSON form
-/// (`{"kind": ..., "data": ...}`) is what a [`RevocationBus`](crate::RevocationBus) carries between nodes.
+/// (`{"kind": ..., "data": ...}`) is what a [`RevocationBus`](crate::cluster::RevocationBus) carries between nodes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", content = "data", rename_all = "snake_case")]
 #[non_exhaustive]

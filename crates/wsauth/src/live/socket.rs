@@ -15,10 +15,10 @@ use super::close::{close_for_error, close_socket, is_write_buffer_full};
 use super::frames::{Control, control_frame};
 use super::outbox::{Outbox, Shared, next_shared, payload_len, release, reserve};
 use super::{Ended, Kick, LiveSession, RebindError};
+use crate::accept::TokenBucket;
 use crate::auth::WsAuth;
 use crate::credential::CredentialKind;
 use crate::handshake::{self, Admitted};
-use crate::rate::TokenBucket;
 use crate::{Claims, close_code};
 
 /// How a [`LiveSocket`] ended: the close code it sent or received, and why.
@@ -244,7 +244,7 @@ impl LiveSocket {
                     return None;
                 }
                 () = cancelled_or_never(shared_overflow.as_ref()) => {
-                    self.state.auth.observer().rate_limited(crate::Limit::OutboundQueue);
+                    self.state.auth.observer().rate_limited(crate::observe::Limit::OutboundQueue);
                     self.close(close_code::POLICY_VIOLATION, "outbound queue full").await;
                     return None;
                 }
@@ -270,7 +270,7 @@ impl LiveSocket {
     /// Writes what the app queued; `false` if the socket ended.
     async fn flush_pending(&mut self) -> bool {
         if self.state.overflowed {
-            self.state.auth.observer().rate_limited(crate::Limit::OutboundQueue);
+            self.state.auth.observer().rate_limited(crate::observe::Limit::OutboundQueue);
             self.close(close_code::POLICY_VIOLATION, "outbound queue full").await;
             return false;
         }
@@ -322,7 +322,7 @@ impl LiveSocket {
             return Received::Ended;
         }
         if !self.state.limiter.try_take() {
-            self.state.auth.observer().rate_limited(crate::Limit::MessageRate);
+            self.state.auth.observer().rate_limited(crate::observe::Limit::MessageRate);
             self.close(close_code::POLICY_VIOLATION, "message rate limit exceeded").await;
             return Received::Ended;
         }
