@@ -3,7 +3,6 @@
 //! key prefix of its own, and, for the bus's reconnect, a `redis-server`
 //! each such test starts on a free port and stops.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -15,6 +14,7 @@ use wsauth::{
 use wsauth_redis::{
     MarkScope, Prefix, RedisAttemptLimiter, RedisBus, RedisRevocationStore, RedisTicketStore,
 };
+use wsauth_testkit::OwnRedis;
 
 fn redis_url() -> String {
     std::env::var("WSAUTH_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -36,15 +36,7 @@ fn now() -> i64 {
 }
 
 fn claims(sub: &str, jti: &str, iat: i64, sid: Option<&str>) -> Claims {
-    let mut json = serde_json::json!({
-        "sub": sub, "jti": jti, "iat": iat, "nbf": iat, "exp": iat + 600,
-        "type": "access", "fresh": false,
-    });
-    if let Some(sid) = sid {
-        json["sid"] = sid.into();
-    }
-    let serde_json::Value::Object(map) = json else { unreachable!() };
-    Claims::from_json_object(map).expect("claims")
+    Claims { sid: sid.map(Into::into), ..wsauth_testkit::claims(sub, jti, iat, iat + 600) }
 }
 
 /// Concurrent checks share `MGET`s: each still gets its own answer, in
@@ -357,57 +349,4 @@ async fn eventually(mut condition: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("not within 5 s");
-}
-
-/// A `redis-server` of the test's own, on a free port, keeping nothing on disk.
-struct OwnRedis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let mut redis = Self { port, child: None };
-        redis.restart();
-        redis
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn restart(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed for these tests");
-        self.child = Some(child);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("redis-server did not start on port {}", self.port);
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }

@@ -54,6 +54,13 @@ mod ticket;
 mod token;
 mod ws;
 
+/// The tests' one `Claims` literal, shared with wsauth-testkit (which the
+/// unit tests here cannot depend on: it depends on this crate).
+#[cfg(test)]
+#[allow(unreachable_pub)]
+#[path = "../../wsauth-testkit/src/claims.rs"]
+mod test_claims;
+
 pub use auth::WsAuth;
 pub use builder::{
     DEFAULT_MAX_TICKETS_PER_SUBJECT, DEFAULT_TICKET_TTL_SECS, HandshakeRate, WsAuthBuilder,

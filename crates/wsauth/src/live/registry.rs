@@ -281,25 +281,8 @@ async fn reaper(registry: Weak<Registry>) {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::{ManualClock, TokenKind};
-
-    pub(in crate::live) fn claims(sub: &str, jti: &str, iat: i64, exp: i64) -> Claims {
-        Claims {
-            sub: sub.into(),
-            iat,
-            nbf: None,
-            jti: jti.into(),
-            exp,
-            kind: TokenKind::Access,
-            fresh: None,
-            csrf: None,
-            iss: None,
-            aud: None,
-            sid: None,
-            key_valid_until: None,
-            extra: serde_json::Map::new(),
-        }
-    }
+    use crate::ManualClock;
+    use crate::test_claims::claims;
 
     pub(in crate::live) fn registry(max_per_user: usize) -> LiveSessions {
         let config = LiveConfig { max_connections_per_user: max_per_user, ..LiveConfig::default() };

@@ -22,7 +22,7 @@ impl LiveSession {
     }
 
     /// Whether the registry has ended this socket (its token expired or was
-    /// revoked, here or, through a [`RevocationBus`](crate::RevocationBus),
+    /// revoked, here or, through a [`RevocationBus`](crate::cluster::RevocationBus),
     /// on another node). A [`LiveSocket`](crate::LiveSocket) then sends its close frame.
     #[must_use]
     pub fn is_ended(&self) -> bool {
@@ -180,7 +180,8 @@ mod tests {
     use super::super::registry::REVOKED;
     use super::*;
     use crate::RevocationEvent;
-    use crate::live::registry::tests::{claims, registry};
+    use crate::live::registry::tests::registry;
+    use crate::test_claims::claims;
 
     #[test]
     fn rebind_moves_the_deadline_and_the_jti() {
