@@ -14,18 +14,19 @@ use wsauth::{
     TrustedProxies, WsAuth,
 };
 
-use crate::accounts::{Accounts, HashingLimits};
 use crate::cluster::{Cluster, RedisPeers};
 use crate::config::Config;
-use crate::families::Families;
 use crate::health::Backends;
-use crate::propagate::{NoPeers, Peers, Propagation};
-use crate::revocations::StoredRevocations;
 use crate::serve::{self, ConnectionPolicy};
 use crate::state::{AppState, Services};
-use crate::store::{AdminLog, Stores};
-use crate::watch::Follower;
 use crate::{keyfile, routes};
+use wsauth_domain::accounts::{Accounts, HashingLimits};
+use wsauth_domain::families::Families;
+use wsauth_domain::inbound::Inbound;
+use wsauth_domain::mirror::StoredRevocations;
+use wsauth_domain::propagate::{NoPeers, Peers, Propagation};
+use wsauth_domain::store::{AdminLog, Stores};
+use wsauth_domain::watch::Follower;
 
 /// A built, bound, not yet running server.
 pub struct Application {
@@ -34,6 +35,8 @@ pub struct Application {
     addr: SocketAddr,
     state: AppState,
     revocations: Arc<StoredRevocations>,
+    /// Where revocations made elsewhere arrive.
+    inbound: Inbound,
     /// The event log's latest entry when the mirror was loaded.
     log_position: i64,
 }
@@ -46,8 +49,8 @@ impl Application {
 
     /// Builds the server with an injected clock (tests decide expiry with it).
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
-        crate::files::private_dir(&config.data_dir)?;
-        let stores = Stores::open(&config).await?;
+        wsauth_domain::files::private_dir(&config.data_dir)?;
+        let stores = open_stores(&config).await?;
         let cluster = Cluster::open(&config).await?;
         let keys = keyfile::load_keys(&config)?;
         let listener = TcpListener::bind(config.listen)
@@ -126,7 +129,7 @@ impl Application {
             Some(cluster) => cluster.password_attempts(rate, burst),
             None => Arc::new(AddressLimiter::new(rate, burst)),
         };
-        let admin = crate::admin::Admin::new(stores.accounts.clone(), stores.admin.clone());
+        let admin = wsauth_domain::admin::Admin::new(stores.accounts.clone(), stores.admin.clone());
         let mut backends = vec![stores.backend.clone()];
         backends.extend(cluster.as_ref().map(Cluster::backend));
         let backends = Backends::new(backends);
@@ -136,15 +139,15 @@ impl Application {
         let proxies = crate::proxy::Proxies::build(&config.proxy, auth.socket_limits())
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         let shutdown = CancellationToken::new();
+        let inbound = Inbound::new(revocations.clone(), auth.live().clone());
         let peers: Arc<dyn Peers> = match (&cluster, shared) {
             (Some(cluster), Some(shared)) => {
-                let live = auth.live().clone();
-                let bus = cluster.start_bus(revocations.clone(), live, shutdown.clone()).await?;
+                let bus = cluster.start_bus(inbound.clone(), shutdown.clone()).await?;
                 Arc::new(RedisPeers::new(shared, bus))
             }
             _ => Arc::new(NoPeers),
         };
-        let propagation = Propagation::new(revocations.clone(), auth.live().clone(), peers);
+        let propagation = Propagation::new(inbound.clone(), peers);
         let state = AppState::new(Services {
             auth: auth.clone(),
             accounts,
@@ -162,11 +165,10 @@ impl Application {
             password_attempts,
             backends,
             admin,
-            revocations: revocations.clone(),
             metrics,
             proxies,
         });
-        Ok(Self { listener, internal, addr, state, revocations, log_position })
+        Ok(Self { listener, internal, addr, state, revocations, inbound, log_position })
     }
 
     /// The authentication state (tokens, revocation, live sockets).
@@ -198,7 +200,7 @@ impl Application {
     /// Serves until the shutdown token is cancelled, then closes every live
     /// socket with 1001 and returns within `shutdown_timeout`.
     pub async fn run(self) -> anyhow::Result<()> {
-        let Self { listener, internal, state, revocations, log_position, .. } = self;
+        let Self { listener, internal, state, revocations, inbound, log_position, .. } = self;
         let shutdown = state.shutdown.clone();
         let sockets = state.sockets.clone();
         let log = state.admin.log().clone();
@@ -209,7 +211,7 @@ impl Application {
             shutdown.clone(),
         ));
         // Caught up before serving: the mirror is current from the first request.
-        let mut follower = Follower::new(log, log_position, state.propagation.clone());
+        let mut follower = Follower::new(log, log_position, inbound);
         follower.step().await;
         tokio::spawn(follower.run(shutdown.clone()));
         if let Some(handle) = state.metrics.clone() {
@@ -260,10 +262,20 @@ async fn purge_loop(
         if let Err(e) = families.purge_expired().await {
             tracing::warn!(error = %e, "purging issued tokens failed");
         }
-        if let Err(e) = log.purge_events(crate::watch::RETENTION).await {
+        if let Err(e) = log.purge_events(wsauth_domain::watch::RETENTION).await {
             tracing::warn!(error = %e, "purging the revocation log failed");
         }
     }
+}
+
+/// The configured database (`database_url`), opened and migrated. The
+/// default one, in the data directory, creates that directory (0700).
+pub async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
+    let database = config.database()?;
+    if config.database_url.is_none() {
+        wsauth_domain::files::private_dir(&config.data_dir)?;
+    }
+    Stores::open(&database).await
 }
 
 /// Accounts from before usernames were unique without regard to case keep

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use crate::store::Database;
+use wsauth_domain::store::Database;
 
 /// The server's whole configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -521,8 +521,8 @@ impl Config {
     }
 
     /// The refresh rotation rules.
-    pub fn rotation_rules(&self) -> crate::families::RotationRules {
-        crate::families::RotationRules {
+    pub fn rotation_rules(&self) -> wsauth_domain::families::RotationRules {
+        wsauth_domain::families::RotationRules {
             grace_ms: self.refresh_grace.saturating_mul(1000),
             rate: self.limits.refresh_rate,
             burst: self.limits.refresh_burst.max(1.0),

@@ -5,19 +5,20 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use wsauth::AuthError;
+use wsauth_domain::DomainError;
 
 /// The body of every error the API answers (the library's refusals too).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     /// A message for people; it never contains a token.
-    pub detail: String,
+    pub(crate) detail: String,
     /// The stable machine-readable code (docs/protocol.md, "Error codes").
-    pub error: String,
+    pub(crate) error: String,
 }
 
 /// Everything an API call can fail with.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// Authentication failed (401/403/400/429 as the library decides).
     #[error(transparent)]
     Auth(#[from] AuthError),
@@ -70,7 +71,7 @@ pub enum ApiError {
 
 impl ApiError {
     /// The stable error code.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         self.status_and_code().1
     }
 
@@ -95,10 +96,21 @@ impl ApiError {
     }
 }
 
-impl From<crate::store::DatabaseError> for ApiError {
-    fn from(e: crate::store::DatabaseError) -> Self {
-        tracing::error!(error = %e, "database error");
-        Self::Unavailable
+/// The one mapping from what the domain refuses to what the API answers.
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Auth(e) => Self::Auth(e),
+            DomainError::BadCredentials => Self::BadCredentials,
+            DomainError::UsernameTaken => Self::UsernameTaken,
+            DomainError::InvalidUsername => Self::InvalidUsername,
+            DomainError::WeakPassword => Self::WeakPassword,
+            DomainError::InvalidCursor => Self::BadRequest(e.to_string()),
+            DomainError::UserNotFound => Self::UserNotFound,
+            DomainError::AccountDisabled => Self::AccountDisabled,
+            DomainError::Overloaded => Self::Overloaded,
+            DomainError::Unavailable => Self::Unavailable,
+        }
     }
 }
 
@@ -114,6 +126,11 @@ impl From<wsauth::IssueError> for ApiError {
         tracing::error!(error = %e, "cannot issue token");
         Self::Unavailable
     }
+}
+
+/// What a request came to, for the metrics: `ok`, or the error code.
+pub(crate) fn outcome<T>(result: &Result<T, ApiError>) -> &'static str {
+    result.as_ref().map_or_else(ApiError::code, |_| "ok")
 }
 
 impl IntoResponse for ApiError {

@@ -14,11 +14,11 @@ use super::openapi::{
     BadRequest, Forbidden, RequestTimeout, TooManyRequests, Unauthorized, Unavailable,
 };
 use super::{ApiJson, ClientIp, admit_password_attempt};
-use crate::accounts::VerifiedAccount;
-use crate::error::{ApiError, ErrorBody};
-use crate::families::{TokenPair, Transport};
+use crate::error::{ApiError, ErrorBody, outcome};
 use crate::metrics;
 use crate::state::AppState;
+use wsauth_domain::accounts::VerifiedAccount;
+use wsauth_domain::families::{TokenPair, Transport};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
@@ -181,10 +181,10 @@ async fn login(
 ) -> Result<Json<TokenPairBody>, ApiError> {
     let result = async {
         let account = check_password(&state, client, &body).await?;
-        state.families.login(&account, Transport::Bearer).await
+        Ok(state.families.login(&account, Transport::Bearer).await?)
     }
     .await;
-    metrics::login(&result);
+    metrics::login(outcome(&result));
     Ok(pair_body(&state, result?))
 }
 
@@ -208,10 +208,12 @@ async fn refresh(
     token: Result<RefreshToken, wsauth::AuthError>,
 ) -> Result<Json<TokenPairBody>, ApiError> {
     let result = match token {
-        Ok(RefreshToken(claims)) => state.families.rotate(&claims, Transport::Bearer).await,
+        Ok(RefreshToken(claims)) => {
+            state.families.rotate(&claims, Transport::Bearer).await.map_err(ApiError::from)
+        }
         Err(e) => Err(e.into()),
     };
-    metrics::refresh(&result);
+    metrics::refresh(outcome(&result));
     Ok(pair_body(&state, result?))
 }
 

@@ -16,9 +16,9 @@ use super::openapi::{
     BadRequest, Forbidden, RequestTimeout, TooManyRequests, Unauthorized, Unavailable,
 };
 use super::{ApiJson, ClientIp};
-use crate::error::{ApiError, ErrorBody};
-use crate::families::{TokenPair, Transport};
+use crate::error::{ApiError, ErrorBody, outcome};
 use crate::state::AppState;
+use wsauth_domain::families::{TokenPair, Transport};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default().routes(routes!(login)).routes(routes!(refresh)).routes(routes!(logout))
@@ -104,10 +104,10 @@ async fn login(
 ) -> Result<(HeaderMap, Json<CookieSession>), ApiError> {
     let result = async {
         let account = check_password(&state, client, &credentials).await?;
-        state.families.login(&account, Transport::Cookie).await
+        Ok(state.families.login(&account, Transport::Cookie).await?)
     }
     .await;
-    crate::metrics::login(&result);
+    crate::metrics::login(outcome(&result));
     let pair = result?;
     Ok((set_cookies(&state, &pair), body(&pair)))
 }
@@ -131,10 +131,12 @@ async fn refresh(
     token: Result<RefreshToken, wsauth::AuthError>,
 ) -> Result<(HeaderMap, Json<CookieSession>), ApiError> {
     let result = match token {
-        Ok(RefreshToken(claims)) => state.families.rotate(&claims, Transport::Cookie).await,
+        Ok(RefreshToken(claims)) => {
+            state.families.rotate(&claims, Transport::Cookie).await.map_err(ApiError::from)
+        }
         Err(e) => Err(e.into()),
     };
-    crate::metrics::refresh(&result);
+    crate::metrics::refresh(outcome(&result));
     let pair = result?;
     Ok((set_cookies(&state, &pair), body(&pair)))
 }

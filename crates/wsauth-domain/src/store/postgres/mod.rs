@@ -12,12 +12,12 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::health::Backend;
+use crate::backend::Backend;
 
 mod accounts;
 mod admin;
 mod families;
-mod revocations;
+mod revoked;
 
 /// How long a statement waits for a lock, milliseconds.
 const LOCK_TIMEOUT_MS: u32 = 5000;
