@@ -47,6 +47,7 @@ mod proxy_lifecycle;
 mod proxy_tls;
 mod reads;
 mod refused_settings;
+mod renamed_settings;
 mod restarts;
 mod seed_regressions;
 mod sessions;
