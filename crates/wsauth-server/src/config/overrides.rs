@@ -19,7 +19,7 @@ pub struct Overrides {
     #[arg(long, global = true, env = "WSAUTH_LISTEN")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<SocketAddr>,
-    /// Directory for the database and generated keys [default: ./wsauth-data].
+    /// Directory for the database and generated keys [default: wsauth-data].
     #[arg(long, global = true, env = "WSAUTH_DATA_DIR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,

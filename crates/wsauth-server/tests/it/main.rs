@@ -32,6 +32,7 @@ mod cluster_processes;
 mod cluster_revocations;
 mod connection_caps;
 mod credentials;
+mod documented_settings;
 mod fastapi_compat;
 mod floods;
 mod forward_auth;
