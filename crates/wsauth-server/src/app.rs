@@ -3,20 +3,19 @@
 
 use anyhow::Context;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wsauth::AddressLimiter;
-use wsauth::{
-    AttemptLimiter, RevocationStore, SharedClock, SystemClock, TokenAuthority, TokenSettings,
-    TrustedProxies, WsAuth,
-};
+use wsauth::{AttemptLimiter, RevocationStore, SharedClock, SystemClock, TokenAuthority};
 
 use crate::cluster::{Cluster, RedisPeers};
-use crate::config::Config;
+use crate::config::{Config, ConfigError, Overrides};
 use crate::health::Backends;
+use crate::proxy::OwnPaths;
 use crate::serve::{self, ConnectionPolicy};
 use crate::state::{AppState, Services};
 use crate::{keyfile, routes};
@@ -49,6 +48,7 @@ impl Application {
 
     /// Builds the server with an injected clock (tests decide expiry with it).
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
+        refuse_own_paths(&config)?;
         wsauth_domain::files::private_dir(&config.data_dir)?;
         let stores = open_stores(&config).await?;
         let cluster = Cluster::open(&config).await?;
@@ -64,24 +64,8 @@ impl Application {
             None => None,
         };
         let metrics = if config.metrics { crate::metrics::install() } else { None };
-        let origins = if config.allowed_origins.is_empty() {
-            vec![
-                format!("http://127.0.0.1:{}", addr.port()),
-                format!("http://localhost:{}", addr.port()),
-            ]
-        } else {
-            config.allowed_origins.clone()
-        };
-        let settings = TokenSettings {
-            access_ttl: config.access_ttl,
-            refresh_ttl: config.refresh_ttl,
-            leeway: config.leeway,
-            issuer: config.issuer.clone(),
-            audience: config.audience.clone(),
-            max_token_lifetime: config.max_token_lifetime,
-            ..TokenSettings::default()
-        };
-        let tokens = TokenAuthority::with_settings(keys, settings).with_clock(clock.clone());
+        let tokens =
+            TokenAuthority::with_settings(keys, config.token_settings()).with_clock(clock.clone());
         // Entries of the event log after this one are applied on top of the
         // snapshot the mirror loads next (`watch.rs`).
         let log_position =
@@ -100,30 +84,15 @@ impl Application {
             _ => revocations.clone(),
         };
         let limits = &config.limits;
-        let trusted_proxies = TrustedProxies::new(config.trusted_proxies.iter().copied());
-        let mut builder = WsAuth::builder(tokens.clone());
+        let mut builder = config.auth_builder(tokens.clone(), addr.port())?;
         if metrics.is_some() {
             builder = builder.observer(Arc::new(crate::metrics::Recorder::new()));
         }
         if let Some(cluster) = &cluster {
             builder = builder.tickets(cluster.tickets(clock.clone()));
         }
-        let auth = builder
-            .revocation(revocation_check)
-            .names(config.credential_names())
-            .allowed_origins(origins.clone())
-            .ticket_ttl_secs(config.ticket_ttl)
-            .max_tickets_per_subject(limits.max_tickets_per_user)
-            .socket_limits(limits.socket_limits())
-            .live_config(limits.live_config())
-            .handshake_rate(limits.handshake_rate, limits.handshake_burst)
-            .trusted_proxies(trusted_proxies)
-            .trusted_issuers(crate::trusted_issuers::build(
-                &config.trusted_issuers,
-                config.issuer.as_deref(),
-            )?)
-            .build();
-        tracing::info!(origins = ?origins, "allowed WebSocket origins");
+        let auth = builder.revocation(revocation_check).build();
+        tracing::info!(origins = ?config.allowed_origins_on(addr.port()), "allowed WebSocket origins");
         let (rate, burst) = (limits.password_rate, limits.password_burst);
         let password_attempts: Arc<dyn AttemptLimiter> = match &cluster {
             Some(cluster) => cluster.password_attempts(rate, burst),
@@ -242,6 +211,21 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Loads the configuration ([`Config::load`]) and checks what only the
+/// assembled application knows: that no proxy route takes a path the
+/// server serves itself.
+pub fn load_config(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+    let config = Config::load(file, overrides)?;
+    refuse_own_paths(&config)?;
+    Ok(config)
+}
+
+/// Refuses a proxy route on one of the route table's paths.
+fn refuse_own_paths(config: &Config) -> Result<(), ConfigError> {
+    let own = OwnPaths::new(routes::own_paths());
+    own.refuse_taken(&config.proxy).map_err(ConfigError::Invalid)
 }
 
 async fn purge_loop(
