@@ -63,3 +63,14 @@ impl FromRef<AppState> for WsAuth {
         state.auth.clone()
     }
 }
+
+impl FromRef<AppState> for crate::proxy::ProxyContext {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            auth: state.auth.clone(),
+            proxies: state.proxies.clone(),
+            shutdown: state.shutdown.clone(),
+            sockets: state.sockets.clone(),
+        }
+    }
+}

@@ -124,7 +124,7 @@ pub struct Config {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trusted_issuers: Vec<crate::trusted_issuers::TrustedIssuerConfig>,
     /// Proxied WebSocket routes (`[[proxy]]`). Default: none.
-    pub proxy: Vec<crate::proxy::ProxyRoute>,
+    pub proxy: Vec<crate::proxy::settings::ProxyRoute>,
 }
 
 impl Default for Config {

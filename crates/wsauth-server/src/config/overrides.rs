@@ -115,8 +115,8 @@ pub struct Overrides {
         global = true,
         env = "WSAUTH_PROXY",
         value_delimiter = ',',
-        value_parser = crate::proxy::ProxyRoute::parse_flag
+        value_parser = crate::proxy::settings::ProxyRoute::parse_flag
     )]
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub proxy: Vec<crate::proxy::ProxyRoute>,
+    pub proxy: Vec<crate::proxy::settings::ProxyRoute>,
 }

@@ -4,7 +4,7 @@
 use axum::http::Uri;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One proxied WebSocket route: handshakes on `path` are authenticated as
 /// `/ws` is, then relayed to `upstream`.
@@ -214,10 +214,27 @@ pub fn validate(routes: &[ProxyRoute]) -> Result<(), String> {
             ));
         }
         if let Some(file) = &route.ca_file {
-            super::upstream::load_roots(file).map_err(|e| format!("proxy {}: {e}", route.path))?;
+            load_roots(file).map_err(|e| format!("proxy {}: {e}", route.path))?;
         }
     }
     Ok(())
+}
+
+/// The certificate authorities in a PEM file.
+pub(crate) fn load_roots(file: &Path) -> Result<rustls::RootCertStore, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(file)
+        .map_err(|e| format!("cannot read ca_file {}: {e}", file.display()))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| format!("ca_file {}: {e}", file.display()))?;
+        roots.add(cert).map_err(|e| format!("ca_file {}: {e}", file.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("ca_file {} holds no certificate", file.display()));
+    }
+    Ok(roots)
 }
 
 #[cfg(test)]
