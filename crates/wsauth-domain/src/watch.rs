@@ -6,7 +6,7 @@
 //! the live sockets of what it did not know (4003). After each complete
 //! read the mirror notes when that read started; a mirror whose last
 //! complete read started more than `STALE_AFTER` ago refuses the checks it
-//! cannot answer (`revocations.rs`).
+//! cannot answer (`mirror.rs`).
 //!
 //! Entries are kept for [`RETENTION`]. A process that could not read the
 //! log for over [`RELOAD_AFTER`] (far less) reloads every revocation from

@@ -2,7 +2,7 @@
 //! database for accounts and token families, and one Redis for what must
 //! hold across nodes at the speed of a handshake: one-time tickets (issued
 //! on one node, redeemed on any, once), the password attempt budget per
-//! client address, and (see `revocations.rs`, `peers.rs`) revocations and
+//! client address, and (see `check.rs`, `peers.rs`) revocations and
 //! the events that close live sockets. Without `redis_url` none of this
 //! exists and the server runs as a single node.
 //!
