@@ -22,18 +22,9 @@ pub(crate) enum ApiError {
     /// Authentication failed (401/403/400/429 as the library decides).
     #[error(transparent)]
     Auth(#[from] AuthError),
-    /// Wrong username or password.
-    #[error("Bad username or password")]
-    BadCredentials,
-    /// The username is taken.
-    #[error("Username is already taken")]
-    UsernameTaken,
-    /// The username does not fit the rules.
-    #[error("Username must be 3 to 64 characters of letters, digits, '_', '.' or '-'")]
-    InvalidUsername,
-    /// The password does not fit the rules.
-    #[error("Password must be 8 to 1024 bytes")]
-    WeakPassword,
+    /// An account or family operation refused (`wsauth-domain`).
+    #[error(transparent)]
+    Domain(DomainError),
     /// Registration is switched off.
     #[error("Registration is disabled")]
     RegistrationClosed,
@@ -52,21 +43,12 @@ pub(crate) enum ApiError {
     /// Metrics are switched off (`metrics = false`).
     #[error("Metrics are switched off")]
     MetricsOff,
-    /// No account has this username.
-    #[error("User not found")]
-    UserNotFound,
     /// The issuer is not one of the configured trusted issuers.
     #[error("Issuer not found among the trusted issuers")]
     IssuerNotFound,
-    /// The account is disabled.
-    #[error("This account is disabled")]
-    AccountDisabled,
     /// The admin API key is missing or wrong.
     #[error("A valid admin API key is required")]
     AdminUnauthorized,
-    /// Too many password checks are waiting; the request had no effect.
-    #[error("Too many password checks in progress; try again shortly")]
-    Overloaded,
 }
 
 impl ApiError {
@@ -78,38 +60,41 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::Auth(e) => (e.status(), e.code()),
-            Self::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
-            Self::UsernameTaken => (StatusCode::CONFLICT, "username_taken"),
-            Self::InvalidUsername => (StatusCode::BAD_REQUEST, "invalid_username"),
-            Self::WeakPassword => (StatusCode::BAD_REQUEST, "weak_password"),
+            Self::Domain(e) => domain_status_and_code(e),
             Self::RegistrationClosed => (StatusCode::FORBIDDEN, "registration_closed"),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-            Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
-            Self::UserNotFound => (StatusCode::NOT_FOUND, "user_not_found"),
             Self::IssuerNotFound => (StatusCode::NOT_FOUND, "issuer_not_found"),
             Self::NotFound | Self::MetricsOff => (StatusCode::NOT_FOUND, "not_found"),
-            Self::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
             Self::AdminUnauthorized => (StatusCode::UNAUTHORIZED, "admin_unauthorized"),
         }
     }
 }
 
 /// The one mapping from what the domain refuses to what the API answers.
+fn domain_status_and_code(e: &DomainError) -> (StatusCode, &'static str) {
+    match e {
+        DomainError::Auth(e) => (e.status(), e.code()),
+        DomainError::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
+        DomainError::UsernameTaken => (StatusCode::CONFLICT, "username_taken"),
+        DomainError::InvalidUsername => (StatusCode::BAD_REQUEST, "invalid_username"),
+        DomainError::WeakPassword => (StatusCode::BAD_REQUEST, "weak_password"),
+        DomainError::InvalidCursor => (StatusCode::BAD_REQUEST, "bad_request"),
+        DomainError::UserNotFound => (StatusCode::NOT_FOUND, "user_not_found"),
+        DomainError::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
+        DomainError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+        DomainError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    }
+}
+
 impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         match e {
+            // A refused token answers as the library's refusals do (its
+            // close code and `WWW-Authenticate` included).
             DomainError::Auth(e) => Self::Auth(e),
-            DomainError::BadCredentials => Self::BadCredentials,
-            DomainError::UsernameTaken => Self::UsernameTaken,
-            DomainError::InvalidUsername => Self::InvalidUsername,
-            DomainError::WeakPassword => Self::WeakPassword,
-            DomainError::InvalidCursor => Self::BadRequest(e.to_string()),
-            DomainError::UserNotFound => Self::UserNotFound,
-            DomainError::AccountDisabled => Self::AccountDisabled,
-            DomainError::Overloaded => Self::Overloaded,
-            DomainError::Unavailable => Self::Unavailable,
+            e => Self::Domain(e),
         }
     }
 }
@@ -141,7 +126,10 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status_and_code();
         let body = ErrorBody { detail: self.to_string(), error: code.to_owned() };
         let mut response = (status, axum::Json(body)).into_response();
-        if matches!(self, Self::Overloaded | Self::Unavailable) {
+        if matches!(
+            self,
+            Self::Unavailable | Self::Domain(DomainError::Overloaded | DomainError::Unavailable)
+        ) {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));

@@ -17,6 +17,7 @@ use super::{ApiJson, ClientIp, admit_password_attempt};
 use crate::error::{ApiError, ErrorBody, outcome};
 use crate::metrics;
 use crate::state::AppState;
+use wsauth_domain::DomainError;
 use wsauth_domain::accounts::VerifiedAccount;
 use wsauth_domain::families::{TokenPair, Transport};
 
@@ -147,7 +148,11 @@ pub(super) async fn check_password(
     body: &Credentials,
 ) -> Result<VerifiedAccount, ApiError> {
     admit_password_attempt(state, client).await?;
-    state.accounts.verify(&body.username, &body.password).await?.ok_or(ApiError::BadCredentials)
+    state
+        .accounts
+        .verify(&body.username, &body.password)
+        .await?
+        .ok_or(ApiError::Domain(DomainError::BadCredentials))
 }
 
 fn pair_body(state: &AppState, pair: TokenPair) -> Json<TokenPairBody> {

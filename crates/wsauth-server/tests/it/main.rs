@@ -37,6 +37,7 @@ mod fastapi_compat;
 mod floods;
 mod forward_auth;
 mod jwks;
+mod layers;
 mod lifecycle;
 mod live;
 mod logs;
