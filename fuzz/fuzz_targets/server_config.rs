@@ -15,14 +15,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use wsauth::axum::http::Request;
-use wsauth::{
-    Algorithm, Check, HandshakeRate, IssueOptions, Key, KeySet, ManualClock, TokenAuthority,
-    TokenSettings, WsAuth,
-};
+use wsauth::{Algorithm, Check, IssueOptions, Key, KeySet, ManualClock, TokenAuthority};
 use wsauth_server::{Config, Overrides};
 
 const NOW: i64 = 1_700_000_000;
 const DAY: Duration = Duration::from_secs(86_400);
+/// The port the server would be listening on (its default origins).
+const PORT: u16 = 8000;
 
 /// Polls a future once: the in-memory stores never wait.
 fn ready<F: Future>(future: F) -> F::Output {
@@ -60,30 +59,14 @@ fuzz_target!(|data: &[u8]| {
     }
     assert!(live.expiry_grace_secs >= 0, "a negative expiry grace was accepted");
 
-    // What `Application::build` makes of it.
+    // What `Application::build` makes of it, through the same mapping
+    // (`Config::token_settings`, `Config::auth_builder`).
     let key = Key::hmac(Algorithm::HS256, b"wsauth-fuzz-current-secret-of-32-bytes").expect("key");
-    let settings = TokenSettings {
-        access_ttl: config.access_ttl,
-        refresh_ttl: config.refresh_ttl,
-        leeway: config.leeway,
-        issuer: config.issuer.clone(),
-        audience: config.audience.clone(),
-        max_token_lifetime: config.max_token_lifetime,
-        ..TokenSettings::default()
-    };
-    let tokens = TokenAuthority::with_settings(KeySet::new(key), settings)
+    let tokens = TokenAuthority::with_settings(KeySet::new(key), config.token_settings())
         .with_clock(Arc::new(ManualClock::new(NOW)));
-    let auth = WsAuth::builder(tokens.clone())
-        .names(config.credential_names())
-        .ticket_ttl_secs(config.ticket_ttl)
-        .max_tickets_per_subject(limits.max_tickets_per_user)
-        .socket_limits(limits.socket_limits())
-        .live_config(live)
-        .handshake_rate(HandshakeRate {
-            per_second: limits.handshake_rate,
-            burst: limits.handshake_burst,
-        })
-        .build();
+    // A trusted issuer that cannot be used stops `Application::build` too.
+    let Ok(builder) = config.auth_builder(tokens.clone(), PORT) else { return };
+    let auth = builder.build();
     let _ = config.rotation_rules();
 
     let access = tokens.issue_access("alice", IssueOptions::default()).expect("issue access");

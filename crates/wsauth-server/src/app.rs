@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -10,23 +11,22 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wsauth::accept::AddressLimiter;
 use wsauth::cluster::AttemptLimiter;
-use wsauth::{
-    HandshakeRate, RevocationStore, SharedClock, SystemClock, TokenAuthority, TokenSettings,
-    TrustedProxies, WsAuth,
-};
+use wsauth::{RevocationStore, SharedClock, SystemClock, TokenAuthority};
 
-use crate::accounts::{Accounts, HashingLimits};
 use crate::cluster::{Cluster, RedisPeers};
-use crate::config::Config;
-use crate::families::Families;
+use crate::config::{Config, ConfigError, Overrides};
 use crate::health::Backends;
-use crate::propagate::{NoPeers, Peers, Propagation};
-use crate::revocations::StoredRevocations;
+use crate::proxy::OwnPaths;
 use crate::serve::{self, ConnectionPolicy};
 use crate::state::{AppState, Services};
-use crate::store::{AdminLog, Stores};
-use crate::watch::Follower;
 use crate::{keyfile, routes};
+use wsauth_domain::accounts::{Accounts, HashingLimits};
+use wsauth_domain::families::Families;
+use wsauth_domain::inbound::Inbound;
+use wsauth_domain::mirror::StoredRevocations;
+use wsauth_domain::propagate::{NoPeers, Peers, Propagation};
+use wsauth_domain::store::{AdminLog, Stores};
+use wsauth_domain::watch::Follower;
 
 /// A built, bound, not yet running server.
 pub struct Application {
@@ -35,6 +35,8 @@ pub struct Application {
     addr: SocketAddr,
     state: AppState,
     revocations: Arc<StoredRevocations>,
+    /// Where revocations made elsewhere arrive.
+    inbound: Inbound,
     /// The event log's latest entry when the mirror was loaded.
     log_position: i64,
 }
@@ -47,8 +49,9 @@ impl Application {
 
     /// Builds the server with an injected clock (tests decide expiry with it).
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
-        crate::files::private_dir(&config.data_dir)?;
-        let stores = Stores::open(&config).await?;
+        refuse_own_paths(&config)?;
+        wsauth_domain::files::private_dir(&config.data_dir)?;
+        let stores = open_stores(&config).await?;
         let cluster = Cluster::open(&config).await?;
         let keys = keyfile::load_keys(&config)?;
         let listener = TcpListener::bind(config.listen)
@@ -62,24 +65,8 @@ impl Application {
             None => None,
         };
         let metrics = if config.metrics { crate::metrics::install() } else { None };
-        let origins = if config.allowed_origins.is_empty() {
-            vec![
-                format!("http://127.0.0.1:{}", addr.port()),
-                format!("http://localhost:{}", addr.port()),
-            ]
-        } else {
-            config.allowed_origins.clone()
-        };
-        let settings = TokenSettings {
-            access_ttl: config.access_ttl,
-            refresh_ttl: config.refresh_ttl,
-            leeway: config.leeway,
-            issuer: config.issuer.clone(),
-            audience: config.audience.clone(),
-            max_token_lifetime: config.max_token_lifetime,
-            ..TokenSettings::default()
-        };
-        let tokens = TokenAuthority::with_settings(keys, settings).with_clock(clock.clone());
+        let tokens =
+            TokenAuthority::with_settings(keys, config.token_settings()).with_clock(clock.clone());
         // Entries of the event log after this one are applied on top of the
         // snapshot the mirror loads next (`watch.rs`).
         let log_position =
@@ -98,39 +85,21 @@ impl Application {
             _ => revocations.clone(),
         };
         let limits = &config.limits;
-        let trusted_proxies = TrustedProxies::new(config.trusted_proxies.iter().copied());
-        let mut builder = WsAuth::builder(tokens.clone());
+        let mut builder = config.auth_builder(tokens.clone(), addr.port())?;
         if metrics.is_some() {
             builder = builder.observer(Arc::new(crate::metrics::Recorder::new()));
         }
         if let Some(cluster) = &cluster {
             builder = builder.tickets(cluster.tickets(clock.clone()));
         }
-        let auth = builder
-            .revocation(revocation_check)
-            .names(config.credential_names())
-            .allowed_origins(origins.clone())
-            .ticket_ttl_secs(config.ticket_ttl)
-            .max_tickets_per_subject(limits.max_tickets_per_user)
-            .socket_limits(limits.socket_limits())
-            .live_config(limits.live_config())
-            .handshake_rate(HandshakeRate {
-                per_second: limits.handshake_rate,
-                burst: limits.handshake_burst,
-            })
-            .trusted_proxies(trusted_proxies)
-            .trusted_issuers(crate::trusted_issuers::build(
-                &config.trusted_issuers,
-                config.issuer.as_deref(),
-            )?)
-            .build();
-        tracing::info!(origins = ?origins, "allowed WebSocket origins");
+        let auth = builder.revocation(revocation_check).build();
+        tracing::info!(origins = ?config.allowed_origins_on(addr.port()), "allowed WebSocket origins");
         let (rate, burst) = (limits.password_rate, limits.password_burst);
         let password_attempts: Arc<dyn AttemptLimiter> = match &cluster {
             Some(cluster) => cluster.password_attempts(rate, burst),
             None => Arc::new(AddressLimiter::new(rate, burst)),
         };
-        let admin = crate::admin::Admin::new(stores.accounts.clone(), stores.admin.clone());
+        let admin = wsauth_domain::admin::Admin::new(stores.accounts.clone(), stores.admin.clone());
         let mut backends = vec![stores.backend.clone()];
         backends.extend(cluster.as_ref().map(Cluster::backend));
         let backends = Backends::new(backends);
@@ -140,15 +109,15 @@ impl Application {
         let proxies = crate::proxy::Proxies::build(&config.proxy, auth.socket_limits())
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         let shutdown = CancellationToken::new();
+        let inbound = Inbound::new(revocations.clone(), auth.live().clone());
         let peers: Arc<dyn Peers> = match (&cluster, shared) {
             (Some(cluster), Some(shared)) => {
-                let live = auth.live().clone();
-                let bus = cluster.start_bus(revocations.clone(), live, shutdown.clone()).await?;
+                let bus = cluster.start_bus(inbound.clone(), shutdown.clone()).await?;
                 Arc::new(RedisPeers::new(shared, bus))
             }
             _ => Arc::new(NoPeers),
         };
-        let propagation = Propagation::new(revocations.clone(), auth.live().clone(), peers);
+        let propagation = Propagation::new(inbound.clone(), peers);
         let state = AppState::new(Services {
             auth: auth.clone(),
             accounts,
@@ -166,11 +135,10 @@ impl Application {
             password_attempts,
             backends,
             admin,
-            revocations: revocations.clone(),
             metrics,
             proxies,
         });
-        Ok(Self { listener, internal, addr, state, revocations, log_position })
+        Ok(Self { listener, internal, addr, state, revocations, inbound, log_position })
     }
 
     /// The authentication state (tokens, revocation, live sockets).
@@ -202,7 +170,7 @@ impl Application {
     /// Serves until the shutdown token is cancelled, then closes every live
     /// socket with 1001 and returns within `shutdown_timeout`.
     pub async fn run(self) -> anyhow::Result<()> {
-        let Self { listener, internal, state, revocations, log_position, .. } = self;
+        let Self { listener, internal, state, revocations, inbound, log_position, .. } = self;
         let shutdown = state.shutdown.clone();
         let sockets = state.sockets.clone();
         let log = state.admin.log().clone();
@@ -213,7 +181,7 @@ impl Application {
             shutdown.clone(),
         ));
         // Caught up before serving: the mirror is current from the first request.
-        let mut follower = Follower::new(log, log_position, state.propagation.clone());
+        let mut follower = Follower::new(log, log_position, inbound);
         follower.step().await;
         tokio::spawn(follower.run(shutdown.clone()));
         if let Some(handle) = state.metrics.clone() {
@@ -246,6 +214,21 @@ impl Application {
     }
 }
 
+/// Loads the configuration ([`Config::load`]) and checks what only the
+/// assembled application knows: that no proxy route takes a path the
+/// server serves itself.
+pub fn load_config(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+    let config = Config::load(file, overrides)?;
+    refuse_own_paths(&config)?;
+    Ok(config)
+}
+
+/// Refuses a proxy route on one of the route table's paths.
+fn refuse_own_paths(config: &Config) -> Result<(), ConfigError> {
+    let own = OwnPaths::new(routes::own_paths());
+    own.refuse_taken(&config.proxy).map_err(ConfigError::Invalid)
+}
+
 async fn purge_loop(
     families: Families,
     revocations: Arc<StoredRevocations>,
@@ -264,10 +247,20 @@ async fn purge_loop(
         if let Err(e) = families.purge_expired().await {
             tracing::warn!(error = %e, "purging issued tokens failed");
         }
-        if let Err(e) = log.purge_events(crate::watch::RETENTION).await {
+        if let Err(e) = log.purge_events(wsauth_domain::watch::RETENTION).await {
             tracing::warn!(error = %e, "purging the revocation log failed");
         }
     }
+}
+
+/// The configured database (`database_url`), opened and migrated. The
+/// default one, in the data directory, creates that directory (0700).
+pub async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
+    let database = config.database()?;
+    if config.database_url.is_none() {
+        wsauth_domain::files::private_dir(&config.data_dir)?;
+    }
+    Stores::open(&database).await
 }
 
 /// Accounts from before usernames were unique without regard to case keep

@@ -1,36 +1,25 @@
-//! Readiness: every configured backend answers, or the server is not ready.
-//! Each backend is one implementation of [`Backend`], beside the rest of its
-//! code: the database (`sqlite`: takes the write lock and lets it go;
-//! `postgres`: `SELECT 1`) in `store/`. Callers never branch on which ones
+//! Readiness: every configured backend ([`Backend`], `wsauth-domain`)
+//! answers, or the server is not ready. Callers never branch on which ones
 //! are configured.
 
-use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A store the server depends on.
-#[async_trait]
-pub trait Backend: Send + Sync + 'static {
-    /// The name used in `/readyz` and in `wsauth_backend_up{backend}`.
-    fn name(&self) -> &'static str;
-    /// Answers when the backend is usable; the error says why not.
-    async fn ping(&self) -> Result<(), String>;
-}
+use wsauth_domain::Backend;
 
 /// Every configured backend.
 #[derive(Clone)]
-pub struct Backends(Arc<[Arc<dyn Backend>]>);
+pub(crate) struct Backends(Arc<[Arc<dyn Backend>]>);
 
 /// One backend's state.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct BackendState {
+pub(crate) struct BackendState {
     /// The backend.
-    pub backend: &'static str,
+    pub(crate) backend: &'static str,
     /// Whether it answered in time.
-    pub up: bool,
+    pub(crate) up: bool,
     /// Why not, when it did not.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 /// How long one ping may take before the backend counts as down.
@@ -38,12 +27,12 @@ const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Backends {
     /// These backends.
-    pub fn new(backends: Vec<Arc<dyn Backend>>) -> Self {
+    pub(crate) fn new(backends: Vec<Arc<dyn Backend>>) -> Self {
         Self(backends.into())
     }
 
     /// Pings every backend at once; also sets `wsauth_backend_up`.
-    pub async fn check(&self) -> Vec<BackendState> {
+    pub(crate) async fn check(&self) -> Vec<BackendState> {
         let pings = self.0.iter().map(|backend| async move {
             let result = tokio::time::timeout(PING_TIMEOUT, backend.ping())
                 .await

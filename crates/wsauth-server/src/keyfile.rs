@@ -11,7 +11,7 @@ use wsauth::{Algorithm, Key, KeySet};
 use crate::config::{Config, PreviousKey};
 
 /// The key set described by the configuration.
-pub fn load_keys(config: &Config) -> anyhow::Result<KeySet> {
+pub(crate) fn load_keys(config: &Config) -> anyhow::Result<KeySet> {
     let mut keys = KeySet::new(load_key(config)?);
     for previous in &config.previous_keys {
         keys = keys.with_previous(previous_key(config, previous)?, previous.valid_until);
@@ -33,7 +33,7 @@ fn pem_key(algorithm: &str, path: &Path) -> anyhow::Result<Key> {
     let alg = Algorithm::from_name(algorithm)
         .filter(|a| !a.is_hmac())
         .with_context(|| format!("algorithm {algorithm:?} cannot sign with a key file"))?;
-    crate::files::private_file(path)?;
+    wsauth_domain::files::private_file(path)?;
     let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     Key::from_private_pem(alg, &pem).with_context(|| format!("cannot load {}", path.display()))
 }
@@ -64,7 +64,7 @@ fn load_key(config: &Config) -> anyhow::Result<Key> {
             format!("algorithm {:?} is not one of HS256, EdDSA, ES256", config.algorithm)
         })?;
     let path = config.data_dir.join(format!("signing-key.{}", alg.name().to_ascii_lowercase()));
-    crate::files::private_file(&path)?;
+    wsauth_domain::files::private_file(&path)?;
     let material = match std::fs::read(&path) {
         Ok(bytes) => {
             tracing::info!(path = %path.display(), "using the signing key");

@@ -40,8 +40,11 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let config = Config::load(cli.config.as_deref(), &cli.overrides)?;
+    let config = wsauth_server::app::load_config(cli.config.as_deref(), &cli.overrides)?;
     telemetry::init(&config.log, config.log_format);
+    for setting in config.deprecated_settings() {
+        tracing::warn!(setting = setting.old, replacement = setting.new, "{setting}");
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::User { action } => user_commands::run(config, action).await,

@@ -10,33 +10,33 @@ use wsauth::CredentialKind;
 use wsauth::observe::{HandshakeOutcome, Limit, Observer};
 
 /// WebSocket handshakes: `outcome`, `credential`, `error`.
-pub const HANDSHAKES: &str = "wsauth_handshakes_total";
+pub(crate) const HANDSHAKES: &str = "wsauth_handshakes_total";
 /// Seconds from the request to the handshake's decision: `outcome`.
-pub const HANDSHAKE_SECONDS: &str = "wsauth_handshake_duration_seconds";
+pub(crate) const HANDSHAKE_SECONDS: &str = "wsauth_handshake_duration_seconds";
 /// Sockets open now on this node.
-pub const LIVE_SOCKETS: &str = "wsauth_live_sockets";
+pub(crate) const LIVE_SOCKETS: &str = "wsauth_live_sockets";
 /// Sockets waiting for a first-message auth frame now.
-pub const PENDING_AUTH: &str = "wsauth_pending_first_message_sockets";
+pub(crate) const PENDING_AUTH: &str = "wsauth_pending_first_message_sockets";
 /// Every close, by close code (`other` outside the documented table).
-pub const SOCKET_CLOSES: &str = "wsauth_socket_closes_total";
+pub(crate) const SOCKET_CLOSES: &str = "wsauth_socket_closes_total";
 /// Seconds from a revocation being stored to the socket's close frame.
-pub const REVOCATION_CLOSE_SECONDS: &str = "wsauth_revocation_close_seconds";
+pub(crate) const REVOCATION_CLOSE_SECONDS: &str = "wsauth_revocation_close_seconds";
 /// Password logins: `outcome`.
-pub const LOGINS: &str = "wsauth_logins_total";
+pub(crate) const LOGINS: &str = "wsauth_logins_total";
 /// Refresh rotations: `outcome`.
-pub const REFRESHES: &str = "wsauth_refreshes_total";
+pub(crate) const REFRESHES: &str = "wsauth_refreshes_total";
 /// One-time tickets issued.
-pub const TICKETS_ISSUED: &str = "wsauth_tickets_issued_total";
+pub(crate) const TICKETS_ISSUED: &str = "wsauth_tickets_issued_total";
 /// One-time tickets redeemed.
-pub const TICKETS_REDEEMED: &str = "wsauth_tickets_redeemed_total";
+pub(crate) const TICKETS_REDEEMED: &str = "wsauth_tickets_redeemed_total";
 /// Requests refused by a limit: `limit`.
-pub const RATE_LIMITED: &str = "wsauth_rate_limited_total";
+pub(crate) const RATE_LIMITED: &str = "wsauth_rate_limited_total";
 /// 1 when a configured store answers, 0 when not: `backend`.
-pub const BACKEND_UP: &str = "wsauth_backend_up";
+pub(crate) const BACKEND_UP: &str = "wsauth_backend_up";
 
 /// Proxied handshakes refused with 502 because the upstream could not be
 /// opened: `route` (a configured path), `error`.
-pub const PROXY_UPSTREAM_FAILURES: &str = "wsauth_proxy_upstream_failures_total";
+pub(crate) const PROXY_UPSTREAM_FAILURES: &str = "wsauth_proxy_upstream_failures_total";
 
 /// Close codes with a meaning of their own (docs/protocol.md); others are `other`.
 const CLOSE_CODES: [u16; 15] =
@@ -47,7 +47,7 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 /// Installs the process-wide recorder once and returns its handle; `None`
 /// when another recorder was installed first. Several `Application`s in one
 /// process share it.
-pub fn install() -> Option<PrometheusHandle> {
+pub(crate) fn install() -> Option<PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             let seconds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
@@ -79,7 +79,10 @@ pub fn install() -> Option<PrometheusHandle> {
 }
 
 /// Keeps histograms bounded in memory; call every few seconds.
-pub async fn upkeep(handle: PrometheusHandle, shutdown: tokio_util::sync::CancellationToken) {
+pub(crate) async fn upkeep(
+    handle: PrometheusHandle,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
     let mut every = tokio::time::interval(Duration::from_secs(5));
     loop {
         tokio::select! {
@@ -93,7 +96,7 @@ pub async fn upkeep(handle: PrometheusHandle, shutdown: tokio_util::sync::Cancel
 /// handshakes, closes with a known code) are registered once, so an event
 /// is an atomic add rather than a label lookup in the registry.
 #[derive(Debug, Clone)]
-pub struct Recorder {
+pub(crate) struct Recorder {
     /// Accepted handshakes, in the order of `CREDENTIALS`.
     accepted: [Counter; CREDENTIALS.len()],
     accepted_seconds: Histogram,
@@ -132,7 +135,7 @@ fn credential_label(kind: Option<CredentialKind>) -> &'static str {
 
 impl Recorder {
     /// Registers the handles with the installed recorder; call after [`install`].
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let accepted = CREDENTIALS.map(|kind| handshake_counter("accepted", kind, ""));
         let closes =
             CLOSE_CODES.map(|code| metrics::counter!(SOCKET_CLOSES, "code" => code.to_string()));
@@ -198,40 +201,40 @@ impl Observer for Recorder {
 }
 
 /// Counts a request refused by the named limit.
-pub fn rate_limited(limit: &'static str) {
+pub(crate) fn rate_limited(limit: &'static str) {
     metrics::counter!(RATE_LIMITED, "limit" => limit).increment(1);
 }
 
+/// The error code of a refresh refused by its family's refresh limit.
+const REFRESH_LIMITED: &str = "too_many_requests";
+
 /// Counts a login by outcome (`ok`, or the error code).
-pub fn login<T>(result: &Result<T, crate::error::ApiError>) {
-    metrics::counter!(LOGINS, "outcome" => outcome(result)).increment(1);
+pub(crate) fn login(outcome: &'static str) {
+    metrics::counter!(LOGINS, "outcome" => outcome).increment(1);
 }
 
-/// Counts a refresh by outcome (`ok`, or the error code).
-pub fn refresh<T>(result: &Result<T, crate::error::ApiError>) {
-    if let Err(crate::error::ApiError::Auth(wsauth::AuthError::TooManyRequests { .. })) = result {
+/// Counts a refresh by outcome (`ok`, or the error code); a refusal by the
+/// family's refresh limit also counts as rate limited.
+pub(crate) fn refresh(outcome: &'static str) {
+    if outcome == REFRESH_LIMITED {
         rate_limited("refresh");
     }
-    metrics::counter!(REFRESHES, "outcome" => outcome(result)).increment(1);
-}
-
-fn outcome<T>(result: &Result<T, crate::error::ApiError>) -> &'static str {
-    result.as_ref().map_or_else(crate::error::ApiError::code, |_| "ok")
+    metrics::counter!(REFRESHES, "outcome" => outcome).increment(1);
 }
 
 /// Sets a backend's up gauge.
-pub fn backend_up(backend: &'static str, up: bool) {
+pub(crate) fn backend_up(backend: &'static str, up: bool) {
     metrics::gauge!(BACKEND_UP, "backend" => backend).set(if up { 1.0 } else { 0.0 });
 }
 
 /// Gauges read at scrape time.
-pub fn set_live(live_sockets: usize, pending_auth: usize) {
+pub(crate) fn set_live(live_sockets: usize, pending_auth: usize) {
     metrics::gauge!(LIVE_SOCKETS).set(live_sockets as f64);
     metrics::gauge!(PENDING_AUTH).set(pending_auth as f64);
 }
 
 /// Counts a proxied handshake whose upstream could not be opened.
-pub fn proxy_upstream_failed(route: &str, error: &'static str) {
+pub(crate) fn proxy_upstream_failed(route: &str, error: &'static str) {
     metrics::counter!(PROXY_UPSTREAM_FAILURES, "route" => route.to_owned(), "error" => error)
         .increment(1);
 }

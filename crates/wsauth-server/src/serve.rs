@@ -93,18 +93,6 @@ enum Refusal {
     Rate,
 }
 
-/// The default `max_connections`: the soft `RLIMIT_NOFILE` less a reserve
-/// for the database, the key file and logs (at least half the limit), so the
-/// cap is reached before `accept` starts failing for lack of descriptors.
-pub(crate) fn max_connections_from_nofile() -> usize {
-    const RESERVE: u64 = 64;
-    const CEILING: u64 = 1 << 20;
-    let soft = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _hard)| soft);
-    let soft = soft.min(CEILING);
-    let usable = soft.saturating_sub(RESERVE).max(soft / 2).max(1);
-    usize::try_from(usable).unwrap_or(usize::MAX)
-}
-
 /// Serves `app` on `listener` until `shutdown` is cancelled, then stops
 /// accepting, lets every connection finish its request (idle ones close at
 /// once) and returns when all have, or once the policy's drain limit has
@@ -257,13 +245,5 @@ mod tests {
             let json: serde_json::Value = serde_json::from_slice(body).expect("json");
             assert!(json["detail"].is_string() && json["error"].is_string());
         }
-    }
-
-    #[test]
-    fn the_default_cap_leaves_a_reserve_under_the_file_limit() {
-        let cap = max_connections_from_nofile();
-        let (soft, _) = rlimit::getrlimit(rlimit::Resource::NOFILE).expect("getrlimit");
-        assert!(cap >= 1);
-        assert!((cap as u64) < soft.max(2));
     }
 }

@@ -6,18 +6,18 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wsauth::WsAuth;
 
-use crate::accounts::Accounts;
 use crate::config::Config;
-use crate::families::Families;
+use wsauth_domain::accounts::Accounts;
+use wsauth_domain::families::Families;
 
 /// The application state: one shared allocation, so that the clone axum
 /// makes for every request is one reference count.
 #[derive(Clone)]
-pub struct AppState(Arc<Services>);
+pub(crate) struct AppState(Arc<Services>);
 
 impl AppState {
     /// Shares `services` with every handler.
-    pub fn new(services: Services) -> Self {
+    pub(crate) fn new(services: Services) -> Self {
         Self(Arc::new(services))
     }
 }
@@ -30,38 +30,47 @@ impl std::ops::Deref for AppState {
 }
 
 /// What every handler uses.
-pub struct Services {
+pub(crate) struct Services {
     /// Tokens, credentials, revocation, tickets.
-    pub auth: WsAuth,
+    pub(crate) auth: WsAuth,
     /// The account store.
-    pub accounts: Accounts,
+    pub(crate) accounts: Accounts,
     /// Token families (login, rotation, logout).
-    pub families: Families,
+    pub(crate) families: Families,
     /// The configuration in force.
-    pub config: Arc<Config>,
+    pub(crate) config: Arc<Config>,
     /// Cancelled when the server shuts down; live sockets close with 1001.
-    pub shutdown: CancellationToken,
+    pub(crate) shutdown: CancellationToken,
     /// Live socket tasks, awaited at shutdown.
-    pub sockets: TaskTracker,
+    pub(crate) sockets: TaskTracker,
     /// Operator actions on accounts.
-    pub admin: crate::admin::Admin,
-    /// Revocations (mirrored in memory).
-    pub revocations: Arc<crate::revocations::StoredRevocations>,
+    pub(crate) admin: wsauth_domain::admin::Admin,
     /// Where committed revocations are applied and shared with other nodes.
-    pub propagation: crate::propagate::Propagation,
+    pub(crate) propagation: wsauth_domain::propagate::Propagation,
     /// Every configured backend, for readiness.
-    pub backends: crate::health::Backends,
+    pub(crate) backends: crate::health::Backends,
     /// The Prometheus handle, when metrics are on.
-    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    pub(crate) metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Password attempts per client address (in this process, or shared
     /// by the cluster's nodes).
-    pub password_attempts: Arc<dyn wsauth::cluster::AttemptLimiter>,
+    pub(crate) password_attempts: Arc<dyn wsauth::cluster::AttemptLimiter>,
     /// The proxied routes' shared state (refresh handles).
-    pub proxies: crate::proxy::Proxies,
+    pub(crate) proxies: crate::proxy::Proxies,
 }
 
 impl FromRef<AppState> for WsAuth {
     fn from_ref(state: &AppState) -> WsAuth {
         state.auth.clone()
+    }
+}
+
+impl FromRef<AppState> for crate::proxy::ProxyContext {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            auth: state.auth.clone(),
+            proxies: state.proxies.clone(),
+            shutdown: state.shutdown.clone(),
+            sockets: state.sockets.clone(),
+        }
     }
 }

@@ -11,15 +11,8 @@
 //! wait to be read: it is allocated when the socket is readable and freed
 //! once drained.
 //!
-//! The `101 Switching Protocols` is held in the kernel (`TCP_CORK`) until
-//! the upgraded socket's first write or read, so the 101 and the first frame
-//! (the welcome) leave as one segment: per handshake, one send and one
-//! acknowledgement fewer on each side. The hold ends at the socket's next
-//! operation, whatever it is, and the kernel ends it after 200 ms in any
-//! case, so a 101 is never kept from a client that is waiting for it. Only
-//! the connection's first 101 is looked for; after it, the upgraded
-//! socket's writes are not inspected. (`TCP_CORK` is Linux's; elsewhere the
-//! 101 goes out at once.)
+//! The `101 Switching Protocols` is held in the kernel until the upgraded
+//! socket's first write or read (`hold.rs`).
 
 use std::io;
 use std::pin::Pin;
@@ -30,6 +23,10 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use wsauth::accept::ClientSlot;
+
+mod hold;
+
+use hold::{Switching, SwitchingHold};
 
 /// Whether a byte moved on a connection since the task that watches it last
 /// looked, shared between the stream and that task. Marking is a store, not
@@ -64,33 +61,6 @@ impl Progress {
     }
 }
 
-/// How hyper's `101 Switching Protocols` response begins.
-const SWITCHING_PROTOCOLS: &[u8] = b"HTTP/1.1 101 ";
-
-/// Where a connection is with its `101`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Switching {
-    /// Still HTTP: each write is looked at.
-    Before,
-    /// A 101 is held in the kernel for the first frame.
-    Held,
-    /// The 101 went out (or could not be held): nothing more to look at.
-    Sent,
-}
-
-/// Sets `TCP_CORK`: while on, the kernel holds partial segments (200 ms at
-/// most); turning it off sends them.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn set_cork(stream: &TcpStream, on: bool) -> io::Result<()> {
-    socket2::SockRef::from(stream).set_tcp_cork(on)
-}
-
-/// Without `TCP_CORK` nothing is held.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn set_cork(_: &TcpStream, _: bool) -> io::Result<()> {
-    Err(io::ErrorKind::Unsupported.into())
-}
-
 /// The most one read takes from the kernel for a reader that asked for less.
 pub(crate) const READ_AHEAD: usize = 4096;
 
@@ -104,7 +74,7 @@ pub(crate) struct AcceptedStream {
     /// empty (no allocation) whenever none wait.
     ahead: Vec<u8>,
     ahead_at: usize,
-    switching: Switching,
+    hold: SwitchingHold,
     _slot: ClientSlot,
 }
 
@@ -120,42 +90,26 @@ impl AcceptedStream {
             progress,
             ahead: Vec::new(),
             ahead_at: 0,
-            switching: Switching::Before,
+            hold: SwitchingHold::new(),
             _slot: slot,
         }
     }
 
     /// Before a write beginning with `first`: holds it in the kernel if it
-    /// is the connection's `101`. Says whether a 101 was already held, so
-    /// that this write sends it.
-    fn before_write(&mut self, first: &[u8]) -> bool {
-        match self.switching {
-            Switching::Held => true,
-            Switching::Before if first.starts_with(SWITCHING_PROTOCOLS) => {
-                let held = set_cork(&self.stream, true).is_ok();
-                self.switching = if held { Switching::Held } else { Switching::Sent };
-                false
-            }
-            Switching::Before | Switching::Sent => false,
-        }
+    /// is the connection's `101`. Returns what the write found: a held 101
+    /// is sent with it.
+    fn before_write(&mut self, first: &[u8]) -> Switching {
+        self.hold.before_write(&self.stream, first)
     }
 
     /// After a write: notes the progress, and sends a held `101` together
     /// with what was written.
-    fn after_write(&mut self, sends_held: bool, result: &Poll<io::Result<usize>>) {
+    fn after_write(&mut self, found: Switching, result: &Poll<io::Result<usize>>) {
         if matches!(result, Poll::Ready(Ok(n)) if *n > 0) {
             self.progress.mark();
-            if sends_held {
-                self.uncork();
+            if found == Switching::Held {
+                self.hold.release(&self.stream);
             }
-        }
-    }
-
-    /// Sends a held `101` (with whatever was written after it).
-    fn uncork(&mut self) {
-        if self.switching == Switching::Held {
-            self.switching = Switching::Sent;
-            let _ = set_cork(&self.stream, false);
         }
     }
 
@@ -206,7 +160,7 @@ impl AsyncRead for AcceptedStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        this.uncork();
+        this.hold.release(&this.stream);
         if buf.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
@@ -233,9 +187,9 @@ impl AsyncWrite for AcceptedStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let sends_held = this.before_write(buf);
+        let found = this.before_write(buf);
         let result = Pin::new(&mut this.stream).poll_write(cx, buf);
-        this.after_write(sends_held, &result);
+        this.after_write(found, &result);
         result
     }
 
@@ -245,9 +199,9 @@ impl AsyncWrite for AcceptedStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let sends_held = this.before_write(bufs.first().map_or(&[], |first| &first[..]));
+        let found = this.before_write(bufs.first().map_or(&[], |first| &first[..]));
         let result = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
-        this.after_write(sends_held, &result);
+        this.after_write(found, &result);
         result
     }
 
@@ -261,7 +215,7 @@ impl AsyncWrite for AcceptedStream {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        this.uncork();
+        this.hold.release(&this.stream);
         Pin::new(&mut this.stream).poll_shutdown(cx)
     }
 }

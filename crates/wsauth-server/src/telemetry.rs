@@ -11,9 +11,21 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use tracing_subscriber::EnvFilter;
 
+/// How log lines are written (`log_format`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Plain text (colour only on a terminal).
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
 /// Installs the global subscriber with `filter` (EnvFilter syntax), writing
 /// `format` lines to stderr; colour only when stderr is a terminal.
-pub fn init(filter: &str, format: crate::config::LogFormat) {
+pub fn init(filter: &str, format: LogFormat) {
     use std::io::IsTerminal;
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -21,10 +33,8 @@ pub fn init(filter: &str, format: crate::config::LogFormat) {
         .with_target(false)
         .with_writer(std::io::stderr);
     let _ = match format {
-        crate::config::LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        crate::config::LogFormat::Text => {
-            builder.with_ansi(std::io::stderr().is_terminal()).try_init()
-        }
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
     };
 }
 

@@ -5,10 +5,9 @@
 use anyhow::Context;
 use clap::Subcommand;
 use std::io::{BufRead, IsTerminal};
+use wsauth_domain::accounts::{Accounts, HashingLimits};
+use wsauth_domain::admin::{Admin, Change};
 use wsauth_server::Config;
-use wsauth_server::accounts::{Accounts, HashingLimits};
-use wsauth_server::admin::{Admin, Change};
-use wsauth_server::store::Stores;
 
 #[derive(Subcommand)]
 pub(crate) enum UserAction {
@@ -55,11 +54,11 @@ pub(crate) enum UserAction {
 }
 
 pub(crate) async fn run(config: Config, action: UserAction) -> anyhow::Result<()> {
-    let stores = Stores::open(&config).await?;
+    let stores = wsauth_server::app::open_stores(&config).await?;
     let now = wsauth::Clock::now(&wsauth::SystemClock);
     let accounts = Accounts::new(stores.accounts.clone(), HashingLimits::single());
     let admin = Admin::new(stores.accounts, stores.admin);
-    let failed = |e: wsauth_server::error::ApiError| anyhow::anyhow!("{e}");
+    let failed = |e: wsauth_domain::DomainError| anyhow::anyhow!("{e}");
     match action {
         UserAction::Add { name } => {
             let password = read_password(&name)?;

@@ -12,7 +12,7 @@ use wsauth::{
 use super::CALL_TIMEOUT;
 
 /// Runs `call`, failing it after [`CALL_TIMEOUT`](super::CALL_TIMEOUT).
-pub async fn bounded<T>(
+pub(crate) async fn bounded<T>(
     call: impl Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {
     tokio::time::timeout(CALL_TIMEOUT, call)
@@ -22,7 +22,7 @@ pub async fn bounded<T>(
 
 /// A store whose every call is [`bounded`].
 #[derive(Debug)]
-pub struct Bounded<S>(pub S);
+pub(crate) struct Bounded<S>(pub S);
 
 #[async_trait]
 impl<S: TicketStore> TicketStore for Bounded<S> {

@@ -2,8 +2,9 @@
 //! delivers only to a node subscribed when an event is published, and a
 //! revocation whose Redis write failed reached only the database. So after
 //! every (re)subscription the node reloads every revocation from the
-//! database into its mirror, closes (4003) the live sockets of what it had
-//! not heard of, and until it has done so for the current subscription it
+//! database into its mirror (through the one inbound path,
+//! `wsauth-domain`'s `inbound.rs`), closes (4003) the live sockets of what
+//! it had not heard of, and until it has done so for the current subscription it
 //! refuses revocation checks (503): a node that may have missed a
 //! revocation serves nothing that depends on it.
 
@@ -11,11 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use wsauth::LiveSessions;
 use wsauth::cluster::{BusState, RevocationBus};
 use wsauth_redis::RedisBus;
 
-use crate::revocations::StoredRevocations;
+use wsauth_domain::inbound::{Inbound, News};
 
 /// How often the bus's subscription is looked at.
 const WATCH_INTERVAL: Duration = Duration::from_millis(50);
@@ -36,20 +36,17 @@ impl CatchUp {
         bus.state() == BusState::Current && caught_up_to == bus.subscriptions()
     }
 
-    /// Reloads `mirror` if the bus subscribed since the last reload, and
+    /// Reloads everything if the bus subscribed since the last reload, and
     /// closes the sockets of what it learned.
-    async fn catch_up(&self, bus: &RedisBus, mirror: &StoredRevocations, live: &LiveSessions) {
+    async fn catch_up(&self, bus: &RedisBus, inbound: &Inbound) {
         let subscription = bus.subscriptions();
         if bus.state() != BusState::Current
             || subscription == self.caught_up_to.load(Ordering::SeqCst)
         {
             return;
         }
-        match mirror.reload_all().await {
-            Ok(missed) => {
-                for event in &missed {
-                    live.notify(event);
-                }
+        match inbound.received(News::MaybeMissed).await {
+            Ok(()) => {
                 self.caught_up_to.store(subscription, Ordering::SeqCst);
                 tracing::info!("caught up with revocations made while the bus was away");
             }
@@ -62,12 +59,11 @@ impl CatchUp {
     pub(super) async fn follow(
         self: Arc<Self>,
         bus: RedisBus,
-        mirror: Arc<StoredRevocations>,
-        live: LiveSessions,
+        inbound: Inbound,
         shutdown: CancellationToken,
     ) {
         let bus = self.bus.get_or_init(|| bus).clone();
-        self.catch_up(&bus, &mirror, &live).await;
+        self.catch_up(&bus, &inbound).await;
         tokio::spawn(async move {
             let mut every = tokio::time::interval(WATCH_INTERVAL);
             loop {
@@ -75,7 +71,7 @@ impl CatchUp {
                     () = shutdown.cancelled() => return,
                     _ = every.tick() => {}
                 }
-                self.catch_up(&bus, &mirror, &live).await;
+                self.catch_up(&bus, &inbound).await;
             }
         });
     }

@@ -2,7 +2,7 @@
 //! database for accounts and token families, and one Redis for what must
 //! hold across nodes at the speed of a handshake: one-time tickets (issued
 //! on one node, redeemed on any, once), the password attempt budget per
-//! client address, and (see `revocations.rs`, `peers.rs`) revocations and
+//! client address, and (see `check.rs`, `peers.rs`) revocations and
 //! the events that close live sockets. Without `redis_url` none of this
 //! exists and the server runs as a single node.
 //!
@@ -11,8 +11,8 @@
 
 mod bounded;
 mod catch_up;
+mod check;
 mod peers;
-mod revocations;
 
 use anyhow::Context;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -20,29 +20,30 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use wsauth::cluster::AttemptLimiter;
-use wsauth::{LiveSessions, RevocationEvent, SharedClock, TicketStore};
+use wsauth::{RevocationEvent, SharedClock, TicketStore};
 use wsauth_redis::{
     MarkScope, Prefix, RedisAttemptLimiter, RedisBus, RedisRevocationStore, RedisTicketStore, redis,
 };
 
 use crate::config::Config;
-use crate::health::Backend;
-use crate::revocations::StoredRevocations;
+use wsauth_domain::Backend;
+use wsauth_domain::inbound::{Inbound, News};
+use wsauth_domain::mirror::StoredRevocations;
 
-pub use bounded::{Bounded, bounded};
+pub(crate) use bounded::{Bounded, bounded};
 use catch_up::CatchUp;
-pub use peers::RedisPeers;
-pub use revocations::ClusterRevocations;
+pub(crate) use check::ClusterRevocations;
+pub(crate) use peers::RedisPeers;
 
 /// The longest one Redis call may take before it counts as failed.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How long the first connection may take at start.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The Redis this node shares with the others.
 #[derive(Clone)]
-pub struct Cluster {
+pub(crate) struct Cluster {
     url: String,
     conn: ConnectionManager,
     prefix: Prefix,
@@ -53,7 +54,7 @@ impl Cluster {
     /// The cluster `config` names, or `None` when `redis_url` is unset.
     /// Refuses a cluster without a configured key: a generated key is
     /// generated per node, so tokens one node signs would fail on the others.
-    pub async fn open(config: &Config) -> anyhow::Result<Option<Self>> {
+    pub(crate) async fn open(config: &Config) -> anyhow::Result<Option<Self>> {
         let Some(url) = &config.redis_url else { return Ok(None) };
         if config.hmac_secret.is_none() && config.private_key_file.is_none() {
             anyhow::bail!(
@@ -79,29 +80,19 @@ impl Cluster {
         Ok(Some(Self { url: url.clone(), conn, prefix, catch_up: Arc::default() }))
     }
 
-    /// The Redis URL (the revocation bus opens its own connections).
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// The key prefix.
-    pub fn prefix(&self) -> &Prefix {
-        &self.prefix
-    }
-
     /// A connection (it reconnects by itself).
-    pub fn connection(&self) -> ConnectionManager {
+    pub(crate) fn connection(&self) -> ConnectionManager {
         self.conn.clone()
     }
 
     /// One-time tickets, redeemable on any node.
-    pub fn tickets(&self, clock: SharedClock) -> Arc<dyn TicketStore> {
+    pub(crate) fn tickets(&self, clock: SharedClock) -> Arc<dyn TicketStore> {
         let store = RedisTicketStore::new(self.connection(), self.prefix.clone()).with_clock(clock);
         Arc::new(Bounded(store))
     }
 
     /// The password attempt budget, shared by every node.
-    pub fn password_attempts(&self, rate: f64, burst: f64) -> Arc<dyn AttemptLimiter> {
+    pub(crate) fn password_attempts(&self, rate: f64, burst: f64) -> Arc<dyn AttemptLimiter> {
         let limiter = RedisAttemptLimiter::new(
             self.connection(),
             self.prefix.clone(),
@@ -114,7 +105,7 @@ impl Cluster {
 
     /// The revocations every node shares. Marks spare tokens with a session
     /// (they are judged by their session), as the mirror's do.
-    pub fn revocations(&self, clock: SharedClock) -> RedisRevocationStore {
+    pub(crate) fn revocations(&self, clock: SharedClock) -> RedisRevocationStore {
         RedisRevocationStore::new(self.connection(), self.prefix.clone())
             .with_mark_scope(MarkScope::TokensWithoutSession)
             .with_clock(clock)
@@ -122,7 +113,7 @@ impl Cluster {
 
     /// The revocation check of a cluster node: `mirror`, then `shared`,
     /// failing closed while this node may have missed news.
-    pub fn revocation_check(
+    pub(crate) fn revocation_check(
         &self,
         mirror: Arc<StoredRevocations>,
         shared: RedisRevocationStore,
@@ -130,35 +121,23 @@ impl Cluster {
         ClusterRevocations::new(mirror, shared, self.catch_up.clone())
     }
 
-    /// Subscribes to the revocation bus: other nodes' events close this
-    /// node's sockets at once, and the subject they name is reloaded from
-    /// the database into `mirror`, so this node's own view catches up.
+    /// Subscribes to the revocation bus: other nodes' events reach
+    /// `inbound` (their sockets close at once, and the subject they name is
+    /// reloaded from the database, so this node's own view catches up).
     /// Waits (up to 5 s) for the subscription, so that a node does not
     /// serve before it hears the others; catches up from the database after
     /// it and after every resubscription (`catch_up.rs`).
-    pub async fn start_bus(
+    pub(crate) async fn start_bus(
         &self,
-        mirror: Arc<StoredRevocations>,
-        live: LiveSessions,
+        inbound: Inbound,
         shutdown: CancellationToken,
     ) -> anyhow::Result<RedisBus> {
-        let mirror_for_catch_up = mirror.clone();
-        let live_for_catch_up = live.clone();
+        let for_catch_up = inbound.clone();
         let handler = Arc::new(move |event: &RevocationEvent| {
-            live.notify(event);
-            let sub = match event {
-                RevocationEvent::Sessions { sub, .. } | RevocationEvent::Subject { sub, .. } => {
-                    sub.clone()
-                }
-                _ => return,
-            };
-            let (mirror, live) = (mirror.clone(), live.clone());
+            let (inbound, news) = (inbound.clone(), News::Bus(event.clone()));
             tokio::spawn(async move {
-                match mirror.reload_subject(&sub).await {
-                    Ok(learned) => learned.iter().for_each(|event| live.notify(event)),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot reload a subject revoked on another node")
-                    }
+                if let Err(e) = inbound.received(news).await {
+                    tracing::warn!(error = %e, "cannot reload a subject revoked on another node");
                 }
             });
         });
@@ -172,12 +151,12 @@ impl Cluster {
             tracing::warn!("the revocation bus is not subscribed yet; retrying in the background");
         }
         let catch_up = self.catch_up.clone();
-        catch_up.follow(bus.clone(), mirror_for_catch_up, live_for_catch_up, shutdown).await;
+        catch_up.follow(bus.clone(), for_catch_up, shutdown).await;
         Ok(bus)
     }
 
     /// Redis as a backend for readiness.
-    pub fn backend(&self) -> Arc<dyn Backend> {
+    pub(crate) fn backend(&self) -> Arc<dyn Backend> {
         Arc::new(RedisBackend(self.connection()))
     }
 }

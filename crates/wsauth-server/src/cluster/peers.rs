@@ -10,18 +10,18 @@ use wsauth::{RevocationEvent, RevocationStore, StoreError};
 use wsauth_redis::{RedisBus, RedisRevocationStore};
 
 use super::bounded;
-use crate::propagate::{Committed, Peers};
 use std::future::Future;
+use wsauth_domain::propagate::{Committed, Peers};
 
 /// The other nodes, through Redis.
-pub struct RedisPeers {
+pub(crate) struct RedisPeers {
     shared: RedisRevocationStore,
     bus: RedisBus,
 }
 
 impl RedisPeers {
     /// Facts to `shared`, events on `bus`.
-    pub fn new(shared: RedisRevocationStore, bus: RedisBus) -> Self {
+    pub(crate) fn new(shared: RedisRevocationStore, bus: RedisBus) -> Self {
         Self { shared, bus }
     }
 

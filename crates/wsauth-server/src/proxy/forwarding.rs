@@ -3,13 +3,12 @@
 //! `X-Forwarded-Proto`, `X-Forwarded-Host` and `Forwarded`, from what wsauth
 //! itself knows (the TCP peer, and what a trusted proxy says).
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::uri::Authority;
 use std::net::{IpAddr, SocketAddr};
-
-use crate::state::AppState;
+use wsauth::WsAuth;
 
 /// The scheme the client used to reach the front door.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,22 +51,23 @@ pub(crate) struct Hop {
     pub(crate) host: Option<Authority>,
 }
 
-impl FromRequestParts<AppState> for Hop {
+impl<S: Send + Sync> FromRequestParts<S> for Hop
+where
+    WsAuth: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = WsAuth::from_ref(state);
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        let trusted = peer.is_some_and(|ip| state.auth.trusted_proxies().contains(ip));
+        let trusted = peer.is_some_and(|ip| auth.trusted_proxies().contains(ip));
         let headers = &parts.headers;
         let said = |name: &str| if trusted { last_entry(headers, name) } else { None };
         let scheme = said("x-forwarded-proto").and_then(Scheme::parse).unwrap_or(Scheme::Http);
         let host = said("x-forwarded-host").and_then(authority).or_else(|| {
             headers.get(header::HOST).and_then(|v| v.to_str().ok()).and_then(authority)
         });
-        Ok(Self { peer, client: state.auth.client_ip(parts), scheme, host })
+        Ok(Self { peer, client: auth.client_ip(parts), scheme, host })
     }
 }
 

@@ -17,22 +17,37 @@ pub mod settings;
 mod upstream;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use wsauth::accept::{ClientSlot, ClientSlots, SlotsFull};
-use wsauth::{Access, AuthError, Fresh, Optional, Requirement, SocketLimits, WsGuard};
+use wsauth::{Access, AuthError, Fresh, Optional, Requirement, SocketLimits, WsAuth, WsGuard};
 
 pub(crate) use handles::{Bound, Deadline, RefreshHandles};
 pub use settings::{IdentityHeader, OwnPaths, ProxyCheck, ProxyRoute};
 
 use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
 use forwarding::Hop;
 use handles::HandleRefused;
 use upstream::{HANDLE_QUERY, Upstream, UpstreamError, UpstreamRequest};
+
+/// What a proxied handshake uses of the server (taken from the
+/// application's state, `state.rs`).
+#[derive(Clone)]
+pub(crate) struct ProxyContext {
+    /// Authentication and the live sockets.
+    pub(crate) auth: WsAuth,
+    /// The routes and their refresh handles.
+    pub(crate) proxies: Proxies,
+    /// Cancelled at shutdown: relays close with 1001.
+    pub(crate) shutdown: CancellationToken,
+    /// Relay tasks, awaited at shutdown.
+    pub(crate) sockets: TaskTracker,
+}
 
 /// The configured proxy routes, and the refresh handles of their open
 /// sockets. Cheap to clone.
@@ -77,10 +92,9 @@ impl Proxies {
     /// own connection is (`serve::place_key`: by the peer's address, or
     /// against the total only for a trusted proxy). 429 past the address's
     /// share, 503 past the total.
-    fn upstream_place(&self, state: &AppState, hop: &Hop) -> Result<Option<ClientSlot>, ApiError> {
+    fn upstream_place(&self, auth: &WsAuth, hop: &Hop) -> Result<Option<ClientSlot>, ApiError> {
         let Some(places) = self.places.get() else { return Ok(None) };
-        let key =
-            hop.peer.and_then(|peer| crate::serve::place_key(state.auth.trusted_proxies(), peer));
+        let key = hop.peer.and_then(|peer| crate::serve::place_key(auth.trusted_proxies(), peer));
         places.try_acquire(key).map(Some).map_err(|full| match full {
             SlotsFull::Client => ApiError::Auth(AuthError::TooManyRequests { retry_after: 1 }),
             _ => ApiError::Unavailable,
@@ -88,13 +102,18 @@ impl Proxies {
     }
 
     /// The router of every configured proxy route.
-    pub(crate) fn router(&self) -> Router<AppState> {
+    pub(crate) fn router<S>(&self) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+        ProxyContext: FromRef<S>,
+        WsAuth: FromRef<S>,
+    {
         let mut router = Router::new();
         for target in self.targets.iter() {
             let method = match target.check {
-                ProxyCheck::Access => handler::<Access>(target.clone()),
-                ProxyCheck::Fresh => handler::<Fresh>(target.clone()),
-                ProxyCheck::Optional => handler::<Optional>(target.clone()),
+                ProxyCheck::Access => handler::<Access, S>(target.clone()),
+                ProxyCheck::Fresh => handler::<Fresh, S>(target.clone()),
+                ProxyCheck::Optional => handler::<Optional, S>(target.clone()),
             };
             router = router.route(&target.path, method);
         }
@@ -110,9 +129,14 @@ struct Target {
     upstream: Upstream,
 }
 
-fn handler<R: Requirement>(target: Arc<Target>) -> MethodRouter<AppState> {
+fn handler<R: Requirement, S>(target: Arc<Target>) -> MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ProxyContext: FromRef<S>,
+    WsAuth: FromRef<S>,
+{
     get(
-        move |State(state): State<AppState>,
+        move |State(state): State<ProxyContext>,
               hop: Hop,
               headers: HeaderMap,
               uri: Uri,
@@ -135,7 +159,7 @@ struct Client<'a> {
 
 /// An authenticated handshake: open the upstream, then upgrade and relay.
 async fn proxy<R: Requirement>(
-    state: AppState,
+    state: ProxyContext,
     target: &Target,
     client: Client<'_>,
     guard: WsGuard<R>,
@@ -168,7 +192,7 @@ async fn proxy<R: Requirement>(
         }
         _ => None,
     };
-    let place = match state.proxies.upstream_place(&state, &client.hop) {
+    let place = match state.proxies.upstream_place(&state.auth, &client.hop) {
         Ok(place) => place,
         Err(e) => return e.into_response(),
     };

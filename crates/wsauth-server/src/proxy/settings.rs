@@ -4,7 +4,7 @@
 use axum::http::Uri;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One proxied WebSocket route: handshakes on `path` are authenticated as
 /// `/ws` is, then relayed to `upstream`.
@@ -129,7 +129,7 @@ impl ProxyRoute {
         Ok(uri)
     }
 
-    fn check_path(&self, own: &OwnPaths) -> Result<(), String> {
+    fn check_path(&self) -> Result<(), String> {
         let path = &self.path;
         let well_formed = path.starts_with('/')
             && path.len() > 1
@@ -143,14 +143,20 @@ impl ProxyRoute {
                  no trailing slash, no parameters)"
             ));
         }
-        if own.collides(path) {
-            return Err(format!("proxy path {path:?} collides with one of wsauth's own routes"));
+        if OwnPaths::reserved(path) {
+            return Err(collision(path));
         }
         Ok(())
     }
 }
 
-/// wsauth's own routes, which no proxy path may take.
+fn collision(path: &str) -> String {
+    format!("proxy path {path:?} collides with one of wsauth's own routes")
+}
+
+/// wsauth's own routes, which no proxy path may take. The route table
+/// knows them, so they are checked where the application is assembled;
+/// [`validate`] checks the prefixes reserved whole.
 #[derive(Debug)]
 pub struct OwnPaths {
     exact: HashSet<String>,
@@ -165,20 +171,32 @@ impl OwnPaths {
         Self { exact: exact.into_iter().collect() }
     }
 
-    fn collides(&self, path: &str) -> bool {
+    /// Refuses a route whose path is one of these (in any letter case).
+    pub fn refuse_taken(&self, routes: &[ProxyRoute]) -> Result<(), String> {
+        match routes
+            .iter()
+            .find(|route| self.exact.iter().any(|own| own.eq_ignore_ascii_case(&route.path)))
+        {
+            Some(route) => Err(collision(&route.path)),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether `path` is under (or is) a prefix reserved whole.
+    fn reserved(path: &str) -> bool {
         let lower = path.to_ascii_lowercase();
-        self.exact.iter().any(|own| own.eq_ignore_ascii_case(path))
-            || ["/auth", "/admin", "/.well-known"].contains(&lower.as_str())
+        ["/auth", "/admin", "/.well-known"].contains(&lower.as_str())
             || Self::RESERVED_PREFIXES.iter().any(|p| lower.starts_with(p))
     }
 }
 
-/// Checks every route: a well-formed path, not one of wsauth's own, no
-/// duplicates, a `ws://` or `wss://` upstream, a readable CA file.
-pub fn validate(routes: &[ProxyRoute], own: &OwnPaths) -> Result<(), String> {
+/// Checks every route: a well-formed path outside the reserved prefixes,
+/// no duplicates, a `ws://` or `wss://` upstream, a readable CA file. That
+/// no path is one of wsauth's own routes is [`OwnPaths::refuse_taken`]'s.
+pub fn validate(routes: &[ProxyRoute]) -> Result<(), String> {
     let mut seen = HashSet::new();
     for route in routes {
-        route.check_path(own)?;
+        route.check_path()?;
         if !seen.insert(route.path.to_ascii_lowercase()) {
             return Err(format!("proxy path {:?} is configured twice", route.path));
         }
@@ -196,10 +214,27 @@ pub fn validate(routes: &[ProxyRoute], own: &OwnPaths) -> Result<(), String> {
             ));
         }
         if let Some(file) = &route.ca_file {
-            super::upstream::load_roots(file).map_err(|e| format!("proxy {}: {e}", route.path))?;
+            load_roots(file).map_err(|e| format!("proxy {}: {e}", route.path))?;
         }
     }
     Ok(())
+}
+
+/// The certificate authorities in a PEM file.
+pub(crate) fn load_roots(file: &Path) -> Result<rustls::RootCertStore, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(file)
+        .map_err(|e| format!("cannot read ca_file {}: {e}", file.display()))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| format!("ca_file {}: {e}", file.display()))?;
+        roots.add(cert).map_err(|e| format!("ca_file {}: {e}", file.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("ca_file {} holds no certificate", file.display()));
+    }
+    Ok(roots)
 }
 
 #[cfg(test)]
@@ -211,7 +246,8 @@ mod tests {
     }
 
     fn check(routes: &[ProxyRoute]) -> Result<(), String> {
-        validate(routes, &own())
+        validate(routes)?;
+        own().refuse_taken(routes)
     }
 
     #[test]

@@ -3,7 +3,6 @@
 
 use axum::http::Uri;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -17,7 +16,7 @@ use wsauth::{Claims, CredentialNames, SocketLimits};
 use super::forwarding::Hop;
 use super::headers::{app_subprotocols, copy_client_headers, forwarded_cookies};
 use super::io::UpstreamIo;
-use super::settings::{IdentityHeader, ProxyRoute};
+use super::settings::{IdentityHeader, ProxyRoute, load_roots};
 
 /// An open upstream socket.
 pub(crate) type UpstreamSocket = WebSocketStream<UpstreamIo>;
@@ -206,23 +205,6 @@ fn with_query(base: &Uri, extra: &str) -> Result<Uri, axum::http::Error> {
     let mut parts = base.clone().into_parts();
     parts.path_and_query = Some(format!("{path}{query}").parse()?);
     Ok(Uri::from_parts(parts)?)
-}
-
-/// The certificate authorities in a PEM file.
-pub(crate) fn load_roots(file: &Path) -> Result<rustls::RootCertStore, String> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(file)
-        .map_err(|e| format!("cannot read ca_file {}: {e}", file.display()))?;
-    for cert in certs {
-        let cert = cert.map_err(|e| format!("ca_file {}: {e}", file.display()))?;
-        roots.add(cert).map_err(|e| format!("ca_file {}: {e}", file.display()))?;
-    }
-    if roots.is_empty() {
-        return Err(format!("ca_file {} holds no certificate", file.display()));
-    }
-    Ok(roots)
 }
 
 /// The public web's roots, for a `wss://` upstream without `ca_file`.

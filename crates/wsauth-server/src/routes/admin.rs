@@ -14,10 +14,10 @@ use utoipa_axum::routes;
 
 use super::openapi::Unavailable;
 use super::{ApiJson, ApiPath, ApiQuery};
-use crate::admin::{Action, Change, UserPage};
 use crate::error::{ApiError, ErrorBody};
-use crate::propagate::Committed;
 use crate::state::AppState;
+use wsauth_domain::admin::{self as domain, Action, Change};
+use wsauth_domain::propagate::Committed;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
@@ -66,6 +66,42 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
+/// A page of accounts.
+#[derive(Serialize, ToSchema)]
+struct UserPage {
+    /// The accounts, by username.
+    users: Vec<UserInfo>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+/// An account as an operator sees it.
+#[derive(Serialize, ToSchema)]
+struct UserInfo {
+    /// The username as registered (the tokens' `sub`).
+    username: String,
+    /// Unix seconds.
+    created_at: i64,
+    /// Whether the account is disabled.
+    disabled: bool,
+}
+
+impl From<domain::UserPage> for UserPage {
+    fn from(page: domain::UserPage) -> Self {
+        let users = page
+            .users
+            .into_iter()
+            .map(|user| UserInfo {
+                username: user.username,
+                created_at: user.created_at,
+                disabled: user.disabled,
+            })
+            .collect();
+        Self { users, next_cursor: page.next_cursor }
+    }
+}
+
 /// One account.
 #[derive(Serialize, ToSchema)]
 struct UserDetail {
@@ -112,7 +148,7 @@ async fn list(
 ) -> Result<Json<UserPage>, ApiError> {
     let page =
         state.admin.list(&query.prefix, query.limit.unwrap_or(50), query.cursor.as_deref()).await?;
-    Ok(Json(page))
+    Ok(Json(page.into()))
 }
 
 /// One account, by its username (exact, or the one match in any letter case).

@@ -14,11 +14,12 @@ use super::openapi::{
     BadRequest, Forbidden, RequestTimeout, TooManyRequests, Unauthorized, Unavailable,
 };
 use super::{ApiJson, ClientIp, admit_password_attempt};
-use crate::accounts::VerifiedAccount;
-use crate::error::{ApiError, ErrorBody};
-use crate::families::{TokenPair, Transport};
+use crate::error::{ApiError, ErrorBody, outcome};
 use crate::metrics;
 use crate::state::AppState;
+use wsauth_domain::DomainError;
+use wsauth_domain::accounts::VerifiedAccount;
+use wsauth_domain::families::{TokenPair, Transport};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
@@ -147,7 +148,11 @@ pub(super) async fn check_password(
     body: &Credentials,
 ) -> Result<VerifiedAccount, ApiError> {
     admit_password_attempt(state, client).await?;
-    state.accounts.verify(&body.username, &body.password).await?.ok_or(ApiError::BadCredentials)
+    state
+        .accounts
+        .verify(&body.username, &body.password)
+        .await?
+        .ok_or(ApiError::Domain(DomainError::BadCredentials))
 }
 
 fn pair_body(state: &AppState, pair: TokenPair) -> Json<TokenPairBody> {
@@ -181,10 +186,10 @@ async fn login(
 ) -> Result<Json<TokenPairBody>, ApiError> {
     let result = async {
         let account = check_password(&state, client, &body).await?;
-        state.families.login(&account, Transport::Bearer).await
+        Ok(state.families.login(&account, Transport::Bearer).await?)
     }
     .await;
-    metrics::login(&result);
+    metrics::login(outcome(&result));
     Ok(pair_body(&state, result?))
 }
 
@@ -208,10 +213,12 @@ async fn refresh(
     token: Result<RefreshToken, wsauth::AuthError>,
 ) -> Result<Json<TokenPairBody>, ApiError> {
     let result = match token {
-        Ok(RefreshToken(claims)) => state.families.rotate(&claims, Transport::Bearer).await,
+        Ok(RefreshToken(claims)) => {
+            state.families.rotate(&claims, Transport::Bearer).await.map_err(ApiError::from)
+        }
         Err(e) => Err(e.into()),
     };
-    metrics::refresh(&result);
+    metrics::refresh(outcome(&result));
     Ok(pair_body(&state, result?))
 }
 

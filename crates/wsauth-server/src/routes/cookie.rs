@@ -16,9 +16,9 @@ use super::openapi::{
     BadRequest, Forbidden, RequestTimeout, TooManyRequests, Unauthorized, Unavailable,
 };
 use super::{ApiJson, ClientIp};
-use crate::error::{ApiError, ErrorBody};
-use crate::families::{TokenPair, Transport};
+use crate::error::{ApiError, ErrorBody, outcome};
 use crate::state::AppState;
+use wsauth_domain::families::{TokenPair, Transport};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default().routes(routes!(login)).routes(routes!(refresh)).routes(routes!(logout))
@@ -38,10 +38,26 @@ struct CookieSession {
     access_exp: i64,
 }
 
-fn cookie(state: &AppState, name: &str, value: &str, http_only: bool, max_age: i64) -> HeaderValue {
+/// Who may read a cookie in the browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Readers {
+    /// Only the server (`HttpOnly`): the token cookies.
+    ServerOnly,
+    /// Scripts too: the CSRF cookies, which a page sends back as
+    /// `X-CSRF-Token`.
+    Scripts,
+}
+
+fn cookie(
+    state: &AppState,
+    name: &str,
+    value: &str,
+    readers: Readers,
+    max_age: i64,
+) -> HeaderValue {
     let cookie = Cookie::build((name.to_owned(), value.to_owned()))
         .path("/")
-        .http_only(http_only)
+        .http_only(readers == Readers::ServerOnly)
         .secure(state.config.cookie_secure)
         .same_site(SameSite::Lax)
         .max_age(cookie::time::Duration::seconds(max_age))
@@ -51,6 +67,7 @@ fn cookie(state: &AppState, name: &str, value: &str, http_only: bool, max_age: i
 }
 
 fn set_cookies(state: &AppState, pair: &TokenPair) -> HeaderMap {
+    use Readers::{Scripts, ServerOnly};
     let names = state.auth.names();
     let settings = state.auth.tokens().settings();
     let (access, refresh) = (&pair.access, &pair.refresh);
@@ -58,10 +75,10 @@ fn set_cookies(state: &AppState, pair: &TokenPair) -> HeaderMap {
     let refresh_csrf = refresh.claims.csrf.as_deref().unwrap_or_default();
     let mut headers = HeaderMap::new();
     for value in [
-        cookie(state, &names.access_cookie, &access.token, true, settings.access_ttl),
-        cookie(state, &names.refresh_cookie, &refresh.token, true, settings.refresh_ttl),
-        cookie(state, &names.access_csrf_cookie, access_csrf, false, settings.access_ttl),
-        cookie(state, &names.refresh_csrf_cookie, refresh_csrf, false, settings.refresh_ttl),
+        cookie(state, &names.access_cookie, &access.token, ServerOnly, settings.access_ttl),
+        cookie(state, &names.refresh_cookie, &refresh.token, ServerOnly, settings.refresh_ttl),
+        cookie(state, &names.access_csrf_cookie, access_csrf, Scripts, settings.access_ttl),
+        cookie(state, &names.refresh_csrf_cookie, refresh_csrf, Scripts, settings.refresh_ttl),
     ] {
         headers.append(header::SET_COOKIE, value);
     }
@@ -104,10 +121,10 @@ async fn login(
 ) -> Result<(HeaderMap, Json<CookieSession>), ApiError> {
     let result = async {
         let account = check_password(&state, client, &credentials).await?;
-        state.families.login(&account, Transport::Cookie).await
+        Ok(state.families.login(&account, Transport::Cookie).await?)
     }
     .await;
-    crate::metrics::login(&result);
+    crate::metrics::login(outcome(&result));
     let pair = result?;
     Ok((set_cookies(&state, &pair), body(&pair)))
 }
@@ -131,10 +148,12 @@ async fn refresh(
     token: Result<RefreshToken, wsauth::AuthError>,
 ) -> Result<(HeaderMap, Json<CookieSession>), ApiError> {
     let result = match token {
-        Ok(RefreshToken(claims)) => state.families.rotate(&claims, Transport::Cookie).await,
+        Ok(RefreshToken(claims)) => {
+            state.families.rotate(&claims, Transport::Cookie).await.map_err(ApiError::from)
+        }
         Err(e) => Err(e.into()),
     };
-    crate::metrics::refresh(&result);
+    crate::metrics::refresh(outcome(&result));
     let pair = result?;
     Ok((set_cookies(&state, &pair), body(&pair)))
 }
@@ -159,13 +178,13 @@ async fn logout(
     state.families.revoke_token_family(&claims).await?;
     let names = state.auth.names();
     let mut headers = HeaderMap::new();
-    for (name, http_only) in [
-        (&names.access_cookie, true),
-        (&names.refresh_cookie, true),
-        (&names.access_csrf_cookie, false),
-        (&names.refresh_csrf_cookie, false),
+    for (name, readers) in [
+        (&names.access_cookie, Readers::ServerOnly),
+        (&names.refresh_cookie, Readers::ServerOnly),
+        (&names.access_csrf_cookie, Readers::Scripts),
+        (&names.refresh_csrf_cookie, Readers::Scripts),
     ] {
-        headers.append(header::SET_COOKIE, cookie(&state, name, "", http_only, 0));
+        headers.append(header::SET_COOKIE, cookie(&state, name, "", readers, 0));
     }
     Ok((headers, Json(Detail { detail: "Logged out" })))
 }

@@ -9,8 +9,8 @@
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
-use wsauth_server::accounts::{Accounts, HashingLimits};
-use wsauth_server::admin::{Admin, Change};
+use wsauth_domain::accounts::{Accounts, HashingLimits};
+use wsauth_domain::admin::{Admin, Change};
 
 use crate::databases::Backend;
 use crate::support::*;

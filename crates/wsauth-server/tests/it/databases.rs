@@ -5,8 +5,8 @@
 //! is `WSAUTH_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/test`).
 
 use sqlx::Connection;
-use wsauth_server::store::Database;
-use wsauth_server::store::Stores;
+use wsauth_domain::store::Database;
+use wsauth_domain::store::Stores;
 
 const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -71,7 +71,7 @@ impl TestDatabase {
     /// The stores, opened (and migrated) the way the server opens them.
     pub async fn open(&self) -> Stores {
         let database = Database::parse(&self.url).expect("database url");
-        Stores::open_database(&database).await.expect("open the stores")
+        Stores::open(&database).await.expect("open the stores")
     }
 
     /// Runs one statement directly (to break the schema on purpose).

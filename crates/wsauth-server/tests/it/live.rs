@@ -282,7 +282,7 @@ async fn first_message_mode_authenticates_with_an_auth_frame() {
 
 #[tokio::test]
 async fn e40_first_message_mode_closes_4408_when_no_auth_frame_arrives_in_time() {
-    let server = TestServer::start_config(|c| c.limits.auth_timeout_ms = 300).await;
+    let server = TestServer::start_config(|c| c.limits.auth_timeout = 0.3).await;
     let mut ws = deferred(&server).await;
     assert_eq!(next_close(&mut ws).await, (4408, "authentication timeout".to_owned()));
     // Its place among pending sockets was released.

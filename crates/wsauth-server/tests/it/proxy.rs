@@ -190,11 +190,20 @@ async fn invalid_proxy_settings_stop_the_server_at_start() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cfg = config(dir.path().join("data"));
         cfg.proxy = vec![route];
-        let text = toml_of(&cfg);
-        let error = wsauth_server::Config::from_toml(&text, &Default::default())
+        let file = dir.path().join("wsauth.toml");
+        std::fs::write(&file, toml_of(&cfg)).expect("config file");
+        // Taking one of wsauth's own paths is refused where the route table
+        // is known: by `load_config` (what the binary loads with) and by
+        // `Application::build`; anything else by `Config` itself already.
+        let error = wsauth_server::app::load_config(Some(&file), &Default::default())
             .expect_err(expected)
             .to_string();
         assert!(error.contains(expected), "{error}");
+        let built = wsauth_server::Application::build(cfg).await.err().expect(expected);
+        assert!(built.to_string().contains(expected), "{built}");
+        if expected == "collides" {
+            assert!(!dir.path().join("data").exists(), "refused before anything is created");
+        }
     }
     let overrides = wsauth_server::Overrides {
         proxy: vec![

@@ -69,3 +69,29 @@ fn a_jwks_url_with_a_user_and_password_is_refused_at_start() {
     assert!(refused.contains("remove them"), "{refused}");
     assert!(!refused.contains("hunter2-secret"), "the password was printed: {refused}");
 }
+
+#[test]
+fn a_proxy_route_on_one_of_wsauths_own_paths_is_refused_at_start() {
+    for path in ["/ws", "/openapi.json", "/HEALTHZ"] {
+        let toml = format!("[[proxy]]\npath = {path:?}\nupstream = \"ws://127.0.0.1:1/x\"\n");
+        let refused = refused_at_start(&toml, &[]);
+        let expected = format!(
+            "invalid configuration: proxy path {path:?} collides with one of wsauth's own routes"
+        );
+        assert!(refused.contains(&expected), "{refused}");
+    }
+    // From the environment too, and before any user command runs.
+    let refused = refused_at_start("", &[("WSAUTH_PROXY", "/metrics=ws://127.0.0.1:1/x")]);
+    assert!(refused.contains("proxy path \"/metrics\" collides"), "{refused}");
+}
+
+#[test]
+fn the_auth_timeout_under_both_its_names_is_refused_at_start() {
+    let both = "limits.auth_timeout_ms and limits.auth_timeout are both set";
+    let refused = refused_at_start("[limits]\nauth_timeout = 2\nauth_timeout_ms = 2000\n", &[]);
+    assert!(refused.contains(both), "{refused}");
+    // One from the file, one from the environment.
+    let env = [("WSAUTH_LIMITS_AUTH_TIMEOUT_MS", "2000")];
+    let refused = refused_at_start("[limits]\nauth_timeout = 2\n", &env);
+    assert!(refused.contains(both), "{refused}");
+}

@@ -7,9 +7,9 @@
 
 use std::sync::Arc;
 use wsauth::{Claims, ManualClock, RevocationStore, SharedClock};
-use wsauth_server::admin::{Admin, Change};
-use wsauth_server::revocations::StoredRevocations;
-use wsauth_server::store::{
+use wsauth_domain::admin::{Admin, Change};
+use wsauth_domain::mirror::StoredRevocations;
+use wsauth_domain::store::{
     Bucket, FamilyInsertion, Generation, Insertion, NewAccount, NewFamily, RevokedToken, Stores,
 };
 
@@ -151,7 +151,7 @@ async fn revocations_survive_reopening_the_store() {
 /// cannot be recorded is not committed either.
 #[tokio::test]
 async fn every_revocation_is_recorded_in_the_event_log_by_its_transaction() {
-    use wsauth_server::store::{Decision, FamilyRow};
+    use wsauth_domain::store::{Decision, FamilyRow};
     for database in TestDatabase::both().await {
         let backend = database.backend;
         let stores = database.open().await;
@@ -164,7 +164,7 @@ async fn every_revocation_is_recorded_in_the_event_log_by_its_transaction() {
         stores.families.revoke_subject("max", 1001).await.expect("logout-all");
         let token = RevokedToken { jti: "by-id".into(), exp: 5000 };
         stores.revocations.revoke_tokens(&[token]).await.expect("token");
-        let mark = wsauth_server::store::SubjectMark { sub: "ned".into(), before: 1001 };
+        let mark = wsauth_domain::store::SubjectMark { sub: "ned".into(), before: 1001 };
         stores.revocations.mark_subject(&mark).await.expect("mark");
         let entries = stores.admin.events_after(0, 100).await.expect("entries");
         let seen: Vec<_> =

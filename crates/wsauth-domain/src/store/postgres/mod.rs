@@ -2,7 +2,7 @@
 //! start (`migrations-postgres/`). Several servers may share one database:
 //! each transaction runs at READ COMMITTED, and the statements that decide
 //! from what they read take row locks (`SELECT ... FOR UPDATE`), so they
-//! are ordered against every write to the same rows (ARCHITECTURE.md,
+//! are ordered against every write to the same rows (docs/design/tokens-and-rotation.md,
 //! "A revocation beats every rotation").
 
 use anyhow::Context;
@@ -12,12 +12,12 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::health::Backend;
+use crate::backend::Backend;
 
 mod accounts;
 mod admin;
 mod families;
-mod revocations;
+mod revoked;
 
 /// How long a statement waits for a lock, milliseconds.
 const LOCK_TIMEOUT_MS: u32 = 5000;

@@ -18,9 +18,9 @@ use std::sync::Arc;
 use wsauth::{AuthError, Claims, IssueOptions, IssuedToken, TokenAuthority, TokenKind};
 
 use crate::accounts::VerifiedAccount;
-use crate::error::ApiError;
+use crate::error::DomainError;
+use crate::mirror::StoredRevocations;
 use crate::propagate::{Committed, Propagation};
-use crate::revocations::StoredRevocations;
 use crate::store::{
     Bucket, Decision, FamilyInsertion, FamilyRow, FamilyStore, NewFamily, RevokedFamily,
     RevokedToken, Rotation,
@@ -73,7 +73,7 @@ pub struct Families {
 }
 
 /// What a rotation answers the client.
-type Verdict = Result<TokenPair, ApiError>;
+type Verdict = Result<TokenPair, DomainError>;
 
 const NOT_OURS: AuthError = AuthError::InvalidToken("Refresh token was not issued by this server");
 
@@ -99,7 +99,7 @@ impl Families {
         &self,
         account: &VerifiedAccount,
         transport: Transport,
-    ) -> Result<TokenPair, ApiError> {
+    ) -> Result<TokenPair, DomainError> {
         let sub = account.username.as_str();
         let family = uuid::Uuid::new_v4().to_string();
         let pair = self.issue_pair(sub, &family, Freshness::Fresh, transport)?;
@@ -120,9 +120,9 @@ impl Families {
             FamilyInsertion::Inserted => Ok(pair),
             FamilyInsertion::AccountChanged => {
                 tracing::info!(sub, "login refused: the account changed while it was checked");
-                Err(ApiError::BadCredentials)
+                Err(DomainError::BadCredentials)
             }
-            FamilyInsertion::AccountDisabled => Err(ApiError::AccountDisabled),
+            FamilyInsertion::AccountDisabled => Err(DomainError::AccountDisabled),
         }
     }
 
@@ -134,7 +134,7 @@ impl Families {
         &self,
         refresh: &Claims,
         transport: Transport,
-    ) -> Result<TokenPair, ApiError> {
+    ) -> Result<TokenPair, DomainError> {
         if refresh.kind != TokenKind::Refresh {
             return Err(AuthError::WrongTokenType("Only refresh tokens are allowed").into());
         }
@@ -176,7 +176,7 @@ impl Families {
         if row.revoked {
             return (Decision::Refuse, Err(AuthError::TokenRevoked.into()));
         }
-        let refused = |e: ApiError| (Decision::Refuse, Err(e));
+        let refused = |e: DomainError| (Decision::Refuse, Err(e));
         if refresh.jti == row.current_refresh {
             let bucket = match self.take_refresh_allowance(row, now_ms) {
                 Ok(bucket) => bucket,
@@ -216,7 +216,7 @@ impl Families {
 
     /// Revokes the family a token belongs to (logout), or the token alone
     /// when this server did not issue it.
-    pub async fn revoke_token_family(&self, claims: &Claims) -> Result<(), ApiError> {
+    pub async fn revoke_token_family(&self, claims: &Claims) -> Result<(), DomainError> {
         let Some(family) = self.family_of(claims).await? else {
             let token = RevokedToken { jti: claims.jti.clone(), exp: claims.exp };
             self.revocations.revoke_many(std::slice::from_ref(&token)).await?;
@@ -232,7 +232,7 @@ impl Families {
     /// one transaction, and a subject mark that refuses tokens this server
     /// did not issue (no family) with an `iat` in or before this second.
     /// Every live socket of the subject is closed, whatever its token.
-    pub async fn revoke_subject(&self, sub: &str) -> Result<(), ApiError> {
+    pub async fn revoke_subject(&self, sub: &str) -> Result<(), DomainError> {
         let before = self.tokens.clock().now().saturating_add(1);
         let families = self.store.revoke_subject(sub, before).await?;
         let sub = sub.to_owned();
@@ -246,13 +246,13 @@ impl Families {
     }
 
     /// Forgets families whose every token has expired.
-    pub async fn purge_expired(&self) -> Result<u64, ApiError> {
+    pub async fn purge_expired(&self) -> Result<u64, DomainError> {
         Ok(self.store.purge(self.tokens.clock().now()).await?)
     }
 
     /// The family a token belongs to: its `sid`, or for tokens issued before
     /// families had rows, the record of its `jti`.
-    async fn family_of(&self, claims: &Claims) -> Result<Option<String>, ApiError> {
+    async fn family_of(&self, claims: &Claims) -> Result<Option<String>, DomainError> {
         if let Some(sid) = &claims.sid {
             return Ok(Some(sid.clone()));
         }
@@ -261,7 +261,7 @@ impl Families {
 
     /// Takes one refresh from the family's bucket; 429 when it is empty.
     /// Returns the bucket to store.
-    fn take_refresh_allowance(&self, row: &FamilyRow, now_ms: i64) -> Result<Bucket, ApiError> {
+    fn take_refresh_allowance(&self, row: &FamilyRow, now_ms: i64) -> Result<Bucket, DomainError> {
         let RotationRules { rate, burst, .. } = self.rules;
         if rate <= 0.0 {
             return Ok(Bucket { tokens: burst, at_ms: now_ms });
@@ -293,7 +293,7 @@ impl Families {
         family: &str,
         freshness: Freshness,
         transport: Transport,
-    ) -> Result<TokenPair, ApiError> {
+    ) -> Result<TokenPair, DomainError> {
         let options = |fresh| IssueOptions {
             fresh,
             csrf: transport == Transport::Cookie,
@@ -306,15 +306,15 @@ impl Families {
     }
 
     /// Signs again the pair whose claims a rotation kept.
-    fn reissue(&self, successor: Option<&str>) -> Result<Option<TokenPair>, ApiError> {
+    fn reissue(&self, successor: Option<&str>) -> Result<Option<TokenPair>, DomainError> {
         let Some(text) = successor else { return Ok(None) };
         let stored: Map<String, Value> =
-            serde_json::from_str(text).map_err(|_| ApiError::Unavailable)?;
+            serde_json::from_str(text).map_err(|_| DomainError::Unavailable)?;
         let claims = |name: &str| match stored.get(name) {
             Some(Value::Object(map)) => {
-                Claims::from_json_object(map.clone()).map_err(|_| ApiError::Unavailable)
+                Claims::from_json_object(map.clone()).map_err(|_| DomainError::Unavailable)
             }
-            _ => Err(ApiError::Unavailable),
+            _ => Err(DomainError::Unavailable),
         };
         let (access, refresh) = (claims("access")?, claims("refresh")?);
         let access = IssuedToken { token: self.tokens.sign(&access)?, claims: access };
@@ -327,7 +327,7 @@ fn pair_expiry(pair: &TokenPair) -> i64 {
     pair.access.claims.exp.max(pair.refresh.claims.exp)
 }
 
-fn successor_json(pair: &TokenPair) -> Result<String, ApiError> {
+fn successor_json(pair: &TokenPair) -> Result<String, DomainError> {
     let value = serde_json::json!({ "access": pair.access.claims, "refresh": pair.refresh.claims });
-    serde_json::to_string(&value).map_err(|_| ApiError::Unavailable)
+    serde_json::to_string(&value).map_err(|_| DomainError::Unavailable)
 }

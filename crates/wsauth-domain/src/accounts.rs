@@ -6,19 +6,19 @@ use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use std::sync::Arc;
 use tokio::sync::{OnceCell, Semaphore};
 
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::store::{AccountStore, Credentials, Generation, Insertion, NewAccount};
 
 /// Usernames: 3 to 64 characters of `A-Z a-z 0-9 _ . -`.
-pub fn validate_username(name: &str) -> Result<(), ApiError> {
+pub fn validate_username(name: &str) -> Result<(), DomainError> {
     let ok = (3..=64).contains(&name.len())
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-    if ok { Ok(()) } else { Err(ApiError::InvalidUsername) }
+    if ok { Ok(()) } else { Err(DomainError::InvalidUsername) }
 }
 
 /// Passwords: 8 to 1024 bytes.
-pub fn validate_password(password: &str) -> Result<(), ApiError> {
-    if (8..=1024).contains(&password.len()) { Ok(()) } else { Err(ApiError::WeakPassword) }
+pub fn validate_password(password: &str) -> Result<(), DomainError> {
+    if (8..=1024).contains(&password.len()) { Ok(()) } else { Err(DomainError::WeakPassword) }
 }
 
 /// How much password hashing may run and wait at once.
@@ -75,15 +75,21 @@ impl Accounts {
 
     /// Creates an account; `username_taken` if it exists in any letter case.
     /// The spelling given here is kept as the account's `sub`.
-    pub async fn create(&self, username: &str, password: &str, now: i64) -> Result<(), ApiError> {
+    pub async fn create(
+        &self,
+        username: &str,
+        password: &str,
+        now: i64,
+    ) -> Result<(), DomainError> {
         validate_username(username)?;
         validate_password(password)?;
-        let _queued = self.queue.clone().try_acquire_owned().map_err(|_| ApiError::Overloaded)?;
+        let _queued =
+            self.queue.clone().try_acquire_owned().map_err(|_| DomainError::Overloaded)?;
         let hash = self.hash(password.to_owned()).await?;
         let account = NewAccount { username, password_hash: &hash, created_at: now };
         match self.store.insert(account).await? {
             Insertion::Inserted => Ok(()),
-            Insertion::Taken => Err(ApiError::UsernameTaken),
+            Insertion::Taken => Err(DomainError::UsernameTaken),
         }
     }
 
@@ -95,9 +101,10 @@ impl Accounts {
         &self,
         username: &str,
         password: &str,
-    ) -> Result<Option<VerifiedAccount>, ApiError> {
-        let _queued = self.queue.clone().try_acquire_owned().map_err(|_| ApiError::Overloaded)?;
-        let _permit = self.hashing.acquire().await.map_err(|_| ApiError::Unavailable)?;
+    ) -> Result<Option<VerifiedAccount>, DomainError> {
+        let _queued =
+            self.queue.clone().try_acquire_owned().map_err(|_| DomainError::Overloaded)?;
+        let _permit = self.hashing.acquire().await.map_err(|_| DomainError::Unavailable)?;
         // Read once this check may hash, not before its wait for a slot: an
         // operator change made while it waited is then already seen.
         let stored =
@@ -117,25 +124,26 @@ impl Accounts {
                 .unwrap_or(false)
         })
         .await
-        .map_err(|_| ApiError::Unavailable)?;
+        .map_err(|_| DomainError::Unavailable)?;
         let known = known.filter(|_| ok);
         if known.is_some() && disabled {
-            return Err(ApiError::AccountDisabled);
+            return Err(DomainError::AccountDisabled);
         }
         Ok(known)
     }
 
     /// Validates and hashes a new password (for a password change).
-    pub async fn hash_new_password(&self, password: &str) -> Result<String, ApiError> {
+    pub async fn hash_new_password(&self, password: &str) -> Result<String, DomainError> {
         validate_password(password)?;
-        let _queued = self.queue.clone().try_acquire_owned().map_err(|_| ApiError::Overloaded)?;
+        let _queued =
+            self.queue.clone().try_acquire_owned().map_err(|_| DomainError::Overloaded)?;
         self.hash(password.to_owned()).await
     }
 
     /// The stored spelling and hash of `username`: the exact spelling first,
     /// then any letter case. Accounts that differ only by case (from before
     /// usernames were unique without regard to case) match by exact spelling only.
-    async fn find(&self, username: &str) -> Result<Option<Credentials>, ApiError> {
+    async fn find(&self, username: &str) -> Result<Option<Credentials>, DomainError> {
         let exact = self.store.find_exact(username).await?;
         if exact.is_some() {
             return Ok(exact);
@@ -148,18 +156,18 @@ impl Accounts {
     }
 
     /// Usernames that differ from another account's only by letter case.
-    pub async fn case_duplicates(&self) -> Result<Vec<String>, ApiError> {
+    pub async fn case_duplicates(&self) -> Result<Vec<String>, DomainError> {
         Ok(self.store.case_duplicates().await?)
     }
 
-    async fn hash(&self, password: String) -> Result<String, ApiError> {
-        let _permit = self.hashing.acquire().await.map_err(|_| ApiError::Unavailable)?;
+    async fn hash(&self, password: String) -> Result<String, DomainError> {
+        let _permit = self.hashing.acquire().await.map_err(|_| DomainError::Unavailable)?;
         hash_holding_a_slot(password).await
     }
 
     /// The hash unknown users are verified against, made once (by the first
     /// check that needs it, in the hashing slot that check holds).
-    async fn dummy_hash(&self) -> Result<String, ApiError> {
+    async fn dummy_hash(&self) -> Result<String, DomainError> {
         self.dummy
             .get_or_try_init(|| async {
                 let random = uuid::Uuid::new_v4().to_string();
@@ -171,13 +179,13 @@ impl Accounts {
 }
 
 /// Hashes a password; the caller holds a hashing slot.
-async fn hash_holding_a_slot(password: String) -> Result<String, ApiError> {
+async fn hash_holding_a_slot(password: String) -> Result<String, DomainError> {
     tokio::task::spawn_blocking(move || {
         Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string())
     })
     .await
-    .map_err(|_| ApiError::Unavailable)?
-    .map_err(|_| ApiError::Unavailable)
+    .map_err(|_| DomainError::Unavailable)?
+    .map_err(|_| DomainError::Unavailable)
 }
 
 #[cfg(test)]

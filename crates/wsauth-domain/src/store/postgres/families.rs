@@ -1,7 +1,7 @@
 //! Token families on PostgreSQL. A rotation reads its family's row with
 //! `SELECT ... FOR UPDATE`: the row lock is held until it commits, and every
 //! revocation updates the same row, so the two are ordered exactly as
-//! SQLite's write lock orders them (ARCHITECTURE.md explains why).
+//! SQLite's write lock orders them (docs/design/tokens-and-rotation.md explains why).
 
 use async_trait::async_trait;
 use sqlx::PgConnection;
@@ -19,7 +19,7 @@ impl FamilyStore for PostgresStore {
         // `FOR SHARE` holds the account's row against every operator change
         // (each updates or deletes that row before revoking) until this
         // family is committed; a change already made is waited for and then
-        // read (ARCHITECTURE.md: "A login never outlives ...").
+        // read (docs/design/tokens-and-rotation.md: "A login never outlives ...").
         let mut tx = self.pool.begin().await?;
         let now =
             sqlx::query_as("SELECT generation, disabled FROM users WHERE username = $1 FOR SHARE")
@@ -165,7 +165,7 @@ pub(super) async fn revoke_subject_rows(
     .bind(sub)
     .fetch_all(&mut *tx)
     .await?;
-    super::revocations::mark_subject(&mut *tx, sub, before).await?;
+    super::revoked::mark_subject(&mut *tx, sub, before).await?;
     Ok(families)
 }
 
@@ -187,7 +187,7 @@ async fn revoke_family_rows(
             .bind(family)
             .fetch_all(&mut *tx)
             .await?;
-    super::revocations::insert_tokens(&mut *tx, &legacy_tokens).await?;
+    super::revoked::insert_tokens(&mut *tx, &legacy_tokens).await?;
     let (expires_at, sub) = row.map_or((0, None), |(expires_at, sub)| (expires_at, Some(sub)));
     let family = FamilyExpiry { id: family.to_owned(), expires_at };
     Ok((RevokedFamily { family, legacy_tokens }, sub))

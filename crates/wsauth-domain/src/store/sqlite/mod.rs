@@ -11,12 +11,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::health::Backend;
+use crate::backend::Backend;
 
 mod accounts;
 mod admin;
 mod families;
-mod revocations;
+mod revoked;
 
 /// Every store trait on one SQLite database.
 #[derive(Clone)]

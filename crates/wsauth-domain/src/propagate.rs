@@ -7,7 +7,7 @@
 //! response that reports success is sent.
 //!
 //! Redis is the fast path, not the guarantee: every node also follows the
-//! event log (`watch.rs`, [`Propagation::learned`]) and refuses what its
+//! event log (`watch.rs`, through `inbound.rs`) and refuses what its
 //! mirror cannot vouch for once its last read of the log is over a second
 //! old. So a logout answered while Redis is unreachable from this node (or
 //! from all of them) still reaches every node within that bound, and the
@@ -15,10 +15,11 @@
 
 use async_trait::async_trait;
 use std::sync::Arc;
-use wsauth::{LiveSessions, RevocationEvent, StoreError};
+use wsauth::{RevocationEvent, StoreError};
 
-use crate::revocations::StoredRevocations;
-use crate::store::{AdminEvent, FamilyExpiry, RevokedFamily, RevokedToken};
+use crate::inbound::Inbound;
+use crate::mirror::StoredRevocations;
+use crate::store::{FamilyExpiry, RevokedFamily, RevokedToken};
 
 /// A revocation (or a change of account state) already committed to the
 /// database.
@@ -120,24 +121,23 @@ impl Peers for NoPeers {
 /// Applies committed revocations to this process and shares them.
 #[derive(Clone)]
 pub struct Propagation {
-    mirror: Arc<StoredRevocations>,
-    live: LiveSessions,
+    here: Inbound,
     peers: Arc<dyn Peers>,
 }
 
 impl Propagation {
-    /// Revocations go to `mirror` and `live`, and to `peers`.
-    pub fn new(mirror: Arc<StoredRevocations>, live: LiveSessions, peers: Arc<dyn Peers>) -> Self {
-        Self { mirror, live, peers }
+    /// Revocations go to the mirror and sockets of `here`, and to `peers`.
+    pub fn new(here: Inbound, peers: Arc<dyn Peers>) -> Self {
+        Self { here, peers }
     }
 
     /// A change this process committed: mirrored, its sockets closed here,
     /// then shared with the other nodes. Never fails: the database has it.
     pub async fn committed(&self, change: Committed) {
-        change.note_in(&self.mirror);
+        change.note_in(&self.here.mirror);
         let events = change.events();
         for event in &events {
-            self.live.notify(event);
+            self.here.live.notify(event);
         }
         if let Err(e) = self.peers.share(&change, &events).await {
             tracing::warn!(
@@ -146,38 +146,5 @@ impl Propagation {
                  other nodes learn it from the revocation log within a second"
             );
         }
-    }
-
-    /// A change another process committed (an entry of the event log,
-    /// which every node reads itself, so nothing is shared): reloads what
-    /// it names into the mirror and closes the sockets of what the mirror
-    /// did not know.
-    pub async fn learned(&self, entry: &AdminEvent) -> Result<(), StoreError> {
-        let mut events = match &entry.jti {
-            Some(jti) => self.mirror.reload_token(jti).await?,
-            None => Vec::new(),
-        };
-        if !entry.sub.is_empty() {
-            events.extend(self.mirror.reload_subject(&entry.sub).await?);
-        }
-        for event in &events {
-            self.live.notify(event);
-        }
-        Ok(())
-    }
-
-    /// Reloads every revocation into the mirror (for a process that may
-    /// have missed entries) and closes the sockets of what it did not know.
-    pub async fn reload_all(&self) -> Result<(), StoreError> {
-        for event in &self.mirror.reload_all().await? {
-            self.live.notify(event);
-        }
-        Ok(())
-    }
-
-    /// Every entry of the event log committed before `read_started` has
-    /// been applied.
-    pub fn caught_up(&self, read_started: std::time::Instant) {
-        self.mirror.caught_up(read_started);
     }
 }

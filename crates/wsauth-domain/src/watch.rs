@@ -6,7 +6,7 @@
 //! the live sockets of what it did not know (4003). After each complete
 //! read the mirror notes when that read started; a mirror whose last
 //! complete read started more than `STALE_AFTER` ago refuses the checks it
-//! cannot answer (`revocations.rs`).
+//! cannot answer (`mirror.rs`).
 //!
 //! Entries are kept for [`RETENTION`]. A process that could not read the
 //! log for over [`RELOAD_AFTER`] (far less) reloads every revocation from
@@ -18,7 +18,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use wsauth::StoreError;
 
-use crate::propagate::Propagation;
+use crate::inbound::{Inbound, News};
 use crate::store::AdminLog;
 
 /// How often the database is asked for new entries.
@@ -38,7 +38,7 @@ pub struct Follower {
     log: Arc<dyn AdminLog>,
     /// The id of the last entry applied.
     last: i64,
-    propagation: Propagation,
+    inbound: Inbound,
     /// When the last complete read started.
     last_read: Instant,
     failing: bool,
@@ -47,8 +47,8 @@ pub struct Follower {
 impl Follower {
     /// Follows entries after `last` (the latest id before the mirror was
     /// loaded).
-    pub fn new(log: Arc<dyn AdminLog>, last: i64, propagation: Propagation) -> Self {
-        Self { log, last, propagation, last_read: Instant::now(), failing: false }
+    pub fn new(log: Arc<dyn AdminLog>, last: i64, inbound: Inbound) -> Self {
+        Self { log, last, inbound, last_read: Instant::now(), failing: false }
     }
 
     /// Reads and applies every entry committed so far (once before serving,
@@ -60,7 +60,7 @@ impl Follower {
         match result {
             Ok(()) => {
                 self.last_read = started;
-                self.propagation.caught_up(started);
+                self.inbound.caught_up(started);
                 if std::mem::take(&mut self.failing) {
                     tracing::info!("reading the revocation log again");
                 }
@@ -97,11 +97,12 @@ impl Follower {
             let complete = entries.len() < BATCH as usize;
             for entry in entries {
                 // This process applied its own when it committed them.
+                let id = entry.id;
                 if entry.origin != self.log.origin() {
-                    self.propagation.learned(&entry).await?;
-                    tracing::debug!(sub = %entry.sub, kind = %entry.kind, "applied a change made elsewhere");
+                    tracing::debug!(sub = %entry.sub, kind = %entry.kind, "applying a change made elsewhere");
+                    self.inbound.received(News::Logged(entry)).await?;
                 }
-                self.last = entry.id;
+                self.last = id;
             }
             if complete {
                 return Ok(());
@@ -113,7 +114,7 @@ impl Follower {
     /// one before the reload.
     async fn reload(&mut self) -> Result<(), StoreError> {
         let latest = self.log.latest_event().await?;
-        self.propagation.reload_all().await?;
+        self.inbound.received(News::MaybeMissed).await?;
         self.last = self.last.max(latest);
         tracing::info!("reloaded every revocation after a long time without the revocation log");
         self.catch_up().await

@@ -154,7 +154,7 @@ pub(super) async fn revoke_subject_rows(
     .bind(sub)
     .fetch_all(&mut *tx)
     .await?;
-    super::revocations::mark_subject(&mut *tx, sub, before).await?;
+    super::revoked::mark_subject(&mut *tx, sub, before).await?;
     Ok(families)
 }
 
@@ -176,7 +176,7 @@ async fn revoke_family_rows(
             .bind(family)
             .fetch_all(&mut *tx)
             .await?;
-    super::revocations::insert_tokens(&mut *tx, &legacy_tokens).await?;
+    super::revoked::insert_tokens(&mut *tx, &legacy_tokens).await?;
     let (expires_at, sub) = row.map_or((0, None), |(expires_at, sub)| (expires_at, Some(sub)));
     let family = FamilyExpiry { id: family.to_owned(), expires_at };
     Ok((RevokedFamily { family, legacy_tokens }, sub))

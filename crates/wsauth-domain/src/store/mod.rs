@@ -5,7 +5,7 @@
 //! [`AdminLog`] (operator changes, and the revocation log every process
 //! follows: `log.rs`) are
 //! implemented by [`sqlite::SqliteStore`] and [`postgres::PostgresStore`].
-//! [`Stores::open`] picks one from the configuration and hands it out as [`Stores`];
+//! [`Stores::open`] opens the one a [`Database`] names and hands it out as [`Stores`];
 //! nothing above this module knows which database it talks to.
 //!
 //! Each method is one transaction. The ones that decide something from what
@@ -19,9 +19,7 @@
 use async_trait::async_trait;
 use std::sync::Arc;
 
-use crate::admin::UserInfo;
-use crate::config::Config;
-use crate::health::Backend;
+use crate::backend::Backend;
 
 mod database;
 mod log;
@@ -123,6 +121,17 @@ pub struct Credentials {
     pub disabled: bool,
     /// Its generation, read with the hash.
     pub generation: Generation,
+}
+
+/// An account as an operator sees it.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct UserInfo {
+    /// The username as registered (the tokens' `sub`).
+    pub username: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Whether the account is disabled.
+    pub disabled: bool,
 }
 
 /// One page of accounts whose username starts with `prefix` (ASCII letter
@@ -418,18 +427,8 @@ impl Stores {
         }
     }
 
-    /// The configured database (`database_url`), opened and migrated. The
-    /// default one, in the data directory, creates that directory (0700).
-    pub async fn open(config: &Config) -> anyhow::Result<Self> {
-        let database = config.database()?;
-        if config.database_url.is_none() {
-            crate::files::private_dir(&config.data_dir)?;
-        }
-        Self::open_database(&database).await
-    }
-
     /// This database, opened and migrated.
-    pub async fn open_database(database: &Database) -> anyhow::Result<Self> {
+    pub async fn open(database: &Database) -> anyhow::Result<Self> {
         Ok(match database {
             Database::Sqlite(path) => Self::of(sqlite::SqliteStore::open(path).await?),
             Database::Postgres(url) => Self::of(postgres::PostgresStore::open(url).await?),

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::SqliteStore;
-use crate::admin::UserInfo;
+use crate::store::UserInfo;
 use crate::store::{
     AccountStore, Credentials, Generation, Insertion, NewAccount, PageQuery, StoreResult,
     like_prefix,

@@ -9,24 +9,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use std::sync::Arc;
 
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::store::{
     AccountEdit, AccountState, AccountStore, AdminChange, AdminLog, FamilyExpiry, PageQuery,
+    UserInfo,
 };
 
-/// An account as an operator sees it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct UserInfo {
-    /// The username as registered (the tokens' `sub`).
-    pub username: String,
-    /// Unix seconds.
-    pub created_at: i64,
-    /// Whether the account is disabled.
-    pub disabled: bool,
-}
-
 /// A page of accounts.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct UserPage {
     /// The accounts, by username.
     pub users: Vec<UserInfo>,
@@ -151,7 +141,7 @@ impl Admin {
         prefix: &str,
         limit: i64,
         cursor: Option<&str>,
-    ) -> Result<UserPage, ApiError> {
+    ) -> Result<UserPage, DomainError> {
         let limit = limit.clamp(1, MAX_PAGE);
         let after = match cursor {
             Some(c) => decode_cursor(c)?,
@@ -168,12 +158,12 @@ impl Admin {
 
     /// One account, by its exact username or, failing that, the one account
     /// that matches without regard to case.
-    pub async fn get(&self, username: &str) -> Result<UserInfo, ApiError> {
+    pub async fn get(&self, username: &str) -> Result<UserInfo, DomainError> {
         let found = self.accounts.lookup(username).await?;
         match found.as_slice() {
             [exact, ..] if exact.username == username => Ok(exact.clone()),
             [only] => Ok(only.clone()),
-            _ => Err(ApiError::UserNotFound),
+            _ => Err(DomainError::UserNotFound),
         }
     }
 
@@ -184,7 +174,7 @@ impl Admin {
         username: &str,
         change: Change,
         now: i64,
-    ) -> Result<Revoked, ApiError> {
+    ) -> Result<Revoked, DomainError> {
         let sub = self.get(username).await?.username;
         let action = change.action();
         let before = now.saturating_add(1);
@@ -206,7 +196,7 @@ impl Admin {
     /// Revokes every token of a trusted issuer's subject (its subject key,
     /// [`wsauth::issuers::subject_key`]) issued up to now: a subject mark and the
     /// event, in one transaction. There is no account to change.
-    pub async fn revoke_external(&self, key: &str, now: i64) -> Result<Revoked, ApiError> {
+    pub async fn revoke_external(&self, key: &str, now: i64) -> Result<Revoked, DomainError> {
         let before = now.saturating_add(1);
         let families = self
             .log
@@ -221,10 +211,10 @@ impl Admin {
     }
 }
 
-fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+fn decode_cursor(cursor: &str) -> Result<String, DomainError> {
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or_else(|| ApiError::BadRequest("Invalid cursor".into()))
+        .ok_or(DomainError::InvalidCursor)
 }

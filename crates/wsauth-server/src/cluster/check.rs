@@ -16,10 +16,10 @@ use wsauth_redis::RedisRevocationStore;
 
 use super::bounded;
 use super::catch_up::CatchUp;
-use crate::revocations::StoredRevocations;
+use wsauth_domain::mirror::StoredRevocations;
 
 /// The mirror, then Redis.
-pub struct ClusterRevocations {
+pub(crate) struct ClusterRevocations {
     mirror: Arc<StoredRevocations>,
     shared: RedisRevocationStore,
     catch_up: Arc<CatchUp>,

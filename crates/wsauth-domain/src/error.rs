@@ -1,0 +1,64 @@
+//! What a domain operation can fail with. The server maps each variant to
+//! an HTTP status and error code in one place (`wsauth-server`'s `error.rs`);
+//! the command line prints it.
+
+use wsauth::AuthError;
+
+use crate::store::DatabaseError;
+
+/// Everything an operation on accounts, families or the admin log can fail
+/// with. A failed operation had no effect.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// A token was refused (a refresh token not ours, revoked, reused).
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// Wrong username or password.
+    #[error("Bad username or password")]
+    BadCredentials,
+    /// The username is taken.
+    #[error("Username is already taken")]
+    UsernameTaken,
+    /// The username does not fit the rules.
+    #[error("Username must be 3 to 64 characters of letters, digits, '_', '.' or '-'")]
+    InvalidUsername,
+    /// The password does not fit the rules.
+    #[error("Password must be 8 to 1024 bytes")]
+    WeakPassword,
+    /// A page cursor that this server did not hand out.
+    #[error("Invalid cursor")]
+    InvalidCursor,
+    /// No account has this username.
+    #[error("User not found")]
+    UserNotFound,
+    /// The account is disabled.
+    #[error("This account is disabled")]
+    AccountDisabled,
+    /// Too many password checks are waiting.
+    #[error("Too many password checks in progress; try again shortly")]
+    Overloaded,
+    /// A backend failed (logged where it happened).
+    #[error("Service unavailable")]
+    Unavailable,
+}
+
+impl From<DatabaseError> for DomainError {
+    fn from(e: DatabaseError) -> Self {
+        tracing::error!(error = %e, "database error");
+        Self::Unavailable
+    }
+}
+
+impl From<wsauth::StoreError> for DomainError {
+    fn from(e: wsauth::StoreError) -> Self {
+        tracing::error!(error = %e, "store error");
+        Self::Unavailable
+    }
+}
+
+impl From<wsauth::IssueError> for DomainError {
+    fn from(e: wsauth::IssueError) -> Self {
+        tracing::error!(error = %e, "cannot issue token");
+        Self::Unavailable
+    }
+}

@@ -1,0 +1,65 @@
+//! The server's own side: where it listens, which origins may open
+//! WebSockets on it, who may call its admin API, and how long it takes to
+//! stop.
+
+use super::limits::A_DAY_SECS;
+use super::{Config, ConfigError};
+
+impl Config {
+    /// The origins allowed on WebSocket handshakes: `allowed_origins`, or by
+    /// default the server's own on `port` (`127.0.0.1` and `localhost`).
+    pub fn allowed_origins_on(&self, port: u16) -> Vec<String> {
+        if self.allowed_origins.is_empty() {
+            vec![format!("http://127.0.0.1:{port}"), format!("http://localhost:{port}")]
+        } else {
+            self.allowed_origins.clone()
+        }
+    }
+
+    /// A usable admin key (if any), a shutdown timeout of 1 second to a day,
+    /// origins of the form `scheme://host[:port]`.
+    pub(super) fn validate_server(&self) -> Result<(), ConfigError> {
+        if let Some(key) = &self.admin_api_key {
+            admin_api_key_rule(key)?;
+        }
+        if !(1..=A_DAY_SECS).contains(&self.shutdown_timeout) {
+            return Err(ConfigError::Invalid(format!(
+                "shutdown_timeout must be 1 to {A_DAY_SECS} seconds"
+            )));
+        }
+        for origin in &self.allowed_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://"))
+                || origin.ends_with('/')
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "allowed origin {origin:?} must look like scheme://host[:port], without a path"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What an admin API key must be: a random secret of at least 32 bytes,
+/// which a header can carry as it is.
+fn admin_api_key_rule(key: &str) -> Result<(), ConfigError> {
+    const WHAT_TO_DO: &str =
+        "set a random key of at least 32 bytes, e.g. the output of `openssl rand -base64 32`";
+    if key.trim().is_empty() {
+        return Err(ConfigError::Invalid(format!(
+            "admin_api_key is blank (empty or only whitespace): {WHAT_TO_DO}"
+        )));
+    }
+    if key.trim() != key {
+        return Err(ConfigError::Invalid(format!(
+            "admin_api_key begins or ends with whitespace, which an Authorization header \
+             cannot carry, so no request could match it: {WHAT_TO_DO}, without spaces around it"
+        )));
+    }
+    if key.len() < 32 {
+        return Err(ConfigError::Invalid(format!(
+            "admin_api_key must be at least 32 bytes: {WHAT_TO_DO}"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! Where state lives: the database (SQLite or PostgreSQL) and, for a
+//! cluster, the Redis the nodes share.
+
+use super::{Config, ConfigError};
+use wsauth_domain::store::Database;
+
+impl Config {
+    /// The database the stores live in: `database_url`, or by default the
+    /// SQLite file [`Database::DEFAULT_FILE`] in `data_dir`.
+    pub fn database(&self) -> Result<Database, ConfigError> {
+        match &self.database_url {
+            Some(url) => Database::parse(url).map_err(|e| ConfigError::Invalid(e.to_string())),
+            None => Ok(Database::Sqlite(self.data_dir.join(Database::DEFAULT_FILE))),
+        }
+    }
+
+    /// The Redis key prefix, validated.
+    pub fn redis_prefix(&self) -> Result<wsauth_redis::Prefix, ConfigError> {
+        wsauth_redis::Prefix::new(self.redis_prefix.clone())
+            .map_err(|e| ConfigError::Invalid(format!("redis_prefix: {e}")))
+    }
+
+    /// A database URL and a Redis prefix that can be used.
+    pub(super) fn validate_storage(&self) -> Result<(), ConfigError> {
+        self.database()?;
+        self.redis_prefix()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Overrides;
+    use super::*;
+    use std::path::PathBuf;
+
+    fn database_of(toml: &str) -> Result<Database, ConfigError> {
+        Config::from_toml(toml, &Overrides::default())?.database()
+    }
+
+    #[test]
+    fn database_url_picks_the_backend_and_defaults_to_sqlite_in_the_data_dir() {
+        let default = database_of("data_dir = \"/srv/w\"").expect("default");
+        assert_eq!(default, Database::Sqlite(PathBuf::from("/srv/w/wsauth.db")));
+        for url in ["postgres://u@h/db", "postgresql://u:p@h:5433/db"] {
+            let toml = format!("database_url = \"{url}\"");
+            assert_eq!(database_of(&toml).expect(url), Database::Postgres(url.to_owned()));
+        }
+        let file = database_of("database_url = \"sqlite:///var/lib/w.db\"").expect("sqlite");
+        assert_eq!(file, Database::Sqlite(PathBuf::from("/var/lib/w.db")));
+    }
+
+    #[test]
+    fn redis_settings_default_to_one_node_and_the_library_prefix() {
+        let config = Config::from_toml("", &Overrides::default()).expect("defaults");
+        assert_eq!(config.redis_url, None);
+        assert_eq!(config.redis_prefix().expect("prefix"), wsauth_redis::Prefix::default());
+        let set = "redis_url = \"redis://r:6379\"\nredis_prefix = \"eu1:\"";
+        let config = Config::from_toml(set, &Overrides::default()).expect("set");
+        assert_eq!(config.redis_url.as_deref(), Some("redis://r:6379"));
+        assert_eq!(config.redis_prefix().expect("prefix").as_str(), "eu1:");
+        let refused = Config::from_toml("redis_prefix = \"a b\"", &Overrides::default());
+        assert!(refused.expect_err("space").to_string().contains("redis_prefix"));
+    }
+
+    #[test]
+    fn an_unknown_database_url_is_refused_with_the_accepted_forms() {
+        for url in
+            ["mysql://h/db", "wsauth.db", "sqlite://", "sqlite::memory:", "sqlite://x?mode=ro"]
+        {
+            let toml = format!("database_url = \"{url}\"");
+            let refused = Config::from_toml(&toml, &Overrides::default()).expect_err(url);
+            let message = refused.to_string();
+            assert!(message.contains("database_url must be sqlite://PATH"), "{url}: {message}");
+        }
+    }
+}
