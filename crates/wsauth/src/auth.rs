@@ -1,7 +1,8 @@
 //! [`WsAuth`], the facade an application holds: cheap to clone, built by
-//! [`WsAuthBuilder`] (`builder.rs`). Every credential
-//! it is asked about goes through the handshake pipeline
-//! (`handshake/mod.rs`), top to bottom.
+//! [`WsAuthBuilder`](crate::WsAuthBuilder) (`builder.rs`), and what it
+//! holds. What it answers is the handshake pipeline's (`handshake/`: every
+//! credential goes through it, top to bottom) and the tickets'
+//! (`ticket/issue.rs`); they add those calls to it.
 
 use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
@@ -11,14 +12,13 @@ use std::sync::Arc;
 use crate::accept::AddressLimiter;
 use crate::accept::ClientSlots;
 use crate::credential::{CredentialNames, Transports};
-use crate::handshake::{self, Authenticated, Check};
 use crate::issuers::TrustedIssuers;
 use crate::live::LiveSessions;
 use crate::observe::Observer;
 use crate::revocation::RevocationStore;
 use crate::socket_limits::SocketLimits;
-use crate::ticket::{self, IssuedTicket, TicketStore};
-use crate::{AuthError, Claims, TokenAuthority, TrustedProxies, WsAuthBuilder};
+use crate::ticket::TicketStore;
+use crate::{TokenAuthority, TrustedProxies};
 
 /// Authentication for an axum app: tokens, revocation, tickets, credential
 /// names, transports, the Origin allow-list and socket limits. Cheap to clone.
@@ -66,58 +66,8 @@ impl std::fmt::Debug for WsAuth {
 }
 
 impl WsAuth {
-    /// Starts a builder around a token authority.
-    pub fn builder(tokens: TokenAuthority) -> WsAuthBuilder {
-        WsAuthBuilder::new(tokens)
-    }
-
     pub(crate) fn new(inner: Inner) -> Self {
         Self { inner: Arc::new(inner) }
-    }
-
-    /// Authenticates an HTTP request.
-    pub async fn authenticate_http(
-        &self,
-        parts: &Parts,
-        check: Check,
-    ) -> Result<Option<Authenticated>, AuthError> {
-        handshake::http(self, parts, check).await
-    }
-
-    /// Verifies a bare access token (first-message mode, in-band refresh):
-    /// signature, claims, kind and revocation.
-    pub async fn verify_access(&self, token: &str) -> Result<Claims, AuthError> {
-        handshake::verify_access(self, token).await
-    }
-
-    /// Verifies a token of a trusted issuer (routed by its `iss`, checked
-    /// against that issuer's keys only) or of the authority itself. A local
-    /// token may not name a subject key or token id of a trusted issuer.
-    pub async fn verify_token(&self, token: &str) -> Result<Claims, AuthError> {
-        handshake::verify_token(self, token).await
-    }
-
-    /// Fails with `token_revoked` if the claims are revoked; fails closed when
-    /// the store is unavailable.
-    pub async fn check_revoked(&self, claims: &Claims) -> Result<(), AuthError> {
-        handshake::check_revoked(self, claims).await
-    }
-
-    /// Forward auth: authenticates the request a proxy names (see
-    /// [`ForwardAuth`](crate::forward::ForwardAuth) for which one) as the WebSocket
-    /// guard authenticates a handshake: the per-address handshake rate,
-    /// then locate the credential in the headers and the original query ->
-    /// Origin -> verify the token or redeem the ticket -> kind -> CSRF ->
-    /// revocation (failing closed). The original method must be `GET` (a
-    /// handshake) or `HEAD`. Reported to the observer as a handshake.
-    pub async fn authenticate_forwarded(&self, parts: &Parts) -> Result<Authenticated, AuthError> {
-        handshake::forwarded(self, parts).await
-    }
-
-    /// Issues a one-time ticket standing for these access-token claims. It
-    /// expires after the ticket lifetime or with the token, whichever is first.
-    pub async fn issue_ticket(&self, claims: &Claims) -> Result<IssuedTicket, AuthError> {
-        ticket::issue(self, claims).await
     }
 
     /// The registry of live sockets (expiry, revocation kicks).

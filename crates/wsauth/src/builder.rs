@@ -64,9 +64,16 @@ impl std::fmt::Debug for WsAuthBuilder {
     }
 }
 
+impl WsAuth {
+    /// Starts a builder around a token authority.
+    pub fn builder(tokens: TokenAuthority) -> WsAuthBuilder {
+        WsAuthBuilder::new(tokens)
+    }
+}
+
 impl WsAuthBuilder {
     /// Starts a builder around a token authority.
-    pub(crate) fn new(tokens: TokenAuthority) -> Self {
+    fn new(tokens: TokenAuthority) -> Self {
         Self {
             tokens,
             revocation: None,

@@ -175,7 +175,7 @@ impl Claims {
         if claims.is_external()
             && let Some(iss) = &claims.iss
         {
-            claims.jti = crate::issuers::issuer_key(iss, &claims.jti);
+            claims.jti = issuer_key(iss, &claims.jti);
         }
         Ok(claims)
     }
@@ -322,6 +322,12 @@ fn time_error(name: &str) -> AuthError {
         "nbf" => "Claim nbf must be a whole number of seconds",
         _ => "Claim iat must be a whole number of seconds",
     })
+}
+
+/// `<issuer>#<value>`: a trusted issuer's subject or token id, kept apart
+/// from the server's own and every other issuer's.
+pub(crate) fn issuer_key(issuer: &str, value: &str) -> String {
+    format!("{issuer}#{value}")
 }
 
 #[cfg(test)]

@@ -72,7 +72,7 @@ pub use credential::{CredentialKind, CredentialNames, Transports};
 pub use error::{AuthError, close_code};
 pub use extract::{AccessToken, FreshAccessToken, RefreshToken, RevokingToken};
 pub use first_message::DeferredGuard;
-pub use handshake::{Authenticated, Check};
+pub use handshake::{Access, Authenticated, Check, Fresh, Optional, Refresh, Requirement};
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN, generate_key_material};
 pub use live::{
     Closed, Ended, Incoming, Kick, LiveConfig, LiveSession, LiveSessions, LiveSocket, Outbox,
@@ -86,7 +86,7 @@ pub use ticket::{
 pub use token::{
     IssueError, IssueOptions, IssuedToken, MAX_TOKEN_LEN, TokenAuthority, TokenSettings,
 };
-pub use ws::{Access, Fresh, GuardedUpgrade, Optional, Refresh, Requirement, WsGuard};
+pub use ws::{GuardedUpgrade, WsGuard};
 
 /// Calls that weaken security, fenced off so that they are never used by accident.
 pub mod dangerous {

@@ -20,29 +20,32 @@
 //!    guarded upgrade its session.
 //!
 //! The ways in, each a function below:
-//! - HTTP routes ([`http`], the extractors): located -> verified -> not
-//!   revoked -> authenticated. Nothing outlives the request, so revocation
-//!   is checked as soon as the claims are known.
+//! - HTTP routes (`WsAuth::authenticate_http`, the extractors): located ->
+//!   verified -> not revoked -> authenticated. Nothing outlives the
+//!   request, so revocation is checked as soon as the claims are known.
 //! - `/ws` ([`guard`], `WsGuard`): the upgrade and its per-address rate
 //!   (`upgrade.rs`) -> located and Origin -> verified -> authenticated ->
 //!   registered -> admitted -> `101`.
 //! - First-message auth ([`deferred_upgrade`] and [`first_message`],
 //!   `DeferredGuard`): the upgrade, its rate, Origin and a pending place ->
 //!   `101` -> the `auth` frame's token verified -> registered -> admitted.
-//! - Forward auth ([`forwarded`], `ForwardAuth`): the original request and
-//!   its rate -> located and Origin -> verified -> authenticated -> not
-//!   revoked (no socket is opened here, so none is registered).
-//! - Refresh ([`verify_access`] then [`rebind`]: in-band on a `LiveSocket`,
-//!   and `SessionBinding::rebind`): the new token verified and not revoked
-//!   -> the socket rebound to it -> not revoked again, for the same reason
-//!   as stage 5.
+//! - Forward auth (`WsAuth::authenticate_forwarded`, `ForwardAuth`): the
+//!   original request and its rate -> located and Origin -> verified ->
+//!   authenticated -> not revoked (no socket is opened here, so none is
+//!   registered).
+//! - Refresh (`WsAuth::verify_access`, then [`rebind`]: in-band on a
+//!   `LiveSocket`, and `SessionBinding::rebind`): the new token verified and
+//!   not revoked -> the socket rebound to it -> not revoked again, for the
+//!   same reason as stage 5.
 //!
 //! Every handshake's outcome is reported to the observer once (`report.rs`).
 //! A new check goes into the stage that has what it needs: the request
 //! (stage 1), the claims (stages 2 and 3), or the socket's registration
 //! (stages 4 and 5).
 
+mod original;
 mod report;
+mod requirement;
 mod upgrade;
 mod verify;
 
@@ -55,11 +58,12 @@ use crate::auth::WsAuth;
 use crate::credential::{self, Csrf, Located, Subprotocol};
 use crate::live::{LiveSession, RebindError, SessionBinding};
 use crate::observe::Limit;
-use crate::ws::Requirement;
 use crate::{AuthError, Claims, CredentialKind, TokenKind};
 
 pub(crate) use report::handshake as observe_handshake;
-pub(crate) use verify::{check_kind, check_revoked, verify_token};
+pub use requirement::{Access, Fresh, Optional, Refresh, Requirement};
+pub(crate) use verify::check_kind;
+use verify::check_revoked;
 
 /// What a route requires of the credential: the seed's `jwt_required`,
 /// `jwt_optional`, `jwt_refresh_token_required` and `fresh_jwt_required`.
@@ -175,7 +179,7 @@ async fn verify<'l, 'a>(
     wanted: TokenKind,
 ) -> Result<Verified<'l, 'a>, AuthError> {
     let claims = match located.kind {
-        CredentialKind::Ticket => crate::ticket::redeem(auth, &located.value).await?,
+        CredentialKind::Ticket => verify::redeem_ticket(auth, &located.value).await?,
         _ => verify::verify_token(auth, &located.value).await?,
     };
     verify::check_kind(&claims, wanted)?;
@@ -271,17 +275,21 @@ impl Registered {
 
 // The ways in. --------------------------------------------------------------
 
-/// HTTP routes: located -> verified -> not revoked -> authenticated.
-pub(crate) async fn http(
-    auth: &WsAuth,
-    parts: &Parts,
-    check: Check,
-) -> Result<Option<Authenticated>, AuthError> {
-    let located = credential::in_request(parts, check.wanted(), auth.names(), auth.transports());
-    let Some(located) = optional(check, located)? else { return Ok(None) };
-    let verified = verify(auth, &located, check.wanted()).await?;
-    not_revoked(auth, &verified.authenticated.claims, check).await?;
-    verified.authenticate(check).map(Some)
+impl WsAuth {
+    /// Authenticates an HTTP request (the extractors): located -> verified
+    /// -> not revoked -> authenticated.
+    pub async fn authenticate_http(
+        &self,
+        parts: &Parts,
+        check: Check,
+    ) -> Result<Option<Authenticated>, AuthError> {
+        let located =
+            credential::in_request(parts, check.wanted(), self.names(), self.transports());
+        let Some(located) = optional(check, located)? else { return Ok(None) };
+        let verified = verify(self, &located, check.wanted()).await?;
+        not_revoked(self, &verified.authenticated.claims, check).await?;
+        verified.authenticate(check).map(Some)
+    }
 }
 
 /// What `/ws` hands the guard: the upgrade (limits and subprotocol set),
@@ -366,34 +374,45 @@ pub(crate) async fn first_message(auth: &WsAuth, token: &str) -> Result<Admitted
     Ok(registered.admit(not_revoked))
 }
 
-/// Forward auth: the original request and its rate -> located and Origin
-/// -> verified -> authenticated -> not revoked. Reported as a handshake.
-pub(crate) async fn forwarded(auth: &WsAuth, parts: &Parts) -> Result<Authenticated, AuthError> {
-    let started = Instant::now();
-    let refused = |error| report::refused(auth, None, error, started);
-    let original = crate::forward::original_parts(auth, parts).map_err(refused)?;
-    upgrade::within_rate(auth, &original).map_err(refused)?;
-    let handshake = locate_in_handshake(auth, &original, Check::Access).map_err(refused)?;
-    let located =
-        handshake.located.ok_or(AuthError::MissingToken("Missing credential")).map_err(refused)?;
-    let credential = Some(located.kind);
-    let verdict = async {
-        let authenticated =
-            verify(auth, &located, TokenKind::Access).await?.authenticate(Check::Access)?;
-        not_revoked(auth, &authenticated.claims, Check::Access).await?;
-        Ok(authenticated)
+impl WsAuth {
+    /// Forward auth ([`ForwardAuth`](crate::forward::ForwardAuth)): judges
+    /// the request a proxy names as the WebSocket guard judges a handshake:
+    /// the original request (a `GET` or `HEAD`) and its per-address rate ->
+    /// located (the headers and the original query) and Origin -> verified
+    /// -> authenticated -> not revoked (failing closed). Reported to the
+    /// observer as a handshake.
+    pub async fn authenticate_forwarded(&self, parts: &Parts) -> Result<Authenticated, AuthError> {
+        let started = Instant::now();
+        let refused = |error| report::refused(self, None, error, started);
+        let original = original::parts(self, parts).map_err(refused)?;
+        upgrade::within_rate(self, &original).map_err(refused)?;
+        let handshake = locate_in_handshake(self, &original, Check::Access).map_err(refused)?;
+        let located = handshake
+            .located
+            .ok_or(AuthError::MissingToken("Missing credential"))
+            .map_err(refused)?;
+        let credential = Some(located.kind);
+        let verdict = async {
+            let authenticated =
+                verify(self, &located, TokenKind::Access).await?.authenticate(Check::Access)?;
+            not_revoked(self, &authenticated.claims, Check::Access).await?;
+            Ok(authenticated)
+        }
+        .await;
+        report::handshake(self, credential, verdict.as_ref().err(), started);
+        verdict
     }
-    .await;
-    report::handshake(auth, credential, verdict.as_ref().err(), started);
-    verdict
 }
 
-/// Refresh, first: the new token verified and not revoked, as an HTTP
-/// request's would be (a refusal is answered; the socket stays open).
-pub(crate) async fn verify_access(auth: &WsAuth, token: &str) -> Result<Claims, AuthError> {
-    let claims = verify_bare(auth, token).await?;
-    check_revoked(auth, &claims).await?;
-    Ok(claims)
+impl WsAuth {
+    /// Verifies a bare access token (refresh, first): signature, claims,
+    /// kind and revocation, as an HTTP request's would be (an in-band
+    /// refusal is answered; the socket stays open).
+    pub async fn verify_access(&self, token: &str) -> Result<Claims, AuthError> {
+        let claims = verify_bare(self, token).await?;
+        check_revoked(self, &claims).await?;
+        Ok(claims)
+    }
 }
 
 /// Refresh, then: the socket rebound to the new token's claims (of its own

@@ -374,7 +374,7 @@ impl LiveSocket {
     /// the socket ended.
     async fn refresh(&mut self, token: &str) -> bool {
         let auth = &self.state.auth;
-        let claims = match handshake::verify_access(auth, token).await {
+        let claims = match auth.verify_access(token).await {
             Ok(claims) => claims,
             Err(e) => {
                 let reply = json!({
