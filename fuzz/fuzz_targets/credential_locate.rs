@@ -95,7 +95,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let wanted = if check == Check::Refresh { TokenKind::Refresh } else { TokenKind::Access };
 
-    let located = wsauth::__fuzz::locate(&parts, websocket, wanted);
+    let located = if websocket {
+        wsauth::__fuzz::locate_in_handshake(&parts, wanted)
+    } else {
+        wsauth::__fuzz::locate_in_request(&parts, wanted)
+    };
     if let Ok(found) = &located {
         assert!(!found.value.is_empty(), "an empty credential was located");
         if !websocket {

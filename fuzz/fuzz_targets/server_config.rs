@@ -73,9 +73,10 @@ fuzz_target!(|data: &[u8]| {
     let refresh = tokens.issue_refresh("alice", IssueOptions::default()).expect("issue refresh");
     assert!(tokens.verify(&access.token).is_ok(), "an access token it issued does not verify");
     assert!(tokens.verify(&refresh.token).is_ok(), "a refresh token it issued does not verify");
-    let Ok((ticket, _)) = ready(auth.issue_ticket(&access.claims)) else {
+    let Ok(issued) = ready(auth.issue_ticket(&access.claims)) else {
         panic!("no ticket for a valid access token");
     };
+    let ticket = issued.ticket;
     let uri = format!("/ws?{}={ticket}", auth.names().ticket_query);
     let Ok(request) = Request::get(uri).body(()) else { return };
     let parts = request.into_parts().0;

@@ -194,7 +194,7 @@ impl Admin {
 
 impl Admin {
     /// Revokes every token of a trusted issuer's subject (its subject key,
-    /// [`wsauth::subject_key`]) issued up to now: a subject mark and the
+    /// [`wsauth::issuers::subject_key`]) issued up to now: a subject mark and the
     /// event, in one transaction. There is no account to change.
     pub async fn revoke_external(&self, key: &str, now: i64) -> Result<Revoked, DomainError> {
         let before = now.saturating_add(1);

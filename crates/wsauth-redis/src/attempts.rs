@@ -5,7 +5,8 @@
 
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
-use wsauth::{Admission, AttemptLimiter, ClientKey, StoreError};
+use wsauth::cluster::{Admission, AttemptLimiter};
+use wsauth::{ClientKey, StoreError};
 
 use crate::{Prefix, store_error};
 

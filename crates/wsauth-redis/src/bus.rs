@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use wsauth::{BusState, LiveSessions, RevocationBus, RevocationEvent, StoreError};
+use wsauth::cluster::{BusState, RevocationBus};
+use wsauth::{LiveSessions, RevocationEvent, StoreError};
 
 use crate::{Prefix, store_error};
 

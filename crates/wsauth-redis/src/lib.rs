@@ -8,10 +8,10 @@
 //!   nodes (a Lua script counts and stores atomically);
 //! - [`RedisAttemptLimiter`]: a token bucket per client shared by every
 //!   node (password attempts), on Redis's clock;
-//! - [`RedisBus`]: a [`RevocationBus`](wsauth::RevocationBus) over Redis
+//! - [`RedisBus`]: a [`RevocationBus`](wsauth::cluster::RevocationBus) over Redis
 //!   pub/sub that hands every other node's revocations to this node's
 //!   [`LiveSessions`](wsauth::LiveSessions), re-subscribing after a
-//!   reconnect and reporting [`BusState::Behind`](wsauth::BusState) while
+//!   reconnect and reporting [`BusState::Behind`](wsauth::cluster::BusState) while
 //!   it is not subscribed.
 //!
 //! Every key and channel starts with a [`Prefix`], so several deployments

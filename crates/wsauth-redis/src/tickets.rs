@@ -11,7 +11,8 @@ use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use serde_json::{Map, Value};
 use wsauth::{
-    Claims, SharedClock, StoreError, SystemClock, TicketAdmission, TicketDigest, TicketStore,
+    Claims, SharedClock, StoreError, StoredTicket, SystemClock, TicketAdmission, TicketDigest,
+    TicketStore,
 };
 
 use crate::{Prefix, store_error};
@@ -96,7 +97,7 @@ impl TicketStore for RedisTicketStore {
         Ok(if stored == 1 { TicketAdmission::Stored } else { TicketAdmission::SubjectFull })
     }
 
-    async fn take(&self, digest: &TicketDigest) -> Result<Option<(Claims, i64)>, StoreError> {
+    async fn take(&self, digest: &TicketDigest) -> Result<Option<StoredTicket>, StoreError> {
         let digest = hex(digest);
         let mut conn = self.conn.clone();
         let payload: Option<String> = redis::cmd("GETDEL")
@@ -105,19 +106,19 @@ impl TicketStore for RedisTicketStore {
             .await
             .map_err(store_error)?;
         let Some(payload) = payload else { return Ok(None) };
-        let (claims, expires_at) = decode(&payload)?;
+        let ticket = decode(&payload)?;
         // The ticket is gone already; its place under the cap is freed here
         // or, failing that, when it expires.
         let _: Result<i64, _> = redis::cmd("ZREM")
-            .arg(self.prefix.key("tickets", &claims.sub))
+            .arg(self.prefix.key("tickets", &ticket.claims.sub))
             .arg(&digest)
             .query_async(&mut conn)
             .await;
-        Ok(Some((claims, expires_at)))
+        Ok(Some(ticket))
     }
 }
 
-fn decode(payload: &str) -> Result<(Claims, i64), StoreError> {
+fn decode(payload: &str) -> Result<StoredTicket, StoreError> {
     let bad = || StoreError("redis: a stored ticket is not readable".into());
     let mut stored: Map<String, Value> = serde_json::from_str(payload).map_err(|_| bad())?;
     let expires_at = stored.get("expires_at").and_then(Value::as_i64).ok_or_else(bad)?;
@@ -127,5 +128,5 @@ fn decode(payload: &str) -> Result<(Claims, i64), StoreError> {
         None | Some(Value::Null) => None,
         Some(until) => Some(until.as_i64().ok_or_else(bad)?),
     };
-    Ok((claims, expires_at))
+    Ok(StoredTicket { claims, expires_at })
 }

@@ -3,18 +3,18 @@
 //! key prefix of its own, and, for the bus's reconnect, a `redis-server`
 //! each such test starts on a free port and stops.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use wsauth::cluster::{Admission, AttemptLimiter, BusState, RevocationBus};
 use wsauth::{
-    Admission, AttemptLimiter, BusState, Claims, ClientKey, Clock, LiveConfig, LiveSessions,
-    ManualClock, RevocationBus, RevocationEvent, RevocationStore, SystemClock, TicketAdmission,
-    TicketStore,
+    Claims, ClientKey, Clock, LiveConfig, LiveSessions, ManualClock, RevocationEvent,
+    RevocationStore, SystemClock, TicketAdmission, TicketStore,
 };
 use wsauth_redis::{
     MarkScope, Prefix, RedisAttemptLimiter, RedisBus, RedisRevocationStore, RedisTicketStore,
 };
+use wsauth_testkit::OwnRedis;
 
 fn redis_url() -> String {
     std::env::var("WSAUTH_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -36,15 +36,7 @@ fn now() -> i64 {
 }
 
 fn claims(sub: &str, jti: &str, iat: i64, sid: Option<&str>) -> Claims {
-    let mut json = serde_json::json!({
-        "sub": sub, "jti": jti, "iat": iat, "nbf": iat, "exp": iat + 600,
-        "type": "access", "fresh": false,
-    });
-    if let Some(sid) = sid {
-        json["sid"] = sid.into();
-    }
-    let serde_json::Value::Object(map) = json else { unreachable!() };
-    Claims::from_json_object(map).expect("claims")
+    Claims { sid: sid.map(Into::into), ..wsauth_testkit::claims(sub, jti, iat, iat + 600) }
 }
 
 /// Concurrent checks share `MGET`s: each still gets its own answer, in
@@ -168,9 +160,9 @@ async fn a_ticket_raced_on_several_nodes_is_redeemed_exactly_once() {
         });
         let mut winners = 0;
         for race in futures_util::future::join_all(races).await {
-            if let Some((claims, at)) = race.expect("task") {
-                assert_eq!(claims.sub, "erin");
-                assert_eq!(at, expires);
+            if let Some(taken) = race.expect("task") {
+                assert_eq!(taken.claims.sub, "erin");
+                assert_eq!(taken.expires_at, expires);
                 winners += 1;
             }
         }
@@ -194,8 +186,8 @@ async fn a_ticket_keeps_its_key_window_and_its_issuers_jti() {
             let digest = [n as u8; 32];
             let expires = SystemClock.now_millis() + 30_000;
             store.insert(digest, stored.clone(), expires, 4).await.expect("insert");
-            let (taken, _) = store.take(&digest).await.expect("take").expect("ticket");
-            assert_eq!(taken, stored);
+            let taken = store.take(&digest).await.expect("take").expect("ticket");
+            assert_eq!(taken.claims, stored);
         }
     }
 }
@@ -357,57 +349,4 @@ async fn eventually(mut condition: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("not within 5 s");
-}
-
-/// A `redis-server` of the test's own, on a free port, keeping nothing on disk.
-struct OwnRedis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let mut redis = Self { port, child: None };
-        redis.restart();
-        redis
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn restart(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed for these tests");
-        self.child = Some(child);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("redis-server did not start on port {}", self.port);
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }

@@ -9,8 +9,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use wsauth::AddressLimiter;
-use wsauth::{AttemptLimiter, RevocationStore, SharedClock, SystemClock, TokenAuthority};
+use wsauth::accept::AddressLimiter;
+use wsauth::cluster::AttemptLimiter;
+use wsauth::{RevocationStore, SharedClock, SystemClock, TokenAuthority};
 
 use crate::cluster::{Cluster, RedisPeers};
 use crate::config::{Config, ConfigError, Overrides};

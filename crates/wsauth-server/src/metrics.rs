@@ -6,7 +6,8 @@ use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Duration;
-use wsauth::{CredentialKind, HandshakeOutcome, Limit, Observer};
+use wsauth::CredentialKind;
+use wsauth::observe::{HandshakeOutcome, Limit, Observer};
 
 /// WebSocket handshakes: `outcome`, `credential`, `error`.
 pub(crate) const HANDSHAKES: &str = "wsauth_handshakes_total";

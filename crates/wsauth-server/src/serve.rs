@@ -21,8 +21,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::Service;
-use wsauth::AddressLimiter;
-use wsauth::{ClientKey, ClientSlot, ClientSlots, SlotsFull, TrustedProxies};
+use wsauth::accept::{AddressLimiter, ClientSlot, ClientSlots, SlotsFull};
+use wsauth::{ClientKey, TrustedProxies};
 
 use crate::config::Limits;
 use crate::stream::{AcceptedStream, Progress};

@@ -34,7 +34,8 @@ pub(crate) async fn run(socket: LiveSocket, shutdown: CancellationToken) {
         };
         socket.send(Message::text(reply));
     }
-    if let Some((code, reason)) = socket.closed() {
+    if let Some(closed) = socket.closed() {
+        let (code, reason) = (closed.code, closed.reason);
         tracing::debug!(sub = %socket.claims().sub, code, reason, "socket closed");
     }
 }

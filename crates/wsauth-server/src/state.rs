@@ -53,7 +53,7 @@ pub(crate) struct Services {
     pub(crate) metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Password attempts per client address (in this process, or shared
     /// by the cluster's nodes).
-    pub(crate) password_attempts: Arc<dyn wsauth::AttemptLimiter>,
+    pub(crate) password_attempts: Arc<dyn wsauth::cluster::AttemptLimiter>,
     /// The proxied routes' shared state (refresh handles).
     pub(crate) proxies: crate::proxy::Proxies,
 }

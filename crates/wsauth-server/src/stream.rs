@@ -22,7 +22,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use wsauth::ClientSlot;
+use wsauth::accept::ClientSlot;
 
 mod hold;
 
@@ -225,7 +225,7 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
-    use wsauth::ClientSlots;
+    use wsauth::accept::ClientSlots;
 
     /// An accepted stream and the client's end, on loopback.
     async fn pair() -> (AcceptedStream, TcpStream) {

@@ -46,8 +46,8 @@ pub fn sensitive_request_headers() -> SetSensitiveRequestHeadersLayer {
         header::SEC_WEBSOCKET_PROTOCOL,
         HeaderName::from_static("x-csrf-token"),
         // Forward auth: the original URI's query may hold a token or ticket.
-        wsauth::X_ORIGINAL_URI,
-        wsauth::X_FORWARDED_URI,
+        wsauth::forward::X_ORIGINAL_URI,
+        wsauth::forward::X_FORWARDED_URI,
     ]);
     SetSensitiveRequestHeadersLayer::from_shared(names)
 }

@@ -6,9 +6,10 @@
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
-use wsauth::{
-    Algorithm, ClaimRule, HttpFetchSettings, HttpKeySource, JwksLocation, KeyCachePolicy,
-    MissingIat, MissingJti, TrustedIssuer, TrustedIssuers,
+use wsauth::Algorithm;
+use wsauth::issuers::{
+    ClaimRule, HttpFetchSettings, HttpKeySource, JwksLocation, KeyCachePolicy, MissingIat,
+    MissingJti, TrustedIssuer, TrustedIssuers,
 };
 
 /// One `[[trusted_issuers]]` table.

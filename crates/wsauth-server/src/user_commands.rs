@@ -83,7 +83,7 @@ pub(crate) async fn run(config: Config, action: UserAction) -> anyhow::Result<()
             if !config.trusted_issuers.iter().any(|t| t.issuer == issuer) {
                 anyhow::bail!("{issuer:?} is not a configured trusted issuer");
             }
-            let key = wsauth::subject_key(&issuer, &name);
+            let key = wsauth::issuers::subject_key(&issuer, &name);
             admin.revoke_external(&key, now).await.map_err(failed)?;
             println!("revoked every token of {name} at {issuer}");
         }

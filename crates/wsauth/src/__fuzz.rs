@@ -4,7 +4,7 @@
 use axum::http::request::Parts;
 use serde_json::{Map, Value};
 
-use crate::credential::{self, Target};
+use crate::credential::{self, Csrf, Subprotocol};
 use crate::{
     AuthError, Authenticated, Check, CredentialKind, CredentialNames, TokenKind, Transports, WsAuth,
 };
@@ -18,34 +18,47 @@ pub struct Found {
     pub kind: CredentialKind,
     /// The token or ticket.
     pub value: String,
-    /// For a cookie: the CSRF value presented beside it.
+    /// The CSRF value presented beside a cookie, where the CSRF rule asks
+    /// for one.
     pub csrf: Option<String>,
     /// Whether the client offered the wsauth subprotocol.
     pub offered_subprotocol: bool,
 }
 
-/// Finds the one credential of a WebSocket handshake (`websocket`) or an
-/// HTTP request, with the default names and transports.
-pub fn locate(parts: &Parts, websocket: bool, kind: TokenKind) -> Result<Found, AuthError> {
-    let target = if websocket { Target::WebSocket } else { Target::Http };
+/// Finds the one credential of an HTTP request, with the default names
+/// and transports.
+pub fn locate_in_request(parts: &Parts, kind: TokenKind) -> Result<Found, AuthError> {
     let names = CredentialNames::default();
-    let located = credential::locate(parts, target, kind, &names, &Transports::default())?;
-    Ok(Found {
-        kind: located.kind,
-        value: located.value.into_owned(),
-        csrf: located.csrf.map(std::borrow::Cow::into_owned),
-        offered_subprotocol: located.offered_subprotocol,
-    })
+    credential::in_request(parts, kind, &names, &Transports::default()).map(found)
 }
 
-/// Authenticates a WebSocket handshake as the guard does before the upgrade
-/// (without registering the socket as live).
+/// Finds the one credential of a WebSocket handshake, with the default
+/// names and transports.
+pub fn locate_in_handshake(parts: &Parts, kind: TokenKind) -> Result<Found, AuthError> {
+    let names = CredentialNames::default();
+    credential::in_handshake(parts, kind, &names, &Transports::default()).map(found)
+}
+
+fn found(located: credential::Located<'_>) -> Found {
+    Found {
+        kind: located.kind,
+        value: located.value.into_owned(),
+        csrf: match located.csrf {
+            Csrf::Presented(value) => Some(value.into_owned()),
+            Csrf::NotRequired => None,
+        },
+        offered_subprotocol: located.subprotocol == Subprotocol::Offered,
+    }
+}
+
+/// Authenticates a WebSocket handshake as the guard does before the upgrade:
+/// every stage of the pipeline up to the socket's registration.
 pub async fn authenticate_upgrade(
     auth: &WsAuth,
     parts: &Parts,
     check: Check,
 ) -> Result<Option<Authenticated>, AuthError> {
-    auth.authenticate_upgrade(parts, check, &mut None).await.map(|(outcome, _)| outcome)
+    crate::handshake::authenticate_upgrade(auth, parts, check).await
 }
 
 /// Parses a frame a live socket may answer itself (`refresh`, `auth`).

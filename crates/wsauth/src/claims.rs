@@ -50,7 +50,7 @@ const MAX_TIME: i64 = 253_402_300_799;
 pub struct Claims {
     /// The subject: who the token is for. A non-empty string of at most 256
     /// bytes. For a trusted issuer's token, the subject key
-    /// `<iss>#<subject>` ([`crate::subject_key`]; [`Claims::subject`] gives
+    /// `<iss>#<subject>` ([`crate::issuers::subject_key`]; [`Claims::subject`] gives
     /// the subject alone), so that everything keyed by subject tells
     /// issuers apart.
     pub sub: String,
@@ -140,7 +140,7 @@ impl Claims {
     }
 
     /// Whether the token came from a trusted external issuer: its `sub` is
-    /// then the subject key `<iss>#<subject>` ([`crate::subject_key`]).
+    /// then the subject key `<iss>#<subject>` ([`crate::issuers::subject_key`]).
     #[must_use]
     pub fn is_external(&self) -> bool {
         self.external_subject().is_some()
@@ -175,7 +175,7 @@ impl Claims {
         if claims.is_external()
             && let Some(iss) = &claims.iss
         {
-            claims.jti = crate::issuers::issuer_key(iss, &claims.jti);
+            claims.jti = issuer_key(iss, &claims.jti);
         }
         Ok(claims)
     }
@@ -322,6 +322,12 @@ fn time_error(name: &str) -> AuthError {
         "nbf" => "Claim nbf must be a whole number of seconds",
         _ => "Claim iat must be a whole number of seconds",
     })
+}
+
+/// `<issuer>#<value>`: a trusted issuer's subject or token id, kept apart
+/// from the server's own and every other issuer's.
+pub(crate) fn issuer_key(issuer: &str, value: &str) -> String {
+    format!("{issuer}#{value}")
 }
 
 #[cfg(test)]

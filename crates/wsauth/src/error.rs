@@ -136,6 +136,11 @@ pub mod close_code {
     pub const GOING_AWAY: u16 = 1001;
     /// A protocol error by the peer.
     pub const PROTOCOL_ERROR: u16 = 1002;
+    /// Never sent: what a close frame without a code is reported as.
+    pub const NO_STATUS_RECEIVED: u16 = 1005;
+    /// Never sent: what a connection that ended without a close frame is
+    /// reported as.
+    pub const ABNORMAL_CLOSURE: u16 = 1006;
     /// A text frame that was not valid UTF-8.
     pub const INVALID_PAYLOAD: u16 = 1007;
     /// A policy violation (rate limit, second auth frame, bad command).

@@ -18,7 +18,8 @@
 use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 
-use crate::auth::{Authenticated, Check, WsAuth};
+use crate::auth::WsAuth;
+use crate::handshake::{Authenticated, Check};
 use crate::{AuthError, Claims};
 
 /// Runs `check`; a missing credential is an error.

@@ -1,8 +1,9 @@
 //! First-message authentication: [`DeferredGuard`] upgrades without a
 //! credential (Origin, handshake limits and the pending-socket limits still
 //! apply), then the first frame must be `{"type":"auth","token":...}` within
-//! `auth_timeout`. The token is checked as a handshake's would be, the socket
-//! is registered, and the application gets a [`LiveSocket`].
+//! `auth_timeout`. Both halves go through the handshake pipeline
+//! (`handshake::deferred_upgrade`, then `handshake::first_message`); this
+//! file waits for the frame and closes a socket that fails with its code.
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRef, FromRequestParts};
@@ -11,11 +12,11 @@ use axum::response::Response;
 use std::future::Future;
 use std::time::Instant;
 
-use crate::auth::{Authenticated, WsAuth};
-use crate::live::{LiveSession, LiveSocket, close_socket, frames};
-use crate::observe::Limit;
-use crate::ws::{observe_handshake, select_subprotocol, upgrade_with_limits};
-use crate::{AuthError, Claims, CredentialKind, close_code, credential};
+use crate::accept::ClientSlot;
+use crate::auth::WsAuth;
+use crate::handshake::{self, Deferred, observe_handshake};
+use crate::live::{LiveSocket, close_socket, frames};
+use crate::{AuthError, CredentialKind, close_code};
 
 /// First-message mode: the upgrade happens without a credential (Origin and
 /// rate limits still apply, and these sockets count against a separate
@@ -27,7 +28,7 @@ use crate::{AuthError, Claims, CredentialKind, close_code, credential};
 pub struct DeferredGuard {
     upgrade: WebSocketUpgrade,
     ws_auth: WsAuth,
-    permit: crate::ClientSlot,
+    permit: ClientSlot,
 }
 
 impl std::fmt::Debug for DeferredGuard {
@@ -64,31 +65,9 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AuthError> {
         let ws_auth = WsAuth::from_ref(state);
-        let started = Instant::now();
-        let guard = Self::check(parts, state, &ws_auth).await;
-        // Accepted handshakes are reported once their auth frame is judged.
-        if let Err(e) = &guard {
-            observe_handshake(&ws_auth, Some(CredentialKind::FirstMessage), Some(e), started);
-        }
-        guard
-    }
-}
-
-impl DeferredGuard {
-    async fn check<S: Send + Sync>(
-        parts: &mut Parts,
-        state: &S,
-        ws_auth: &WsAuth,
-    ) -> Result<Self, AuthError> {
-        let mut upgrade = upgrade_with_limits(parts, state, ws_auth).await?;
-        ws_auth.check_origin(&parts.headers, None)?;
-        if credential::offers_subprotocol(&parts.headers, &ws_auth.names().subprotocol)? {
-            select_subprotocol(&mut upgrade, ws_auth);
-        }
-        let permit = ws_auth.pending_permit(parts).inspect_err(|_| {
-            ws_auth.observer().rate_limited(Limit::PendingAuth);
-        })?;
-        Ok(Self { upgrade, ws_auth: ws_auth.clone(), permit })
+        let Deferred { upgrade, permit } =
+            handshake::deferred_upgrade(parts, state, &ws_auth).await?;
+        Ok(Self { upgrade, ws_auth, permit })
     }
 }
 
@@ -98,7 +77,7 @@ impl DeferredGuard {
 async fn authenticate_first_message(
     mut socket: WebSocket,
     auth: WsAuth,
-    permit: crate::ClientSlot,
+    permit: ClientSlot,
 ) -> Option<LiveSocket> {
     let timeout = auth.live().config().auth_timeout;
     let first = tokio::time::timeout(timeout, next_data_frame(&mut socket)).await;
@@ -107,15 +86,13 @@ async fn authenticate_first_message(
     let refusal = match first {
         Err(_) => Refusal::new(close_code::AUTH_TIMEOUT, "authentication timeout", "auth_timeout"),
         Ok(None) => {
-            auth.observer().socket_closed(1006);
+            auth.observer().socket_closed(close_code::ABNORMAL_CLOSURE);
             return None;
         }
-        Ok(Some(Message::Text(text))) => match first_message_session(&auth, &text).await {
-            Ok((claims, session)) => {
+        Ok(Some(Message::Text(text))) => match admit(&auth, &text).await {
+            Ok(admitted) => {
                 observe_handshake(&auth, Some(CredentialKind::FirstMessage), None, started);
-                let authenticated =
-                    Authenticated { claims, credential: CredentialKind::FirstMessage };
-                return Some(LiveSocket::new(socket, session, auth, authenticated));
+                return Some(LiveSocket::new(socket, admitted, auth));
             }
             Err(refusal) => refusal,
         },
@@ -123,7 +100,7 @@ async fn authenticate_first_message(
     };
     close_socket(&mut socket, refusal.code, refusal.reason).await;
     auth.observer().socket_closed(refusal.code);
-    let outcome = crate::HandshakeOutcome {
+    let outcome = crate::observe::HandshakeOutcome {
         credential: Some(CredentialKind::FirstMessage),
         error: Some(refusal.error),
         elapsed: started.elapsed(),
@@ -149,26 +126,17 @@ impl Refusal {
         Self::new(close_code::UNAUTHORIZED, "first frame must be auth", "missing_token")
     }
 
-    fn from_error(e: &crate::AuthError) -> Self {
+    fn from_error(e: &AuthError) -> Self {
         Self::new(e.close_code(), e.code(), e.code())
     }
 }
 
-/// Verifies the auth frame and registers the socket, then checks
-/// revocation: a revocation landing in between finds the socket in the
-/// registry (see `WsGuard`).
-async fn first_message_session(
-    auth: &WsAuth,
-    text: &str,
-) -> Result<(Claims, LiveSession), Refusal> {
+/// The auth frame's token through the pipeline: verified, registered,
+/// admitted. A refusal closes with the error's close code (a full per-user
+/// cap: 1008).
+async fn admit(auth: &WsAuth, text: &str) -> Result<handshake::Admitted, Refusal> {
     let token = frames::auth_frame_token(text).ok_or_else(Refusal::not_auth)?;
-    let claims = auth.verify_access_signature(&token).await.map_err(|e| Refusal::from_error(&e))?;
-    let session = auth.live().register(&claims).map_err(|e| {
-        auth.observer().rate_limited(crate::Limit::SocketsPerUser);
-        Refusal::new(close_code::POLICY_VIOLATION, e.code(), e.code())
-    })?;
-    auth.check_revoked(&claims).await.map_err(|e| Refusal::from_error(&e))?;
-    Ok((claims, session))
+    handshake::first_message(auth, &token).await.map_err(|e| Refusal::from_error(&e))
 }
 
 async fn next_data_frame(socket: &mut WebSocket) -> Option<Message> {

@@ -1,47 +1,70 @@
 #![doc = include_str!("../README.md")]
 //!
-//! The order of a handshake, in [`WsAuth`]: locate the credential -> check
-//! Origin -> verify the token or redeem the ticket -> check its kind -> check
-//! revocation -> check CSRF -> check freshness -> upgrade.
+//! Every credential goes through one handshake pipeline, read top to bottom
+//! in one file, `src/handshake/mod.rs`: locate the credential (and, on a
+//! handshake, check Origin) -> verify the token or redeem the ticket, and
+//! check its kind -> check CSRF and freshness -> register the socket ->
+//! check revocation -> upgrade. A socket's revocation is checked after its
+//! registration, so that a revocation landing in between still closes it;
+//! an HTTP request, which leaves nothing behind, is checked for revocation
+//! as soon as its token is verified. `/ws` ([`WsGuard`]), first-message
+//! auth ([`DeferredGuard`]), forward auth ([`forward::ForwardAuth`]),
+//! in-band refresh ([`LiveSocket`]) and the HTTP extractors all go through
+//! it.
+//!
+//! The crate root holds what every application uses: [`WsAuth`] and its
+//! builder, tokens and keys, the extractors and guards, the stores, live
+//! sockets and the clock. The rest is grouped by purpose: [`accept`] (an
+//! accept loop's fair places and rates), [`cluster`] (what nodes share:
+//! the revocation bus, attempt budgets), [`forward`] (forward auth for a
+//! reverse proxy), [`issuers`] (trusted external issuers), [`observe`]
+//! (events for metrics), [`close_code`] and [`dangerous`].
 
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 #![warn(clippy::must_use_candidate, clippy::return_self_not_must_use)]
 
+#[cfg(feature = "fuzz")]
 #[doc(hidden)]
 pub mod __fuzz;
-mod attempts;
+pub mod accept;
 mod auth;
-mod bus;
+mod builder;
 mod claims;
 mod client_addr;
 mod clock;
+pub mod cluster;
 mod credential;
 mod crypto;
 mod error;
 mod extract;
 mod first_message;
-mod forward;
+pub mod forward;
 mod forwarded;
+mod handshake;
 mod header;
-mod issuers;
+pub mod issuers;
 mod keys;
 mod live;
-mod observe;
-mod rate;
+pub mod observe;
 mod revocation;
-mod slots;
+mod socket_limits;
 mod strict_json;
 mod ticket;
 mod token;
 mod ws;
 
-pub use attempts::{Admission, AttemptLimiter};
-pub use auth::{
-    Authenticated, Check, DEFAULT_MAX_TICKETS_PER_SUBJECT, DEFAULT_TICKET_TTL_SECS, SocketLimits,
-    WsAuth, WsAuthBuilder,
+/// The tests' one `Claims` literal, shared with wsauth-testkit (which the
+/// unit tests here cannot depend on: it depends on this crate).
+#[cfg(test)]
+#[allow(unreachable_pub)]
+#[path = "../../wsauth-testkit/src/claims.rs"]
+mod test_claims;
+
+pub use auth::WsAuth;
+pub use builder::{
+    DEFAULT_MAX_TICKETS_PER_SUBJECT, DEFAULT_TICKET_TTL_SECS, HandshakeRate, WsAuthBuilder,
 };
-pub use bus::{BusState, RevocationBus};
 pub use claims::{Claims, RESERVED_CLAIMS, TokenKind};
 pub use client_addr::{ClientKey, TrustedProxies};
 pub use clock::{Clock, ClockChange, ManualClock, SharedClock, SystemClock};
@@ -49,31 +72,21 @@ pub use credential::{CredentialKind, CredentialNames, Transports};
 pub use error::{AuthError, close_code};
 pub use extract::{AccessToken, FreshAccessToken, RefreshToken, RevokingToken};
 pub use first_message::DeferredGuard;
-pub use forward::{
-    ForwardAuth, ForwardRefusal, IdentityHeaders, OriginalRequest, X_FORWARDED_METHOD,
-    X_FORWARDED_URI, X_ORIGINAL_METHOD, X_ORIGINAL_URI, X_WSAUTH_CLAIMS, X_WSAUTH_ERROR,
-    X_WSAUTH_SUB,
-};
-pub use issuers::{
-    ClaimRule, FetchError, FetchedJwks, IssuerError, KeyCachePolicy, KeySource, MissingIat,
-    MissingJti, StaticJwks, TrustedIssuer, TrustedIssuers, subject_key,
-};
-#[cfg(feature = "jwks")]
-pub use issuers::{HttpFetchSettings, HttpKeySource, JwksLocation};
+pub use handshake::{Access, Authenticated, Check, Fresh, Optional, Refresh, Requirement};
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN, generate_key_material};
 pub use live::{
-    Incoming, Kick, LiveConfig, LiveSession, LiveSessions, LiveSocket, Outbox, RebindError,
-    RevocationEvent, SessionBinding,
+    Closed, Ended, Incoming, Kick, LiveConfig, LiveSession, LiveSessions, LiveSocket, Outbox,
+    RebindError, RevocationEvent, SessionBinding,
 };
-pub use observe::{HandshakeOutcome, Limit, NoObserver, Observer};
-pub use rate::{AddressLimiter, TokenBucket};
 pub use revocation::{MemoryRevocationStore, RevocationStore, StoreError};
-pub use slots::{ClientSlot, ClientSlots, SlotsFull};
-pub use ticket::{MemoryTicketStore, TicketAdmission, TicketDigest, TicketStore};
+pub use socket_limits::SocketLimits;
+pub use ticket::{
+    IssuedTicket, MemoryTicketStore, StoredTicket, TicketAdmission, TicketDigest, TicketStore,
+};
 pub use token::{
     IssueError, IssueOptions, IssuedToken, MAX_TOKEN_LEN, TokenAuthority, TokenSettings,
 };
-pub use ws::{Access, Fresh, GuardedUpgrade, Optional, Refresh, Requirement, WsGuard};
+pub use ws::{GuardedUpgrade, WsGuard};
 
 /// Calls that weaken security, fenced off so that they are never used by accident.
 pub mod dangerous {

@@ -5,7 +5,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use wsauth::{HandshakeOutcome, Observer};
+//! use wsauth::observe::{HandshakeOutcome, Observer};
 //!
 //! #[derive(Debug)]
 //! struct LogRejections;

@@ -95,25 +95,11 @@ impl RevocationStore for MemoryRevocationStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ManualClock, TokenKind};
+    use crate::ManualClock;
     use std::sync::Arc;
 
     fn claims(jti: &str) -> Claims {
-        Claims {
-            sub: "alice".into(),
-            iat: 1000,
-            nbf: None,
-            jti: jti.into(),
-            exp: 2000,
-            kind: TokenKind::Access,
-            fresh: None,
-            csrf: None,
-            iss: None,
-            aud: None,
-            sid: None,
-            key_valid_until: None,
-            extra: serde_json::Map::new(),
-        }
+        crate::test_claims::claims("alice", jti, 1000, 2000)
     }
 
     #[tokio::test]

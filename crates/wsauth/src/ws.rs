@@ -18,79 +18,19 @@
 
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRef, FromRequestParts};
-use axum::http::{HeaderValue, request::Parts};
+use axum::http::request::Parts;
 use axum::response::Response;
 use futures_util::FutureExt;
 use futures_util::future::OptionFuture;
 use std::future::Future;
 use std::marker::PhantomData;
 
-use crate::auth::{Authenticated, Check, SocketLimits, WsAuth};
+use crate::AuthError;
+use crate::auth::WsAuth;
+use crate::handshake::{
+    self, Access, Admitted, AdmittedSession, Authenticated, Guarded, Requirement,
+};
 use crate::live::{LiveSession, LiveSocket};
-use crate::observe::{HandshakeOutcome, Limit};
-use crate::{AuthError, CredentialKind};
-use std::time::Instant;
-
-/// What a guarded WebSocket route requires; see [`Access`], [`Optional`],
-/// [`Refresh`] and [`Fresh`].
-pub trait Requirement: Send + Sync + 'static {
-    /// What the handler receives: [`Authenticated`], or an `Option` of it.
-    type Output: Send + 'static;
-    /// The check to run.
-    const CHECK: Check;
-    /// Turns the check's outcome into the handler's input.
-    fn output(auth: Option<Authenticated>) -> Result<Self::Output, AuthError>;
-    /// The authenticated outcome, if any.
-    fn authenticated(output: &Self::Output) -> Option<&Authenticated>;
-}
-
-macro_rules! required {
-    ($(#[$doc:meta])* $name:ident, $check:expr) => {
-        $(#[$doc])*
-        #[derive(Debug)]
-        pub struct $name;
-        impl Requirement for $name {
-            type Output = Authenticated;
-            const CHECK: Check = $check;
-            fn output(auth: Option<Authenticated>) -> Result<Authenticated, AuthError> {
-                auth.ok_or(AuthError::MissingToken("Missing credential"))
-            }
-            fn authenticated(output: &Authenticated) -> Option<&Authenticated> {
-                Some(output)
-            }
-        }
-    };
-}
-
-required!(
-    /// A valid access token (`jwt_required`). The default.
-    Access,
-    Check::Access
-);
-required!(
-    /// A valid refresh token (`jwt_refresh_token_required`).
-    Refresh,
-    Check::Refresh
-);
-required!(
-    /// A fresh access token (`fresh_jwt_required`).
-    Fresh,
-    Check::Fresh
-);
-
-/// No credential is fine; a bad one is refused (`jwt_optional`).
-#[derive(Debug)]
-pub struct Optional;
-impl Requirement for Optional {
-    type Output = Option<Authenticated>;
-    const CHECK: Check = Check::Optional;
-    fn output(auth: Option<Authenticated>) -> Result<Option<Authenticated>, AuthError> {
-        Ok(auth)
-    }
-    fn authenticated(output: &Option<Authenticated>) -> Option<&Authenticated> {
-        output.as_ref()
-    }
-}
 
 /// A WebSocket handshake that passed every check. Use it in place of
 /// `WebSocketUpgrade`; a failed check answers with an HTTP error before any
@@ -99,7 +39,7 @@ pub struct WsGuard<R: Requirement = Access> {
     upgrade: WebSocketUpgrade,
     auth: R::Output,
     ws_auth: WsAuth,
-    session: Option<LiveSession>,
+    session: Option<AdmittedSession>,
     _requirement: PhantomData<R>,
 }
 
@@ -138,7 +78,8 @@ impl<R: Requirement> WsGuard<R> {
     /// server): keep the [`LiveSession`] for as long as the socket is open
     /// and close it when [`LiveSession::ended`] completes.
     pub fn into_live_parts(self) -> GuardedUpgrade<R::Output> {
-        GuardedUpgrade { upgrade: self.upgrade, auth: self.auth, session: self.session }
+        let session = self.session.map(AdmittedSession::into_session);
+        GuardedUpgrade { upgrade: self.upgrade, auth: self.auth, session }
     }
 }
 
@@ -167,67 +108,20 @@ impl<R: Requirement<Output = Authenticated>> WsGuard<R> {
     {
         let Self { upgrade, auth, ws_auth, session, .. } = self;
         // The socket's task keeps this closure for the socket's lifetime, so
-        // it holds one pointer. (The session is always reserved in
-        // `from_request_parts` for authenticated outcomes.)
-        let bound = session.map(|session| Box::new((session, ws_auth, auth)));
+        // it holds one pointer. (Every authenticated outcome was admitted
+        // with a session by the handshake pipeline.)
+        let bound =
+            session.map(|session| Box::new((Admitted { authenticated: auth, session }, ws_auth)));
         upgrade.on_upgrade(move |socket| {
             let run = bound.map(|bound| {
-                let (session, ws_auth, auth) = *bound;
-                callback(LiveSocket::new(socket, session, ws_auth, auth))
+                let (admitted, ws_auth) = *bound;
+                callback(LiveSocket::new(socket, admitted, ws_auth))
             });
             // No async block: it would keep the socket and the claims it
             // captured beside the callback's future.
             OptionFuture::from(run).map(drop)
         })
     }
-}
-
-/// Reports a handshake's outcome, and logs a rejection's code (never the credential).
-pub(crate) fn observe_handshake(
-    auth: &WsAuth,
-    credential: Option<CredentialKind>,
-    error: Option<&AuthError>,
-    started: Instant,
-) {
-    let error = error.map(AuthError::code);
-    if let Some(code) = error {
-        tracing::debug!(
-            error = code,
-            credential = credential.map(CredentialKind::as_str),
-            "handshake rejected"
-        );
-    }
-    auth.observer().handshake(&HandshakeOutcome { credential, error, elapsed: started.elapsed() });
-}
-
-pub(crate) async fn upgrade_with_limits<S: Send + Sync>(
-    parts: &mut Parts,
-    state: &S,
-    auth: &WsAuth,
-) -> Result<WebSocketUpgrade, AuthError> {
-    let upgrade = WebSocketUpgrade::from_request_parts(parts, state)
-        .await
-        .map_err(|_| AuthError::BadHandshake("Not a valid WebSocket handshake"))?;
-    auth.admit_handshake(parts).inspect_err(|_| {
-        auth.observer().rate_limited(Limit::HandshakeRate);
-    })?;
-    Ok(apply_limits(upgrade, auth.socket_limits()))
-}
-
-pub(crate) fn select_subprotocol(upgrade: &mut WebSocketUpgrade, auth: &WsAuth) {
-    // Only the fixed protocol name is ever selected: a bearer entry is never echoed.
-    if let Ok(name) = HeaderValue::from_str(&auth.names().subprotocol) {
-        upgrade.set_selected_protocol(name);
-    }
-}
-
-fn apply_limits(upgrade: WebSocketUpgrade, limits: &SocketLimits) -> WebSocketUpgrade {
-    upgrade
-        .read_buffer_size(limits.read_buffer_size)
-        .write_buffer_size(limits.write_buffer_size)
-        .max_write_buffer_size(limits.max_write_buffer_size)
-        .max_message_size(limits.max_message_size)
-        .max_frame_size(limits.max_frame_size)
 }
 
 impl<S, R> FromRequestParts<S> for WsGuard<R>
@@ -240,51 +134,9 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AuthError> {
         let ws_auth = WsAuth::from_ref(state);
-        let started = Instant::now();
-        let mut located = None;
-        let guard = Self::check(parts, state, &ws_auth, &mut located).await;
-        let credential = match &guard {
-            Ok(guard) => R::authenticated(&guard.auth).map(|a| a.credential),
-            Err(_) => located,
-        };
-        observe_handshake(&ws_auth, credential, guard.as_ref().err(), started);
-        guard
-    }
-}
-
-impl<R: Requirement> WsGuard<R> {
-    /// Every check of the handshake, in order; `located` records the
-    /// credential's transport once found.
-    async fn check<S: Send + Sync>(
-        parts: &mut Parts,
-        state: &S,
-        ws_auth: &WsAuth,
-        located: &mut Option<CredentialKind>,
-    ) -> Result<Self, AuthError> {
-        let ws_auth = ws_auth.clone();
-        let mut upgrade = upgrade_with_limits(parts, state, &ws_auth).await?;
-        let (outcome, offered_subprotocol) =
-            ws_auth.authenticate_upgrade(parts, R::CHECK, located).await?;
-        if offered_subprotocol {
-            select_subprotocol(&mut upgrade, &ws_auth);
-        }
-        let auth = R::output(outcome)?;
-        // Register the live socket first, then check revocation: a revocation
-        // stored before the check is seen by it, and one stored after it finds
-        // the socket in the registry and closes it. Either way no revoked token
-        // keeps a socket. Registering before the 101 also makes a per-user cap
-        // a 429. On an error the session is dropped, which unregisters it.
-        let session = match R::authenticated(&auth) {
-            Some(a) => {
-                let session = ws_auth.live().register(&a.claims).inspect_err(|_| {
-                    ws_auth.observer().rate_limited(Limit::SocketsPerUser);
-                })?;
-                ws_auth.check_revoked(&a.claims).await?;
-                Some(session)
-            }
-            None => None,
-        };
-        Ok(Self { upgrade, auth, ws_auth, session, _requirement: PhantomData })
+        let Guarded { upgrade, outcome, session } =
+            handshake::guard::<R, S>(parts, state, &ws_auth).await?;
+        Ok(Self { upgrade, auth: outcome, ws_auth, session, _requirement: PhantomData })
     }
 }
 

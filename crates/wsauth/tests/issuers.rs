@@ -7,10 +7,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{Value, json};
 use std::sync::Arc;
-use wsauth::{
-    Algorithm, AuthError, ClaimRule, Key, KeySet, MissingIat, MissingJti, StaticJwks,
-    TokenAuthority, TrustedIssuer, TrustedIssuers, WsAuth, generate_key_material,
+use wsauth::issuers::{
+    ClaimRule, MissingIat, MissingJti, StaticJwks, TrustedIssuer, TrustedIssuers,
 };
+use wsauth::{Algorithm, AuthError, Key, KeySet, TokenAuthority, WsAuth, generate_key_material};
 
 const ISS: &str = "https://idp.example.com";
 

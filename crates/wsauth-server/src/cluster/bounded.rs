@@ -4,9 +4,9 @@
 
 use async_trait::async_trait;
 use std::future::Future;
+use wsauth::cluster::{Admission, AttemptLimiter};
 use wsauth::{
-    Admission, AttemptLimiter, Claims, ClientKey, StoreError, TicketAdmission, TicketDigest,
-    TicketStore,
+    Claims, ClientKey, StoreError, StoredTicket, TicketAdmission, TicketDigest, TicketStore,
 };
 
 use super::CALL_TIMEOUT;
@@ -36,7 +36,7 @@ impl<S: TicketStore> TicketStore for Bounded<S> {
         bounded(self.0.insert(digest, claims, expires_at, max_per_subject)).await
     }
 
-    async fn take(&self, digest: &TicketDigest) -> Result<Option<(Claims, i64)>, StoreError> {
+    async fn take(&self, digest: &TicketDigest) -> Result<Option<StoredTicket>, StoreError> {
         bounded(self.0.take(digest)).await
     }
 }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use wsauth::{BusState, RevocationBus};
+use wsauth::cluster::{BusState, RevocationBus};
 use wsauth_redis::RedisBus;
 
 use wsauth_domain::inbound::{Inbound, News};

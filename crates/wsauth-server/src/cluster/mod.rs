@@ -19,7 +19,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use wsauth::{AttemptLimiter, RevocationEvent, SharedClock, TicketStore};
+use wsauth::cluster::AttemptLimiter;
+use wsauth::{RevocationEvent, SharedClock, TicketStore};
 use wsauth_redis::{
     MarkScope, Prefix, RedisAttemptLimiter, RedisBus, RedisRevocationStore, RedisTicketStore, redis,
 };

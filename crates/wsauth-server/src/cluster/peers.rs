@@ -5,7 +5,8 @@
 //! the live sockets other nodes hold.
 
 use async_trait::async_trait;
-use wsauth::{RevocationBus, RevocationEvent, RevocationStore, StoreError};
+use wsauth::cluster::RevocationBus;
+use wsauth::{RevocationEvent, RevocationStore, StoreError};
 use wsauth_redis::{RedisBus, RedisRevocationStore};
 
 use super::bounded;

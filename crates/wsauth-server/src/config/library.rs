@@ -3,7 +3,7 @@
 //! the `server_config` fuzz target alike, so that neither can miss a
 //! setting the other applies.
 
-use wsauth::{TokenAuthority, TrustedProxies, WsAuth, WsAuthBuilder};
+use wsauth::{HandshakeRate, TokenAuthority, TrustedProxies, WsAuth, WsAuthBuilder};
 
 use super::Config;
 
@@ -26,7 +26,10 @@ impl Config {
             .max_tickets_per_subject(limits.max_tickets_per_user)
             .socket_limits(limits.socket_limits())
             .live_config(limits.live_config())
-            .handshake_rate(limits.handshake_rate, limits.handshake_burst)
+            .handshake_rate(HandshakeRate {
+                per_second: limits.handshake_rate,
+                burst: limits.handshake_burst,
+            })
             .trusted_proxies(TrustedProxies::new(self.trusted_proxies.iter().copied()))
             .trusted_issuers(issuers))
     }

@@ -145,24 +145,10 @@ impl Drop for HandleLease {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wsauth::{Claims, LiveConfig, LiveSessions, ManualClock, TokenKind};
+    use wsauth::{Claims, LiveConfig, LiveSessions, ManualClock};
 
     fn claims(sub: &str) -> Claims {
-        Claims {
-            sub: sub.into(),
-            iat: 0,
-            nbf: None,
-            jti: "j".into(),
-            exp: 100,
-            kind: TokenKind::Access,
-            fresh: None,
-            csrf: None,
-            iss: None,
-            aud: None,
-            sid: None,
-            key_valid_until: None,
-            extra: serde_json::Map::new(),
-        }
+        wsauth_testkit::claims(sub, "j", 0, 100)
     }
 
     #[test]

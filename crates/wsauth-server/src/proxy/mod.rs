@@ -24,10 +24,8 @@ use axum::routing::{MethodRouter, get};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use wsauth::{
-    Access, AuthError, ClientSlot, ClientSlots, Fresh, Optional, Requirement, SlotsFull,
-    SocketLimits, WsAuth, WsGuard,
-};
+use wsauth::accept::{ClientSlot, ClientSlots, SlotsFull};
+use wsauth::{Access, AuthError, Fresh, Optional, Requirement, SocketLimits, WsAuth, WsGuard};
 
 pub(crate) use handles::{Bound, Deadline, RefreshHandles};
 pub use settings::{IdentityHeader, OwnPaths, ProxyCheck, ProxyRoute};

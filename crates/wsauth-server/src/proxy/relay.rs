@@ -16,7 +16,9 @@ use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::{self as ts, protocol::CloseFrame as TsCloseFrame};
 use tokio_util::sync::CancellationToken;
-use wsauth::{Kick, TokenBucket};
+use wsauth::Ended;
+use wsauth::accept::TokenBucket;
+use wsauth::close_code::{ABNORMAL_CLOSURE, NO_STATUS_RECEIVED};
 use wsauth::{LiveSession, WsAuth, close_code};
 
 use super::handles::{Deadline, HandleLease};
@@ -44,7 +46,7 @@ pub(crate) struct Relay {
     /// Holds the socket's refresh handle until the relay ends.
     pub(crate) lease: Option<HandleLease>,
     /// The upstream socket's connection place, held until the relay ends.
-    pub(crate) place: Option<wsauth::ClientSlot>,
+    pub(crate) place: Option<wsauth::accept::ClientSlot>,
 }
 
 /// A close frame: a code and a reason.
@@ -144,7 +146,7 @@ impl Relay {
             let down = upstream_to_client(&mut upstream_rx, &mut client_tx, &rules);
             tokio::select! {
                 biased;
-                (kick, at) = ended(session.as_mut()) => {
+                Ended { kick, at, .. } = ended(session.as_mut()) => {
                     if kick.code == close_code::TOKEN_REVOKED {
                         auth.observer().revocation_closed(at.elapsed());
                     }
@@ -165,14 +167,14 @@ impl Relay {
         // The side that closed first has its reply queued by its socket;
         // flushing it completes that side's handshake.
         let client_code = match &end {
-            End::ClientClosed(close) => close.as_ref().map_or(1005, |c| c.code),
-            End::ClientLost(_) => 1006,
-            _ => to_client.as_ref().map_or(1005, |c| c.code),
+            End::ClientClosed(close) => close.as_ref().map_or(NO_STATUS_RECEIVED, |c| c.code),
+            End::ClientLost(_) => ABNORMAL_CLOSURE,
+            _ => to_client.as_ref().map_or(NO_STATUS_RECEIVED, |c| c.code),
         };
         let upstream_code = match &end {
-            End::UpstreamClosed(close) => close.as_ref().map_or(1005, |c| c.code),
-            End::UpstreamLost(_) => 1006,
-            _ => to_upstream.as_ref().map_or(1005, |c| c.code),
+            End::UpstreamClosed(close) => close.as_ref().map_or(NO_STATUS_RECEIVED, |c| c.code),
+            End::UpstreamLost(_) => ABNORMAL_CLOSURE,
+            _ => to_upstream.as_ref().map_or(NO_STATUS_RECEIVED, |c| c.code),
         };
         let close_client = async {
             match &end {
@@ -207,7 +209,7 @@ impl Relay {
 }
 
 /// Completes when the registry ends the socket; never for an anonymous one.
-async fn ended(session: Option<&mut LiveSession>) -> (Kick, std::time::Instant) {
+async fn ended(session: Option<&mut LiveSession>) -> Ended {
     match session {
         Some(session) => session.ended().await,
         None => std::future::pending().await,
@@ -258,7 +260,7 @@ async fn client_to_upstream(
             }
         };
         if !limiter.try_take() {
-            rules.auth.observer().rate_limited(wsauth::Limit::MessageRate);
+            rules.auth.observer().rate_limited(wsauth::observe::Limit::MessageRate);
             return End::Both(Close::new(
                 close_code::POLICY_VIOLATION,
                 "message rate limit exceeded",

@@ -10,7 +10,8 @@ use tokio_rustls::TlsConnector;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use wsauth::{Claims, CredentialNames, IdentityHeaders, SocketLimits};
+use wsauth::forward::IdentityHeaders;
+use wsauth::{Claims, CredentialNames, SocketLimits};
 
 use super::forwarding::Hop;
 use super::headers::{app_subprotocols, copy_client_headers, forwarded_cookies};

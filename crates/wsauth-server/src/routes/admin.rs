@@ -345,7 +345,7 @@ async fn revoke_external(
     if body.subject.is_empty() || body.subject.len() > 256 {
         return Err(ApiError::BadRequest("subject must be 1 to 256 bytes".into()));
     }
-    let key = wsauth::subject_key(&body.issuer, &body.subject);
+    let key = wsauth::issuers::subject_key(&body.issuer, &body.subject);
     let revoked = state.admin.revoke_external(&key, state.families.now()).await?;
     let (families, before) = (revoked.families, revoked.before);
     state.propagation.committed(Committed::Subject { sub: key.clone(), families, before }).await;

@@ -299,6 +299,6 @@ async fn ws_ticket(
     State(state): State<AppState>,
     auth: Authenticated,
 ) -> Result<Json<Ticket>, ApiError> {
-    let (ticket, expires_in) = state.auth.issue_ticket(&auth.claims).await?;
-    Ok(Json(Ticket { ticket, expires_in }))
+    let issued = state.auth.issue_ticket(&auth.claims).await?;
+    Ok(Json(Ticket { ticket: issued.ticket, expires_in: issued.expires_in }))
 }

@@ -107,8 +107,8 @@ pub(crate) async fn admit_password_attempt(
 ) -> Result<(), ApiError> {
     let Some(ip) = client.0 else { return Ok(()) };
     match state.password_attempts.admit(&wsauth::ClientKey::from(ip)).await {
-        Ok(wsauth::Admission::Admitted) => Ok(()),
-        Ok(wsauth::Admission::RetryAfter(retry_after)) => {
+        Ok(wsauth::cluster::Admission::Admitted) => Ok(()),
+        Ok(wsauth::cluster::Admission::RetryAfter(retry_after)) => {
             crate::metrics::rate_limited("password");
             Err(ApiError::Auth(wsauth::AuthError::TooManyRequests { retry_after }))
         }

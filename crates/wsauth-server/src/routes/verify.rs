@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use wsauth::ForwardAuth;
+use wsauth::forward::ForwardAuth;
 
 use crate::state::AppState;
 

@@ -5,7 +5,6 @@
 //! Rotation, exact retries, reuse and the logout-all race run on both
 //! through the server in `attacks_refresh.rs`.
 
-use serde_json::json;
 use std::sync::Arc;
 use wsauth::{Claims, ManualClock, RevocationStore, SharedClock};
 use wsauth_domain::admin::{Admin, Change};
@@ -53,15 +52,7 @@ async fn insert_family(
 
 /// Access-token claims issued at 1000, expiring at 5000.
 fn claims(sub: &str, jti: &str, sid: Option<&str>) -> Claims {
-    let mut value = json!({
-        "sub": sub, "jti": jti, "iat": 1000, "nbf": 1000, "exp": 5000,
-        "type": "access", "fresh": false,
-    });
-    if let Some(sid) = sid {
-        value["sid"] = json!(sid);
-    }
-    let serde_json::Value::Object(map) = value else { unreachable!("an object") };
-    Claims::from_json_object(map).expect("claims")
+    Claims { sid: sid.map(Into::into), ..wsauth_testkit::claims(sub, jti, 1000, 5000) }
 }
 
 #[tokio::test]

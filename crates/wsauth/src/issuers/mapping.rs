@@ -15,9 +15,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
-use super::{MissingIat, MissingJti, TrustedIssuer, issuer_key, subject_key};
+use super::{MissingIat, MissingJti, TrustedIssuer, subject_key};
 use crate::AuthError;
-use crate::claims::{Claims, MAX_ID_LEN, MAX_SUB_LEN, TokenKind, string_claim, time_claim};
+use crate::claims::{
+    Claims, MAX_ID_LEN, MAX_SUB_LEN, TokenKind, issuer_key, string_claim, time_claim,
+};
 
 /// Claims of a trusted issuer's token as wsauth's, or why not.
 pub(super) fn external_claims(

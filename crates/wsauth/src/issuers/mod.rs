@@ -31,7 +31,7 @@ pub use http::{HttpFetchSettings, HttpKeySource, JwksLocation};
 pub use source::{FetchError, FetchedJwks, KeySource, StaticJwks};
 
 use crate::AuthError;
-use crate::claims::Claims;
+use crate::claims::{Claims, issuer_key};
 use crate::header::{HeaderTypes, read_header};
 use crate::keys::Algorithm;
 use crate::token::{Compact, TokenAuthority, check_times};
@@ -43,12 +43,6 @@ use crate::token::{Compact, TokenAuthority, check_times};
 #[must_use]
 pub fn subject_key(issuer: &str, subject: &str) -> String {
     issuer_key(issuer, subject)
-}
-
-/// `<issuer>#<value>`: a trusted issuer's subject or token id, kept apart
-/// from the server's own and every other issuer's.
-pub(crate) fn issuer_key(issuer: &str, value: &str) -> String {
-    format!("{issuer}#{value}")
 }
 
 /// A claim that must hold one string value, such as Cognito's

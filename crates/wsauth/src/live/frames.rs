@@ -4,6 +4,8 @@
 use serde::Deserialize;
 
 /// A frame the socket answers itself instead of handing it to the app.
+/// (Public for the fuzz hooks only.)
+#[cfg_attr(not(feature = "fuzz"), allow(unreachable_pub))]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Control {

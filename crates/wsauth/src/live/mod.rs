@@ -7,13 +7,18 @@
 //! 100,000 small entries, not 100,000 timers. A multi-node backend only has
 //! to deliver revocation events to [`LiveSessions::notify`] on every node.
 
+mod close;
 pub(crate) mod frames;
+mod outbox;
 mod registry;
+mod session;
 mod socket;
 
-pub use registry::{Kick, LiveSession, LiveSessions, RebindError, SessionBinding};
-pub(crate) use socket::close_socket;
-pub use socket::{Incoming, LiveSocket, Outbox};
+pub(crate) use close::close_socket;
+pub use outbox::Outbox;
+pub use registry::{Kick, LiveSessions};
+pub use session::{Ended, LiveSession, RebindError, SessionBinding};
+pub use socket::{Closed, Incoming, LiveSocket};
 
 use std::time::Duration;
 
@@ -82,7 +87,7 @@ impl Default for LiveConfig {
 }
 
 /// A revocation that live sockets must react to. Its JSON form
-/// (`{"kind": ..., "data": ...}`) is what a [`RevocationBus`](crate::RevocationBus) carries between nodes.
+/// (`{"kind": ..., "data": ...}`) is what a [`RevocationBus`](crate::cluster::RevocationBus) carries between nodes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", content = "data", rename_all = "snake_case")]
 #[non_exhaustive]

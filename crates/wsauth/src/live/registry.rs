@@ -1,15 +1,15 @@
 //! The registry of live sockets ([`LiveSessions`]): each entry is a socket's
 //! subject, token id, session and deadline; one reaper task sleeps until the
 //! earliest deadline and ends what has expired, and [`LiveSessions::notify`]
-//! ends what a revocation names. A [`LiveSession`] is a socket's handle:
-//! it learns why it was ended, and leaves the registry when dropped.
+//! ends what a revocation names. A socket's handle on its entry is a
+//! [`LiveSession`] (`session.rs`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{Notify, oneshot};
 
-use super::{LiveConfig, RevocationEvent};
+use super::{Ended, LiveConfig, LiveSession, RevocationEvent};
 use crate::{AuthError, Claims, SharedClock, close_code};
 
 /// Why the registry ends a socket.
@@ -21,8 +21,8 @@ pub struct Kick {
     pub reason: &'static str,
 }
 
-const EXPIRED: Kick = Kick { code: close_code::TOKEN_EXPIRED, reason: "token expired" };
-const REVOKED: Kick = Kick { code: close_code::TOKEN_REVOKED, reason: "token revoked" };
+pub(super) const EXPIRED: Kick = Kick { code: close_code::TOKEN_EXPIRED, reason: "token expired" };
+pub(super) const REVOKED: Kick = Kick { code: close_code::TOKEN_REVOKED, reason: "token revoked" };
 
 impl Kick {
     /// How a failed revocation check ends a live socket: 4003 when the token
@@ -42,7 +42,7 @@ impl Kick {
 /// The registry of live sockets. Cheap to clone.
 #[derive(Clone)]
 pub struct LiveSessions {
-    inner: Arc<Registry>,
+    pub(super) inner: Arc<Registry>,
 }
 
 impl std::fmt::Debug for LiveSessions {
@@ -51,44 +51,49 @@ impl std::fmt::Debug for LiveSessions {
     }
 }
 
-struct Registry {
+pub(super) struct Registry {
     state: Mutex<State>,
     clock: SharedClock,
     leeway_secs: i64,
     config: LiveConfig,
-    wake: Arc<Notify>,
+    pub(super) wake: Arc<Notify>,
     reaper_started: std::sync::Once,
 }
 
 #[derive(Default)]
-struct State {
+pub(super) struct State {
     next_id: u64,
-    sessions: HashMap<u64, Entry>,
+    pub(super) sessions: HashMap<u64, Entry>,
     by_sub: HashMap<String, Vec<u64>>,
-    by_jti: HashMap<String, Vec<u64>>,
-    deadlines: BTreeSet<(i64, u64)>,
+    pub(super) by_jti: HashMap<String, Vec<u64>>,
+    pub(super) deadlines: BTreeSet<(i64, u64)>,
 }
 
-struct Entry {
-    sub: String,
-    jti: String,
-    sid: Option<String>,
-    iat: i64,
-    deadline_ms: i64,
-    kick: Option<oneshot::Sender<(Kick, Instant)>>,
+/// One registered socket: what revocations and its deadline are matched on.
+pub(super) struct Entry {
+    pub(super) sub: String,
+    pub(super) jti: String,
+    pub(super) sid: Option<String>,
+    pub(super) iat: i64,
+    pub(super) deadline_ms: i64,
+    /// Taken when the registry ends the socket.
+    pub(super) kick: Option<oneshot::Sender<Ended>>,
 }
 
 impl State {
-    fn kick(&mut self, id: u64, kick: Kick) {
+    /// Ends socket `id` (once): its deadline is forgotten and its
+    /// [`LiveSession`] learns why.
+    pub(super) fn kick(&mut self, id: u64, kick: Kick) {
         if let Some(entry) = self.sessions.get_mut(&id) {
             self.deadlines.remove(&(entry.deadline_ms, id));
             if let Some(tx) = entry.kick.take() {
-                let _ = tx.send((kick, Instant::now()));
+                let _ = tx.send(Ended::now(kick));
             }
         }
     }
 
-    fn unindex(&mut self, id: u64, sub: &str, jti: &str) {
+    /// Removes socket `id` from the subject and token indexes.
+    pub(super) fn unindex(&mut self, id: u64, sub: &str, jti: &str) {
         for (map, key) in [(&mut self.by_sub, sub), (&mut self.by_jti, jti)] {
             if let Some(ids) = map.get_mut(key) {
                 ids.retain(|x| *x != id);
@@ -123,7 +128,7 @@ impl LiveSessions {
         &self.inner.config
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.inner.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
@@ -189,7 +194,7 @@ impl LiveSessions {
         if earliest.is_none_or(|e| deadline_ms < e) {
             self.inner.wake.notify_one();
         }
-        Ok(LiveSession { id, registry: Arc::downgrade(&self.inner), kicked: rx })
+        Ok(LiveSession::new(id, Arc::downgrade(&self.inner), rx))
     }
 
     /// Ends every socket a revocation applies to, with 4003.
@@ -227,7 +232,7 @@ impl LiveSessions {
 
     /// Ends every socket whose deadline has passed at `now_ms`, with 4001;
     /// returns the next deadline, if any.
-    fn sweep(&self, now_ms: i64) -> Option<i64> {
+    pub(super) fn sweep(&self, now_ms: i64) -> Option<i64> {
         let mut state = self.lock();
         while let Some(&(deadline, id)) = state.deadlines.first() {
             if deadline > now_ms {
@@ -273,176 +278,13 @@ async fn reaper(registry: Weak<Registry>) {
     }
 }
 
-/// One registered socket. Dropping it unregisters the socket.
-#[derive(Debug)]
-pub struct LiveSession {
-    id: u64,
-    registry: Weak<Registry>,
-    kicked: oneshot::Receiver<(Kick, Instant)>,
-}
-
-impl LiveSession {
-    /// Whether the registry has ended this socket (its token expired or was
-    /// revoked, here or, through a [`RevocationBus`](crate::RevocationBus),
-    /// on another node). A [`LiveSocket`](crate::LiveSocket) then sends its close frame.
-    #[must_use]
-    pub fn is_ended(&self) -> bool {
-        self.registry.upgrade().is_none_or(|inner| {
-            let sessions = LiveSessions { inner };
-            sessions.lock().sessions.get(&self.id).is_none_or(|entry| entry.kick.is_none())
-        })
-    }
-
-    /// Completes when the registry ends this socket (expiry or revocation),
-    /// with when it did.
-    pub(crate) fn kicked(&mut self) -> &mut oneshot::Receiver<(Kick, Instant)> {
-        &mut self.kicked
-    }
-
-    /// Binds the socket to new claims (in-band refresh): new `jti`, `iat`
-    /// and deadline. Returns the new deadline in Unix seconds.
-    pub(crate) fn rebind(&self, claims: &Claims) -> Option<i64> {
-        rebind_entry(&self.registry, self.id, claims)
-    }
-
-    /// Completes when the registry ends this socket: 4001 at its deadline,
-    /// 4003 on a revocation, 1001 if the registry itself is gone; with the
-    /// instant it did. For callers that run a socket themselves (a relay)
-    /// instead of through a [`LiveSocket`](crate::LiveSocket). Cancel-safe.
-    pub async fn ended(&mut self) -> (Kick, Instant) {
-        let gone = Kick { code: close_code::GOING_AWAY, reason: "session ended" };
-        (&mut self.kicked).await.unwrap_or((gone, Instant::now()))
-    }
-
-    /// A second handle on this socket's registration, for another task
-    /// (an out-of-band refresh): it can rebind the socket to a new token,
-    /// but does not keep it registered.
-    #[must_use]
-    pub fn binding(&self) -> SessionBinding {
-        SessionBinding { id: self.id, registry: self.registry.clone() }
-    }
-}
-
-/// Moves socket `id` to new claims: new `jti`, `sid`, `iat` and deadline.
-/// `None` when the socket is gone or already ended.
-fn rebind_entry(registry: &Weak<Registry>, id: u64, claims: &Claims) -> Option<i64> {
-    let inner = registry.upgrade()?;
-    let sessions = LiveSessions { inner };
-    let deadline = sessions.deadline_for(claims);
-    let deadline_ms = deadline.saturating_mul(1000);
-    let mut state = sessions.lock();
-    let entry = state.sessions.get_mut(&id)?;
-    // A socket already ended by the registry stays ended.
-    entry.kick.as_ref()?;
-    let (old_deadline, old_jti) = (entry.deadline_ms, std::mem::take(&mut entry.jti));
-    entry.jti = claims.jti.clone();
-    entry.sid = claims.sid.clone();
-    entry.iat = claims.iat;
-    entry.deadline_ms = deadline_ms;
-    state.deadlines.remove(&(old_deadline, id));
-    state.deadlines.insert((deadline_ms, id));
-    if let Some(ids) = state.by_jti.get_mut(&old_jti) {
-        ids.retain(|x| *x != id);
-        if ids.is_empty() {
-            state.by_jti.remove(&old_jti);
-        }
-    }
-    state.by_jti.entry(claims.jti.clone()).or_default().push(id);
-    drop(state);
-    sessions.inner.wake.notify_one();
-    Some(deadline)
-}
-
-/// Another task's handle on a registered socket (see
-/// [`LiveSession::binding`]): it rebinds the socket to a new access token
-/// of the same subject. Dropping it changes nothing.
-#[derive(Debug, Clone)]
-pub struct SessionBinding {
-    id: u64,
-    registry: Weak<Registry>,
-}
-
-/// Why [`SessionBinding::rebind`] did not move a socket to a new token.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RebindError {
-    /// The socket has closed, or the registry has already ended it.
-    #[error("the socket has ended")]
-    Ended,
-    /// The token is for another subject than the socket's.
-    #[error("the token is for another subject")]
-    OtherSubject,
-    /// The new token is revoked (the socket was ended with 4003), or its
-    /// revocation could not be checked (ended with 1013, try again later),
-    /// as a [`LiveSocket`](crate::LiveSocket) does.
-    #[error(transparent)]
-    Refused(AuthError),
-}
-
-impl SessionBinding {
-    /// Binds the socket to `claims` (verified access-token claims of the
-    /// socket's own subject): new `jti`, `sid`, `iat` and deadline. Then it
-    /// checks the new token's revocation, rebound first as everywhere else,
-    /// so a revocation landing in between ends the socket with 4003 (1013
-    /// when the store cannot answer).
-    /// Returns the new deadline in Unix seconds.
-    pub async fn rebind(&self, auth: &crate::WsAuth, claims: &Claims) -> Result<i64, RebindError> {
-        let inner = self.registry.upgrade().ok_or(RebindError::Ended)?;
-        let sessions = LiveSessions { inner };
-        let same_subject = sessions
-            .lock()
-            .sessions
-            .get(&self.id)
-            .filter(|entry| entry.kick.is_some())
-            .map(|entry| entry.sub == claims.sub)
-            .ok_or(RebindError::Ended)?;
-        if !same_subject {
-            return Err(RebindError::OtherSubject);
-        }
-        let deadline = rebind_entry(&self.registry, self.id, claims).ok_or(RebindError::Ended)?;
-        if let Err(e) = auth.check_revoked(claims).await {
-            sessions.lock().kick(self.id, Kick::refused(&e));
-            return Err(RebindError::Refused(e));
-        }
-        Ok(deadline)
-    }
-}
-
-impl Drop for LiveSession {
-    fn drop(&mut self) {
-        let Some(inner) = self.registry.upgrade() else { return };
-        let mut state = inner.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(entry) = state.sessions.remove(&self.id) {
-            state.deadlines.remove(&(entry.deadline_ms, self.id));
-            state.unindex(self.id, &entry.sub, &entry.jti);
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
-    use crate::{ManualClock, TokenKind};
+    use crate::ManualClock;
+    use crate::test_claims::claims;
 
-    fn claims(sub: &str, jti: &str, iat: i64, exp: i64) -> Claims {
-        Claims {
-            sub: sub.into(),
-            iat,
-            nbf: None,
-            jti: jti.into(),
-            exp,
-            kind: TokenKind::Access,
-            fresh: None,
-            csrf: None,
-            iss: None,
-            aud: None,
-            sid: None,
-            key_valid_until: None,
-            extra: serde_json::Map::new(),
-        }
-    }
-
-    fn registry(max_per_user: usize) -> LiveSessions {
+    pub(in crate::live) fn registry(max_per_user: usize) -> LiveSessions {
         let config = LiveConfig { max_connections_per_user: max_per_user, ..LiveConfig::default() };
         LiveSessions::new(Arc::new(ManualClock::new(0)), 0, config)
     }
@@ -455,7 +297,7 @@ mod tests {
         assert_eq!(live.sweep(9_999), Some(10_000));
         assert!(early.kicked().try_recv().is_err());
         assert_eq!(live.sweep(10_000), Some(20_000));
-        assert_eq!(early.kicked().try_recv().unwrap().0, EXPIRED);
+        assert_eq!(early.kicked().try_recv().unwrap().kick, EXPIRED);
         assert!(late.kicked().try_recv().is_err());
     }
 
@@ -466,12 +308,12 @@ mod tests {
         let mut a2 = live.register(&claims("a", "j2", 200, 1000)).unwrap();
         let mut b = live.register(&claims("b", "j3", 100, 1000)).unwrap();
         live.notify(&RevocationEvent::Tokens(vec!["j1".into()]));
-        assert_eq!(a1.kicked().try_recv().unwrap().0, REVOKED);
+        assert_eq!(a1.kicked().try_recv().unwrap().kick, REVOKED);
         assert!(a2.kicked().try_recv().is_err());
         live.notify(&RevocationEvent::Subject { sub: "a".into(), before: 150 });
         assert!(a2.kicked().try_recv().is_err(), "issued after the mark");
         live.notify(&RevocationEvent::Subject { sub: "a".into(), before: 201 });
-        assert_eq!(a2.kicked().try_recv().unwrap().0, REVOKED);
+        assert_eq!(a2.kicked().try_recv().unwrap().kick, REVOKED);
         assert!(b.kicked().try_recv().is_err());
     }
 
@@ -487,11 +329,11 @@ mod tests {
         let mut future = live.register(&with_sid("j3", "fam-3", 900)).unwrap();
         let mut other = live.register(&claims("b", "j4", 100, 1000)).unwrap();
         live.notify(&RevocationEvent::Sessions { sub: "a".into(), sessions: vec!["fam-1".into()] });
-        assert_eq!(s1.kicked().try_recv().unwrap().0, REVOKED);
+        assert_eq!(s1.kicked().try_recv().unwrap().kick, REVOKED);
         assert!(s2.kicked().try_recv().is_err());
         live.notify(&RevocationEvent::everything_of("a"));
-        assert_eq!(s2.kicked().try_recv().unwrap().0, REVOKED);
-        assert_eq!(future.kicked().try_recv().unwrap().0, REVOKED, "whatever its iat");
+        assert_eq!(s2.kicked().try_recv().unwrap().kick, REVOKED);
+        assert_eq!(future.kicked().try_recv().unwrap().kick, REVOKED, "whatever its iat");
         assert!(other.kicked().try_recv().is_err());
     }
 
@@ -505,20 +347,7 @@ mod tests {
         assert_eq!(live.sweep(499_999), Some(500_000));
         assert!(s.kicked().try_recv().is_err());
         live.sweep(500_000);
-        assert_eq!(s.kicked().try_recv().unwrap().0, EXPIRED);
-    }
-
-    #[test]
-    fn rebind_moves_the_deadline_and_the_jti() {
-        let live = registry(16);
-        let mut s = live.register(&claims("a", "old", 0, 10)).unwrap();
-        assert_eq!(s.rebind(&claims("a", "new", 5, 100)), Some(100));
-        assert_eq!(live.sweep(50_000), Some(100_000));
-        live.notify(&RevocationEvent::Tokens(vec!["old".into()]));
-        assert!(s.kicked().try_recv().is_err(), "no longer bound to the old token");
-        live.notify(&RevocationEvent::Tokens(vec!["new".into()]));
-        assert_eq!(s.kicked().try_recv().unwrap().0, REVOKED);
-        assert_eq!(s.rebind(&claims("a", "newer", 6, 200)), None, "an ended socket stays ended");
+        assert_eq!(s.kicked().try_recv().unwrap().kick, EXPIRED);
     }
 
     #[test]

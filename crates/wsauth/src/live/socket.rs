@@ -5,21 +5,40 @@
 //! for a message over the size limit, and answers in-band refresh frames.
 
 use axum::body::Bytes;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use serde_json::json;
 use std::collections::VecDeque;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use super::LiveSession;
+use super::close::{close_for_error, close_socket, is_write_buffer_full};
 use super::frames::{Control, control_frame};
-use crate::auth::{Authenticated, WsAuth};
+use super::outbox::{Outbox, Shared, next_shared, payload_len, release, reserve};
+use super::{Ended, Kick, LiveSession, RebindError};
+use crate::accept::TokenBucket;
+use crate::auth::WsAuth;
 use crate::credential::CredentialKind;
-use crate::rate::TokenBucket;
+use crate::handshake::{self, Admitted};
 use crate::{Claims, close_code};
+
+/// How a [`LiveSocket`] ended: the close code it sent or received, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Closed {
+    /// The close code: sent by the server, received from the client
+    /// (1005 for a close frame without one), or 1006 when the connection
+    /// ended without a close frame.
+    pub code: u16,
+    /// The reason sent, or what happened.
+    pub reason: &'static str,
+}
+
+impl Closed {
+    /// The connection ended without a close frame.
+    fn abnormal(reason: &'static str) -> Self {
+        Self { code: close_code::ABNORMAL_CLOSURE, reason }
+    }
+}
 
 /// An application frame from the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,52 +47,6 @@ pub enum Incoming {
     Text(Utf8Bytes),
     /// A binary frame.
     Binary(Bytes),
-}
-
-/// A handle that queues messages for one socket from another task, without
-/// waiting. When the queue is full, in messages or in bytes (the client
-/// stopped reading), the socket is closed with 1008.
-#[derive(Debug, Clone)]
-pub struct Outbox {
-    tx: mpsc::Sender<Message>,
-    overflow: CancellationToken,
-    /// Payload bytes queued and not yet written, shared with the socket.
-    queued_bytes: Arc<AtomicUsize>,
-    max_bytes: usize,
-}
-
-impl Outbox {
-    /// Queues a message; `false` if the socket is gone or its queue overflowed.
-    pub fn send(&self, message: Message) -> bool {
-        let len = payload_len(&message);
-        if !reserve(&self.queued_bytes, len, self.max_bytes) {
-            self.overflow.cancel();
-            return false;
-        }
-        match self.tx.try_send(message) {
-            Ok(()) => true,
-            Err(e) => {
-                release(&self.queued_bytes, len);
-                if matches!(e, mpsc::error::TrySendError::Full(_)) {
-                    self.overflow.cancel();
-                }
-                false
-            }
-        }
-    }
-
-    /// Queues a JSON text frame.
-    #[must_use]
-    pub fn send_json(&self, value: &serde_json::Value) -> bool {
-        self.send(Message::text(value.to_string()))
-    }
-}
-
-/// The receiving side of [`Outbox`] handles, made on first request so that
-/// sockets nobody else writes to carry no channel.
-struct Shared {
-    rx: mpsc::Receiver<Message>,
-    outbox: Outbox,
 }
 
 /// A live, authenticated WebSocket. One pointer wide: moving it into a
@@ -102,7 +75,7 @@ struct State {
     last_heard: Instant,
     ping: tokio::time::Interval,
     shutdown: Option<CancellationToken>,
-    closed: Option<(u16, String)>,
+    closed: Option<Closed>,
 }
 
 impl std::fmt::Debug for LiveSocket {
@@ -111,14 +84,6 @@ impl std::fmt::Debug for LiveSocket {
             .field("sub", &self.state.claims.sub)
             .field("deadline", &self.state.deadline)
             .finish_non_exhaustive()
-    }
-}
-
-/// The next message from the shared queue, or never when there is none.
-async fn next_shared(shared: &mut Option<Shared>) -> Option<Message> {
-    match shared {
-        Some(shared) => shared.rx.recv().await,
-        None => std::future::pending().await,
     }
 }
 
@@ -131,12 +96,10 @@ async fn cancelled_or_never(token: Option<&CancellationToken>) {
 }
 
 impl LiveSocket {
-    pub(crate) fn new(
-        socket: WebSocket,
-        session: LiveSession,
-        auth: WsAuth,
-        authenticated: Authenticated,
-    ) -> Self {
+    /// A live socket for a socket the handshake pipeline admitted (its
+    /// revocation checked after its registration).
+    pub(crate) fn new(socket: WebSocket, admitted: Admitted, auth: WsAuth) -> Self {
+        let Admitted { authenticated, session } = admitted;
         let config = auth.live().config();
         // One reading of tokio's clock for the keepalive and its start.
         let now = Instant::now();
@@ -146,7 +109,7 @@ impl LiveSocket {
         let deadline = auth.live().deadline_for(&authenticated.claims);
         let state = Box::new(State {
             socket,
-            session,
+            session: session.into_session(),
             claims: authenticated.claims,
             credential: authenticated.credential,
             deadline,
@@ -200,20 +163,15 @@ impl LiveSocket {
         let pending_bytes = std::mem::take(&mut self.state.pending_bytes);
         self.state
             .shared
-            .get_or_insert_with(|| {
-                let (tx, rx) = mpsc::channel(capacity);
-                let queued_bytes = Arc::new(AtomicUsize::new(pending_bytes));
-                let overflow = CancellationToken::new();
-                Shared { rx, outbox: Outbox { tx, overflow, queued_bytes, max_bytes } }
-            })
+            .get_or_insert_with(|| Shared::new(capacity, max_bytes, pending_bytes))
             .outbox
             .clone()
     }
 
     /// The close code and reason, once the socket has ended.
     #[must_use]
-    pub fn closed(&self) -> Option<(u16, &str)> {
-        self.state.closed.as_ref().map(|(c, r)| (*c, r.as_str()))
+    pub fn closed(&self) -> Option<Closed> {
+        self.state.closed
     }
 
     /// Queues a message for the client; it is written by the next
@@ -273,9 +231,8 @@ impl LiveSocket {
             let shared_overflow = self.state.shared.as_ref().map(|s| s.outbox.overflow.clone());
             tokio::select! {
                 biased;
-                kick = self.state.session.kicked() => {
-                    let ended = super::Kick { code: close_code::GOING_AWAY, reason: "session ended" };
-                    let (kick, at) = kick.unwrap_or((ended, std::time::Instant::now()));
+                ended = self.state.session.kicked() => {
+                    let Ended { kick, at } = ended.unwrap_or_else(|_| Ended::registry_gone());
                     self.close(kick.code, kick.reason).await;
                     if kick.code == close_code::TOKEN_REVOKED {
                         self.state.auth.observer().revocation_closed(at.elapsed());
@@ -287,7 +244,7 @@ impl LiveSocket {
                     return None;
                 }
                 () = cancelled_or_never(shared_overflow.as_ref()) => {
-                    self.state.auth.observer().rate_limited(crate::Limit::OutboundQueue);
+                    self.state.auth.observer().rate_limited(crate::observe::Limit::OutboundQueue);
                     self.close(close_code::POLICY_VIOLATION, "outbound queue full").await;
                     return None;
                 }
@@ -313,7 +270,7 @@ impl LiveSocket {
     /// Writes what the app queued; `false` if the socket ended.
     async fn flush_pending(&mut self) -> bool {
         if self.state.overflowed {
-            self.state.auth.observer().rate_limited(crate::Limit::OutboundQueue);
+            self.state.auth.observer().rate_limited(crate::observe::Limit::OutboundQueue);
             self.close(close_code::POLICY_VIOLATION, "outbound queue full").await;
             return false;
         }
@@ -349,7 +306,7 @@ impl LiveSocket {
     async fn received(&mut self, frame: Option<Result<Message, axum::Error>>) -> Received {
         let message = match frame {
             None => {
-                self.state.closed = Some((1006, "connection lost".into()));
+                self.state.closed = Some(Closed::abnormal("connection lost"));
                 return Received::Ended;
             }
             Some(Err(e)) => {
@@ -365,7 +322,7 @@ impl LiveSocket {
             return Received::Ended;
         }
         if !self.state.limiter.try_take() {
-            self.state.auth.observer().rate_limited(crate::Limit::MessageRate);
+            self.state.auth.observer().rate_limited(crate::observe::Limit::MessageRate);
             self.close(close_code::POLICY_VIOLATION, "message rate limit exceeded").await;
             return Received::Ended;
         }
@@ -385,8 +342,8 @@ impl LiveSocket {
             Message::Ping(_) | Message::Pong(_) => Received::Handled,
             Message::Close(frame) => {
                 let _ = futures_util::SinkExt::close(&mut self.state.socket).await;
-                let code = frame.map_or(1005, |f| f.code);
-                self.state.closed = Some((code, "closed by the client".into()));
+                let code = frame.map_or(close_code::NO_STATUS_RECEIVED, |f| f.code);
+                self.state.closed = Some(Closed { code, reason: "closed by the client" });
                 Received::Ended
             }
         }
@@ -406,39 +363,47 @@ impl LiveSocket {
                 self.close(close_code::POLICY_VIOLATION, "already authenticated").await;
                 false
             }
-            Control::Refresh { token } => match self.state.auth.verify_access(&token).await {
-                Ok(claims) if claims.sub != self.state.claims.sub => {
-                    self.close(close_code::SUBJECT_MISMATCH, "token is for another subject").await;
-                    false
-                }
-                Ok(claims) => match self.state.session.rebind(&claims) {
-                    // Rebound first, then checked again: a revocation of the
-                    // new token that landed in between closes the socket
-                    // (4003); a store that cannot answer, 1013.
-                    Some(_) if let Err(e) = self.state.auth.check_revoked(&claims).await => {
-                        let kick = super::Kick::refused(&e);
-                        self.close(kick.code, kick.reason).await;
-                        false
-                    }
-                    Some(deadline) => {
-                        self.state.deadline = deadline;
-                        self.state.claims = claims;
-                        let reply = json!({"type": "refreshed", "exp": self.state.claims.exp, "deadline": deadline});
-                        self.write(Message::text(reply.to_string())).await
-                    }
-                    // The session was ended while the refresh was checked.
-                    None => true,
-                },
-                Err(e) => {
-                    let reply = json!({
-                        "type": "error",
-                        "error": e.code(),
-                        "detail": e.to_string(),
-                        "command": "refresh",
-                    });
-                    self.write(Message::text(reply.to_string())).await
-                }
-            },
+            Control::Refresh { token } => self.refresh(&token).await,
+        }
+    }
+
+    /// In-band refresh through the handshake pipeline: a refused token is
+    /// answered (the socket stays open); a token of another subject closes
+    /// it with 4403, and a revocation of the new token found after the
+    /// rebind with 4003 (1013 when the store cannot answer). `false` if
+    /// the socket ended.
+    async fn refresh(&mut self, token: &str) -> bool {
+        let auth = &self.state.auth;
+        let claims = match auth.verify_access(token).await {
+            Ok(claims) => claims,
+            Err(e) => {
+                let reply = json!({
+                    "type": "error",
+                    "error": e.code(),
+                    "detail": e.to_string(),
+                    "command": "refresh",
+                });
+                return self.write(Message::text(reply.to_string())).await;
+            }
+        };
+        match handshake::rebind(auth, self.state.session.binding_ref(), &claims).await {
+            Ok(deadline) => {
+                self.state.deadline = deadline;
+                self.state.claims = claims;
+                let reply = json!({"type": "refreshed", "exp": self.state.claims.exp, "deadline": deadline});
+                self.write(Message::text(reply.to_string())).await
+            }
+            Err(RebindError::OtherSubject) => {
+                self.close(close_code::SUBJECT_MISMATCH, "token is for another subject").await;
+                false
+            }
+            // The session was ended while the refresh was checked.
+            Err(RebindError::Ended) => true,
+            Err(RebindError::Refused(e)) => {
+                let kick = Kick::refused(&e);
+                self.close(kick.code, kick.reason).await;
+                false
+            }
         }
     }
 
@@ -455,11 +420,11 @@ impl LiveSocket {
                 false
             }
             Ok(Err(_)) => {
-                self.state.closed = Some((1006, "write failed".into()));
+                self.state.closed = Some(Closed::abnormal("write failed"));
                 false
             }
             Err(_) => {
-                self.state.closed = Some((1006, "write timed out".into()));
+                self.state.closed = Some(Closed::abnormal("write timed out"));
                 false
             }
         }
@@ -471,7 +436,7 @@ impl LiveSocket {
         if self.state.closed.is_none() {
             // Boxed: a socket closes once, and inline the wait would grow every socket's task.
             Box::pin(close_socket(&mut self.state.socket, code, reason)).await;
-            self.state.closed = Some((code, reason.into()));
+            self.state.closed = Some(Closed { code, reason });
         }
     }
 }
@@ -480,34 +445,9 @@ impl Drop for LiveSocket {
     /// Reports how the socket ended: its close code, or 1006 when it was
     /// dropped without one.
     fn drop(&mut self) {
-        let code = self.state.closed.as_ref().map_or(1006, |(code, _)| *code);
+        let code = self.state.closed.map_or(close_code::ABNORMAL_CLOSURE, |closed| closed.code);
         self.state.auth.observer().socket_closed(code);
     }
-}
-
-/// The payload bytes of a message: what the outbound byte bound counts.
-fn payload_len(message: &Message) -> usize {
-    match message {
-        Message::Text(text) => text.len(),
-        Message::Binary(data) | Message::Ping(data) | Message::Pong(data) => data.len(),
-        Message::Close(frame) => frame.as_ref().map_or(0, |f| 2 + f.reason.len()),
-    }
-}
-
-/// Adds `len` to a byte count unless that would pass `max`.
-fn reserve(count: &AtomicUsize, len: usize, max: usize) -> bool {
-    count
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
-            queued.checked_add(len).filter(|total| *total <= max)
-        })
-        .is_ok()
-}
-
-/// Takes `len` off a byte count.
-fn release(count: &AtomicUsize, len: usize) {
-    let _ = count.fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
-        Some(queued.saturating_sub(len))
-    });
 }
 
 /// What one received frame came to.
@@ -515,39 +455,4 @@ enum Received {
     App(Incoming),
     Handled,
     Ended,
-}
-
-/// Sends a close frame, then drains until the client's close reply (at most 2 s).
-pub(crate) async fn close_socket(socket: &mut WebSocket, code: u16, reason: &'static str) {
-    let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
-    if socket.send(Message::Close(Some(frame))).await.is_err() {
-        return;
-    }
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
-        while let Some(Ok(message)) = socket.recv().await {
-            if matches!(message, Message::Close(_)) {
-                break;
-            }
-        }
-    })
-    .await;
-}
-
-/// The close code for a receive error: too big, bad UTF-8, or a protocol error.
-fn close_for_error(error: &axum::Error) -> (u16, &'static str) {
-    use std::error::Error as _;
-    match error.source().and_then(|e| e.downcast_ref::<tungstenite::Error>()) {
-        Some(tungstenite::Error::Capacity(_)) => (close_code::MESSAGE_TOO_BIG, "message too big"),
-        Some(tungstenite::Error::Utf8(_)) => (close_code::INVALID_PAYLOAD, "invalid UTF-8"),
-        _ => (close_code::PROTOCOL_ERROR, "protocol error"),
-    }
-}
-
-/// Whether a write failed because the message did not fit the write buffer.
-fn is_write_buffer_full(error: &axum::Error) -> bool {
-    use std::error::Error as _;
-    matches!(
-        error.source().and_then(|e| e.downcast_ref::<tungstenite::Error>()),
-        Some(tungstenite::Error::WriteBufferFull(_))
-    )
 }

@@ -4,7 +4,8 @@
 //! auth frame; servers use it for connections too.
 //!
 //! ```
-//! use wsauth::{ClientKey, ClientSlots, SlotsFull};
+//! use wsauth::ClientKey;
+//! use wsauth::accept::{ClientSlots, SlotsFull};
 //! let slots = ClientSlots::new(3, 2);
 //! let a = ClientKey::from(std::net::IpAddr::from([192, 0, 2, 1]));
 //! let first = slots.try_acquire(Some(a)).unwrap();

@@ -13,7 +13,8 @@
 //!
 //! ```
 //! use axum::{Router, routing::get, response::IntoResponse};
-//! use wsauth::{ForwardAuth, WsAuth};
+//! use wsauth::WsAuth;
+//! use wsauth::forward::ForwardAuth;
 //!
 //! // 200 with `X-Wsauth-Sub` and `X-Wsauth-Claims`, or 401 / 403 with
 //! // `X-Wsauth-Error` (`ForwardRefusal`).
@@ -25,172 +26,29 @@
 //! }
 //! ```
 
-use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
+pub(crate) mod original;
+
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use std::net::SocketAddr;
-use std::time::Instant;
 
-use crate::auth::{Authenticated, Check, WsAuth};
-use crate::credential::Target;
-use crate::observe::Limit;
+use crate::auth::WsAuth;
+use crate::handshake::Authenticated;
 use crate::{AuthError, Claims};
 
-/// The original request's path and query, as nginx names it (`$request_uri`).
-pub const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
-/// The original request's method, as nginx names it (`$request_method`).
-pub const X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
-/// The original request's path and query, as Traefik names it.
-pub const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
-/// The original request's method, as Traefik names it.
-pub const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
+pub use original::{
+    OriginalRequest, X_FORWARDED_METHOD, X_FORWARDED_URI, X_ORIGINAL_METHOD, X_ORIGINAL_URI,
+};
+
 /// The verified subject, percent-encoded ([`IdentityHeaders`]).
 pub const X_WSAUTH_SUB: HeaderName = HeaderName::from_static("x-wsauth-sub");
 /// The verified claims as unpadded base64url JSON ([`IdentityHeaders`]).
 pub const X_WSAUTH_CLAIMS: HeaderName = HeaderName::from_static("x-wsauth-claims");
 /// The stable error code of a refusal ([`ForwardRefusal`]).
 pub const X_WSAUTH_ERROR: HeaderName = HeaderName::from_static("x-wsauth-error");
-
-/// The longest original URI read, bytes: room for a token of
-/// [`MAX_TOKEN_LEN`](crate::MAX_TOKEN_LEN) and the rest of a query.
-const MAX_ORIGINAL_URI: usize = 16 * 1024;
-
-/// The request a proxy asks about: its method and its URI (whose query
-/// may carry `token`, `ticket` and `csrf_token`). Its headers are those of
-/// the request that asks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OriginalRequest {
-    /// The original method; a WebSocket handshake is a `GET`.
-    pub method: Method,
-    /// The original path and query.
-    pub uri: Uri,
-}
-
-impl OriginalRequest {
-    /// Reads the forwarding headers: `Ok(None)` when there are none. The
-    /// nginx and Traefik names may both be present only if they agree, and
-    /// a URI needs its method (and the reverse).
-    pub fn from_headers(headers: &HeaderMap) -> Result<Option<Self>, AuthError> {
-        let uri = agreeing(headers, &X_ORIGINAL_URI, &X_FORWARDED_URI)?;
-        let method = agreeing(headers, &X_ORIGINAL_METHOD, &X_FORWARDED_METHOD)?;
-        let (uri, method) = match (uri, method) {
-            (None, None) => return Ok(None),
-            (Some(uri), Some(method)) => (uri, method),
-            _ => {
-                return Err(AuthError::BadForwardedRequest(
-                    "The original URI and the original method go together",
-                ));
-            }
-        };
-        if uri.len() > MAX_ORIGINAL_URI {
-            return Err(AuthError::BadForwardedRequest("The original URI is too long"));
-        }
-        let uri = Uri::try_from(uri.as_bytes())
-            .ok()
-            .filter(|uri| uri.path().starts_with('/'))
-            .ok_or(AuthError::BadForwardedRequest("The original URI is not a path and query"))?;
-        let method = Method::from_bytes(method.as_bytes())
-            .map_err(|_| AuthError::BadForwardedRequest("The original method is malformed"))?;
-        Ok(Some(Self { method, uri }))
-    }
-}
-
-/// Whether any header that names an original request is present.
-fn names_an_original(headers: &HeaderMap) -> bool {
-    [&X_ORIGINAL_URI, &X_ORIGINAL_METHOD, &X_FORWARDED_URI, &X_FORWARDED_METHOD]
-        .into_iter()
-        .any(|name| headers.contains_key(name))
-}
-
-/// The one value the two names give (repeats must agree), if any.
-fn agreeing<'h>(
-    headers: &'h HeaderMap,
-    nginx: &HeaderName,
-    traefik: &HeaderName,
-) -> Result<Option<&'h HeaderValue>, AuthError> {
-    let mut found: Option<&HeaderValue> = None;
-    for value in headers.get_all(nginx).iter().chain(headers.get_all(traefik)) {
-        match found {
-            Some(previous) if previous != value => {
-                return Err(AuthError::BadForwardedRequest(
-                    "The forwarding headers name two different requests",
-                ));
-            }
-            _ => found = Some(value),
-        }
-    }
-    Ok(found)
-}
-
-impl WsAuth {
-    /// Forward auth: authenticates the request a proxy names (see the
-    /// module docs for which one) as the WebSocket guard authenticates a
-    /// handshake: the per-address handshake rate, then locate the credential
-    /// in the headers and the original query -> Origin -> verify the token
-    /// or redeem the ticket -> kind -> CSRF -> revocation (failing closed).
-    /// The original method must be `GET` (a handshake) or `HEAD`. Reported
-    /// to the observer as a handshake.
-    pub async fn authenticate_forwarded(&self, parts: &Parts) -> Result<Authenticated, AuthError> {
-        let started = Instant::now();
-        let mut located = None;
-        let verdict = self.judge_forwarded(parts, &mut located).await;
-        let credential = verdict.as_ref().map(|a| a.credential).ok().or(located);
-        crate::ws::observe_handshake(self, credential, verdict.as_ref().err(), started);
-        verdict
-    }
-
-    async fn judge_forwarded(
-        &self,
-        parts: &Parts,
-        located: &mut Option<crate::CredentialKind>,
-    ) -> Result<Authenticated, AuthError> {
-        let original = self.original_request(parts)?;
-        if !matches!(original.method, Method::GET | Method::HEAD) {
-            return Err(AuthError::BadHandshake("A WebSocket handshake is a GET"));
-        }
-        let parts = original_parts(parts, original);
-        self.admit_handshake(&parts).inspect_err(|_| {
-            self.observer().rate_limited(Limit::HandshakeRate);
-        })?;
-        let authenticated = self
-            .authenticate(&parts, Target::WebSocket, Check::Access, located)
-            .await?
-            .map(|(authenticated, _)| authenticated)
-            .ok_or(AuthError::MissingToken("Missing credential"))?;
-        self.check_revoked(&authenticated.claims).await?;
-        Ok(authenticated)
-    }
-
-    /// The request to judge: the one the forwarding headers name, believed
-    /// only from a trusted proxy; without them, the request itself.
-    fn original_request(&self, parts: &Parts) -> Result<OriginalRequest, AuthError> {
-        if !names_an_original(&parts.headers) {
-            return Ok(OriginalRequest { method: parts.method.clone(), uri: parts.uri.clone() });
-        }
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        if !peer.is_some_and(|ip| self.trusted_proxies().contains(ip)) {
-            return Err(AuthError::UntrustedProxy);
-        }
-        OriginalRequest::from_headers(&parts.headers)?
-            .ok_or(AuthError::BadForwardedRequest("No original request named"))
-    }
-}
-
-/// The original request as the guard sees it: its method and URI, the
-/// asking request's headers and peer address.
-fn original_parts(asking: &Parts, original: OriginalRequest) -> Parts {
-    let (mut parts, ()) = axum::http::Request::new(()).into_parts();
-    parts.method = original.method;
-    parts.uri = original.uri;
-    parts.headers = asking.headers.clone();
-    if let Some(peer) = asking.extensions.get::<ConnectInfo<SocketAddr>>() {
-        parts.extensions.insert(*peer);
-    }
-    parts
-}
 
 /// `X-Wsauth-Sub` and `X-Wsauth-Claims`: who a verified credential belongs
 /// to, for the application behind a proxy.
@@ -336,49 +194,6 @@ impl IntoResponse for ForwardRefusal {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&HeaderName, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append((*name).clone(), value.parse().expect("value"));
-        }
-        map
-    }
-
-    #[test]
-    fn the_original_is_read_from_either_proxys_names() {
-        let nginx = headers(&[(&X_ORIGINAL_URI, "/ws?token=a"), (&X_ORIGINAL_METHOD, "GET")]);
-        let traefik = headers(&[(&X_FORWARDED_URI, "/ws?token=a"), (&X_FORWARDED_METHOD, "GET")]);
-        for map in [nginx, traefik] {
-            let original = OriginalRequest::from_headers(&map).expect("ok").expect("some");
-            assert_eq!(original.method, Method::GET);
-            assert_eq!(original.uri.query(), Some("token=a"));
-        }
-        assert_eq!(OriginalRequest::from_headers(&HeaderMap::new()), Ok(None));
-        let agree = headers(&[
-            (&X_ORIGINAL_URI, "/ws"),
-            (&X_FORWARDED_URI, "/ws"),
-            (&X_ORIGINAL_METHOD, "GET"),
-        ]);
-        assert!(OriginalRequest::from_headers(&agree).is_ok());
-    }
-
-    #[test]
-    fn disagreeing_incomplete_or_malformed_originals_are_refused() {
-        let long = format!("/ws?token={}", "a".repeat(MAX_ORIGINAL_URI));
-        for map in [
-            headers(&[(&X_ORIGINAL_URI, "/ws?token=a"), (&X_FORWARDED_URI, "/ws?token=b")]),
-            headers(&[(&X_ORIGINAL_URI, "/ws"), (&X_ORIGINAL_URI, "/other")]),
-            headers(&[(&X_ORIGINAL_URI, "/ws")]),
-            headers(&[(&X_FORWARDED_METHOD, "GET")]),
-            headers(&[(&X_ORIGINAL_URI, "ws"), (&X_ORIGINAL_METHOD, "GET")]),
-            headers(&[(&X_ORIGINAL_URI, &long), (&X_ORIGINAL_METHOD, "GET")]),
-            headers(&[(&X_ORIGINAL_URI, "/ws"), (&X_ORIGINAL_METHOD, "G(T")]),
-        ] {
-            let refused = OriginalRequest::from_headers(&map).expect_err("refused");
-            assert_eq!(refused.code(), "bad_forwarded_request", "{map:?}");
-        }
-    }
 
     #[test]
     fn subjects_are_percent_encoded_only_where_needed() {

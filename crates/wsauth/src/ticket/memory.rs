@@ -1,51 +1,12 @@
-//! One-time tickets: short-lived, single-use, consumed atomically.
-//!
-//! A ticket is 256 random bits handed to an authenticated client over HTTP,
-//! then presented once as `?ticket=` on the WebSocket URL. The store keeps
-//! only a SHA-256 digest of it, so lookups leak nothing through timing.
+//! [`MemoryTicketStore`]: the [`TicketStore`] of one process.
 
 use async_trait::async_trait;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use super::{StoredTicket, TicketAdmission, TicketDigest, TicketStore};
 use crate::revocation::StoreError;
 use crate::{Claims, Clock, SharedClock, SystemClock};
-
-/// The digest under which a ticket is stored.
-pub type TicketDigest = [u8; 32];
-
-/// Whether a ticket was stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TicketAdmission {
-    /// Stored; it can be redeemed once until it expires.
-    Stored,
-    /// Not stored: the subject already holds the most unredeemed, unexpired
-    /// tickets allowed.
-    SubjectFull,
-}
-
-/// Where tickets wait to be used. `take` must be atomic: of two concurrent
-/// calls with the same digest, at most one gets the claims. `insert` must
-/// count and store atomically, so concurrent inserts never exceed the cap.
-#[async_trait]
-pub trait TicketStore: Send + Sync + 'static {
-    /// Stores the claims a ticket stands for, until `expires_at` (Unix ms),
-    /// unless `claims.sub` already holds `max_per_subject` tickets that are
-    /// neither redeemed nor expired.
-    async fn insert(
-        &self,
-        digest: TicketDigest,
-        claims: Claims,
-        expires_at: i64,
-        max_per_subject: usize,
-    ) -> Result<TicketAdmission, StoreError>;
-
-    /// Removes and returns the ticket's claims and expiry, if it exists.
-    async fn take(&self, digest: &TicketDigest) -> Result<Option<(Claims, i64)>, StoreError>;
-}
 
 /// An in-memory ticket store for one process; expired tickets are purged as
 /// new ones arrive, so its size is bounded by the tickets still alive.
@@ -57,7 +18,7 @@ pub struct MemoryTicketStore {
 
 #[derive(Default)]
 struct Tickets {
-    map: HashMap<TicketDigest, (Claims, i64)>,
+    map: HashMap<TicketDigest, StoredTicket>,
     /// Each subject's outstanding tickets: digest and expiry (Unix ms).
     by_sub: HashMap<String, Vec<(TicketDigest, i64)>>,
     purge_at: usize,
@@ -122,13 +83,13 @@ impl TicketStore for MemoryTicketStore {
             return Ok(TicketAdmission::SubjectFull);
         }
         held.push((digest, expires_at));
-        tickets.map.insert(digest, (claims, expires_at));
+        tickets.map.insert(digest, StoredTicket { claims, expires_at });
         if tickets.map.len() >= tickets.purge_at {
             let expired: Vec<(String, TicketDigest)> = tickets
                 .map
                 .iter()
-                .filter(|(_, (_, exp))| *exp <= now)
-                .map(|(d, (c, _))| (c.sub.clone(), *d))
+                .filter(|(_, ticket)| ticket.expires_at <= now)
+                .map(|(d, ticket)| (ticket.claims.sub.clone(), *d))
                 .collect();
             for (sub, d) in expired {
                 tickets.map.remove(&d);
@@ -139,31 +100,12 @@ impl TicketStore for MemoryTicketStore {
         Ok(TicketAdmission::Stored)
     }
 
-    async fn take(&self, digest: &TicketDigest) -> Result<Option<(Claims, i64)>, StoreError> {
+    async fn take(&self, digest: &TicketDigest) -> Result<Option<StoredTicket>, StoreError> {
         let mut tickets = self.lock();
         let taken = tickets.map.remove(digest);
-        if let Some((claims, _)) = &taken {
-            tickets.forget(&claims.sub, digest);
+        if let Some(ticket) = &taken {
+            tickets.forget(&ticket.claims.sub, digest);
         }
         Ok(taken)
     }
-}
-
-/// The longest ticket string accepted.
-pub(crate) const MAX_TICKET_LEN: usize = 64;
-
-/// A new random ticket and its digest.
-pub(crate) fn new_ticket() -> Result<(String, TicketDigest), StoreError> {
-    let bytes = crate::keys::random_bytes::<32>().map_err(|e| StoreError(e.to_string()))?;
-    let ticket = URL_SAFE_NO_PAD.encode(bytes);
-    let digest = digest(&ticket);
-    Ok((ticket, digest))
-}
-
-/// The digest of a ticket string.
-pub(crate) fn digest(ticket: &str) -> TicketDigest {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, ticket.as_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(d.as_ref());
-    out
 }

@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 
-use crate::rate::AddressLimiter;
+use crate::accept::AddressLimiter;
 use crate::{ClientKey, StoreError};
 
 /// Whether an attempt may go ahead.

@@ -1,6 +1,6 @@
 //! Rate limiting: token buckets, per connection for messages and per client
 //! address for handshakes and password attempts ([`AddressLimiter`] is the
-//! in-process [`AttemptLimiter`](crate::AttemptLimiter)).
+//! in-process [`AttemptLimiter`](crate::cluster::AttemptLimiter)).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
