@@ -7,9 +7,12 @@
 #
 #   bench/memory.sh
 #   WSAUTH_ENV="WSAUTH_LIMITS_READ_BUFFER_SIZE=4096" bench/memory.sh   # a variant
+#   BEFORE=path/to/wsauth bench/memory.sh   # another build of wsauth (e.g. of
+#                                           # an earlier commit) instead of the
+#                                           # bare stack, against this tree's
 #
 # Environment: ROUNDS [3], HOLD [15000], WSAUTH_ENV (extra settings for
-# wsauth, space-separated NAME=VALUE), CARGO_TARGET_DIR [target].
+# wsauth, space-separated NAME=VALUE), BEFORE, CARGO_TARGET_DIR [target].
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -32,9 +35,11 @@ hold() { # label
     BENCH_HMAC_SECRET="$SECRET" taskset -c 0 "$CARGO_TARGET_DIR/release/bench-baseline" \
       --listen 127.0.0.1:0 > "$log" 2>&1 &
   else
+    local binary="$CARGO_TARGET_DIR/release/wsauth"
+    if [[ "$1" == before ]]; then binary="$BEFORE"; fi
     env "${EXTRA[@]}" WSAUTH_HMAC_SECRET="$SECRET" WSAUTH_LOG=warn WSAUTH_LIMITS_HANDSHAKE_RATE=0 \
       WSAUTH_LIMITS_CONNECTION_RATE=0 \
-      taskset -c 0 "$CARGO_TARGET_DIR/release/wsauth" serve --listen 127.0.0.1:0 \
+      taskset -c 0 "$binary" serve --listen 127.0.0.1:0 \
       --data-dir "$data" > "$log" 2>&1 &
   fi
   pid=$!
@@ -47,14 +52,16 @@ hold() { # label
   rm -rf "$data"
 }
 
+FIRST=baseline
+if [[ -n "${BEFORE:-}" ]]; then FIRST=before; fi
 for _ in $(seq "$ROUNDS"); do
-  hold baseline
+  hold "$FIRST"
   hold wsauth
 done
-python3 - "$OUT/results.jsonl" << 'PY'
+python3 - "$OUT/results.jsonl" "$FIRST" << 'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-for label in ("baseline", "wsauth"):
+for label in (sys.argv[2], "wsauth"):
     rs = [r for r in rows if r["label"] == label]
     kib = [r["kib_per_conn"] for r in rs]
     print(f"{label:9} KiB per idle connection: " + ", ".join(f"{k:.2f}" for k in kib)

@@ -101,6 +101,7 @@ impl Default for Limits {
     fn default() -> Self {
         let live = wsauth::LiveConfig::default();
         let socket = wsauth::SocketLimits::default();
+        let handshake = wsauth::HandshakeRate::default();
         Self {
             expiry_grace: live.expiry_grace_secs,
             max_message_size: socket.max_message_size,
@@ -115,10 +116,8 @@ impl Default for Limits {
             ping_interval: live.ping_interval.as_secs(),
             pong_timeout: live.pong_timeout.as_secs(),
             write_timeout: live.write_timeout.as_secs(),
-            // The library's `WsAuthBuilder` defaults to the same rate; the
-            // server states its own here.
-            handshake_rate: 50.0,
-            handshake_burst: 100.0,
+            handshake_rate: handshake.per_second,
+            handshake_burst: handshake.burst,
             password_rate: 5.0,
             password_burst: 20.0,
             password_queue: 32,
