@@ -59,7 +59,7 @@ echo "nodes: ${ADDRS[*]} (database $DB)" >&2
 
 echo "== revocation across nodes: $IDLE idle sockets over three nodes, $ROUNDS logouts" >&2
 taskset -c 1 "$BENCH" revoke --url "ws://${ADDRS[1]}/ws" --peer "ws://${ADDRS[2]}/ws" \
-  --peer "ws://${ADDRS[0]}/ws" --hmac-secret "$SECRET" --users 64 --idle "$IDLE" \
+  --peer "ws://${ADDRS[0]}/ws" --hmac-secret="$SECRET" --users 64 --idle "$IDLE" \
   --repeat "$ROUNDS" --duration 300 --label cluster-revoke 2> "$WORK/revoke.log" | tail -n 1 \
   || { cat "$WORK/revoke.log" >&2; exit 1; }
 
@@ -71,7 +71,7 @@ redis_calls() {
     sed -n 's/^cmdstat_\([a-z]*\):calls=\([0-9]*\).*/\2/p' | paste -sd+ | bc
 }
 calls0="$(redis_calls)"; cpu0="$(redis_cpu_ticks)"
-line="$(taskset -c 1 "$BENCH" handshake --url "ws://${ADDRS[0]}/ws" --hmac-secret "$SECRET" \
+line="$(taskset -c 1 "$BENCH" handshake --url "ws://${ADDRS[0]}/ws" --hmac-secret="$SECRET" \
   --users 64 --concurrency 64 --duration "$DURATION" --warmup 0 --label cluster-handshake \
   --server-pid "${PIDS[0]}" 2> "$WORK/handshake.log" | tail -n 1)"
 calls1="$(redis_calls)"; cpu1="$(redis_cpu_ticks)"

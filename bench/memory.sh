@@ -44,7 +44,7 @@ hold() { # label
   fi
   pid=$!
   addr="$(listening_address "$log")"
-  taskset -c 1 "$BENCH" hold --url "ws://$addr/ws" --hmac-secret "$SECRET" --label "$1" \
+  taskset -c 1 "$BENCH" hold --url "ws://$addr/ws" --hmac-secret="$SECRET" --label "$1" \
     --users $(((HOLD + 7) / 8)) --connections "$HOLD" --concurrency 64 --hold-secs 2 \
     --server-pid "$pid" 2> "$data/bench.log" | tail -n 1 >> "$OUT/results.jsonl" \
     || cat "$data/bench.log" >&2

@@ -95,7 +95,7 @@ run() { # label env...
   fi
   pid=$!
   addr="$(listening_address "$log")"
-  taskset -c 1 "$BENCH" handshake --url "ws://$addr/ws" --hmac-secret "$SECRET" --users 64 \
+  taskset -c 1 "$BENCH" handshake --url "ws://$addr/ws" --hmac-secret="$SECRET" --users 64 \
     --concurrency "$CONCURRENCY" --count "$COUNT" --duration "$DURATION" --warmup 1 --rate "${RATE:-0}" --label "$label" \
     --server-pid "$pid" \
     2> "$data/bench.log" | tail -n 1 >> "$OUT/results.jsonl" || cat "$data/bench.log" >&2

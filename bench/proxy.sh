@@ -43,7 +43,7 @@ ulimit -n 65536 2> /dev/null || true
 # start_pair: a fresh upstream and a fresh wsauth proxying /echo to it; sets
 # UP (upstream address), UP_PID, PROXY (wsauth address) and PROXY_PID.
 start_pair() {
-  taskset -c 0 "$BASELINE" --listen 127.0.0.1:0 --hmac-secret "$SECRET" --behind-wsauth \
+  taskset -c 0 "$BASELINE" --listen 127.0.0.1:0 --hmac-secret="$SECRET" --behind-wsauth \
     > "$WORK/upstream.log" 2>&1 &
   UP_PID=$!; PIDS+=("$UP_PID")
   UP="$(listening_address "$WORK/upstream.log")"
@@ -63,7 +63,7 @@ stop_pair() {
 }
 
 echo_p50() { # URL LABEL SOCKETS: one echo run, prints its p50 in µs
-  taskset -c 1 "$BENCH" echo --url "$1" --hmac-secret "$SECRET" --connections "$3" \
+  taskset -c 1 "$BENCH" echo --url "$1" --hmac-secret="$SECRET" --connections "$3" \
     --duration "$DURATION" --label "$2" 2> /dev/null | tail -n 1 | tee -a "$WORK/echo.jsonl" |
     python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["rtt_us"]["p50"])'
 }
@@ -86,7 +86,7 @@ done
 
 echo "== memory: $HOLD idle proxied connections" >&2
 start_pair
-taskset -c 1 "$BENCH" hold --url "ws://$PROXY/echo" --hmac-secret "$SECRET" --users 1000 \
+taskset -c 1 "$BENCH" hold --url "ws://$PROXY/echo" --hmac-secret="$SECRET" --users 1000 \
   --server-pid "$PROXY_PID" --connections "$HOLD" --label proxied-hold 2> "$WORK/hold.log" |
   tail -n 1 | python3 -c '
 import json, sys

@@ -304,7 +304,7 @@ measure_server() {
   url="ws://$SERVER_ADDR/ws"
   wait_quiet
   log "$name: warm-up"
-  "${PIN_CLIENT[@]}" "$BENCH" handshake --url "$url" --hmac-secret "$SECRET" "${expect[@]}" \
+  "${PIN_CLIENT[@]}" "$BENCH" handshake --url "$url" --hmac-secret="$SECRET" "${expect[@]}" \
     --users 64 --duration 3 --warmup 0 --label "warmup" > /dev/null 2>> "$LOG" || true
   local modes=(query)
   [[ "$name" == wsauth ]] && modes=(query header subprotocol cookie ticket)
@@ -312,7 +312,7 @@ measure_server() {
     for rep in $(seq "$REPS"); do
       wait_quiet
       log "$name: handshake $mode ($rep/$REPS)"
-      gen handshake --url "$url" --mode "$mode" --hmac-secret "$SECRET" "${expect[@]}" \
+      gen handshake --url "$url" --mode "$mode" --hmac-secret="$SECRET" "${expect[@]}" \
         --users 64 --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup 1 \
         --label "$name" || true
     done
@@ -321,7 +321,7 @@ measure_server() {
     for rep in $(seq "$REPS"); do
       wait_quiet
       log "$name: echo ($rep/$REPS)"
-      gen echo --url "$url" --hmac-secret "$SECRET" --connections "$ECHO_CONNS" \
+      gen echo --url "$url" --hmac-secret="$SECRET" --connections "$ECHO_CONNS" \
         --duration "$DURATION" --label "$name" || true
     done
   fi
@@ -330,11 +330,11 @@ measure_server() {
       wait_quiet
       log "$name: revoke ($rep/$REPS)"
       # 10,000 other sockets stay open (8 per user, under the cap of 16).
-      gen revoke --url "$url" --hmac-secret "$SECRET" --users 1250 --idle 10000 --repeat 50 \
+      gen revoke --url "$url" --hmac-secret="$SECRET" --users 1250 --idle 10000 --repeat 50 \
         --duration 300 --label "$name" || true
       log "$name: expiry ($rep/$REPS)"
       # 10,000 sockets whose tokens expire over one minute.
-      gen expiry --url "$url" --hmac-secret "$SECRET" --users 1250 --connections 10000 \
+      gen expiry --url "$url" --hmac-secret="$SECRET" --users 1250 --connections 10000 \
         --ttl-min 15 --ttl-spread 60 --label "$name" || true
     done
   fi
@@ -344,7 +344,7 @@ measure_server() {
     wait_quiet
     log "$name: hold $HOLD ($rep/$REPS)"
     # Eight sockets per user: under wsauth's default of 16 live sockets per user.
-    gen hold --url "ws://$SERVER_ADDR/ws" --hmac-secret "$SECRET" "${expect[@]}" \
+    gen hold --url "ws://$SERVER_ADDR/ws" --hmac-secret="$SECRET" "${expect[@]}" \
       --users $(((HOLD + 7) / 8)) --connections "$HOLD" --concurrency 64 --hold-secs 5 \
       --duration 300 --label "$name" || true
     stop_server
