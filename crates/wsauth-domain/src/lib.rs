@@ -12,7 +12,8 @@
 //! Layers, each importing only those below it:
 //! - [`store`]: one trait per kind of record, one implementation per
 //!   database (`store/sqlite/`, `store/postgres/`). A new store method is
-//!   declared on its trait in `store/mod.rs` and written once per database.
+//!   declared on its trait (`store/accounts.rs`, `families.rs`, `revoked.rs`
+//!   or `log.rs`) and written once per database.
 //! - [`mirror`]: revocations in memory, answering the library's
 //!   [`wsauth::RevocationStore`] checks without waiting on the database.
 //! - [`propagate`] (what this process commits) and [`inbound`] (what it
