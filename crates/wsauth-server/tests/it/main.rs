@@ -55,3 +55,4 @@ mod seed_regressions;
 mod sessions;
 mod slow_clients;
 mod stores;
+mod tour;
