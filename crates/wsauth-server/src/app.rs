@@ -65,6 +65,9 @@ impl Application {
             None => None,
         };
         let metrics = if config.metrics { crate::metrics::install() } else { None };
+        if metrics.is_some() {
+            crate::metrics::start_at_zero(config.proxy.iter().map(|route| route.path.as_str()));
+        }
         let tokens =
             TokenAuthority::with_settings(keys, config.token_settings()).with_clock(clock.clone());
         // Entries of the event log after this one are applied on top of the
