@@ -54,6 +54,7 @@ impl Application {
         let stores = open_stores(&config).await?;
         let cluster = Cluster::open(&config).await?;
         let keys = keyfile::load_keys(&config)?;
+        keyfile::warn_about_retired(&keys, clock.now());
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
