@@ -69,6 +69,9 @@ impl Application {
         if metrics.is_some() {
             crate::metrics::start_at_zero(config.proxy.iter().map(|route| route.path.as_str()));
         }
+        let internal_addr = internal.as_ref().and_then(|l| l.local_addr().ok());
+        let bound = crate::summary::Bound { listen: addr, internal: internal_addr };
+        crate::summary::log(&config, bound, &keys, metrics.is_some());
         let tokens =
             TokenAuthority::with_settings(keys, config.token_settings()).with_clock(clock.clone());
         // Entries of the event log after this one are applied on top of the

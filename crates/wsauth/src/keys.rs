@@ -406,10 +406,15 @@ impl KeySet {
         }
     }
 
+    /// The previous keys, each with its `valid_until`, in the order added.
+    pub fn previous(&self) -> impl Iterator<Item = (&Key, i64)> {
+        self.previous.iter().map(|(k, until)| (k, *until))
+    }
+
     /// Previous keys whose `valid_until` is before `now`: they no longer
     /// verify anything, so a configuration still listing them is stale.
     pub fn retired(&self, now: i64) -> impl Iterator<Item = (&Key, i64)> {
-        self.previous.iter().filter(move |(_, until)| *until < now).map(|(k, until)| (k, *until))
+        self.previous().filter(move |(_, until)| *until < now)
     }
 
     /// The public keys as a JWKS document (HMAC secrets are never exported).

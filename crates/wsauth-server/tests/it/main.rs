@@ -42,6 +42,7 @@ mod lifecycle;
 mod live;
 mod logs;
 mod openapi;
+mod operator_start;
 mod operations;
 mod postgres;
 mod proxy;
