@@ -67,7 +67,8 @@ impl Application {
         };
         let metrics = if config.metrics { crate::metrics::install() } else { None };
         if metrics.is_some() {
-            crate::metrics::start_at_zero(config.proxy.iter().map(|route| route.path.as_str()));
+            let routes = config.proxy.iter().map(|route| route.path.as_str());
+            crate::metrics::start_at_zero(routes, &crate::proxy::upstream_error_codes());
         }
         let internal_addr = internal.as_ref().and_then(|l| l.local_addr().ok());
         let bound = crate::summary::Bound { listen: addr, internal: internal_addr };

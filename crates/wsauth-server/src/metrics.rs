@@ -221,14 +221,18 @@ fn limit_labels() -> [&'static str; 8] {
 
 /// Creates, at zero, the counters whose labels are known at start, so a
 /// dashboard or an alert on `rate()` sees them before their first event:
-/// every `limit` of [`RATE_LIMITED`], and every `error` of
-/// [`PROXY_UPSTREAM_FAILURES`] for each configured proxy route.
-pub(crate) fn start_at_zero<'a>(proxy_routes: impl IntoIterator<Item = &'a str>) {
+/// every `limit` of [`RATE_LIMITED`], and each of `upstream_errors` (the
+/// proxy's `error` labels) of [`PROXY_UPSTREAM_FAILURES`] for each
+/// configured proxy route.
+pub(crate) fn start_at_zero<'a>(
+    proxy_routes: impl IntoIterator<Item = &'a str>,
+    upstream_errors: &[&'static str],
+) {
     for limit in limit_labels() {
         metrics::counter!(RATE_LIMITED, "limit" => limit).increment(0);
     }
     for route in proxy_routes {
-        for error in crate::proxy::upstream_error_codes() {
+        for &error in upstream_errors {
             metrics::counter!(PROXY_UPSTREAM_FAILURES, "route" => route.to_owned(), "error" => error)
                 .increment(0);
         }
