@@ -79,7 +79,7 @@ export function newUsername(prefix = "user") {
   return `${prefix}_${process.pid}_${counter}_${randomBytes(3).toString("hex")}`;
 }
 
-export const PASSWORD = "correct horse battery staple";
+export const PASSWORD = "correct horse battery";
 
 /** Registers a user over the HTTP API. */
 export async function register(origin, username, password = PASSWORD) {

@@ -32,6 +32,12 @@ test("an expiring token closes its socket with 4001, and the page shows it expir
     await waitStatus(page, "query", /^closed 4001 \(token expired\)/, (TTL + 5) * 1000);
     await waitStatus(page, "subprotocol", /^closed 4001 \(token expired\)/, 5_000);
     await waitText(page, "#token-exp", /^expired \d+ s ago/);
+    // No longer "Logged in" in green once the token has expired.
+    await waitText(page, "#auth-status", /has expired: refresh or log in again/);
+    assert.equal(await page.getAttribute("#auth-status", "data-ok"), "false");
+    // First-message mode says "token expired" as the others do, not the raw `token_expired`.
+    await page.click("#connect-deferred");
+    await waitStatus(page, "deferred", /^closed 4001 \(token expired\): token expired$/, 10_000);
     await screenshot(page, "expired");
     assert.deepEqual(errors, []);
   } finally {

@@ -20,8 +20,7 @@ use crate::store::{
 pub struct UserPage {
     /// The accounts, by username.
     pub users: Vec<UserInfo>,
-    /// Pass as `cursor` for the next page; absent on the last one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Pass as `cursor` for the next page; `None` on the last one.
     pub next_cursor: Option<String>,
 }
 
@@ -135,14 +134,16 @@ impl Admin {
     }
 
     /// Accounts whose username starts with `prefix`, by username, after the
-    /// position `cursor` names.
+    /// position `cursor` names; `limit` (1 to [`MAX_PAGE`]) at most.
     pub async fn list(
         &self,
         prefix: &str,
         limit: i64,
         cursor: Option<&str>,
     ) -> Result<UserPage, DomainError> {
-        let limit = limit.clamp(1, MAX_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(DomainError::InvalidPageSize);
+        }
         let after = match cursor {
             Some(c) => decode_cursor(c)?,
             None => String::new(),

@@ -28,6 +28,9 @@ pub enum DomainError {
     /// A page cursor that this server did not hand out.
     #[error("Invalid cursor")]
     InvalidCursor,
+    /// A page size outside 1 to `admin::MAX_PAGE`.
+    #[error("limit must be 1 to 500")]
+    InvalidPageSize,
     /// No account has this username.
     #[error("User not found")]
     UserNotFound,

@@ -54,6 +54,7 @@ impl Application {
         let stores = open_stores(&config).await?;
         let cluster = Cluster::open(&config).await?;
         let keys = keyfile::load_keys(&config)?;
+        keyfile::warn_about_retired(&keys, clock.now());
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -65,6 +66,13 @@ impl Application {
             None => None,
         };
         let metrics = if config.metrics { crate::metrics::install() } else { None };
+        if metrics.is_some() {
+            let routes = config.proxy.iter().map(|route| route.path.as_str());
+            crate::metrics::start_at_zero(routes, &crate::proxy::upstream_error_codes());
+        }
+        let internal_addr = internal.as_ref().and_then(|l| l.local_addr().ok());
+        let bound = crate::summary::Bound { listen: addr, internal: internal_addr };
+        crate::summary::log(&config, bound, &keys, metrics.is_some());
         let tokens =
             TokenAuthority::with_settings(keys, config.token_settings()).with_clock(clock.clone());
         // Entries of the event log after this one are applied on top of the

@@ -19,6 +19,21 @@ pub(crate) fn load_keys(config: &Config) -> anyhow::Result<KeySet> {
     Ok(keys)
 }
 
+/// Warns, once per key, about a previous key whose `valid_until` has passed:
+/// it verifies nothing any more (its tokens are refused as `key_retired`),
+/// and a copied example or a forgotten rotation leaves it there.
+pub(crate) fn warn_about_retired(keys: &KeySet, now: i64) {
+    for (key, valid_until) in keys.retired(now) {
+        tracing::warn!(
+            kid = key.kid(),
+            valid_until,
+            "previous key {} is retired: its valid_until ({valid_until}) has passed, so its tokens \
+             are refused as key_retired; remove it from previous_keys",
+            key.kid()
+        );
+    }
+}
+
 fn hmac_key(config: &Config, secret: &str) -> anyhow::Result<Key> {
     if config.insecure_dev {
         wsauth::dangerous::weak_hmac_key(Algorithm::HS256, secret.as_bytes()).map_err(Into::into)

@@ -15,6 +15,7 @@ mod serve;
 mod sockets;
 mod state;
 mod stream;
+mod summary;
 pub mod telemetry;
 pub mod trusted_issuers;
 

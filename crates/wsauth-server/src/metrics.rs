@@ -200,6 +200,45 @@ impl Observer for Recorder {
     }
 }
 
+/// The `limit` label of a password attempt refused by the per-address budget.
+pub(crate) const PASSWORD_LIMIT: &str = "password";
+/// The `limit` label of a refresh refused by its family's refresh limit.
+const REFRESH_LIMIT: &str = "refresh";
+
+/// Every `limit` label of [`RATE_LIMITED`] (docs/operations.md).
+fn limit_labels() -> [&'static str; 8] {
+    [
+        Limit::HandshakeRate.as_str(),
+        Limit::SocketsPerUser.as_str(),
+        Limit::PendingAuth.as_str(),
+        Limit::MessageRate.as_str(),
+        Limit::OutboundQueue.as_str(),
+        Limit::Tickets.as_str(),
+        PASSWORD_LIMIT,
+        REFRESH_LIMIT,
+    ]
+}
+
+/// Creates, at zero, the counters whose labels are known at start, so a
+/// dashboard or an alert on `rate()` sees them before their first event:
+/// every `limit` of [`RATE_LIMITED`], and each of `upstream_errors` (the
+/// proxy's `error` labels) of [`PROXY_UPSTREAM_FAILURES`] for each
+/// configured proxy route.
+pub(crate) fn start_at_zero<'a>(
+    proxy_routes: impl IntoIterator<Item = &'a str>,
+    upstream_errors: &[&'static str],
+) {
+    for limit in limit_labels() {
+        metrics::counter!(RATE_LIMITED, "limit" => limit).increment(0);
+    }
+    for route in proxy_routes {
+        for &error in upstream_errors {
+            metrics::counter!(PROXY_UPSTREAM_FAILURES, "route" => route.to_owned(), "error" => error)
+                .increment(0);
+        }
+    }
+}
+
 /// Counts a request refused by the named limit.
 pub(crate) fn rate_limited(limit: &'static str) {
     metrics::counter!(RATE_LIMITED, "limit" => limit).increment(1);
@@ -217,7 +256,7 @@ pub(crate) fn login(outcome: &'static str) {
 /// family's refresh limit also counts as rate limited.
 pub(crate) fn refresh(outcome: &'static str) {
     if outcome == REFRESH_LIMITED {
-        rate_limited("refresh");
+        rate_limited(REFRESH_LIMIT);
     }
     metrics::counter!(REFRESHES, "outcome" => outcome).increment(1);
 }

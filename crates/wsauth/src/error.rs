@@ -24,6 +24,10 @@ pub enum AuthError {
     /// The token was revoked (logout, log out everywhere, refresh reuse).
     #[error("Token has been revoked")]
     TokenRevoked,
+    /// The token is signed by a known previous key whose `valid_until` has
+    /// passed: the key was retired by a rotation; log in again.
+    #[error("Token's signing key has been retired")]
+    KeyRetired,
     /// An access token was presented where a refresh token is needed, or the reverse.
     #[error("{0}")]
     WrongTokenType(&'static str),
@@ -72,6 +76,7 @@ impl AuthError {
             | Self::InvalidToken(_)
             | Self::TokenExpired
             | Self::TokenRevoked
+            | Self::KeyRetired
             | Self::WrongTokenType(_)
             | Self::FreshTokenRequired
             | Self::InvalidTicket => StatusCode::UNAUTHORIZED,
@@ -94,6 +99,7 @@ impl AuthError {
             Self::InvalidToken(_) => "invalid_token",
             Self::TokenExpired => "token_expired",
             Self::TokenRevoked => "token_revoked",
+            Self::KeyRetired => "key_retired",
             Self::WrongTokenType(_) => "wrong_token_type",
             Self::FreshTokenRequired => "fresh_token_required",
             Self::CsrfFailed(_) => "csrf_failed",

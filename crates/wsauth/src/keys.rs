@@ -330,6 +330,34 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What a key set holds under a `kid` at a given time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum KeyLookup<'a> {
+    /// A key that verifies now, with the last second it does (`None`: the
+    /// current key, which has no end).
+    Valid {
+        /// The key.
+        key: &'a Key,
+        /// Its `valid_until`, for a previous key.
+        until: Option<i64>,
+    },
+    /// A previous key whose `valid_until` has passed.
+    Retired(&'a Key),
+    /// No key has this `kid`.
+    Unknown,
+}
+
+impl<'a> KeyLookup<'a> {
+    /// The key and its end when it still verifies.
+    #[cfg(test)]
+    fn valid(self) -> Option<(&'a Key, Option<i64>)> {
+        match self {
+            Self::Valid { key, until } => Some((key, until)),
+            Self::Retired(_) | Self::Unknown => None,
+        }
+    }
+}
+
 /// The current signing key plus previous keys that still verify until a
 /// given time (rotation).
 #[derive(Debug, Clone)]
@@ -360,20 +388,33 @@ impl KeySet {
         &self.current
     }
 
-    /// The key named by `kid`, if it is known and still valid at `now`, with
-    /// the last second it is valid (`None` for the current key, which has no
-    /// end). `None` as `kid` picks the current (default) key.
-    pub(crate) fn find(&self, kid: Option<&str>, now: i64) -> Option<(&Key, Option<i64>)> {
+    /// What `kid` names at `now`: a key still valid, with the last second it
+    /// is valid (`None` for the current key, which has no end); a previous
+    /// key past its `valid_until`; or nothing. `None` as `kid` picks the
+    /// current (default) key.
+    pub(crate) fn find(&self, kid: Option<&str>, now: i64) -> KeyLookup<'_> {
         let Some(kid) = kid else {
-            return Some((&self.current, None));
+            return KeyLookup::Valid { key: &self.current, until: None };
         };
         if self.current.kid == kid {
-            return Some((&self.current, None));
+            return KeyLookup::Valid { key: &self.current, until: None };
         }
-        self.previous
-            .iter()
-            .find(|(k, until)| k.kid == kid && now <= *until)
-            .map(|(k, until)| (k, Some(*until)))
+        let mut named = self.previous.iter().filter(|(k, _)| k.kid == kid);
+        match named.clone().find(|(_, until)| now <= *until) {
+            Some((key, until)) => KeyLookup::Valid { key, until: Some(*until) },
+            None => named.next().map_or(KeyLookup::Unknown, |(key, _)| KeyLookup::Retired(key)),
+        }
+    }
+
+    /// The previous keys, each with its `valid_until`, in the order added.
+    pub fn previous(&self) -> impl Iterator<Item = (&Key, i64)> {
+        self.previous.iter().map(|(k, until)| (k, *until))
+    }
+
+    /// Previous keys whose `valid_until` is before `now`: they no longer
+    /// verify anything, so a configuration still listing them is stale.
+    pub fn retired(&self, now: i64) -> impl Iterator<Item = (&Key, i64)> {
+        self.previous().filter(move |(_, until)| *until < now)
     }
 
     /// The public keys as a JWKS document (HMAC secrets are never exported).
@@ -425,9 +466,14 @@ mod tests {
         let old = Key::generate(Algorithm::HS256).unwrap();
         let kid = old.kid().to_owned();
         let set = KeySet::new(Key::generate(Algorithm::HS256).unwrap()).with_previous(old, 100);
-        assert_eq!(set.find(Some(&kid), 100).map(|(_, until)| until), Some(Some(100)));
-        assert_eq!(set.find(None, 100).map(|(_, until)| until), Some(None));
-        assert!(set.find(Some(&kid), 101).is_none());
-        assert!(set.find(Some("unknown"), 0).is_none());
+        assert_eq!(set.find(Some(&kid), 100).valid().map(|(_, until)| until), Some(Some(100)));
+        assert_eq!(set.find(None, 100).valid().map(|(_, until)| until), Some(None));
+        assert!(matches!(set.find(Some(&kid), 101), KeyLookup::Retired(key) if key.kid() == kid));
+        assert!(matches!(set.find(Some("unknown"), 0), KeyLookup::Unknown));
+        assert_eq!(set.retired(100).count(), 0);
+        assert_eq!(
+            set.retired(101).map(|(key, until)| (key.kid(), until)).collect::<Vec<_>>(),
+            [(kid.as_str(), 100)]
+        );
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::claims::{Claims, RESERVED_CLAIMS, TokenKind};
 use crate::clock::{SharedClock, SystemClock};
 use crate::header::{Header, HeaderTypes, read_header};
-use crate::keys::{Key, KeySet, random_bytes};
+use crate::keys::{Key, KeyLookup, KeySet, random_bytes};
 use crate::strict_json::Entries;
 use crate::{AuthError, strict_json};
 
@@ -253,8 +253,19 @@ impl TokenAuthority {
     pub(crate) fn verify_compact(&self, compact: &Compact<'_>) -> Result<Claims, AuthError> {
         let (alg, kid) = read_header(&compact.header, HeaderTypes::Jwt)?;
         let now = self.clock.now();
-        let (key, key_valid_until) =
-            self.keys.find(kid, now).ok_or(AuthError::InvalidToken("Unknown key id"))?;
+        let (key, key_valid_until) = match self.keys.find(kid, now) {
+            KeyLookup::Valid { key, until } => (key, until),
+            // Only a token the retired key really signed is told so; any
+            // other naming its `kid` is as good as unknown.
+            KeyLookup::Retired(key)
+                if alg == key.algorithm().name() && compact.verify_signature(key).is_ok() =>
+            {
+                return Err(AuthError::KeyRetired);
+            }
+            KeyLookup::Retired(_) | KeyLookup::Unknown => {
+                return Err(AuthError::InvalidToken("Unknown key id"));
+            }
+        };
         if alg != key.algorithm().name() {
             return Err(AuthError::InvalidToken("Algorithm not allowed"));
         }

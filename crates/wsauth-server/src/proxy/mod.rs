@@ -249,6 +249,11 @@ fn handle_of(query: Option<&str>) -> Result<Option<String>, AuthError> {
     Ok(found)
 }
 
+/// Every `error` label a proxied handshake's 502 can carry.
+pub(crate) fn upstream_error_codes() -> [&'static str; 2] {
+    [UpstreamError::Unreachable, UpstreamError::Refused].map(|e| upstream_error_code(&e))
+}
+
 fn upstream_error_code(error: &UpstreamError) -> &'static str {
     match error {
         UpstreamError::Unreachable => "upstream_unreachable",

@@ -60,7 +60,8 @@ struct ListQuery {
     /// Only usernames that start with this (exact letter case).
     #[serde(default)]
     prefix: String,
-    /// Accounts per page, 1 to 500 (default 50; clamped).
+    /// Accounts per page, 1 to 500 (default 50); any other number is 400 `bad_request`.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -71,8 +72,8 @@ struct ListQuery {
 struct UserPage {
     /// The accounts, by username.
     users: Vec<UserInfo>,
-    /// Pass as `cursor` for the next page; absent on the last one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    #[schema(required = true)]
     next_cursor: Option<String>,
 }
 
@@ -133,7 +134,8 @@ struct Done {
     security(("admin_key" = [])),
     responses(
         (status = 200, description = "A page of accounts", body = UserPage),
-        (status = 400, description = "`bad_request`: a malformed query or cursor",
+        (status = 400, description = "`bad_request`: a malformed query or cursor, or a `limit` \
+            outside 1 to 500",
             body = ErrorBody),
         (status = 401, description = "`admin_unauthorized`", body = ErrorBody),
         (status = 404, description = "`not_found`: no `admin_api_key` is configured",

@@ -15,6 +15,8 @@ use utoipa_axum::routes;
 use crate::state::AppState;
 
 const INDEX: &str = include_str!("../../assets/index.html");
+/// The page's icon, so that a browser's request for one is not a 404.
+const FAVICON: &str = include_str!("../../assets/favicon.svg");
 
 /// Served when the policy cannot be built: the page then runs nothing at all.
 const FALLBACK_CSP: &str =
@@ -31,6 +33,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     LazyLock::force(&CSP);
     OpenApiRouter::default()
         .routes(routes!(index))
+        .routes(routes!(favicon))
         .routes(routes!(healthz))
         .routes(routes!(jwks))
         .routes(routes!(openapi_json))
@@ -60,6 +63,23 @@ async fn index() -> impl IntoResponse {
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],
         Html(INDEX),
+    )
+}
+
+/// The demo page's icon (SVG), named by its `<link rel="icon">`.
+#[utoipa::path(
+    get, path = "/favicon.svg", tag = "meta",
+    responses((status = 200, description = "The icon", content_type = "image/svg+xml",
+        body = String,
+        headers(("Cache-Control" = String, description = "`public, max-age=86400`"))))
+)]
+async fn favicon() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
+        ],
+        FAVICON,
     )
 }
 

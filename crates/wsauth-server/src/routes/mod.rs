@@ -109,7 +109,7 @@ pub(crate) async fn admit_password_attempt(
     match state.password_attempts.admit(&wsauth::ClientKey::from(ip)).await {
         Ok(wsauth::cluster::Admission::Admitted) => Ok(()),
         Ok(wsauth::cluster::Admission::RetryAfter(retry_after)) => {
-            crate::metrics::rate_limited("password");
+            crate::metrics::rate_limited(crate::metrics::PASSWORD_LIMIT);
             Err(ApiError::Auth(wsauth::AuthError::TooManyRequests { retry_after }))
         }
         Ok(_) => Err(ApiError::Unavailable),

@@ -190,7 +190,7 @@ error_response!(
 error_response!(
     Unauthorized,
     "No valid credential: `missing_token`, `invalid_token`, `token_expired`, \
-     `token_revoked`, `wrong_token_type`, `fresh_token_required`, `invalid_ticket`.",
+     `token_revoked`, `key_retired`, `wrong_token_type`, `fresh_token_required`, `invalid_ticket`.",
     ("WWW-Authenticate", "`Bearer error=\"invalid_token\"`", Type::String),
 );
 error_response!(

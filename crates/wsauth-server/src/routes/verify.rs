@@ -68,7 +68,7 @@ struct Verified {
                     description = "The verified claims as JSON, base64url without padding"),
             )),
         (status = 401, description = "Present another credential: `missing_token`, \
-            `invalid_token`, `token_expired`, `token_revoked`, `wrong_token_type`, \
+            `invalid_token`, `token_expired`, `token_revoked`, `key_retired`, `wrong_token_type`, \
             `invalid_ticket`, `conflicting_credentials`",
             body = crate::error::ErrorBody,
             headers(

@@ -57,7 +57,9 @@ async fn users_are_listed_in_pages_and_shown_with_their_sockets() {
             .await
             .expect("json");
     assert_eq!(page["users"][0]["username"], "anna");
-    assert!(page.get("next_cursor").is_none());
+    // The last page says so with `null`, as the docs show, rather than
+    // leaving the key out.
+    assert_eq!(page.get("next_cursor"), Some(&Value::Null), "{page}");
     let all: Value = admin(&server, "GET", "/admin/users").await.json().await.expect("json");
     assert_eq!(all["users"].as_array().map(Vec::len), Some(5));
     let (access, _) = server.login("bob").await;
@@ -224,5 +226,23 @@ async fn a_malformed_query_or_path_is_a_json_400() {
         assert_eq!(r.headers()["content-type"], "application/json", "{path}");
         let body: Value = r.json().await.expect("json");
         assert_eq!(body["error"], "bad_request", "{path}");
+    }
+}
+
+/// `limit` is documented as 1 to 500: 0 was clamped to 1 and 501 to 500.
+#[tokio::test]
+async fn a_page_size_outside_one_to_five_hundred_is_refused() {
+    let server = admin_server().await;
+    server.register("amy").await;
+    for limit in ["0", "-1", "501"] {
+        let r = admin(&server, "GET", &format!("/admin/users?limit={limit}")).await;
+        assert_eq!(r.status(), 400, "limit={limit}");
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["error"], "bad_request", "limit={limit}");
+        assert_eq!(body["detail"], "limit must be 1 to 500", "limit={limit}");
+    }
+    for limit in ["1", "500"] {
+        let r = admin(&server, "GET", &format!("/admin/users?limit={limit}")).await;
+        assert_eq!(r.status(), 200, "limit={limit}");
     }
 }

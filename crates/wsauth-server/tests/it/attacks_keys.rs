@@ -174,9 +174,49 @@ async fn c28_rotation_a_previous_secret_verifies_until_its_deadline_then_401() {
     assert_ne!(segment(&after_rotation, 0)["kid"], segment(&before_rotation, 0)["kid"]);
     rotated.clock.set_secs(until + 1);
     assert_eq!(next_close(&mut live).await.0, 4001);
-    rejected(rotated.ws(&format!("/ws?token={before_rotation}"), &[]).await)
+    // The key is known but its time has passed: "key retired", not "unknown key".
+    let refused = rejected(rotated.ws(&format!("/ws?token={before_rotation}"), &[]).await).await;
+    refused.assert_401("key_retired");
+    assert_eq!(refused.body["detail"], "Token's signing key has been retired");
+    // A token naming the retired key's kid but not signed by it learns nothing.
+    let kid = segment(&before_rotation, 0)["kid"].as_str().expect("kid").to_owned();
+    let header = format!(r#"{{"typ":"JWT","alg":"HS256","kid":"{kid}"}}"#);
+    let forged = sign_raw(
+        &header,
+        &payload("alice", rotated.now(), |_| {}),
+        b"another-secret-0123456789-0123456789",
+    );
+    rejected(rotated.ws(&format!("/ws?token={forged}"), &[]).await)
         .await
         .assert_401("invalid_token");
+}
+
+/// docs/configuration.md rotated keys with a `valid_until` already past:
+/// copied as written, the server started silently. A start with such a key
+/// warns once, naming its `kid`.
+#[test]
+fn a_retired_previous_key_is_named_once_at_start() {
+    const OLD: &str = "the-previous-secret-that-was-rotated-out-0123";
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("wsauth.toml");
+    let settings = format!(
+        "hmac_secret = \"{SECRET}\"\n[[previous_keys]]\nhmac_secret = \"{OLD}\"\nvalid_until = 1795400000\n"
+    );
+    std::fs::write(&file, settings).expect("write config");
+    let file = file.to_str().expect("utf-8 path");
+    let data = dir.path().join("data");
+    let data = data.to_str().expect("utf-8 path");
+    let args = ["--config", file, "serve", "--listen", "127.0.0.1:0", "--data-dir", data];
+    let mut running = crate::binary::spawn_with_env(dir.path(), &args, &[("WSAUTH_LOG", "info")]);
+    crate::binary::terminate(&mut running.child);
+    let logs = running.logs.join().expect("logs");
+    let kid =
+        wsauth::Key::hmac(wsauth::Algorithm::HS256, OLD.as_bytes()).expect("key").kid().to_owned();
+    let warnings: Vec<&str> = logs.lines().filter(|line| line.contains("retired")).collect();
+    assert_eq!(warnings.len(), 1, "{logs}");
+    assert!(warnings[0].contains("WARN"), "{logs}");
+    assert!(warnings[0].contains(&format!("previous key {kid} is retired")), "{logs}");
+    assert!(warnings[0].contains("1795400000"), "{logs}");
 }
 
 #[tokio::test]

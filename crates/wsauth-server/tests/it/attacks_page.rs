@@ -91,10 +91,23 @@ async fn page_csp_hashes_are_exactly_the_pages_inline_script_and_style() {
         assert!(!lower.contains(handler), "inline handler {handler}");
     }
     assert!(!lower.contains("javascript:"));
-    assert!(
-        !lower.contains("<script src") && !lower.contains("<link"),
-        "nothing loaded from elsewhere"
-    );
+    assert!(!lower.contains("<script src"), "nothing loaded from elsewhere");
+    // The one link is the page's icon, from its own origin.
+    let links: Vec<&str> = lower.split("<link").skip(1).collect();
+    assert_eq!(links.len(), 1, "only the icon is linked");
+    assert!(links[0].starts_with(r#" rel="icon" href="/favicon.svg""#), "{}", links[0]);
+}
+
+/// The page named no icon, so every browser's request for one was a 404.
+#[tokio::test]
+async fn the_page_icon_is_served_from_its_own_origin() {
+    let server = TestServer::start().await;
+    let (_, body) = get_page(&server, "").await;
+    assert!(body.contains(r#"<link rel="icon" href="/favicon.svg" type="image/svg+xml">"#));
+    let r = server.http.get(server.url("/favicon.svg")).send().await.expect("get icon");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
+    assert!(r.text().await.expect("svg").starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
 }
 
 #[tokio::test]

@@ -198,3 +198,44 @@ fn the_grafana_dashboard_uses_only_exported_metric_names() {
         );
     }
 }
+
+/// The labels a documented metric's row in docs/operations.md lists for
+/// `label`: the backticked words in parentheses after it.
+fn documented_labels(metric: &str, label: &str) -> Vec<String> {
+    const DOC: &str = include_str!("../../../../docs/operations.md");
+    let row = DOC.lines().find(|line| line.starts_with(&format!("| `{metric}`"))).expect(metric);
+    let after = row.split(&format!("`{label}` (")).nth(1).expect(label);
+    let listed = after.split(')').next().expect("closed");
+    listed.split('`').skip(1).step_by(2).map(str::to_owned).collect()
+}
+
+/// `wsauth_rate_limited_total` and `wsauth_proxy_upstream_failures_total`
+/// appeared only after their first event, so an alert on their rate had
+/// nothing to read until then.
+#[tokio::test]
+async fn limit_and_proxy_failure_series_exist_at_zero_from_the_start() {
+    let server = TestServer::start_config(|c| {
+        c.proxy = vec![wsauth_server::proxy::ProxyRoute::new("/chat", "ws://127.0.0.1:1/")];
+    })
+    .await;
+    let text = scrape(&server).await;
+    let limits = documented_labels("wsauth_rate_limited_total", "limit");
+    assert_eq!(limits.len(), 8, "{limits:?}");
+    for limit in &limits {
+        assert_eq!(
+            sample(&text, "wsauth_rate_limited_total", &[("limit", limit)]),
+            Some(0.0),
+            "{limit}: {text}"
+        );
+    }
+    let errors = documented_labels("wsauth_proxy_upstream_failures_total", "error");
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    for error in &errors {
+        let labels = [("route", "/chat"), ("error", error.as_str())];
+        assert_eq!(
+            sample(&text, "wsauth_proxy_upstream_failures_total", &labels),
+            Some(0.0),
+            "{error}: {text}"
+        );
+    }
+}

@@ -9,7 +9,7 @@ use crate::binary::BIN;
 /// Runs `wsauth --config <file> --listen 127.0.0.1:0` with `toml` (plus a
 /// data dir) and `env`; returns its stderr once it exits. A server that
 /// starts instead (prints its "listening" line) fails the test.
-fn refused_at_start(toml: &str, env: &[(&str, &str)]) -> String {
+pub fn refused_at_start(toml: &str, env: &[(&str, &str)]) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("wsauth.toml");
     let data = dir.path().join("data").display().to_string();

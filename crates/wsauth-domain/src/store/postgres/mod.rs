@@ -16,6 +16,7 @@ use crate::backend::Backend;
 
 mod accounts;
 mod admin;
+mod connect;
 mod families;
 mod revoked;
 
@@ -43,6 +44,7 @@ impl PostgresStore {
         // longer fails the transaction (a 503, nothing written) instead of
         // holding the request.
         let options = options.options([("lock_timeout", LOCK_TIMEOUT_MS)]);
+        connect::probe(&options).await?;
         let reader = PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(5))
@@ -50,14 +52,16 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
-            .context("cannot connect to the PostgreSQL database (database_url)")?;
+            .with_context(|| {
+                format!("cannot connect to PostgreSQL at {}", connect::describe(&options))
+            })?;
         sqlx::migrate!("./migrations-postgres")
             .run(&pool)
             .await
             .context("database migration failed")?;
-        tracing::info!("database ready (postgres)");
+        tracing::debug!("database ready (postgres)");
         Ok(Self { pool, reader, origin: super::new_origin() })
     }
 }

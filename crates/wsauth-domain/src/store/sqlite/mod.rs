@@ -51,7 +51,7 @@ impl SqliteStore {
             .await
             .with_context(|| format!("cannot open database {}", path.display()))?;
         sqlx::migrate!("./migrations").run(&pool).await.context("database migration failed")?;
-        tracing::info!(path = %path.display(), "database ready (sqlite)");
+        tracing::debug!(path = %path.display(), "database ready (sqlite)");
         Ok(Self { pool, reader, origin: super::new_origin() })
     }
 }
