@@ -29,7 +29,7 @@ mkdir -p "$release/man" "$release/completions"
 "$release/wsauth" completions fish >"$release/completions/wsauth.fish"
 
 rm -rf "$target/debian"
-deb=$(cargo deb -p wsauth-server --no-build --no-strip --output "$target/debian/" | tail -n 1)
+deb=$(cargo deb -p wsauth-server --no-build --output "$target/debian/" | tail -n 1)
 [ -f "$deb" ] || fail "cargo deb printed no package path (got: $deb)"
 echo "built $deb ($(du -h "$deb" | cut -f1))"
 
@@ -40,6 +40,7 @@ for field in "Package: wsauth" "Section: net" "Depends: .*passwd"; do
 done
 # Maintainer scripts: the account and the unit (cargo-deb adds the latter).
 postinst=$(dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./postinst)
+sh -n <<<"$postinst" || fail "postinst is not valid sh"
 grep -q "useradd --system" <<<"$postinst" || fail "postinst creates no wsauth account"
 grep -q "wsauth.service" <<<"$postinst" || fail "postinst does not register wsauth.service"
 dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./conffiles | grep -qx /etc/wsauth/wsauth.toml ||
