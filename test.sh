@@ -3,8 +3,9 @@
 # the tests need, builds everything (benchmarks included, so they cannot rot),
 # and runs every test suite.
 # Usage: ./test.sh            everything
-#        ./test.sh services   only install nginx and start PostgreSQL and
-#                             Redis (for running `cargo nextest` by hand)
+#        ./test.sh services   only install nginx, man-db and the other tools,
+#                             start PostgreSQL and Redis (for running
+#                             `cargo nextest` by hand)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -39,15 +40,24 @@ start_services() {
   wait_for "Redis on 127.0.0.1:6379" redis_ready
 }
 
-# nginx (a Debian package): the cluster tests put three nodes behind it.
+# Debian packages: nginx (the cluster tests put three nodes behind it),
+# man-db and groff (the man page tests render it with `man -l`), util-linux's
+# `script` (the NO_COLOR test needs a terminal) and systemd-analyze (the
+# package check verifies the unit).
 install_packages() {
-  if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
-    echo "installing nginx"
+  local missing=()
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+  command -v man >/dev/null || missing+=(man-db)
+  command -v groff >/dev/null || missing+=(groff-base)
+  command -v script >/dev/null || missing+=(bsdutils)
+  command -v systemd-analyze >/dev/null || missing+=(systemd)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]}"
     local sudo=""
     if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then sudo="sudo"; fi
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update
-    $sudo apt-get install -y --no-install-recommends nginx
+    $sudo apt-get install -y --no-install-recommends "${missing[@]}"
   fi
 }
 
@@ -65,7 +75,7 @@ fi
 log "build (all crates, tests, examples and benchmarks)"
 cargo build --workspace --all-targets
 
-log "services the tests need (nginx, PostgreSQL, Redis)"
+log "services and tools the tests need (nginx, man-db, PostgreSQL, Redis)"
 install_packages
 start_services
 
@@ -93,3 +103,6 @@ bash openapi-check/run.sh
 
 log "the library's public API against its snapshot (cargo-public-api)"
 bash api-check/run.sh
+
+log "the Debian package (cargo-deb: contents, the unpacked binary, the systemd unit)"
+bash deploy/check-package.sh

@@ -1,11 +1,10 @@
 //! `wsauth`: serve (the default), or manage users.
 
-use clap::{Parser, Subcommand};
-use std::path::PathBuf;
-use wsauth_server::{Application, Config, Overrides, telemetry};
+use wsauth_server::{Application, Config, telemetry};
 
+mod cli;
 mod user_commands;
-use user_commands::UserAction;
+use cli::Command;
 
 /// mimalloc rather than the C library's allocator: a handshake allocates and
 /// frees about ninety blocks, and with glibc that was a tenth of the server's
@@ -14,32 +13,18 @@ use user_commands::UserAction;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[derive(Parser)]
-#[command(name = "wsauth", version, about = "Authenticated WebSocket server")]
-struct Cli {
-    /// A TOML configuration file.
-    #[arg(long, global = true, env = "WSAUTH_CONFIG")]
-    config: Option<PathBuf>,
-    #[command(flatten)]
-    overrides: Overrides,
-    #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Serve HTTP and WebSocket (the default).
-    Serve,
-    /// Manage accounts.
-    User {
-        #[command(subcommand)]
-        action: UserAction,
-    },
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = cli::parse();
+    // Generated from the definitions alone: no configuration is read.
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            cli::print_completions(*shell);
+            return Ok(());
+        }
+        Some(Command::Man { dir }) => return Ok(cli::write_man(dir.as_deref())?),
+        _ => {}
+    }
     let config = wsauth_server::app::load_config(cli.config.as_deref(), &cli.overrides)?;
     telemetry::init(&config.log, config.log_format);
     for setting in config.deprecated_settings() {
@@ -48,6 +33,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::User { action } => user_commands::run(config, action).await,
+        Command::Completions { .. } | Command::Man { .. } => Ok(()),
     }
 }
 

@@ -24,9 +24,9 @@ pub enum LogFormat {
 }
 
 /// Installs the global subscriber with `filter` (EnvFilter syntax), writing
-/// `format` lines to stderr; colour only when stderr is a terminal.
+/// `format` lines to stderr; colour only when stderr is a terminal and
+/// `NO_COLOR` is unset or empty (<https://no-color.org>).
 pub fn init(filter: &str, format: LogFormat) {
-    use std::io::IsTerminal;
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -34,8 +34,16 @@ pub fn init(filter: &str, format: LogFormat) {
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        LogFormat::Text => builder.with_ansi(colour_wanted()).try_init(),
     };
+}
+
+/// Whether text logs may be coloured: stderr is a terminal and `NO_COLOR`
+/// is unset or empty, the rule clap's own help follows.
+fn colour_wanted() -> bool {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    !no_color && std::io::stderr().is_terminal()
 }
 
 /// Headers that carry credentials.
