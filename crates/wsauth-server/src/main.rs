@@ -1,7 +1,8 @@
 //! `wsauth`: serve (the default), or manage users.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use wsauth_server::{Application, Config, Overrides, telemetry};
 
 mod user_commands;
@@ -37,13 +38,46 @@ enum Command {
     },
 }
 
+/// Errors are the operator's to fix: each is printed once, its causes on
+/// the same line, without a backtrace (those are for panics).
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn main() -> ExitCode {
+    let given: Vec<String> = std::env::args().collect();
+    let cli = Cli::try_parse_from(&given).unwrap_or_else(|error| {
+        wsauth_server::config::name_the_variable(error, &Cli::command(), &given).exit()
+    });
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("Error: {}", once_each(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `error` and its causes, each said once: a cause whose text its
+/// context already carries is left out.
+fn once_each(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain().map(ToString::to_string) {
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = wsauth_server::app::load_config(cli.config.as_deref(), &cli.overrides)?;
     telemetry::init(&config.log, config.log_format);
     for setting in config.deprecated_settings() {
         tracing::warn!(setting = setting.old, replacement = setting.new, "{setting}");
+    }
+    for variable in Config::unread_variables() {
+        tracing::warn!(variable = %variable.name, "{variable}");
     }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,

@@ -30,6 +30,7 @@ mod cluster;
 mod cluster_outage;
 mod cluster_processes;
 mod cluster_revocations;
+mod config_errors;
 mod connection_caps;
 mod credentials;
 mod documented_settings;
