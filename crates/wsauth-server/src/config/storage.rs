@@ -86,13 +86,22 @@ mod tests {
 
     #[test]
     fn an_unknown_database_url_is_refused_with_the_accepted_forms() {
-        for url in
-            ["mysql://h/db", "wsauth.db", "sqlite://", "sqlite::memory:", "sqlite://x?mode=ro"]
-        {
+        let refused = |url: &str| {
             let toml = format!("database_url = \"{url}\"");
-            let refused = Config::from_toml(&toml, &Overrides::default()).expect_err(url);
-            let message = refused.to_string();
+            Config::from_toml(&toml, &Overrides::default()).expect_err(url).to_string()
+        };
+        for url in ["mysql://h/db", "wsauth.db", "sqlite://"] {
+            let message = refused(url);
             assert!(message.contains("database_url must be sqlite://PATH"), "{url}: {message}");
         }
+        for url in ["sqlite::memory:", "sqlite://:memory:"] {
+            let message = refused(url);
+            assert!(message.contains("is an in-memory SQLite database"), "{url}: {message}");
+        }
+        let message = refused("sqlite://x?mode=ro");
+        assert!(
+            message.contains("options after `?` are not read; give the file alone"),
+            "{message}"
+        );
     }
 }
