@@ -34,7 +34,8 @@ pub(super) fn network(text: &str) -> Result<IpNet, String> {
 /// Parses a flag counted in whole seconds.
 pub(super) fn seconds<T: std::str::FromStr>(text: &str) -> Result<T, String> {
     text.trim().parse().map_err(|_| {
-        format!("expected a whole number of seconds, such as 600 (units such as 10m are not read)")
+        "expected a whole number of seconds, such as 600 (units such as 10m are not read)"
+            .to_owned()
     })
 }
 
