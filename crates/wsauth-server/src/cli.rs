@@ -77,9 +77,18 @@ pub(crate) fn command() -> clap::Command {
 }
 
 /// Parses the process's arguments (exits with clap's message on an error).
+/// The command line; a bad value names the environment variable it came
+/// from when it did not come from a flag.
 pub(crate) fn parse() -> Cli {
-    let matches = command().get_matches();
-    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    let given: Vec<String> = std::env::args().collect();
+    let command = command();
+    command
+        .clone()
+        .try_get_matches_from(&given)
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+        .unwrap_or_else(|error| {
+            wsauth_server::config::name_the_variable(error, &command, &given).exit()
+        })
 }
 
 /// Writes the completion script for `shell` to stdout.

@@ -1,5 +1,6 @@
 //! `wsauth`: serve (the default), or manage users.
 
+use std::process::ExitCode;
 use wsauth_server::{Application, Config, telemetry};
 
 mod cli;
@@ -13,9 +14,36 @@ use cli::Command;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Errors are the operator's to fix: each is printed once, its causes on
+/// the same line, without a backtrace (those are for panics).
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("Error: {}", once_each(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `error` and its causes, each said once: a cause whose text its
+/// context already carries is left out.
+fn once_each(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain().map(ToString::to_string) {
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     // Generated from the definitions alone: no configuration is read.
     match &cli.command {
         Some(Command::Completions { shell }) => {
@@ -29,6 +57,9 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(&config.log, config.log_format);
     for setting in config.deprecated_settings() {
         tracing::warn!(setting = setting.old, replacement = setting.new, "{setting}");
+    }
+    for variable in Config::unread_variables() {
+        tracing::warn!(variable = %variable.name, "{variable}");
     }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,

@@ -5,22 +5,24 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use std::path::Path;
 
-use super::{Config, Overrides};
+use super::explain::{Sources, explain};
+use super::{Config, Overrides, environment};
 
 /// Why the configuration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file or a value could not be read.
-    #[error("invalid configuration: {0}")]
-    Load(#[from] Box<figment::Error>),
-    /// A value is out of range.
+    /// A value could not be read, or is out of range: the message names the
+    /// setting, who gave it (the file, the variable) and why.
     #[error("invalid configuration: {0}")]
     Invalid(String),
 }
 
 impl Config {
     /// Loads defaults, then the file (if given), then the overrides.
+    /// Refuses a `WSAUTH_*` variable that is a near miss of one it reads.
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let names = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
+        environment::unread(names)?;
         let mut given = Figment::new();
         if let Some(path) = file {
             if !path.exists() {
@@ -31,26 +33,35 @@ impl Config {
             }
             given = given.merge(Toml::file(path));
         }
-        Self::extract(given, overrides)
+        Self::extract(given, overrides, Sources { file })
     }
 
     /// As [`Config::load`], with the text of a configuration file instead
     /// of its path.
     pub fn from_toml(text: &str, overrides: &Overrides) -> Result<Self, ConfigError> {
-        Self::extract(Figment::from(Toml::string(text)), overrides)
+        Self::extract(Figment::from(Toml::string(text)), overrides, Sources { file: None })
     }
 
     /// Adds the environment and the overrides to what the file gave, puts
     /// the defaults under them all, extracts and validates.
-    fn extract(file: Figment, overrides: &Overrides) -> Result<Self, ConfigError> {
-        let limits_env = Env::prefixed("WSAUTH_LIMITS_").map(|key| format!("limits.{key}").into());
+    fn extract(
+        file: Figment,
+        overrides: &Overrides,
+        sources: Sources<'_>,
+    ) -> Result<Self, ConfigError> {
+        // Only the keys `[limits]` has: any other name is reported by
+        // `environment::unread`, as at the top level.
+        let keys = environment::limits_keys();
+        let limits_env = Env::prefixed("WSAUTH_LIMITS_")
+            .filter(move |key| keys.iter().any(|known| key.as_str().eq_ignore_ascii_case(known)))
+            .map(|key| format!("limits.{key}").into());
         // What was given, without the defaults: a renamed setting may be
         // given under one name only.
         let given = file.merge(limits_env).merge(Serialized::defaults(overrides));
         let mut config: Config = Figment::from(Serialized::defaults(Config::default()))
             .merge(given.clone())
             .extract()
-            .map_err(Box::new)?;
+            .map_err(|error| ConfigError::Invalid(explain(error, sources)))?;
         config.resolve_old_names(&given)?;
         config.validate()?;
         Ok(config)

@@ -22,9 +22,14 @@ use std::path::PathBuf;
 
 mod cookies;
 mod deprecated;
+mod environment;
+mod explain;
+mod flag_errors;
+mod hints;
 mod library;
 mod limits;
 mod load;
+mod nearest;
 mod overrides;
 mod server;
 mod storage;
@@ -32,6 +37,8 @@ mod tokens;
 
 pub use crate::telemetry::LogFormat;
 pub use deprecated::DeprecatedSetting;
+pub use environment::UnreadVariable;
+pub use flag_errors::name_the_variable;
 pub use limits::Limits;
 pub use load::ConfigError;
 pub use overrides::Overrides;

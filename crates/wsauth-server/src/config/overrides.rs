@@ -16,7 +16,7 @@ use super::LogFormat;
 #[derive(Debug, Default, Clone, Serialize, clap::Args)]
 pub struct Overrides {
     /// Address to listen on [default: 127.0.0.1:8000].
-    #[arg(long, global = true, env = "WSAUTH_LISTEN")]
+    #[arg(long, global = true, env = "WSAUTH_LISTEN", value_parser = super::hints::address)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<SocketAddr>,
     /// Directory for the database and generated keys [default: wsauth-data].
@@ -53,16 +53,17 @@ pub struct Overrides {
         long = "trusted-proxy",
         global = true,
         env = "WSAUTH_TRUSTED_PROXIES",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = super::hints::network
     )]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trusted_proxies: Vec<IpNet>,
     /// Access token lifetime in seconds [default: 900].
-    #[arg(long, global = true, env = "WSAUTH_ACCESS_TTL")]
+    #[arg(long, global = true, env = "WSAUTH_ACCESS_TTL", value_parser = super::hints::seconds::<i64>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_ttl: Option<i64>,
     /// Refresh token lifetime in seconds [default: 2592000].
-    #[arg(long, global = true, env = "WSAUTH_REFRESH_TTL")]
+    #[arg(long, global = true, env = "WSAUTH_REFRESH_TTL", value_parser = super::hints::seconds::<i64>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_ttl: Option<i64>,
     /// Whether POST /auth/register is open [default: true].
@@ -78,7 +79,7 @@ pub struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cookie_host_prefix: Option<bool>,
     /// Seconds a shutdown may take before open sockets are dropped [default: 5].
-    #[arg(long, global = true, env = "WSAUTH_SHUTDOWN_TIMEOUT")]
+    #[arg(long, global = true, env = "WSAUTH_SHUTDOWN_TIMEOUT", value_parser = super::hints::seconds::<u64>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shutdown_timeout: Option<u64>,
     /// Log filter [default: info].
@@ -94,7 +95,7 @@ pub struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<bool>,
     /// Serve /metrics and the admin API on this internal address instead of the main one.
-    #[arg(long, global = true, env = "WSAUTH_METRICS_LISTEN")]
+    #[arg(long, global = true, env = "WSAUTH_METRICS_LISTEN", value_parser = super::hints::address)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<SocketAddr>,
     /// The admin API key (at least 32 bytes); without it the admin API is off.

@@ -9,7 +9,7 @@ impl Config {
     /// SQLite file [`Database::DEFAULT_FILE`] in `data_dir`.
     pub fn database(&self) -> Result<Database, ConfigError> {
         match &self.database_url {
-            Some(url) => Database::parse(url).map_err(|e| ConfigError::Invalid(e.to_string())),
+            Some(url) => Database::parse(url).map_err(|e| ConfigError::Invalid(why_not(url, e))),
             None => Ok(Database::Sqlite(self.data_dir.join(Database::DEFAULT_FILE))),
         }
     }
@@ -25,6 +25,27 @@ impl Config {
         self.database()?;
         self.redis_prefix()?;
         Ok(())
+    }
+}
+
+/// What is wrong with a refused `database_url`, where the general rule
+/// (`e`) does not say. SQLite URLs only are quoted back.
+fn why_not(url: &str, e: wsauth_domain::store::UnknownDatabaseUrl) -> String {
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"));
+    match path {
+        Some(":memory:") => format!(
+            "database_url {url:?} is an in-memory SQLite database, which the server cannot use: \
+             accounts would vanish at every stop and `wsauth user` commands would not see them; \
+             give a file (sqlite:///var/lib/wsauth/wsauth.db) or leave database_url unset \
+             (wsauth.db in data_dir)"
+        ),
+        Some(path) if path.contains('?') => format!(
+            "database_url {url:?}: SQLite options after `?` are not read; give the file alone \
+             (sqlite://{})",
+            path.split('?').next().unwrap_or_default()
+        ),
+        // Not printed: another scheme's URL may carry a password.
+        _ => e.to_string(),
     }
 }
 
@@ -65,13 +86,22 @@ mod tests {
 
     #[test]
     fn an_unknown_database_url_is_refused_with_the_accepted_forms() {
-        for url in
-            ["mysql://h/db", "wsauth.db", "sqlite://", "sqlite::memory:", "sqlite://x?mode=ro"]
-        {
+        let refused = |url: &str| {
             let toml = format!("database_url = \"{url}\"");
-            let refused = Config::from_toml(&toml, &Overrides::default()).expect_err(url);
-            let message = refused.to_string();
+            Config::from_toml(&toml, &Overrides::default()).expect_err(url).to_string()
+        };
+        for url in ["mysql://h/db", "wsauth.db", "sqlite://"] {
+            let message = refused(url);
             assert!(message.contains("database_url must be sqlite://PATH"), "{url}: {message}");
         }
+        for url in ["sqlite::memory:", "sqlite://:memory:"] {
+            let message = refused(url);
+            assert!(message.contains("is an in-memory SQLite database"), "{url}: {message}");
+        }
+        let message = refused("sqlite://x?mode=ro");
+        assert!(
+            message.contains("options after `?` are not read; give the file alone"),
+            "{message}"
+        );
     }
 }

@@ -98,6 +98,14 @@ impl ProxyRoute {
         let (path, upstream) = text
             .split_once('=')
             .ok_or_else(|| format!("--proxy {text:?}: expected PATH=UPSTREAM"))?;
+        // `/a=ws://x/a;/b=ws://y/b` would be one route to a strange upstream.
+        if let Some((_, next)) = upstream.split_once(';')
+            && next.contains('=')
+        {
+            return Err(
+                "routes are separated by `,`, not `;`: PATH=UPSTREAM,PATH=UPSTREAM".to_owned()
+            );
+        }
         Ok(Self::new(path.trim(), upstream.trim()))
     }
 

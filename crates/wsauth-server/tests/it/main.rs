@@ -31,6 +31,7 @@ mod cluster_outage;
 mod cluster_processes;
 mod cluster_revocations;
 mod command_line;
+mod config_errors;
 mod connection_caps;
 mod credentials;
 mod documented_settings;

@@ -202,7 +202,11 @@ fn same_origin(a: &Url, b: &Url) -> bool {
 
 /// Parses `url` and refuses anything but HTTPS or loopback HTTP.
 fn allowed_url(url: &str) -> Result<Url, FetchError> {
-    let parsed = Url::parse(url).map_err(|_| FetchError::UrlNotAllowed(url.to_owned()))?;
+    let parsed = Url::parse(url).map_err(|error| {
+        FetchError::UrlNotAllowed(format!(
+            "{url:?} is not a URL ({error}); write https://HOST/PATH"
+        ))
+    })?;
     check_scheme(&parsed)?;
     Ok(parsed)
 }
@@ -228,7 +232,14 @@ fn check_scheme(url: &Url) -> Result<(), FetchError> {
     match url.scheme() {
         "https" if !host.is_empty() => Ok(()),
         "http" if loopback => Ok(()),
-        _ => Err(FetchError::UrlNotAllowed(url.to_string())),
+        "https" => Err(FetchError::UrlNotAllowed(format!("{url} has no host"))),
+        "http" => Err(FetchError::UrlNotAllowed(format!(
+            "{url}: keys are fetched over https:// only; plain http:// is allowed for a loopback \
+             address (127.0.0.1, [::1], localhost) alone"
+        ))),
+        other => Err(FetchError::UrlNotAllowed(format!(
+            "{url}: the scheme {other}:// is not fetched; keys are fetched over https://"
+        ))),
     }
 }
 
