@@ -115,7 +115,8 @@ fn on_a_terminal(args: &str, no_color: Option<&str>) -> String {
 #[test]
 fn no_color_turns_off_colour_in_help_and_logs() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let list = format!("user list --data-dir {}", dir.path().display());
+    // At debug level a user command logs its database opening.
+    let list = format!("user list --log debug --data-dir {}", dir.path().display());
     for args in ["--help", list.as_str()] {
         let coloured = on_a_terminal(args, None);
         assert!(coloured.contains('\x1b'), "{args}: no colour on a terminal:\n{coloured}");
