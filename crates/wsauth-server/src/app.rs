@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wsauth::accept::AddressLimiter;
+use wsauth::channels::{Authorizers, Channels, NoProfiles, Rules};
 use wsauth::cluster::AttemptLimiter;
 use wsauth::{RevocationStore, SharedClock, SystemClock, TokenAuthority};
 
@@ -94,9 +95,11 @@ impl Application {
         };
         let limits = &config.limits;
         let mut builder = config.auth_builder(tokens.clone(), addr.port())?;
-        if metrics.is_some() {
-            builder = builder.observer(Arc::new(crate::metrics::Recorder::new()));
-        }
+        let observer: Arc<dyn wsauth::observe::Observer> = match metrics {
+            Some(_) => Arc::new(crate::metrics::Recorder::new()),
+            None => Arc::new(wsauth::observe::NoObserver),
+        };
+        builder = builder.observer(observer.clone());
         if let Some(cluster) = &cluster {
             builder = builder.tickets(cluster.tickets(clock.clone()));
         }
@@ -126,6 +129,12 @@ impl Application {
             _ => Arc::new(NoPeers),
         };
         let propagation = Propagation::new(inbound.clone(), peers);
+        let channels = Channels::new(
+            Authorizers::new(Rules(config.channels.rules.clone())),
+            Arc::new(NoProfiles),
+            config.channels.limits(),
+            observer,
+        );
         let state = AppState::new(Services {
             auth: auth.clone(),
             accounts,
@@ -145,6 +154,7 @@ impl Application {
             admin,
             metrics,
             proxies,
+            channels,
         });
         Ok(Self { listener, internal, addr, state, revocations, inbound, log_position })
     }

@@ -49,6 +49,15 @@ pub(crate) enum ApiError {
     /// The admin API key is missing or wrong.
     #[error("A valid admin API key is required")]
     AdminUnauthorized,
+    /// The publish API key is missing or wrong.
+    #[error("A valid publish API key is required")]
+    PublishUnauthorized,
+    /// A channel name breaks the rules of names.
+    #[error("{0}")]
+    BadChannel(&'static str),
+    /// The request body is larger than the route allows.
+    #[error("The request body is larger than {0} bytes")]
+    TooLarge(usize),
 }
 
 impl ApiError {
@@ -68,6 +77,9 @@ impl ApiError {
             Self::IssuerNotFound => (StatusCode::NOT_FOUND, "issuer_not_found"),
             Self::NotFound | Self::MetricsOff => (StatusCode::NOT_FOUND, "not_found"),
             Self::AdminUnauthorized => (StatusCode::UNAUTHORIZED, "admin_unauthorized"),
+            Self::PublishUnauthorized => (StatusCode::UNAUTHORIZED, "publish_unauthorized"),
+            Self::BadChannel(_) => (StatusCode::BAD_REQUEST, "bad_channel"),
+            Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         }
     }
 }

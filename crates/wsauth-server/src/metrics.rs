@@ -2,12 +2,12 @@
 //! interface (dashboards and alerts depend on them): see docs/operations.md.
 //! No label carries a username, token, address or any other unbounded value.
 
-use metrics::{Counter, Histogram};
+use metrics::{Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Duration;
 use wsauth::CredentialKind;
-use wsauth::observe::{HandshakeOutcome, Limit, Observer};
+use wsauth::observe::{Direction, HandshakeOutcome, Limit, Observer};
 
 /// WebSocket handshakes: `outcome`, `credential`, `error`.
 pub(crate) const HANDSHAKES: &str = "wsauth_handshakes_total";
@@ -34,6 +34,20 @@ pub(crate) const RATE_LIMITED: &str = "wsauth_rate_limited_total";
 /// 1 when a configured store answers, 0 when not: `backend`.
 pub(crate) const BACKEND_UP: &str = "wsauth_backend_up";
 
+/// Socket-channel subscriptions held now on this node.
+pub(crate) const CHANNEL_SUBSCRIPTIONS: &str = "wsauth_channel_subscriptions";
+/// Channel messages: `direction` (`in`: published, `out`: delivered to a socket).
+pub(crate) const CHANNEL_MESSAGES: &str = "wsauth_channel_messages_total";
+/// Channel commands refused: `error`.
+pub(crate) const CHANNEL_DENIALS: &str = "wsauth_channel_denials_total";
+/// Subscriptions ended because their right was taken away.
+pub(crate) const CHANNEL_REVOCATIONS: &str = "wsauth_channel_revocations_total";
+/// Seconds from a change of rights to the `unsubscribed` frame.
+pub(crate) const CHANNEL_REVOCATION_SECONDS: &str = "wsauth_channel_revocation_seconds";
+/// Every `error` label of [`CHANNEL_DENIALS`].
+const CHANNEL_ERRORS: [&str; 5] =
+    ["forbidden", "bad_channel", "too_many_subscriptions", "unavailable", "unknown_command"];
+
 /// Proxied handshakes refused with 502 because the upstream could not be
 /// opened: `route` (a configured path), `error`.
 pub(crate) const PROXY_UPSTREAM_FAILURES: &str = "wsauth_proxy_upstream_failures_total";
@@ -56,6 +70,12 @@ pub(crate) fn install() -> Option<PrometheusHandle> {
                 .and_then(|b| {
                     b.set_buckets_for_metric(
                         Matcher::Full(REVOCATION_CLOSE_SECONDS.into()),
+                        &seconds,
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(CHANNEL_REVOCATION_SECONDS.into()),
                         &seconds,
                     )
                 });
@@ -107,6 +127,11 @@ pub(crate) struct Recorder {
     revocation_seconds: Histogram,
     tickets_issued: Counter,
     tickets_redeemed: Counter,
+    channel_subscriptions: Gauge,
+    /// Channel messages published (`in`) and delivered (`out`).
+    channel_messages: [Counter; 2],
+    channel_revocations: Counter,
+    channel_revocation_seconds: Histogram,
 }
 
 /// Every `credential` label, `none` first.
@@ -148,6 +173,11 @@ impl Recorder {
             revocation_seconds: metrics::histogram!(REVOCATION_CLOSE_SECONDS),
             tickets_issued: metrics::counter!(TICKETS_ISSUED),
             tickets_redeemed: metrics::counter!(TICKETS_REDEEMED),
+            channel_subscriptions: metrics::gauge!(CHANNEL_SUBSCRIPTIONS),
+            channel_messages: [Direction::In, Direction::Out]
+                .map(|d| metrics::counter!(CHANNEL_MESSAGES, "direction" => d.as_str())),
+            channel_revocations: metrics::counter!(CHANNEL_REVOCATIONS),
+            channel_revocation_seconds: metrics::histogram!(CHANNEL_REVOCATION_SECONDS),
         }
     }
 }
@@ -198,6 +228,25 @@ impl Observer for Recorder {
     fn rate_limited(&self, limit: Limit) {
         rate_limited(limit.as_str());
     }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn channel_subscriptions(&self, delta: i64) {
+        self.channel_subscriptions.increment(delta as f64);
+    }
+
+    fn channel_messages(&self, direction: Direction, count: u64) {
+        let i = usize::from(direction == Direction::Out);
+        self.channel_messages[i].increment(count);
+    }
+
+    fn channel_denied(&self, error: &'static str) {
+        metrics::counter!(CHANNEL_DENIALS, "error" => error).increment(1);
+    }
+
+    fn channel_revoked(&self, elapsed: Duration) {
+        self.channel_revocations.increment(1);
+        self.channel_revocation_seconds.record(elapsed.as_secs_f64());
+    }
 }
 
 /// The `limit` label of a password attempt refused by the per-address budget.
@@ -231,6 +280,14 @@ pub(crate) fn start_at_zero<'a>(
     for limit in limit_labels() {
         metrics::counter!(RATE_LIMITED, "limit" => limit).increment(0);
     }
+    for error in CHANNEL_ERRORS {
+        metrics::counter!(CHANNEL_DENIALS, "error" => error).increment(0);
+    }
+    for direction in [Direction::In, Direction::Out] {
+        metrics::counter!(CHANNEL_MESSAGES, "direction" => direction.as_str()).increment(0);
+    }
+    metrics::counter!(CHANNEL_REVOCATIONS).increment(0);
+    metrics::gauge!(CHANNEL_SUBSCRIPTIONS).increment(0.0);
     for route in proxy_routes {
         for &error in upstream_errors {
             metrics::counter!(PROXY_UPSTREAM_FAILURES, "route" => route.to_owned(), "error" => error)

@@ -1,6 +1,7 @@
 //! One live WebSocket session: the welcome frame and the commands. Expiry
 //! (4001), revocation (4003), in-band refresh, rate and size limits and
-//! keepalive are the library's `LiveSocket`; shutdown closes with 1001.
+//! keepalive are the library's `LiveSocket`; the channel commands are the
+//! library's `ChannelSession`; shutdown closes with 1001.
 
 use axum::extract::ws::Message;
 use serde::{Deserialize, Serialize};
@@ -8,7 +9,11 @@ use serde_json::json;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use tokio_util::sync::CancellationToken;
+use wsauth::channels::{ChannelSession, Channels, Handled, channel_subject};
 use wsauth::{Claims, CredentialKind, Incoming, LiveSocket};
+
+/// The version of the `/ws` protocol: 2 has channels.
+const PROTOCOL: u8 = 2;
 
 /// A command sent by the client: `{"type": ..., "data": ...}`. `data` is
 /// kept as the client's own JSON text, so an echo costs no re-encoding.
@@ -22,12 +27,17 @@ struct Command<'a> {
 
 /// Runs a session until the client leaves, breaks a rule, its credential
 /// ends, or the server shuts down.
-pub(crate) async fn run(socket: LiveSocket, shutdown: CancellationToken) {
+pub(crate) async fn run(socket: LiveSocket, channels: Channels, shutdown: CancellationToken) {
     let mut socket = socket.with_shutdown(shutdown);
     socket.send(Message::text(welcome(&socket)));
+    // Joins the hub on the first channel command only.
+    let mut session = ChannelSession::new(channels, Vec::new());
     while let Some(incoming) = socket.recv().await {
         let reply = match incoming {
-            Incoming::Text(text) => answer(&text, &socket),
+            Incoming::Text(text) => match session.handle(&mut socket, &text).await {
+                Handled::Answered => continue,
+                Handled::NotChannel => answer(&text, &socket),
+            },
             Incoming::Binary(_) => {
                 error_frame("unsupported_frame", "Binary frames are not supported")
             }
@@ -46,7 +56,9 @@ pub(crate) async fn run(socket: LiveSocket, shutdown: CancellationToken) {
 struct Welcome<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
+    protocol: u8,
     sub: &'a str,
+    channel_sub: &'a str,
     issuer: Option<&'a str>,
     subject: &'a str,
     exp: i64,
@@ -57,9 +69,12 @@ struct Welcome<'a> {
 
 fn welcome(socket: &LiveSocket) -> String {
     let claims = socket.claims();
+    let channel_sub = channel_subject(claims);
     let frame = Welcome {
         kind: "welcome",
+        protocol: PROTOCOL,
         sub: &claims.sub,
+        channel_sub: &channel_sub,
         issuer: claims.iss.as_deref(),
         subject: claims.subject(),
         exp: claims.exp,

@@ -33,6 +33,7 @@ mod builder;
 mod claims;
 mod client_addr;
 mod clock;
+pub mod channels;
 pub mod cluster;
 mod credential;
 mod crypto;

@@ -102,6 +102,48 @@ pub trait Observer: Send + Sync + std::fmt::Debug + 'static {
     fn rate_limited(&self, limit: Limit) {
         let _ = limit;
     }
+
+    /// Socket-channel subscriptions were added (positive) or ended (negative).
+    fn channel_subscriptions(&self, delta: i64) {
+        let _ = delta;
+    }
+
+    /// Channel messages moved: `count` published into a channel (`Direction::In`)
+    /// or delivered to subscribed sockets (`Direction::Out`).
+    fn channel_messages(&self, direction: Direction, count: u64) {
+        let _ = (direction, count);
+    }
+
+    /// A channel command was refused with this error code.
+    fn channel_denied(&self, error: &'static str) {
+        let _ = error;
+    }
+
+    /// A subscription was ended because its right was taken away, `elapsed`
+    /// after the change was learned.
+    fn channel_revoked(&self, elapsed: Duration) {
+        let _ = elapsed;
+    }
+}
+
+/// Which way channel messages moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Published into a channel, by a socket or a backend.
+    In,
+    /// Delivered to a subscribed socket.
+    Out,
+}
+
+impl Direction {
+    /// The label value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::In => "in",
+            Self::Out => "out",
+        }
+    }
 }
 
 /// The observer used when none is given.

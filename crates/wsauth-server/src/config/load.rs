@@ -75,6 +75,7 @@ impl Config {
         self.validate_server()?;
         self.validate_cookies()?;
         self.validate_storage()?;
+        self.validate_channels()?;
         crate::proxy::settings::validate(&self.proxy).map_err(ConfigError::Invalid)?;
         Ok(())
     }

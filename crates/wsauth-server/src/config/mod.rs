@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+mod channels;
 mod cookies;
 mod deprecated;
 mod environment;
@@ -36,6 +37,7 @@ mod storage;
 mod tokens;
 
 pub use crate::telemetry::LogFormat;
+pub use channels::ChannelSettings;
 pub use deprecated::DeprecatedSetting;
 pub use environment::UnreadVariable;
 pub use flag_errors::name_the_variable;
@@ -116,6 +118,10 @@ pub struct Config {
     /// API is off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_api_key: Option<String>,
+    /// The key backends publish to channels with (`POST /api/publish`, at
+    /// least 32 bytes); without it the endpoint does not exist.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish_api_key: Option<String>,
     /// The Redis that nodes of one cluster share (`redis://HOST[:PORT][/DB]`).
     /// Unset (the default): one node, nothing shared beyond the database.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -132,6 +138,8 @@ pub struct Config {
     pub trusted_issuers: Vec<crate::trusted_issuers::TrustedIssuerConfig>,
     /// Proxied WebSocket routes (`[[proxy]]`). Default: none.
     pub proxy: Vec<crate::proxy::settings::ProxyRoute>,
+    /// Channel rules and limits (`[channels]`).
+    pub channels: ChannelSettings,
 }
 
 impl Default for Config {
@@ -165,11 +173,13 @@ impl Default for Config {
             metrics: true,
             metrics_listen: None,
             admin_api_key: None,
+            publish_api_key: None,
             redis_url: None,
             redis_prefix: wsauth_redis::Prefix::default().as_str().to_owned(),
             limits: Limits::default(),
             trusted_issuers: Vec::new(),
             proxy: Vec::new(),
+            channels: ChannelSettings::default(),
         }
     }
 }

@@ -102,6 +102,10 @@ pub struct Overrides {
     #[arg(long, global = true, env = "WSAUTH_ADMIN_API_KEY", hide_env_values = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_api_key: Option<String>,
+    /// The key backends publish to channels with (POST /api/publish; at least 32 bytes).
+    #[arg(long, global = true, env = "WSAUTH_PUBLISH_API_KEY", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish_api_key: Option<String>,
     /// The Redis nodes of one cluster share: redis://HOST[:PORT][/DB] [default: none, one node].
     #[arg(long, global = true, env = "WSAUTH_REDIS_URL", hide_env_values = true)]
     #[serde(skip_serializing_if = "Option::is_none")]

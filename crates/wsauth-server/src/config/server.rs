@@ -20,7 +20,7 @@ impl Config {
     /// origins of the form `scheme://host[:port]`.
     pub(super) fn validate_server(&self) -> Result<(), ConfigError> {
         if let Some(key) = &self.admin_api_key {
-            admin_api_key_rule(key)?;
+            api_key_rule("admin_api_key", key)?;
         }
         if !(1..=A_DAY_SECS).contains(&self.shutdown_timeout) {
             return Err(ConfigError::Invalid(format!(
@@ -40,25 +40,25 @@ impl Config {
     }
 }
 
-/// What an admin API key must be: a random secret of at least 32 bytes,
+/// What an API key (`name`) must be: a random secret of at least 32 bytes,
 /// which a header can carry as it is.
-fn admin_api_key_rule(key: &str) -> Result<(), ConfigError> {
+pub(super) fn api_key_rule(name: &str, key: &str) -> Result<(), ConfigError> {
     const WHAT_TO_DO: &str =
         "set a random key of at least 32 bytes, e.g. the output of `openssl rand -base64 32`";
     if key.trim().is_empty() {
         return Err(ConfigError::Invalid(format!(
-            "admin_api_key is blank (empty or only whitespace): {WHAT_TO_DO}"
+            "{name} is blank (empty or only whitespace): {WHAT_TO_DO}"
         )));
     }
     if key.trim() != key {
         return Err(ConfigError::Invalid(format!(
-            "admin_api_key begins or ends with whitespace, which an Authorization header \
+            "{name} begins or ends with whitespace, which an Authorization header \
              cannot carry, so no request could match it: {WHAT_TO_DO}, without spaces around it"
         )));
     }
     if key.len() < 32 {
         return Err(ConfigError::Invalid(format!(
-            "admin_api_key must be at least 32 bytes: {WHAT_TO_DO}"
+            "{name} must be at least 32 bytes: {WHAT_TO_DO}"
         )));
     }
     Ok(())

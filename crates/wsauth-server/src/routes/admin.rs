@@ -39,18 +39,20 @@ impl FromRequestParts<AppState> for AdminKey {
         let Some(key) = state.config.admin_api_key.as_deref() else {
             return Err(ApiError::NotFound);
         };
-        let presented = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.as_bytes());
-        match presented {
-            Some(token) if bool::from(token.ct_eq(key.as_bytes())) => Ok(Self),
-            _ => Err(ApiError::AdminUnauthorized),
-        }
+        if bearer_is(parts, key) { Ok(Self) } else { Err(ApiError::AdminUnauthorized) }
     }
+}
+
+/// Whether the request's `Authorization: Bearer` is `key`, compared in
+/// constant time.
+pub(super) fn bearer_is(parts: &Parts, key: &str) -> bool {
+    parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .is_some_and(|(_, token)| bool::from(token.as_bytes().ct_eq(key.as_bytes())))
 }
 
 /// Which page of accounts.

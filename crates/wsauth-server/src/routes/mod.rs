@@ -8,6 +8,7 @@ mod meta;
 mod openapi;
 mod ops;
 mod proxy_refresh;
+mod publish;
 mod verify;
 mod ws;
 
@@ -42,7 +43,8 @@ fn resources() -> Resources {
             .merge(ops::health_router())
             .merge(verify::router())
             .merge(ws::router())
-            .merge(proxy_refresh::router()),
+            .merge(proxy_refresh::router())
+            .merge(publish::router()),
         internal: ops::metrics_router().merge(admin::router()),
     }
 }

@@ -47,6 +47,7 @@ on the internal address instead when `metrics_listen` is set.";
         (name = "meta", description = "The demo page, health, public keys, this document"),
         (name = "ops", description = "Readiness and metrics"),
         (name = "admin", description = "Accounts for operators, behind the admin API key"),
+        (name = "channels", description = "Publishing to channels from a backend"),
     )
 )]
 struct ApiDoc;
@@ -139,6 +140,15 @@ impl Modify for SecuritySchemes {
                     HttpBuilder::new()
                         .scheme(HttpAuthScheme::Bearer)
                         .description(Some("The configured `admin_api_key`."))
+                        .build(),
+                ),
+            ),
+            (
+                "publish_key",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some("The configured `publish_api_key`."))
                         .build(),
                 ),
             ),

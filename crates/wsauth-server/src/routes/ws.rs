@@ -59,7 +59,10 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 )]
 async fn ws(State(state): State<AppState>, guard: WsGuard) -> Response {
     let (tracker, shutdown) = (state.sockets.clone(), state.shutdown.clone());
-    guard.on_upgrade_live(move |socket| tracker.track_future(sockets::run(socket, shutdown)))
+    let channels = state.channels.clone();
+    guard.on_upgrade_live(move |socket| {
+        tracker.track_future(sockets::run(socket, channels, shutdown))
+    })
 }
 
 /// A WebSocket in first-message mode: upgraded without a credential (Origin
@@ -96,5 +99,6 @@ async fn ws(State(state): State<AppState>, guard: WsGuard) -> Response {
 )]
 async fn deferred(State(state): State<AppState>, guard: DeferredGuard) -> Response {
     let (tracker, shutdown) = (state.sockets.clone(), state.shutdown.clone());
-    guard.on_upgrade(move |socket| tracker.track_future(sockets::run(socket, shutdown)))
+    let channels = state.channels.clone();
+    guard.on_upgrade(move |socket| tracker.track_future(sockets::run(socket, channels, shutdown)))
 }

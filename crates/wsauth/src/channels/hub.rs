@@ -1,0 +1,462 @@
+//! [`Channels`]: one node's channels. It knows which sockets are subscribed
+//! to which channel with which actions, delivers published messages to them
+//! through their [`Outbox`], keeps presence, and re-checks a subject's
+//! subscriptions when its rights change.
+//!
+//! Every frame that tells a socket about a subscription (`subscribed`,
+//! `unsubscribed`, `grant`, `message`, `join`, `leave`) is queued on the
+//! socket's outbox while the hub's lock is held, so a socket sees them in
+//! the order the hub decided them: after an `unsubscribed`, no `message` of
+//! that channel until a new `subscribed`.
+
+use axum::extract::ws::{Message, Utf8Bytes};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use super::wire::{self, Reason};
+use super::{Action, Actions, Authorizers, Channel, ChannelLimits, Profile, Profiles, Unavailable, Who};
+use crate::Outbox;
+use crate::observe::{Direction, Observer};
+
+/// One node's channels. Cheap to clone.
+#[derive(Clone)]
+pub struct Channels {
+    pub(super) inner: Arc<Hub>,
+}
+
+impl std::fmt::Debug for Channels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Channels").finish_non_exhaustive()
+    }
+}
+
+pub(super) struct Hub {
+    state: Mutex<State>,
+    pub(super) authorizers: Authorizers,
+    pub(super) profiles: Arc<dyn Profiles>,
+    pub(super) limits: ChannelLimits,
+    pub(super) observer: Arc<dyn Observer>,
+}
+
+#[derive(Default)]
+pub(super) struct State {
+    next_id: u64,
+    rooms: HashMap<Arc<str>, Room>,
+    pub(super) members: HashMap<u64, MemberEntry>,
+    /// By the claims' `sub`: what rights changes are announced by.
+    subjects: HashMap<Arc<str>, Subject>,
+}
+
+/// A channel with at least one subscriber.
+#[derive(Default)]
+struct Room {
+    subscribers: HashMap<u64, Actions>,
+    /// Channel subjects with a subscribed socket, and how many.
+    present: HashMap<Arc<str>, u32>,
+}
+
+pub(super) struct MemberEntry {
+    pub(super) who: Arc<Who>,
+    token_roles: Arc<[String]>,
+    outbox: Outbox,
+    /// The channels this socket is subscribed to, with what it holds there.
+    pub(super) subscriptions: HashMap<Arc<str>, Actions>,
+}
+
+/// A subject with at least one socket using channels.
+struct Subject {
+    /// Raised by every rights change: an answer computed from an older
+    /// profile is not applied.
+    generation: u64,
+    profile: Profile,
+    members: Vec<u64>,
+}
+
+/// What a subscription attempt came to.
+pub(super) enum Subscribed {
+    Held,
+    Forbidden,
+    TooMany,
+    /// The subject's rights changed while they were checked: check again.
+    Stale,
+}
+
+impl Channels {
+    /// Channels whose rights come from `authorizers`, with stored profiles
+    /// from `profiles`.
+    #[must_use]
+    pub fn new(
+        authorizers: Authorizers,
+        profiles: Arc<dyn Profiles>,
+        limits: ChannelLimits,
+        observer: Arc<dyn Observer>,
+    ) -> Self {
+        let hub = Hub { state: Mutex::default(), authorizers, profiles, limits, observer };
+        Self { inner: Arc::new(hub) }
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers a socket (bound to `claims`, with `token_roles` from its
+    /// token) whose channel frames go to `outbox`. Loads the subject's stored
+    /// profile unless another of its sockets already did.
+    pub(super) async fn add_member(
+        &self,
+        claims: &crate::Claims,
+        token_roles: Vec<String>,
+        outbox: Outbox,
+    ) -> Result<(u64, Arc<Who>), Unavailable> {
+        loop {
+            let known = {
+                let state = self.lock();
+                state.subjects.get(claims.sub.as_str()).map(|s| (s.generation, s.profile.clone()))
+            };
+            let (generation, profile) = match known {
+                Some(known) => known,
+                None => (0, self.inner.profiles.profile(&claims.sub).await?),
+            };
+            let who = Arc::new(Who::new(claims, &token_roles, profile.clone()));
+            let mut state = self.lock();
+            let subject = state
+                .subjects
+                .entry(Arc::from(claims.sub.as_str()))
+                .or_insert_with(|| Subject { generation, profile, members: Vec::new() });
+            if subject.generation != generation {
+                continue;
+            }
+            state.next_id += 1;
+            let id = state.next_id;
+            if let Some(subject) = state.subjects.get_mut(claims.sub.as_str()) {
+                subject.members.push(id);
+            }
+            let entry = MemberEntry {
+                who: who.clone(),
+                token_roles: token_roles.into(),
+                outbox,
+                subscriptions: HashMap::new(),
+            };
+            state.members.insert(id, entry);
+            return Ok((id, who));
+        }
+    }
+
+    /// Forgets a socket and every subscription it held (no frame is sent:
+    /// the socket is gone).
+    pub(super) fn remove_member(&self, id: u64) {
+        let mut state = self.lock();
+        let Some(entry) = state.members.remove(&id) else { return };
+        let ended = entry.subscriptions.len();
+        for channel in entry.subscriptions.keys() {
+            state.leave_room(channel, id, &entry.who.channel_sub);
+        }
+        if let Some(subject) = state.subjects.get_mut(entry.who.sub.as_str()) {
+            subject.members.retain(|m| *m != id);
+            if subject.members.is_empty() {
+                state.subjects.remove(entry.who.sub.as_str());
+            }
+        }
+        drop(state);
+        self.subscriptions_changed(-(i64::try_from(ended).unwrap_or(i64::MAX)));
+    }
+
+    /// Member `id`'s identity now.
+    pub(super) fn who(&self, id: u64) -> Option<Arc<Who>> {
+        Some(self.lock().members.get(&id)?.who.clone())
+    }
+
+    /// Member `id`'s identity now, with the generation of its subject's
+    /// rights it was built from.
+    pub(super) fn snapshot(&self, id: u64) -> Option<(u64, Arc<Who>)> {
+        let state = self.lock();
+        let who = state.members.get(&id)?.who.clone();
+        let generation = state.subjects.get(who.sub.as_str()).map_or(0, |s| s.generation);
+        Some((generation, who))
+    }
+
+    /// Subscribes member `id` to `channel` with `held` actions (as decided
+    /// at `generation`), and queues `subscribed` (with the client's `id`).
+    pub(super) fn subscribe(
+        &self,
+        member: u64,
+        channel: &Channel,
+        held: Actions,
+        generation: u64,
+        request: Option<&str>,
+    ) -> Subscribed {
+        let mut state = self.lock();
+        let Some(entry) = state.members.get(&member) else { return Subscribed::Forbidden };
+        if state.subjects.get(entry.who.sub.as_str()).map_or(0, |s| s.generation) != generation {
+            return Subscribed::Stale;
+        }
+        if !held.contains(Action::Subscribe) {
+            return Subscribed::Forbidden;
+        }
+        let again = entry.subscriptions.contains_key(channel.as_str());
+        if !again && entry.subscriptions.len() >= self.inner.limits.max_subscriptions {
+            return Subscribed::TooMany;
+        }
+        let channel_sub: Arc<str> = Arc::from(entry.who.channel_sub.as_str());
+        let frame = wire::subscribed(request, channel, held);
+        let outbox = entry.outbox.clone();
+        if let Some(entry) = state.members.get_mut(&member) {
+            entry.subscriptions.insert(channel.shared().clone(), held);
+        }
+        let room = state.rooms.entry(channel.shared().clone()).or_default();
+        room.subscribers.insert(member, held);
+        let first = !again && {
+            let count = room.present.entry(channel_sub.clone()).or_insert(0);
+            *count += 1;
+            *count == 1
+        };
+        outbox.send(Message::text(frame));
+        if first {
+            state.announce(channel, "join", &channel_sub, member);
+        }
+        drop(state);
+        if !again {
+            self.subscriptions_changed(1);
+        }
+        Subscribed::Held
+    }
+
+    /// Ends member `id`'s subscription to `channel` and queues
+    /// `unsubscribed` with `reason` (and the client's `id`, if it asked).
+    pub(super) fn unsubscribe(
+        &self,
+        member: u64,
+        channel: &Channel,
+        reason: Reason,
+        request: Option<&str>,
+    ) {
+        let mut state = self.lock();
+        let Some(entry) = state.members.get_mut(&member) else { return };
+        let was = entry.subscriptions.remove(channel.as_str()).is_some();
+        let outbox = entry.outbox.clone();
+        let channel_sub = entry.who.channel_sub.clone();
+        if was {
+            state.leave_room(channel.shared(), member, &channel_sub);
+        }
+        outbox.send(Message::text(wire::unsubscribed(request, channel, reason)));
+        drop(state);
+        if was {
+            self.subscriptions_changed(-1);
+        }
+    }
+
+    /// What member `id` holds on `channel` while subscribed to it.
+    pub(super) fn held(&self, member: u64, channel: &Channel) -> Option<Actions> {
+        self.lock().members.get(&member)?.subscriptions.get(channel.as_str()).copied()
+    }
+
+    /// Delivers `data` (JSON text) to every socket subscribed to `channel`,
+    /// from the channel subject `from` (`None`: a backend). Returns how many
+    /// sockets it was queued for.
+    pub fn publish(&self, channel: &Channel, data: &serde_json::value::RawValue, from: Option<&str>) -> usize {
+        let frame = Utf8Bytes::from(wire::message(channel, data, from));
+        let state = self.lock();
+        let Some(room) = state.rooms.get(channel.as_str()) else {
+            drop(state);
+            self.inner.observer.channel_messages(Direction::In, 1);
+            return 0;
+        };
+        let mut sent = 0;
+        for member in room.subscribers.keys() {
+            if let Some(entry) = state.members.get(member) {
+                sent += usize::from(entry.outbox.send(Message::Text(frame.clone())));
+            }
+        }
+        drop(state);
+        self.inner.observer.channel_messages(Direction::In, 1);
+        self.inner.observer.channel_messages(Direction::Out, sent as u64);
+        sent
+    }
+
+    /// The channel subjects subscribed to `channel`, with their socket
+    /// counts: at most `limit`, and whether more were left out.
+    #[must_use]
+    pub fn presence(&self, channel: &Channel, limit: usize) -> (Vec<Present>, bool) {
+        let state = self.lock();
+        let Some(room) = state.rooms.get(channel.as_str()) else { return (Vec::new(), false) };
+        let mut members: Vec<Present> = room
+            .present
+            .iter()
+            .map(|(sub, connections)| Present { sub: sub.to_string(), connections: *connections })
+            .collect();
+        drop(state);
+        members.sort_by(|a, b| a.sub.cmp(&b.sub));
+        let truncated = members.len() > limit;
+        members.truncate(limit);
+        (members, truncated)
+    }
+
+    /// How many socket-channel subscriptions this node holds.
+    #[must_use]
+    pub fn subscription_count(&self) -> usize {
+        self.lock().rooms.values().map(|r| r.subscribers.len()).sum()
+    }
+
+    fn subscriptions_changed(&self, delta: i64) {
+        if delta != 0 {
+            self.inner.observer.channel_subscriptions(delta);
+        }
+    }
+}
+
+/// One entry of a presence list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Present {
+    /// The channel subject.
+    pub sub: String,
+    /// How many of its sockets are subscribed.
+    pub connections: u32,
+}
+
+impl State {
+    /// Takes member `id` out of `channel`'s room; announces `leave` when it
+    /// was its subject's last subscribed socket there.
+    fn leave_room(&mut self, channel: &Arc<str>, id: u64, channel_sub: &str) {
+        let Some(room) = self.rooms.get_mut(channel) else { return };
+        room.subscribers.remove(&id);
+        let last = match room.present.get_mut(channel_sub) {
+            Some(count) if *count > 1 => {
+                *count -= 1;
+                false
+            }
+            Some(_) => {
+                room.present.remove(channel_sub);
+                true
+            }
+            None => false,
+        };
+        if room.subscribers.is_empty() {
+            self.rooms.remove(channel);
+        } else if last {
+            if let Ok(ch) = Channel::parse(channel) {
+                self.announce(&ch, "leave", channel_sub, id);
+            }
+        }
+    }
+
+    /// Tells the subscribers holding `presence` (but `except`) that
+    /// `channel_sub` joined or left.
+    fn announce(&self, channel: &Channel, kind: &'static str, channel_sub: &str, except: u64) {
+        let Some(room) = self.rooms.get(channel.as_str()) else { return };
+        let mut frame = None;
+        for (member, actions) in &room.subscribers {
+            if *member == except || !actions.contains(Action::Presence) {
+                continue;
+            }
+            let frame = frame.get_or_insert_with(|| Utf8Bytes::from(wire::presence_change(kind, channel, channel_sub)));
+            if let Some(entry) = self.members.get(member) {
+                entry.outbox.send(Message::Text(frame.clone()));
+            }
+        }
+    }
+}
+
+/// Re-checking a subject's subscriptions after its rights changed.
+impl Channels {
+    /// Re-checks every subject with a socket on channels, as
+    /// [`Channels::rights_changed`] does for one: for when changes may have
+    /// been missed.
+    pub async fn recheck_all(&self, since: Instant) {
+        let subjects: Vec<Arc<str>> = self.lock().subjects.keys().cloned().collect();
+        for sub in subjects {
+            self.rights_changed(&sub, since).await;
+        }
+    }
+
+    /// The rights of the subject `sub` (the claims' subject) changed: its
+    /// stored profile is read again and every subscription of its sockets
+    /// is checked again. A subscription whose right to subscribe is gone ends
+    /// (`unsubscribed`, reason `permission_revoked`, or `unavailable` when a
+    /// source did not answer); one that lost another action gets a `grant`
+    /// frame. When this returns, no message published afterwards reaches an
+    /// ended subscription. `since` is when the change was learned.
+    pub async fn rights_changed(&self, sub: &str, since: Instant) {
+        let (generation, members) = {
+            let mut state = self.lock();
+            let Some(subject) = state.subjects.get_mut(sub) else { return };
+            subject.generation += 1;
+            let generation = subject.generation;
+            let members: Vec<(u64, Arc<Who>, Arc<[String]>, Vec<Arc<str>>)> = subject
+                .members
+                .clone()
+                .into_iter()
+                .filter_map(|id| {
+                    let e = state.members.get(&id)?;
+                    Some((id, e.who.clone(), e.token_roles.clone(), e.subscriptions.keys().cloned().collect()))
+                })
+                .collect();
+            (generation, members)
+        };
+        let profile = self.inner.profiles.profile(sub).await;
+        let mut verdicts = Vec::new();
+        for (id, who, token_roles, channels) in members {
+            let who = match &profile {
+                Ok(profile) => Arc::new(who.with_profile(&token_roles, profile.clone())),
+                Err(Unavailable) => who,
+            };
+            let mut held = Vec::with_capacity(channels.len());
+            for channel in channels {
+                let Ok(parsed) = Channel::parse(&channel) else { continue };
+                let answer = match &profile {
+                    Ok(_) => self.inner.authorizers.authorize(&who, &parsed, Actions::ALL).await,
+                    Err(e) => Err(*e),
+                };
+                held.push((parsed, answer.map(|d| d.granted)));
+            }
+            verdicts.push((id, who, held));
+        }
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        match state.subjects.get_mut(sub) {
+            // A later change is being applied: it reads a newer profile.
+            Some(subject) if subject.generation != generation => return,
+            None => return,
+            Some(subject) => {
+                if let Ok(profile) = profile {
+                    subject.profile = profile;
+                }
+            }
+        }
+        let mut ended = 0;
+        for (id, who, held) in verdicts {
+            let Some(entry) = state.members.get_mut(&id) else { continue };
+            let channel_sub = who.channel_sub.clone();
+            entry.who = who;
+            let outbox = entry.outbox.clone();
+            for (channel, answer) in held {
+                let Some(entry) = state.members.get_mut(&id) else { break };
+                let Some(before) = entry.subscriptions.get(channel.as_str()).copied() else {
+                    continue;
+                };
+                let reason = match answer {
+                    Ok(now) if now.contains(Action::Subscribe) => {
+                        if now != before {
+                            entry.subscriptions.insert(channel.shared().clone(), now);
+                            if let Some(room) = state.rooms.get_mut(channel.as_str()) {
+                                room.subscribers.insert(id, now);
+                            }
+                            outbox.send(Message::text(wire::grant(&channel, now)));
+                        }
+                        continue;
+                    }
+                    Ok(_) => Reason::PermissionRevoked,
+                    Err(Unavailable) => Reason::Unavailable,
+                };
+                entry.subscriptions.remove(channel.as_str());
+                outbox.send(Message::text(wire::unsubscribed(None, &channel, reason)));
+                state.leave_room(channel.shared(), id, &channel_sub);
+                ended += 1;
+                self.inner.observer.channel_revoked(since.elapsed());
+            }
+        }
+        drop(guard);
+        self.subscriptions_changed(-ended);
+    }
+}
