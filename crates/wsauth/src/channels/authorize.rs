@@ -192,7 +192,12 @@ mod tests {
     struct Down;
     #[async_trait]
     impl ChannelAuthorizer for Down {
-        async fn authorize(&self, _: &Who, _: &Channel, _: Actions) -> Result<Decision, Unavailable> {
+        async fn authorize(
+            &self,
+            _: &Who,
+            _: &Channel,
+            _: Actions,
+        ) -> Result<Decision, Unavailable> {
             Err(Unavailable)
         }
     }
@@ -201,28 +206,43 @@ mod tests {
     async fn nothing_is_granted_by_default_and_every_matching_rule_adds() {
         let ch = Channel::parse("room:42").unwrap();
         let none = Authorizers::new(Rules::default());
-        assert!(none.authorize(&who("alice", &[], vec![]), &ch, Actions::ALL).await.unwrap().granted.is_empty());
+        assert!(
+            none.authorize(&who("alice", &[], vec![]), &ch, Actions::ALL)
+                .await
+                .unwrap()
+                .granted
+                .is_empty()
+        );
         let rules = Authorizers::new(Rules(vec![
             rule("room:*", &[Action::Subscribe], &[]),
             rule("room:42", &[Action::Publish], &["mod"]),
         ]));
         let plain = rules.authorize(&who("alice", &[], vec![]), &ch, Actions::ALL).await.unwrap();
         assert_eq!(plain.granted, Action::Subscribe.into());
-        let moderator = rules.authorize(&who("bob", &["mod"], vec![]), &ch, Actions::ALL).await.unwrap();
+        let moderator =
+            rules.authorize(&who("bob", &["mod"], vec![]), &ch, Actions::ALL).await.unwrap();
         assert_eq!(moderator.granted, [Action::Subscribe, Action::Publish].into_iter().collect());
     }
 
     #[tokio::test]
     async fn grants_add_to_rules_and_a_silent_source_fails_closed() {
         let ch = Channel::parse("user:alice:inbox").unwrap();
-        let grant = Grant { pattern: Pattern::parse("user:{sub}:>").unwrap(), actions: Actions::ALL };
+        let grant =
+            Grant { pattern: Pattern::parse("user:{sub}:>").unwrap(), actions: Actions::ALL };
         let sources = Authorizers::new(Rules::default());
         let alice = who("alice", &[], vec![grant.clone()]);
-        assert_eq!(sources.authorize(&alice, &ch, Actions::ALL).await.unwrap().granted, Actions::ALL);
+        assert_eq!(
+            sources.authorize(&alice, &ch, Actions::ALL).await.unwrap().granted,
+            Actions::ALL
+        );
         let bob = who("bob", &[], vec![grant]);
         assert!(sources.authorize(&bob, &ch, Actions::ALL).await.unwrap().granted.is_empty());
         let with_down = sources.then(Arc::new(Down));
-        assert_eq!(with_down.authorize(&alice, &ch, Actions::ALL).await.unwrap().granted, Actions::ALL, "not asked: all granted before it");
+        assert_eq!(
+            with_down.authorize(&alice, &ch, Actions::ALL).await.unwrap().granted,
+            Actions::ALL,
+            "not asked: all granted before it"
+        );
         assert_eq!(with_down.authorize(&bob, &ch, Actions::ALL).await, Err(Unavailable));
     }
 }

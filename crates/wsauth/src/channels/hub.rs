@@ -16,7 +16,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use super::wire::{self, Reason};
-use super::{Action, Actions, Authorizers, Channel, ChannelLimits, Profile, Profiles, Unavailable, Who};
+use super::{
+    Action, Actions, Authorizers, Channel, ChannelLimits, Profile, Profiles, Unavailable, Who,
+};
 use crate::Outbox;
 use crate::observe::{Direction, Observer};
 
@@ -255,7 +257,13 @@ impl Channels {
     /// Delivers `data` (JSON text) to every socket subscribed to `channel`,
     /// from the channel subject `from` (`None`: a backend). Returns how many
     /// sockets it was queued for.
-    pub fn publish(&self, channel: &Channel, data: &serde_json::value::RawValue, from: Option<&str>) -> usize {
+    #[allow(clippy::must_use_candidate)]
+    pub fn publish(
+        &self,
+        channel: &Channel,
+        data: &serde_json::value::RawValue,
+        from: Option<&str>,
+    ) -> usize {
         let frame = Utf8Bytes::from(wire::message(channel, data, from));
         let state = self.lock();
         let Some(room) = state.rooms.get(channel.as_str()) else {
@@ -306,6 +314,14 @@ impl Channels {
     }
 }
 
+/// A socket whose subscriptions are checked again.
+struct Recheck {
+    id: u64,
+    who: Arc<Who>,
+    token_roles: Arc<[String]>,
+    channels: Vec<Channel>,
+}
+
 /// One entry of a presence list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Present {
@@ -335,9 +351,7 @@ impl State {
         if room.subscribers.is_empty() {
             self.rooms.remove(channel);
         } else if last {
-            if let Ok(ch) = Channel::parse(channel) {
-                self.announce(&ch, "leave", channel_sub, id);
-            }
+            self.announce(&Channel::checked(channel.clone()), "leave", channel_sub, id);
         }
     }
 
@@ -350,7 +364,9 @@ impl State {
             if *member == except || !actions.contains(Action::Presence) {
                 continue;
             }
-            let frame = frame.get_or_insert_with(|| Utf8Bytes::from(wire::presence_change(kind, channel, channel_sub)));
+            let frame = frame.get_or_insert_with(|| {
+                Utf8Bytes::from(wire::presence_change(kind, channel, channel_sub))
+            });
             if let Some(entry) = self.members.get(member) {
                 entry.outbox.send(Message::Text(frame.clone()));
             }
@@ -383,32 +399,37 @@ impl Channels {
             let Some(subject) = state.subjects.get_mut(sub) else { return };
             subject.generation += 1;
             let generation = subject.generation;
-            let members: Vec<(u64, Arc<Who>, Arc<[String]>, Vec<Arc<str>>)> = subject
+            let members: Vec<Recheck> = subject
                 .members
                 .clone()
                 .into_iter()
                 .filter_map(|id| {
                     let e = state.members.get(&id)?;
-                    Some((id, e.who.clone(), e.token_roles.clone(), e.subscriptions.keys().cloned().collect()))
+                    let channels = e.subscriptions.keys().cloned().map(Channel::checked).collect();
+                    Some(Recheck {
+                        id,
+                        who: e.who.clone(),
+                        token_roles: e.token_roles.clone(),
+                        channels,
+                    })
                 })
                 .collect();
             (generation, members)
         };
         let profile = self.inner.profiles.profile(sub).await;
         let mut verdicts = Vec::new();
-        for (id, who, token_roles, channels) in members {
+        for Recheck { id, who, token_roles, channels } in members {
             let who = match &profile {
                 Ok(profile) => Arc::new(who.with_profile(&token_roles, profile.clone())),
                 Err(Unavailable) => who,
             };
             let mut held = Vec::with_capacity(channels.len());
             for channel in channels {
-                let Ok(parsed) = Channel::parse(&channel) else { continue };
                 let answer = match &profile {
-                    Ok(_) => self.inner.authorizers.authorize(&who, &parsed, Actions::ALL).await,
+                    Ok(_) => self.inner.authorizers.authorize(&who, &channel, Actions::ALL).await,
                     Err(e) => Err(*e),
                 };
-                held.push((parsed, answer.map(|d| d.granted)));
+                held.push((channel, answer.map(|d| d.granted)));
             }
             verdicts.push((id, who, held));
         }

@@ -15,6 +15,8 @@ mod authorize;
 mod hub;
 mod name;
 mod session;
+#[cfg(test)]
+mod tests;
 mod who;
 pub(crate) mod wire;
 

@@ -50,7 +50,8 @@ impl ChannelSession {
     /// `unsubscribe`, `publish`, `presence`), queuing the answer on `socket`.
     pub async fn handle(&mut self, socket: &mut LiveSocket, text: &str) -> Handled {
         let Some(command) = wire::command(text) else { return Handled::NotChannel };
-        let id = command.id.as_deref();
+        // An id over the limit is refused, and not echoed.
+        let id = command.id.as_deref().filter(|id| id.len() <= wire::MAX_REQUEST_ID_LEN);
         let reply = match self.run(socket, &command).await {
             Ok(Some(reply)) => reply,
             Ok(None) => return Handled::Answered,
@@ -63,7 +64,11 @@ impl ChannelSession {
         Handled::Answered
     }
 
-    async fn run(&mut self, socket: &mut LiveSocket, command: &Command<'_>) -> Result<Option<String>, Refusal> {
+    async fn run(
+        &mut self,
+        socket: &mut LiveSocket,
+        command: &Command<'_>,
+    ) -> Result<Option<String>, Refusal> {
         let id = command.id.as_deref();
         if id.is_some_and(|id| id.len() > wire::MAX_REQUEST_ID_LEN) {
             return Err(Refusal("unknown_command", "A request id is a string of at most 64 bytes"));
@@ -82,7 +87,10 @@ impl ChannelSession {
             }
             Kind::Publish => {
                 let Some(data) = command.data else {
-                    return Err(Refusal("unknown_command", "A publish carries its message as `data`"));
+                    return Err(Refusal(
+                        "unknown_command",
+                        "A publish carries its message as `data`",
+                    ));
                 };
                 self.require(member, &channel, Action::Publish).await?;
                 let who = hub.who(member).ok_or(FORBIDDEN)?;
@@ -91,7 +99,8 @@ impl ChannelSession {
             }
             Kind::Presence => {
                 self.require(member, &channel, Action::Presence).await?;
-                let (members, truncated) = hub.presence(&channel, hub.inner.limits.max_presence_listed);
+                let (members, truncated) =
+                    hub.presence(&channel, hub.inner.limits.max_presence_listed);
                 Ok(Some(wire::presence(id, &channel, &members, truncated)))
             }
         }
@@ -112,16 +121,29 @@ impl ChannelSession {
         Ok(member)
     }
 
-    async fn subscribe(&self, member: u64, channel: &Channel, id: Option<&str>) -> Result<(), Refusal> {
+    async fn subscribe(
+        &self,
+        member: u64,
+        channel: &Channel,
+        id: Option<&str>,
+    ) -> Result<(), Refusal> {
         let hub = &self.channels;
         for _ in 0..STALE_RETRIES {
             let (generation, who) = hub.snapshot(member).ok_or(FORBIDDEN)?;
-            let decision = hub.inner.authorizers.authorize(&who, channel, Actions::ALL).await.map_err(|_| UNAVAILABLE)?;
+            let decision = hub
+                .inner
+                .authorizers
+                .authorize(&who, channel, Actions::ALL)
+                .await
+                .map_err(|_| UNAVAILABLE)?;
             match hub.subscribe(member, channel, decision.granted, generation, id) {
                 Subscribed::Held => return Ok(()),
                 Subscribed::Forbidden => return Err(FORBIDDEN),
                 Subscribed::TooMany => {
-                    return Err(Refusal("too_many_subscriptions", "This socket holds the most subscriptions allowed"));
+                    return Err(Refusal(
+                        "too_many_subscriptions",
+                        "This socket holds the most subscriptions allowed",
+                    ));
                 }
                 Subscribed::Stale => {}
             }

@@ -140,10 +140,8 @@ mod tests {
         };
         assert_ne!(channel_subject(&again), hashed, "issuers are told apart");
         // base64url of SHA-256("https://idp.example#alice"), first 22 characters.
-        let digest = aws_lc_rs::digest::digest(
-            &aws_lc_rs::digest::SHA256,
-            b"https://idp.example#alice",
-        );
+        let digest =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"https://idp.example#alice");
         let full = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref());
         assert_eq!(hashed, format!("@{}", &full[..22]));
     }

@@ -51,7 +51,8 @@ pub(crate) struct Command<'a> {
 pub(crate) fn command(text: &str) -> Option<Command<'_>> {
     // Most frames are skipped without parsing: a command's type is spelled
     // out literally, or written with `\u` escapes.
-    let maybe = ["subscribe\"", "\"publish\"", "\"presence\"", "\\u"].iter().any(|t| text.contains(t));
+    let maybe =
+        ["subscribe\"", "\"publish\"", "\"presence\"", "\\u"].iter().any(|t| text.contains(t));
     if !maybe {
         return None;
     }
@@ -66,7 +67,12 @@ pub(crate) fn command(text: &str) -> Option<Command<'_>> {
     }
     // A frame of a channel type that does not parse is answered with an
     // error, not handed to the application.
-    serde_json::from_str(text).ok().or(Some(Command { kind: kind_of(&kind)?, id: None, channel: None, data: None }))
+    serde_json::from_str(text).ok().or(Some(Command {
+        kind: kind_of(&kind)?,
+        id: None,
+        channel: None,
+        data: None,
+    }))
 }
 
 fn kind_of(kind: &str) -> Option<Kind> {
@@ -137,7 +143,12 @@ pub(crate) fn presence_change(kind: &'static str, channel: &Channel, sub: &str) 
     write(kind, None, channel.as_str(), Rest { sub })
 }
 
-pub(crate) fn presence(id: Option<&str>, channel: &Channel, members: &[Present], truncated: bool) -> String {
+pub(crate) fn presence(
+    id: Option<&str>,
+    channel: &Channel,
+    members: &[Present],
+    truncated: bool,
+) -> String {
     #[derive(Serialize)]
     struct Rest<'a> {
         members: &'a [Present],
@@ -177,7 +188,9 @@ mod tests {
         assert_eq!(escaped.data.unwrap().get(), r#"{"x":1}"#);
         let malformed = command(r#"{"type":"presence","channel":5}"#).unwrap();
         assert_eq!((malformed.kind, malformed.channel), (Kind::Presence, None));
-        for other in [r#"{"type":"echo","data":"subscribe"}"#, "subscribe\"", r#"{"type":"whoami"}"#] {
+        for other in
+            [r#"{"type":"echo","data":"subscribe"}"#, "subscribe\"", r#"{"type":"whoami"}"#]
+        {
             assert!(command(other).is_none(), "{other}");
         }
     }

@@ -16,6 +16,8 @@ mod socket;
 
 pub(crate) use close::close_socket;
 pub use outbox::Outbox;
+#[cfg(test)]
+pub(crate) use outbox::test_outbox;
 pub use registry::{Kick, LiveSessions};
 pub use session::{Ended, LiveSession, RebindError, SessionBinding};
 pub use socket::{Closed, Incoming, LiveSocket};

@@ -65,6 +65,13 @@ impl Shared {
     }
 }
 
+/// An outbox and the queue it fills, for tests of what is sent through it.
+#[cfg(test)]
+pub(crate) fn test_outbox(capacity: usize) -> (Outbox, mpsc::Receiver<Message>) {
+    let Shared { rx, outbox } = Shared::new(capacity, usize::MAX, 0);
+    (outbox, rx)
+}
+
 /// The next message from the shared queue, or never when there is none.
 pub(super) async fn next_shared(shared: &mut Option<Shared>) -> Option<Message> {
     match shared {
