@@ -129,12 +129,14 @@ impl Application {
             _ => Arc::new(NoPeers),
         };
         let propagation = Propagation::new(inbound.clone(), peers);
-        let channels = Channels::new(
-            Authorizers::new(Rules(config.channels.rules.clone())),
-            Arc::new(NoProfiles),
-            config.channels.limits(),
-            observer,
-        );
+        let mut authorizers = Authorizers::new(Rules(config.channels.rules.clone()));
+        if let Some(app) =
+            crate::channel_authorizer::HttpAuthorizer::from_settings(&config.channels)?
+        {
+            authorizers = authorizers.then(Arc::new(app));
+        }
+        let channels =
+            Channels::new(authorizers, Arc::new(NoProfiles), config.channels.limits(), observer);
         let state = AppState::new(Services {
             auth: auth.clone(),
             accounts,

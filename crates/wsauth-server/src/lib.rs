@@ -3,6 +3,7 @@
 //! PostgreSQL, alone or as one node of several sharing a Redis.
 
 pub mod app;
+mod channel_authorizer;
 mod cluster;
 pub mod config;
 mod error;

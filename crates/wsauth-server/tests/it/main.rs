@@ -24,6 +24,7 @@ mod attacks_refresh;
 mod attacks_structure;
 mod attacks_transport;
 mod backend_faults;
+mod channel_authorizer;
 mod channels;
 mod checks;
 mod client_addresses;

@@ -11,13 +11,15 @@
 
 use axum::extract::ws::{Message, Utf8Bytes};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 use super::wire::{self, Reason};
 use super::{
-    Action, Actions, Authorizers, Channel, ChannelLimits, Profile, Profiles, Unavailable, Who,
+    Action, Actions, Authorizers, Channel, ChannelLimits, Decision, Profile, Profiles, Unavailable,
+    Who,
 };
 use crate::Outbox;
 use crate::observe::{Direction, Observer};
@@ -36,6 +38,8 @@ impl std::fmt::Debug for Channels {
 
 pub(super) struct Hub {
     state: Mutex<State>,
+    /// Woken when a nearer expiry of a source's answer is scheduled.
+    pub(super) wake: Arc<Notify>,
     pub(super) authorizers: Authorizers,
     pub(super) profiles: Arc<dyn Profiles>,
     pub(super) limits: ChannelLimits,
@@ -45,35 +49,38 @@ pub(super) struct Hub {
 #[derive(Default)]
 pub(super) struct State {
     next_id: u64,
-    rooms: HashMap<Arc<str>, Room>,
+    pub(super) rooms: HashMap<Arc<str>, Room>,
     pub(super) members: HashMap<u64, MemberEntry>,
     /// By the claims' `sub`: what rights changes are announced by.
-    subjects: HashMap<Arc<str>, Subject>,
+    pub(super) subjects: HashMap<Arc<str>, Subject>,
+    /// When a source's answer for a subscription runs out (member, channel):
+    /// the subscription is checked again then.
+    pub(super) expiries: BTreeSet<(Instant, u64, Arc<str>)>,
 }
 
 /// A channel with at least one subscriber.
 #[derive(Default)]
-struct Room {
-    subscribers: HashMap<u64, Actions>,
+pub(super) struct Room {
+    pub(super) subscribers: HashMap<u64, Actions>,
     /// Channel subjects with a subscribed socket, and how many.
     present: HashMap<Arc<str>, u32>,
 }
 
 pub(super) struct MemberEntry {
     pub(super) who: Arc<Who>,
-    token_roles: Arc<[String]>,
-    outbox: Outbox,
+    pub(super) token_roles: Arc<[String]>,
+    pub(super) outbox: Outbox,
     /// The channels this socket is subscribed to, with what it holds there.
     pub(super) subscriptions: HashMap<Arc<str>, Actions>,
 }
 
 /// A subject with at least one socket using channels.
-struct Subject {
+pub(super) struct Subject {
     /// Raised by every rights change: an answer computed from an older
     /// profile is not applied.
-    generation: u64,
-    profile: Profile,
-    members: Vec<u64>,
+    pub(super) generation: u64,
+    pub(super) profile: Profile,
+    pub(super) members: Vec<u64>,
 }
 
 /// What a subscription attempt came to.
@@ -95,8 +102,13 @@ impl Channels {
         limits: ChannelLimits,
         observer: Arc<dyn Observer>,
     ) -> Self {
-        let hub = Hub { state: Mutex::default(), authorizers, profiles, limits, observer };
-        Self { inner: Arc::new(hub) }
+        let wake = Arc::new(Notify::new());
+        let hub = Hub { state: Mutex::default(), wake, authorizers, profiles, limits, observer };
+        let channels = Self { inner: Arc::new(hub) };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::spawn(super::recheck::expiries(Arc::downgrade(&channels.inner)));
+        }
+        channels
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
@@ -179,16 +191,18 @@ impl Channels {
         Some((generation, who))
     }
 
-    /// Subscribes member `id` to `channel` with `held` actions (as decided
-    /// at `generation`), and queues `subscribed` (with the client's `id`).
+    /// Subscribes member `id` to `channel` with what `decision` granted (as
+    /// decided at `generation`), and queues `subscribed` (with the client's
+    /// `id`). A grant with a lifetime is checked again when it runs out.
     pub(super) fn subscribe(
         &self,
         member: u64,
         channel: &Channel,
-        held: Actions,
+        decision: Decision,
         generation: u64,
         request: Option<&str>,
     ) -> Subscribed {
+        let held = decision.granted;
         let mut state = self.lock();
         let Some(entry) = state.members.get(&member) else { return Subscribed::Forbidden };
         if state.subjects.get(entry.who.sub.as_str()).map_or(0, |s| s.generation) != generation {
@@ -215,6 +229,9 @@ impl Channels {
             *count == 1
         };
         outbox.send(Message::text(frame));
+        if let Some(ttl) = decision.ttl {
+            state.expire(member, channel, ttl, &self.inner.wake);
+        }
         if first {
             state.announce(channel, "join", &channel_sub, member);
         }
@@ -314,14 +331,6 @@ impl Channels {
     }
 }
 
-/// A socket whose subscriptions are checked again.
-struct Recheck {
-    id: u64,
-    who: Arc<Who>,
-    token_roles: Arc<[String]>,
-    channels: Vec<Channel>,
-}
-
 /// One entry of a presence list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Present {
@@ -334,7 +343,7 @@ pub struct Present {
 impl State {
     /// Takes member `id` out of `channel`'s room; announces `leave` when it
     /// was its subject's last subscribed socket there.
-    fn leave_room(&mut self, channel: &Arc<str>, id: u64, channel_sub: &str) {
+    pub(super) fn leave_room(&mut self, channel: &Arc<str>, id: u64, channel_sub: &str) {
         let Some(room) = self.rooms.get_mut(channel) else { return };
         room.subscribers.remove(&id);
         let last = match room.present.get_mut(channel_sub) {
@@ -374,110 +383,15 @@ impl State {
     }
 }
 
-/// Re-checking a subject's subscriptions after its rights changed.
-impl Channels {
-    /// Re-checks every subject with a socket on channels, as
-    /// [`Channels::rights_changed`] does for one: for when changes may have
-    /// been missed.
-    pub async fn recheck_all(&self, since: Instant) {
-        let subjects: Vec<Arc<str>> = self.lock().subjects.keys().cloned().collect();
-        for sub in subjects {
-            self.rights_changed(&sub, since).await;
+impl State {
+    /// Schedules the check of member `id`'s subscription to `channel` for
+    /// when a source's answer runs out, `ttl` from now.
+    pub(super) fn expire(&mut self, id: u64, channel: &Channel, ttl: Duration, wake: &Notify) {
+        let at = Instant::now() + ttl;
+        let nearer = self.expiries.first().is_none_or(|(first, _, _)| at < *first);
+        self.expiries.insert((at, id, channel.shared().clone()));
+        if nearer {
+            wake.notify_one();
         }
-    }
-
-    /// The rights of the subject `sub` (the claims' subject) changed: its
-    /// stored profile is read again and every subscription of its sockets
-    /// is checked again. A subscription whose right to subscribe is gone ends
-    /// (`unsubscribed`, reason `permission_revoked`, or `unavailable` when a
-    /// source did not answer); one that lost another action gets a `grant`
-    /// frame. When this returns, no message published afterwards reaches an
-    /// ended subscription. `since` is when the change was learned.
-    pub async fn rights_changed(&self, sub: &str, since: Instant) {
-        let (generation, members) = {
-            let mut state = self.lock();
-            let Some(subject) = state.subjects.get_mut(sub) else { return };
-            subject.generation += 1;
-            let generation = subject.generation;
-            let members: Vec<Recheck> = subject
-                .members
-                .clone()
-                .into_iter()
-                .filter_map(|id| {
-                    let e = state.members.get(&id)?;
-                    let channels = e.subscriptions.keys().cloned().map(Channel::checked).collect();
-                    Some(Recheck {
-                        id,
-                        who: e.who.clone(),
-                        token_roles: e.token_roles.clone(),
-                        channels,
-                    })
-                })
-                .collect();
-            (generation, members)
-        };
-        let profile = self.inner.profiles.profile(sub).await;
-        let mut verdicts = Vec::new();
-        for Recheck { id, who, token_roles, channels } in members {
-            let who = match &profile {
-                Ok(profile) => Arc::new(who.with_profile(&token_roles, profile.clone())),
-                Err(Unavailable) => who,
-            };
-            let mut held = Vec::with_capacity(channels.len());
-            for channel in channels {
-                let answer = match &profile {
-                    Ok(_) => self.inner.authorizers.authorize(&who, &channel, Actions::ALL).await,
-                    Err(e) => Err(*e),
-                };
-                held.push((channel, answer.map(|d| d.granted)));
-            }
-            verdicts.push((id, who, held));
-        }
-        let mut guard = self.lock();
-        let state = &mut *guard;
-        match state.subjects.get_mut(sub) {
-            // A later change is being applied: it reads a newer profile.
-            Some(subject) if subject.generation != generation => return,
-            None => return,
-            Some(subject) => {
-                if let Ok(profile) = profile {
-                    subject.profile = profile;
-                }
-            }
-        }
-        let mut ended = 0;
-        for (id, who, held) in verdicts {
-            let Some(entry) = state.members.get_mut(&id) else { continue };
-            let channel_sub = who.channel_sub.clone();
-            entry.who = who;
-            let outbox = entry.outbox.clone();
-            for (channel, answer) in held {
-                let Some(entry) = state.members.get_mut(&id) else { break };
-                let Some(before) = entry.subscriptions.get(channel.as_str()).copied() else {
-                    continue;
-                };
-                let reason = match answer {
-                    Ok(now) if now.contains(Action::Subscribe) => {
-                        if now != before {
-                            entry.subscriptions.insert(channel.shared().clone(), now);
-                            if let Some(room) = state.rooms.get_mut(channel.as_str()) {
-                                room.subscribers.insert(id, now);
-                            }
-                            outbox.send(Message::text(wire::grant(&channel, now)));
-                        }
-                        continue;
-                    }
-                    Ok(_) => Reason::PermissionRevoked,
-                    Err(Unavailable) => Reason::Unavailable,
-                };
-                entry.subscriptions.remove(channel.as_str());
-                outbox.send(Message::text(wire::unsubscribed(None, &channel, reason)));
-                state.leave_room(channel.shared(), id, &channel_sub);
-                ended += 1;
-                self.inner.observer.channel_revoked(since.elapsed());
-            }
-        }
-        drop(guard);
-        self.subscriptions_changed(-ended);
     }
 }

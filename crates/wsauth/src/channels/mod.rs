@@ -14,6 +14,7 @@ mod actions;
 mod authorize;
 mod hub;
 mod name;
+mod recheck;
 mod session;
 #[cfg(test)]
 mod tests;

@@ -136,7 +136,7 @@ impl ChannelSession {
                 .authorize(&who, channel, Actions::ALL)
                 .await
                 .map_err(|_| UNAVAILABLE)?;
-            match hub.subscribe(member, channel, decision.granted, generation, id) {
+            match hub.subscribe(member, channel, decision, generation, id) {
                 Subscribed::Held => return Ok(()),
                 Subscribed::Forbidden => return Err(FORBIDDEN),
                 Subscribed::TooMany => {
