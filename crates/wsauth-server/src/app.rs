@@ -137,6 +137,10 @@ impl Application {
         }
         let channels =
             Channels::new(authorizers, Arc::new(NoProfiles), config.channels.limits(), observer);
+        channels.attach_freshness(revocations.clone());
+        if let Some(cluster) = &cluster {
+            cluster.start_channel_bus(&channels, shutdown.clone()).await?;
+        }
         let state = AppState::new(Services {
             auth: auth.clone(),
             accounts,

@@ -29,6 +29,7 @@ mod channels;
 mod checks;
 mod client_addresses;
 mod cluster;
+mod cluster_channels;
 mod cluster_outage;
 mod cluster_processes;
 mod cluster_revocations;

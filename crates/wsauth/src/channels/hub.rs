@@ -11,8 +11,9 @@
 
 use axum::extract::ws::{Message, Utf8Bytes};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
@@ -44,6 +45,26 @@ pub(super) struct Hub {
     pub(super) profiles: Arc<dyn Profiles>,
     pub(super) limits: ChannelLimits,
     pub(super) observer: Arc<dyn Observer>,
+    /// The other nodes, in a cluster.
+    bus: OnceLock<Arc<dyn ChannelBus>>,
+    /// Whether this node's view of rights is current (else nothing is delivered).
+    freshness: OnceLock<Arc<dyn Freshness>>,
+}
+
+/// Carries messages published on this node to the other nodes of a
+/// cluster, which hand them to [`Channels::receive`].
+pub trait ChannelBus: Send + Sync + std::fmt::Debug + 'static {
+    /// A message published here (and delivered here already). Must not
+    /// block: called while publishing.
+    fn send(&self, channel: &Channel, data: &RawValue, from: Option<&str>);
+}
+
+/// Whether this node's view of who may do what is current. A node whose
+/// view is stale delivers no channel message: a right taken away elsewhere
+/// may not have reached it.
+pub trait Freshness: Send + Sync + 'static {
+    /// Whether the view is current.
+    fn is_current(&self) -> bool;
 }
 
 #[derive(Default)]
@@ -103,7 +124,16 @@ impl Channels {
         observer: Arc<dyn Observer>,
     ) -> Self {
         let wake = Arc::new(Notify::new());
-        let hub = Hub { state: Mutex::default(), wake, authorizers, profiles, limits, observer };
+        let hub = Hub {
+            state: Mutex::default(),
+            wake,
+            authorizers,
+            profiles,
+            limits,
+            observer,
+            bus: OnceLock::new(),
+            freshness: OnceLock::new(),
+        };
         let channels = Self { inner: Arc::new(hub) };
         if tokio::runtime::Handle::try_current().is_ok() {
             tokio::spawn(super::recheck::expiries(Arc::downgrade(&channels.inner)));
@@ -271,23 +301,60 @@ impl Channels {
         self.lock().members.get(&member)?.subscriptions.get(channel.as_str()).copied()
     }
 
-    /// Delivers `data` (JSON text) to every socket subscribed to `channel`,
-    /// from the channel subject `from` (`None`: a backend). Returns how many
-    /// sockets it was queued for.
-    #[allow(clippy::must_use_candidate)]
+    /// Sends what this node publishes to the other nodes through `bus`
+    /// (once; later calls are ignored).
+    pub fn attach_bus(&self, bus: Arc<dyn ChannelBus>) {
+        let _ = self.inner.bus.set(bus);
+    }
+
+    /// Delivers nothing while `freshness` says this node's view is stale
+    /// (once; later calls are ignored).
+    pub fn attach_freshness(&self, freshness: Arc<dyn Freshness>) {
+        let _ = self.inner.freshness.set(freshness);
+    }
+
+    fn is_current(&self) -> bool {
+        self.inner.freshness.get().is_none_or(|f| f.is_current())
+    }
+
+    /// Publishes `data` (JSON text) to `channel` from the channel subject
+    /// `from` (`None`: a backend): delivered to every socket subscribed here,
+    /// and sent to the other nodes. Returns how many sockets here it was
+    /// queued for; refused while this node's view is stale.
     pub fn publish(
         &self,
         channel: &Channel,
-        data: &serde_json::value::RawValue,
+        data: &RawValue,
         from: Option<&str>,
-    ) -> usize {
-        let frame = Utf8Bytes::from(wire::message(channel, data, from));
-        let state = self.lock();
-        let Some(room) = state.rooms.get(channel.as_str()) else {
-            drop(state);
-            self.inner.observer.channel_messages(Direction::In, 1);
+    ) -> Result<usize, Unavailable> {
+        if !self.is_current() {
+            return Err(Unavailable);
+        }
+        self.inner.observer.channel_messages(Direction::In, 1);
+        let sent = self.deliver(channel, data, from);
+        if let Some(bus) = self.inner.bus.get() {
+            bus.send(channel, data, from);
+        }
+        Ok(sent)
+    }
+
+    /// A message another node published: delivered to the sockets
+    /// subscribed here, unless this node's view is stale. Returns how many
+    /// sockets it was queued for.
+    #[allow(clippy::must_use_candidate)]
+    pub fn receive(&self, channel: &Channel, data: &RawValue, from: Option<&str>) -> usize {
+        if !self.is_current() {
             return 0;
-        };
+        }
+        self.deliver(channel, data, from)
+    }
+
+    /// Queues the `message` frame for every socket subscribed here.
+    fn deliver(&self, channel: &Channel, data: &RawValue, from: Option<&str>) -> usize {
+        let state = self.lock();
+        let Some(room) = state.rooms.get(channel.as_str()) else { return 0 };
+        // Written once, shared by every subscriber's queue.
+        let frame = Utf8Bytes::from(wire::message(channel, data, from));
         let mut sent = 0;
         for member in room.subscribers.keys() {
             if let Some(entry) = state.members.get(member) {
@@ -295,7 +362,6 @@ impl Channels {
             }
         }
         drop(state);
-        self.inner.observer.channel_messages(Direction::In, 1);
         self.inner.observer.channel_messages(Direction::Out, sent as u64);
         sent
     }

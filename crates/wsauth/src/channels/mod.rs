@@ -25,7 +25,7 @@ pub use actions::{Action, Actions};
 pub use authorize::{
     Authorizers, ChannelAuthorizer, Decision, Rule, Rules, StoredGrants, Unavailable,
 };
-pub use hub::{Channels, Present};
+pub use hub::{ChannelBus, Channels, Freshness, Present};
 pub use name::{BadName, Channel, MAX_CHANNEL_LEN, MAX_SEGMENT_LEN, MAX_SEGMENTS, Pattern};
 pub use session::{ChannelSession, Handled};
 pub use who::{Grant, NoProfiles, Profile, Profiles, Who, channel_subject};

@@ -94,7 +94,7 @@ impl ChannelSession {
                 };
                 self.require(member, &channel, Action::Publish).await?;
                 let who = hub.who(member).ok_or(FORBIDDEN)?;
-                hub.publish(&channel, data, Some(&who.channel_sub));
+                hub.publish(&channel, data, Some(&who.channel_sub)).map_err(|_| UNAVAILABLE)?;
                 Ok(Some(wire::published(id, &channel)))
             }
             Kind::Presence => {

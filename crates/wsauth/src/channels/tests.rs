@@ -79,7 +79,7 @@ async fn subscribe(channels: &Channels, socket: &Socket, name: &str) -> Subscrib
 
 fn publish(channels: &Channels, name: &str, data: &str) -> usize {
     let data = RawValue::from_string(data.to_owned()).unwrap();
-    channels.publish(&Channel::parse(name).unwrap(), &data, None)
+    channels.publish(&Channel::parse(name).unwrap(), &data, None).unwrap()
 }
 
 fn message(channel: &str, data: Value) -> Value {
