@@ -19,7 +19,9 @@ use crate::config::{Config, ConfigError, Overrides};
 use crate::health::Backends;
 use crate::proxy::OwnPaths;
 use crate::serve::{self, ConnectionPolicy};
+use crate::sockets::ChannelSetup;
 use crate::state::{AppState, Services};
+use crate::token_roles::TokenRoles;
 use crate::{keyfile, routes};
 use wsauth_domain::accounts::{Accounts, HashingLimits};
 use wsauth_domain::families::Families;
@@ -138,6 +140,7 @@ impl Application {
         let channels =
             Channels::new(authorizers, Arc::new(NoProfiles), config.channels.limits(), observer);
         channels.attach_freshness(revocations.clone());
+        let roles = Arc::new(TokenRoles::new(&config.trusted_issuers));
         if let Some(cluster) = &cluster {
             cluster.start_channel_bus(&channels, shutdown.clone()).await?;
         }
@@ -160,7 +163,7 @@ impl Application {
             admin,
             metrics,
             proxies,
-            channels,
+            channels: ChannelSetup { channels, roles },
         });
         Ok(Self { listener, internal, addr, state, revocations, inbound, log_position })
     }

@@ -18,6 +18,7 @@ mod state;
 mod stream;
 mod summary;
 pub mod telemetry;
+mod token_roles;
 pub mod trusted_issuers;
 
 pub use app::Application;

@@ -54,8 +54,9 @@ pub(crate) struct Services {
     /// Password attempts per client address (in this process, or shared
     /// by the cluster's nodes).
     pub(crate) password_attempts: Arc<dyn wsauth::cluster::AttemptLimiter>,
-    /// This node's channels: subscriptions, delivery, presence.
-    pub(crate) channels: wsauth::channels::Channels,
+    /// This node's channels (subscriptions, delivery, presence), and the
+    /// roles trusted issuers' tokens carry.
+    pub(crate) channels: crate::sockets::ChannelSetup,
     /// The proxied routes' shared state (refresh handles).
     pub(crate) proxies: crate::proxy::Proxies,
 }

@@ -87,7 +87,10 @@ async fn publish(
     })?;
     let channel = Channel::parse(&request.channel).map_err(|e| ApiError::BadChannel(e.reason()))?;
     // Refused while this node's view of rights is stale.
-    let delivered =
-        state.channels.publish(&channel, &request.data, None).map_err(|_| ApiError::Unavailable)?;
+    let delivered = state
+        .channels
+        .channels
+        .publish(&channel, &request.data, None)
+        .map_err(|_| ApiError::Unavailable)?;
     Ok(Json(Published { channel: request.channel, delivered }))
 }
