@@ -10,13 +10,13 @@
 //! that channel until a new `subscribed`.
 
 use axum::extract::ws::{Message, Utf8Bytes};
-use serde::Serialize;
 use serde_json::value::RawValue;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
+use super::presence::{ChannelPresence, Move};
 use super::wire::{self, Reason};
 use super::{
     Action, Actions, Authorizers, Channel, ChannelLimits, Decision, Profile, Profiles, Unavailable,
@@ -49,6 +49,8 @@ pub(super) struct Hub {
     bus: OnceLock<Arc<dyn ChannelBus>>,
     /// Whether this node's view of rights is current (else nothing is delivered).
     freshness: OnceLock<Arc<dyn Freshness>>,
+    /// Presence across the nodes, in a cluster.
+    pub(super) presence: OnceLock<Arc<dyn ChannelPresence>>,
 }
 
 /// Carries messages published on this node to the other nodes of a
@@ -84,7 +86,7 @@ pub(super) struct State {
 pub(super) struct Room {
     pub(super) subscribers: HashMap<u64, Actions>,
     /// Channel subjects with a subscribed socket, and how many.
-    present: HashMap<Arc<str>, u32>,
+    pub(super) present: HashMap<Arc<str>, u32>,
 }
 
 pub(super) struct MemberEntry {
@@ -133,6 +135,7 @@ impl Channels {
             observer,
             bus: OnceLock::new(),
             freshness: OnceLock::new(),
+            presence: OnceLock::new(),
         };
         let channels = Self { inner: Arc::new(hub) };
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -195,7 +198,8 @@ impl Channels {
         let Some(entry) = state.members.remove(&id) else { return };
         let ended = entry.subscriptions.len();
         for channel in entry.subscriptions.keys() {
-            state.leave_room(channel, id, &entry.who.channel_sub);
+            let channel = Channel::checked(channel.clone());
+            self.inner.leave(&mut state, &channel, id, &entry.who.channel_sub);
         }
         if let Some(subject) = state.subjects.get_mut(entry.who.sub.as_str()) {
             subject.members.retain(|m| *m != id);
@@ -253,17 +257,13 @@ impl Channels {
         }
         let room = state.rooms.entry(channel.shared().clone()).or_default();
         room.subscribers.insert(member, held);
-        let first = !again && {
-            let count = room.present.entry(channel_sub.clone()).or_insert(0);
-            *count += 1;
-            *count == 1
-        };
         outbox.send(Message::text(frame));
         if let Some(ttl) = decision.ttl {
             state.expire(member, channel, ttl, &self.inner.wake);
         }
-        if first {
-            state.announce(channel, "join", &channel_sub, member);
+        if !again {
+            let count = state.count_in(channel, &channel_sub);
+            self.inner.present(&state, channel, &channel_sub, count, Move::In);
         }
         drop(state);
         if !again {
@@ -286,10 +286,11 @@ impl Channels {
         let was = entry.subscriptions.remove(channel.as_str()).is_some();
         let outbox = entry.outbox.clone();
         let channel_sub = entry.who.channel_sub.clone();
-        if was {
-            state.leave_room(channel.shared(), member, &channel_sub);
-        }
+        // The socket learns first, then the others.
         outbox.send(Message::text(wire::unsubscribed(request, channel, reason)));
+        if was {
+            self.inner.leave(&mut state, channel, member, &channel_sub);
+        }
         drop(state);
         if was {
             self.subscriptions_changed(-1);
@@ -366,24 +367,6 @@ impl Channels {
         sent
     }
 
-    /// The channel subjects subscribed to `channel`, with their socket
-    /// counts: at most `limit`, and whether more were left out.
-    #[must_use]
-    pub fn presence(&self, channel: &Channel, limit: usize) -> (Vec<Present>, bool) {
-        let state = self.lock();
-        let Some(room) = state.rooms.get(channel.as_str()) else { return (Vec::new(), false) };
-        let mut members: Vec<Present> = room
-            .present
-            .iter()
-            .map(|(sub, connections)| Present { sub: sub.to_string(), connections: *connections })
-            .collect();
-        drop(state);
-        members.sort_by(|a, b| a.sub.cmp(&b.sub));
-        let truncated = members.len() > limit;
-        members.truncate(limit);
-        (members, truncated)
-    }
-
     /// How many socket-channel subscriptions this node holds.
     #[must_use]
     pub fn subscription_count(&self) -> usize {
@@ -393,58 +376,6 @@ impl Channels {
     fn subscriptions_changed(&self, delta: i64) {
         if delta != 0 {
             self.inner.observer.channel_subscriptions(delta);
-        }
-    }
-}
-
-/// One entry of a presence list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Present {
-    /// The channel subject.
-    pub sub: String,
-    /// How many of its sockets are subscribed.
-    pub connections: u32,
-}
-
-impl State {
-    /// Takes member `id` out of `channel`'s room; announces `leave` when it
-    /// was its subject's last subscribed socket there.
-    pub(super) fn leave_room(&mut self, channel: &Arc<str>, id: u64, channel_sub: &str) {
-        let Some(room) = self.rooms.get_mut(channel) else { return };
-        room.subscribers.remove(&id);
-        let last = match room.present.get_mut(channel_sub) {
-            Some(count) if *count > 1 => {
-                *count -= 1;
-                false
-            }
-            Some(_) => {
-                room.present.remove(channel_sub);
-                true
-            }
-            None => false,
-        };
-        if room.subscribers.is_empty() {
-            self.rooms.remove(channel);
-        } else if last {
-            self.announce(&Channel::checked(channel.clone()), "leave", channel_sub, id);
-        }
-    }
-
-    /// Tells the subscribers holding `presence` (but `except`) that
-    /// `channel_sub` joined or left.
-    fn announce(&self, channel: &Channel, kind: &'static str, channel_sub: &str, except: u64) {
-        let Some(room) = self.rooms.get(channel.as_str()) else { return };
-        let mut frame = None;
-        for (member, actions) in &room.subscribers {
-            if *member == except || !actions.contains(Action::Presence) {
-                continue;
-            }
-            let frame = frame.get_or_insert_with(|| {
-                Utf8Bytes::from(wire::presence_change(kind, channel, channel_sub))
-            });
-            if let Some(entry) = self.members.get(member) {
-                entry.outbox.send(Message::Text(frame.clone()));
-            }
         }
     }
 }

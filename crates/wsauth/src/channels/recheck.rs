@@ -172,7 +172,7 @@ impl State {
         };
         entry.subscriptions.remove(channel.as_str());
         outbox.send(Message::text(wire::unsubscribed(None, channel, reason)));
-        self.leave_room(channel.shared(), id, &channel_sub);
+        hub.leave(self, channel, id, &channel_sub);
         hub.observer.channel_revoked(since.elapsed());
         1
     }

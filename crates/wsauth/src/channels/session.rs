@@ -99,8 +99,9 @@ impl ChannelSession {
             }
             Kind::Presence => {
                 self.require(member, &channel, Action::Presence).await?;
+                let limit = hub.inner.limits.max_presence_listed;
                 let (members, truncated) =
-                    hub.presence(&channel, hub.inner.limits.max_presence_listed);
+                    hub.members(&channel, limit).await.map_err(|_| UNAVAILABLE)?;
                 Ok(Some(wire::presence(id, &channel, &members, truncated)))
             }
         }
