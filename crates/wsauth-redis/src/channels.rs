@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use wsauth::StoreError;
-use wsauth::channels::{Channel, ChannelBus, Channels};
+use wsauth::channels::{Channel, ChannelBus, Channels, PresenceChange};
 
 use crate::{Prefix, store_error};
 
@@ -31,21 +31,29 @@ const QUEUE: usize = 10_000;
 /// The longest wait between two attempts to subscribe again.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
-/// What travels between nodes.
+/// What travels between nodes: a message (`data`, `from`), or a subject
+/// joining or leaving (`presence`, `sub`).
 #[derive(Serialize, Deserialize)]
-struct Envelope<'a> {
-    /// The publishing node.
-    node: &'a str,
-    channel: &'a str,
-    from: Option<&'a str>,
-    #[serde(borrow)]
-    data: &'a RawValue,
+pub(crate) struct Envelope<'a> {
+    /// The node it comes from.
+    pub(crate) node: &'a str,
+    pub(crate) channel: &'a str,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) from: Option<&'a str>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub(crate) data: Option<&'a RawValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) presence: Option<&'a str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) sub: Option<&'a str>,
 }
 
-/// A message waiting to be published.
-struct Outgoing {
-    shard: String,
-    payload: String,
+/// What the node's one writer task does, in order.
+pub(crate) enum Outgoing {
+    /// Publish a message on a shard.
+    Publish { shard: String, payload: String },
+    /// A subject's socket count on a channel here changed.
+    Here { channel: Channel, sub: String, connections: u32 },
 }
 
 /// The shard of `channel`: FNV-1a, the same on every node and version.
@@ -59,9 +67,10 @@ fn shard_of(channel: &str) -> u64 {
 /// A [`ChannelBus`] over Redis pub/sub.
 #[derive(Clone)]
 pub struct RedisChannelBus {
-    node: Arc<str>,
-    prefix: Prefix,
-    queue: mpsc::Sender<Outgoing>,
+    pub(crate) node: Arc<str>,
+    pub(crate) prefix: Prefix,
+    pub(crate) conn: ConnectionManager,
+    pub(crate) queue: mpsc::Sender<Outgoing>,
     subscribed: Arc<AtomicBool>,
 }
 
@@ -75,7 +84,8 @@ impl RedisChannelBus {
     /// Starts the bus on the Redis at `url`: messages other nodes publish
     /// are handed to `channels` until `shutdown` is cancelled; what
     /// `channels` publishes is sent to them (attach it with
-    /// [`Channels::attach_bus`]).
+    /// [`Channels::attach_bus`]). It keeps presence too
+    /// ([`Channels::attach_presence`], `presence.rs`).
     pub async fn start(
         url: &str,
         prefix: &Prefix,
@@ -88,10 +98,12 @@ impl RedisChannelBus {
         let bus = Self {
             node: uuid::Uuid::new_v4().to_string().into(),
             prefix: prefix.clone(),
+            conn,
             queue,
             subscribed: Arc::new(AtomicBool::new(false)),
         };
-        tokio::spawn(publish_loop(conn, outgoing, shutdown.clone()));
+        tokio::spawn(bus.clone().write_loop(outgoing, channels.clone(), shutdown.clone()));
+        tokio::spawn(bus.clone().keep_presence(channels.clone(), shutdown.clone()));
         tokio::spawn(bus.clone().subscribe_loop(client, channels, shutdown));
         Ok(bus)
     }
@@ -166,43 +178,76 @@ impl RedisChannelBus {
             return;
         }
         // Another node checked it; checked again here all the same.
-        match Channel::parse(envelope.channel) {
-            Ok(channel) => {
-                channels.receive(&channel, envelope.data, envelope.from);
+        let Ok(channel) = Channel::parse(envelope.channel) else {
+            tracing::warn!("ignoring a channel bus message for a bad channel name");
+            return;
+        };
+        match (envelope.data, envelope.presence, envelope.sub) {
+            (Some(data), _, _) => {
+                channels.receive(&channel, data, envelope.from);
             }
-            Err(_) => tracing::warn!("ignoring a channel bus message for a bad channel name"),
+            (None, Some("join"), Some(sub)) => {
+                channels.announce(&channel, PresenceChange::Join, sub)
+            }
+            (None, Some("leave"), Some(sub)) => {
+                channels.announce(&channel, PresenceChange::Leave, sub)
+            }
+            _ => tracing::warn!("ignoring a channel bus message of no known kind"),
         }
+    }
+
+    /// The shard `channel` travels on.
+    pub(crate) fn shard(&self, channel: &str) -> String {
+        self.prefix.key("chan", &shard_of(channel).to_string())
     }
 }
 
 impl ChannelBus for RedisChannelBus {
     fn send(&self, channel: &Channel, data: &RawValue, from: Option<&str>) {
-        let envelope = Envelope { node: &self.node, channel: channel.as_str(), from, data };
+        let envelope = Envelope {
+            node: &self.node,
+            channel: channel.as_str(),
+            from,
+            data: Some(data),
+            presence: None,
+            sub: None,
+        };
         let Ok(payload) = serde_json::to_string(&envelope) else { return };
-        let shard = self.prefix.key("chan", &shard_of(channel.as_str()).to_string());
-        if self.queue.try_send(Outgoing { shard, payload }).is_err() {
+        let shard = self.shard(channel.as_str());
+        if self.queue.try_send(Outgoing::Publish { shard, payload }).is_err() {
             tracing::warn!(channel = %channel, "channel bus queue full; a message did not reach the other nodes");
         }
     }
 }
 
-/// Publishes queued messages one after another, so that the order of one
-/// node's messages on a channel holds.
-async fn publish_loop(
-    mut conn: ConnectionManager,
-    mut outgoing: mpsc::Receiver<Outgoing>,
-    shutdown: CancellationToken,
-) {
-    loop {
-        let next = tokio::select! {
-            () = shutdown.cancelled() => return,
-            next = outgoing.recv() => next,
-        };
-        let Some(Outgoing { shard, payload }) = next else { return };
-        let published =
-            redis::cmd("PUBLISH").arg(&shard).arg(payload).query_async::<i64>(&mut conn).await;
-        if let Err(e) = published {
-            tracing::warn!(error = %e, "a channel message did not reach the other nodes");
+impl RedisChannelBus {
+    /// Does what was queued, one thing after another, so that the order of
+    /// one node's messages and presence changes on a channel holds.
+    async fn write_loop(
+        self,
+        mut outgoing: mpsc::Receiver<Outgoing>,
+        channels: Channels,
+        shutdown: CancellationToken,
+    ) {
+        let mut conn = self.conn.clone();
+        loop {
+            let next = tokio::select! {
+                () = shutdown.cancelled() => return,
+                next = outgoing.recv() => next,
+            };
+            match next {
+                None => return,
+                Some(Outgoing::Publish { shard, payload }) => {
+                    let published: Result<i64, _> =
+                        redis::cmd("PUBLISH").arg(&shard).arg(payload).query_async(&mut conn).await;
+                    if let Err(e) = published {
+                        tracing::warn!(error = %e, "a channel message did not reach the other nodes");
+                    }
+                }
+                Some(Outgoing::Here { channel, sub, connections }) => {
+                    self.record_here(&mut conn, &channels, &channel, &sub, connections).await;
+                }
+            }
         }
     }
 }

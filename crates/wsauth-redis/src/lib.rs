@@ -39,6 +39,7 @@ mod batch;
 mod bus;
 mod channels;
 mod keys;
+mod presence;
 mod revocation;
 mod tickets;
 
@@ -46,6 +47,7 @@ pub use attempts::RedisAttemptLimiter;
 pub use bus::{EventHandler, RedisBus};
 pub use channels::{RedisChannelBus, SHARDS};
 pub use keys::{InvalidPrefix, Prefix};
+pub use presence::{DEAD_AFTER, HEARTBEAT};
 pub use revocation::{MarkScope, RedisRevocationStore};
 pub use tickets::RedisTicketStore;
 

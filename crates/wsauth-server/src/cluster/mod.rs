@@ -172,6 +172,7 @@ impl Cluster {
         if !bus.wait_subscribed(CONNECT_TIMEOUT).await {
             tracing::warn!("the channel bus is not subscribed yet; retrying in the background");
         }
+        channels.attach_presence(Arc::new(bus.clone()));
         channels.attach_bus(Arc::new(bus));
         Ok(())
     }
