@@ -109,7 +109,7 @@ export async function channelLog(page) {
 export async function waitChannel(page, attrs, text = "", timeout) {
   try {
     await page.waitForFunction(([a, t]) => [...document.querySelectorAll("#channel-log li")].some((li) =>
-      Object.entries(a).every(([k, v]) => li.dataset[k] === v) && li.textContent.includes(t)), [attrs, text], { timeout });
+      Object.entries(a).every(([k, v]) => li.dataset[k] === v) && li.textContent.includes(t)), [attrs, text], { timeout, polling: 100 });
   } catch (err) {
     const log = (await channelLog(page)).slice(-15).map((e) => e.text).join("\n");
     throw new Error(`timed out waiting for a channel log entry ${JSON.stringify(attrs)} containing "${text}"\n--- channel log ---\n${log}`, { cause: err });
