@@ -41,6 +41,8 @@ pub(crate) async fn run(socket: LiveSocket, channels: ChannelSetup, shutdown: Ca
     // Joins the hub on the first channel command only.
     let roles = channels.roles.of(socket.claims());
     let mut session = ChannelSession::new(channels.channels, roles);
+    let token_roles = channels.roles;
+    let mut socket = session.follow_refreshes(socket, move |claims| token_roles.of(claims));
     while let Some(incoming) = socket.recv().await {
         let reply = match incoming {
             Incoming::Text(text) => match session.handle(&mut socket, &text).await {

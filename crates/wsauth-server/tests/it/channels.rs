@@ -361,8 +361,11 @@ async fn an_external_tokens_roles_open_the_rules_that_ask_for_them() {
     let mut staff = claims(&idp.issuer, "ann", now);
     staff["realm_access"] = json!({"roles": ["staff"]});
     let guest = claims(&idp.issuer, "gus", now);
-    let minted =
-        mint(&[("rsa", "RS256", "rsa-1")], &[("rsa", staff, json!({})), ("rsa", guest, json!({}))]);
+    let demoted = claims(&idp.issuer, "ann", now);
+    let minted = mint(
+        &[("rsa", "RS256", "rsa-1")],
+        &[("rsa", staff, json!({})), ("rsa", guest, json!({})), ("rsa", demoted, json!({}))],
+    );
     idp.serve(&[minted.jwk("rsa")]);
     let (mut ann, welcome) = server.ws_welcome(&minted.tokens[0]).await;
     let channel_sub = welcome["channel_sub"].as_str().expect("channel_sub").to_owned();
@@ -375,4 +378,18 @@ async fn an_external_tokens_roles_open_the_rules_that_ask_for_them() {
     assert_eq!(answer["error"], "forbidden", "no role, no rule: {answer}");
     let answer = ask(&mut gus, json!({"type": "subscribe", "channel": own})).await;
     assert_eq!(answer["error"], "forbidden", "another subject's channel: {answer}");
+    // Refreshed in band to a token without the role: that subscription
+    // ends, the other stays, the socket stays open.
+    send_json(&mut ann, json!({"type": "refresh", "token": minted.tokens[2]})).await;
+    let mut frames = vec![next_json(&mut ann).await, next_json(&mut ann).await];
+    frames.sort_by_key(|f| f["type"].to_string());
+    assert_eq!(frames[0]["type"], "refreshed", "{frames:?}");
+    assert_eq!(
+        frames[1],
+        json!({"type": "unsubscribed", "channel": "staff:news", "reason": "permission_revoked"})
+    );
+    nothing_pending(&mut ann).await;
+    let answer =
+        ask(&mut ann, json!({"type": "publish", "channel": "staff:news", "data": 1})).await;
+    assert_eq!(answer["error"], "forbidden", "{answer}");
 }

@@ -84,6 +84,46 @@ impl Channels {
         self.subscriptions_ended(ended);
     }
 
+    /// Member `id`'s token now carries `roles` (an in-band refresh): its
+    /// subscriptions are checked again with them.
+    pub async fn token_roles_changed(&self, id: u64, roles: Vec<String>, since: Instant) {
+        let (generation, who, channels) = {
+            let mut guard = self.lock();
+            let state = &mut *guard;
+            let Some(entry) = state.members.get_mut(&id) else { return };
+            if *entry.token_roles == *roles {
+                return;
+            }
+            let Some(subject) = state.subjects.get_mut(entry.who.sub.as_str()) else { return };
+            // Subscriptions being decided from the old roles decide again.
+            subject.generation += 1;
+            let who = Arc::new(entry.who.with_profile(&roles, subject.profile.clone()));
+            entry.token_roles = roles.into();
+            entry.who = who.clone();
+            let channels: Vec<Channel> =
+                entry.subscriptions.keys().cloned().map(Channel::checked).collect();
+            (subject.generation, who, channels)
+        };
+        let mut held: Vec<Verdict> = Vec::with_capacity(channels.len());
+        for channel in channels {
+            let answer = self.inner.authorizers.authorize(&who, &channel, Actions::ALL).await;
+            held.push((channel, answer));
+        }
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        // A change of the subject's rights began meanwhile: it checks these
+        // subscriptions itself, with the new roles.
+        if state.subjects.get(who.sub.as_str()).map(|s| s.generation) != Some(generation) {
+            return;
+        }
+        let mut ended = 0;
+        for (channel, answer) in held {
+            ended += state.apply(&self.inner, id, &channel, answer, since);
+        }
+        drop(guard);
+        self.subscriptions_ended(ended);
+    }
+
     /// Raises `sub`'s generation and lists its sockets with their
     /// subscriptions; `None` when it has no socket on channels.
     fn begin_change(&self, sub: &str) -> Option<(u64, Vec<Recheck>)> {
