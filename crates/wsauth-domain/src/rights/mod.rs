@@ -17,7 +17,7 @@ use crate::error::DomainError;
 use crate::store::{GrantRow, NewGrant, RightsOutcome, RightsStore};
 
 pub(crate) mod bounds;
-pub use bounds::{MAX_GRANTS, MAX_ROLE_LEN, MAX_ROLES};
+pub use bounds::{MAX_GRANT_ID_LEN, MAX_GRANTS, MAX_ROLE_LEN, MAX_ROLES};
 
 /// An account's roles.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +123,9 @@ impl Rights {
     /// registered.
     pub async fn delete_grant(&self, username: &str, id: &str) -> Result<String, DomainError> {
         let username = self.admin.get(username).await?.username;
+        if id.len() > MAX_GRANT_ID_LEN {
+            return Err(DomainError::GrantNotFound);
+        }
         done(self.store.delete_grant(&username, id).await?)?;
         Ok(username)
     }

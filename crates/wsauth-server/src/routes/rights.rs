@@ -33,6 +33,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 struct Roles {
     /// At most 32, each 1 to 64 bytes of letters, digits, `_`, `.`, `:`
     /// or `-`; answered sorted, each once.
+    #[schema(max_items = 32, example = json!(["member", "mod"]))]
     roles: Vec<String>,
 }
 
@@ -41,8 +42,10 @@ struct Roles {
 #[serde(deny_unknown_fields)]
 struct NewGrant {
     /// The channels, as a pattern (`room:42`, `room:*`, `user:{sub}:>`).
+    #[schema(example = "room:42")]
     pattern: String,
     /// At least one of `subscribe`, `publish`, `presence`.
+    #[schema(min_items = 1, example = json!(["subscribe"]))]
     actions: Vec<String>,
 }
 

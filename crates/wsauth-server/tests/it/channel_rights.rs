@@ -146,6 +146,10 @@ async fn grants_are_added_listed_and_deleted_through_the_admin_api() {
     let (status, answer) =
         admin_json(&server, "DELETE", &format!("{path}/{id}"), Value::Null).await;
     assert_eq!((status, &answer["error"]), (404, &json!("grant_not_found")));
+    let long = "f".repeat(65);
+    let (status, answer) =
+        admin_json(&server, "DELETE", &format!("{path}/{long}"), Value::Null).await;
+    assert_eq!((status, &answer["error"]), (404, &json!("grant_not_found")));
     assert_eq!(admin_json(&server, "GET", path, Value::Null).await.1, json!({"grants": []}));
 
     // 256 at most; the next one is refused until one goes.
