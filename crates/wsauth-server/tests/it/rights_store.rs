@@ -202,3 +202,37 @@ async fn profiles_hold_a_local_accounts_rights_and_nothing_for_anyone_else() {
         assert_eq!(profiles.profile("fay").await, Err(Unavailable), "{backend:?}");
     }
 }
+
+#[tokio::test]
+async fn grants_added_at_once_never_pass_the_bound() {
+    for database in TestDatabase::both().await {
+        let backend = database.backend;
+        let stores = database.open().await;
+        let rights = rights_of(&stores);
+        add_account(&stores, "gus").await;
+        for i in 0..MAX_GRANTS - 6 {
+            rights
+                .add_grant("gus", &format!("room:{i}"), &names(&["subscribe"]))
+                .await
+                .expect("grant");
+        }
+        let racers: Vec<_> = (0..20)
+            .map(|i| {
+                let rights = rights.clone();
+                tokio::spawn(async move {
+                    rights.add_grant("gus", &format!("race:{i}"), &names(&["publish"])).await
+                })
+            })
+            .collect();
+        let mut added = 0;
+        for racer in racers {
+            match racer.await.expect("task") {
+                Ok(_) => added += 1,
+                Err(DomainError::TooManyGrants) => {}
+                Err(e) => panic!("{backend:?}: {e}"),
+            }
+        }
+        assert_eq!(added, 6, "{backend:?}");
+        assert_eq!(rights.grants("gus").await.expect("grants").grants.len(), MAX_GRANTS);
+    }
+}
