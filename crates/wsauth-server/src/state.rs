@@ -45,6 +45,8 @@ pub(crate) struct Services {
     pub(crate) sockets: TaskTracker,
     /// Operator actions on accounts.
     pub(crate) admin: wsauth_domain::admin::Admin,
+    /// Local accounts' channel roles and grants.
+    pub(crate) rights: wsauth_domain::rights::Rights,
     /// Where committed revocations are applied and shared with other nodes.
     pub(crate) propagation: wsauth_domain::propagate::Propagation,
     /// Every configured backend, for readiness.
