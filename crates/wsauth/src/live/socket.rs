@@ -56,6 +56,9 @@ pub struct LiveSocket {
     state: Box<State>,
 }
 
+/// What is told of a socket's new claims after an in-band refresh.
+type Rebound = Box<dyn Fn(&Claims) + Send + Sync>;
+
 /// What a [`LiveSocket`] holds, in one allocation.
 struct State {
     socket: WebSocket,
@@ -76,7 +79,7 @@ struct State {
     ping: tokio::time::Interval,
     shutdown: Option<CancellationToken>,
     /// Told of the new claims after an in-band refresh.
-    rebound: Option<Box<dyn Fn(&Claims) + Send + Sync>>,
+    rebound: Option<Rebound>,
     closed: Option<Closed>,
 }
 
