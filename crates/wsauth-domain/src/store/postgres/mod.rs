@@ -58,10 +58,11 @@ impl PostgresStore {
             .with_context(|| {
                 format!("cannot connect to PostgreSQL at {}", connect::describe(&options))
             })?;
-        sqlx::migrate!("./migrations-postgres")
-            .run(&pool)
-            .await
-            .context("database migration failed")?;
+        let mut migrations = sqlx::migrate!("./migrations-postgres");
+        // Migrations are additive: a database a newer version migrated
+        // further still serves this one (docs/deployment.md, "Upgrading").
+        migrations.set_ignore_missing(true);
+        migrations.run(&pool).await.context("database migration failed")?;
         tracing::debug!("database ready (postgres)");
         Ok(Self { pool, reader, origin: super::new_origin() })
     }

@@ -51,7 +51,11 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .with_context(|| format!("cannot open database {}", path.display()))?;
-        sqlx::migrate!("./migrations").run(&pool).await.context("database migration failed")?;
+        let mut migrations = sqlx::migrate!("./migrations");
+        // Migrations are additive: a database a newer version migrated
+        // further still serves this one (docs/deployment.md, "Upgrading").
+        migrations.set_ignore_missing(true);
+        migrations.run(&pool).await.context("database migration failed")?;
         tracing::debug!(path = %path.display(), "database ready (sqlite)");
         Ok(Self { pool, reader, origin: super::new_origin() })
     }
