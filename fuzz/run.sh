@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGETS=(token_verify credential_locate live_frames server_config)
+TARGETS=(token_verify credential_locate live_frames channel_frames server_config)
 SHORT_SECS=40
 LONG_RUNS=10000000
 LONG_SECS=3600

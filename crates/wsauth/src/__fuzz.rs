@@ -78,3 +78,18 @@ pub fn auth_frame_token(text: &str) -> Option<String> {
 pub fn parse_object(bytes: &[u8]) -> Option<Map<String, Value>> {
     crate::strict_json::parse_object(bytes)
 }
+
+/// A `/ws` channel command as the server reads it: its type, request id
+/// and channel name, when the frame is one (`None`: the app's frame).
+#[must_use]
+pub fn channel_command(text: &str) -> Option<(&'static str, Option<String>, Option<String>)> {
+    use crate::channels::wire::{Kind, command};
+    let parsed = command(text)?;
+    let kind = match parsed.kind {
+        Kind::Subscribe => "subscribe",
+        Kind::Unsubscribe => "unsubscribe",
+        Kind::Publish => "publish",
+        Kind::Presence => "presence",
+    };
+    Some((kind, parsed.id.map(|id| id.into_owned()), parsed.channel.map(|c| c.into_owned())))
+}
