@@ -7,7 +7,6 @@
 //! to serve while it is behind and catches up from its durable store.
 
 use async_trait::async_trait;
-use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -17,10 +16,8 @@ use tokio_util::sync::CancellationToken;
 use wsauth::cluster::{BusState, RevocationBus};
 use wsauth::{LiveSessions, RevocationEvent, StoreError};
 
+use crate::subscriber::{Listener, Subscription, stay_subscribed};
 use crate::{Prefix, store_error};
-
-/// The longest wait between two attempts to subscribe again.
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// What receives the events other nodes publish.
 pub type EventHandler = Arc<dyn Fn(&RevocationEvent) + Send + Sync>;
@@ -88,7 +85,9 @@ impl RedisBus {
             subscriptions: Arc::new(AtomicU64::new(0)),
             resubscribed: Arc::new(tokio::sync::Notify::new()),
         };
-        tokio::spawn(bus.clone().subscribe_loop(client, handler, shutdown));
+        let listener = Hearing { bus: bus.clone(), handler };
+        let channels = vec![bus.channel.clone()];
+        tokio::spawn(stay_subscribed(client, channels, listener, "revocations", shutdown));
         Ok(bus)
     }
 
@@ -111,54 +110,6 @@ impl RedisBus {
         })
         .await;
         self.state() == BusState::Current
-    }
-
-    /// Subscribes, delivers, and subscribes again whenever the connection
-    /// is lost, with a growing pause between attempts (at most 1 s).
-    async fn subscribe_loop(
-        self,
-        client: redis::Client,
-        handler: EventHandler,
-        shutdown: CancellationToken,
-    ) {
-        let mut backoff = Duration::from_millis(50);
-        loop {
-            let attempt = async {
-                let mut pubsub = client.get_async_pubsub().await?;
-                pubsub.subscribe(&self.channel).await?;
-                Ok::<_, redis::RedisError>(pubsub)
-            };
-            let subscribed = tokio::select! {
-                () = shutdown.cancelled() => return,
-                result = attempt => result,
-            };
-            match subscribed {
-                Ok(mut pubsub) => {
-                    backoff = Duration::from_millis(50);
-                    self.set_subscribed(true);
-                    tracing::info!(channel = %self.channel, "revocation bus subscribed");
-                    let mut messages = pubsub.on_message();
-                    loop {
-                        let message = tokio::select! {
-                            () = shutdown.cancelled() => return,
-                            message = messages.next() => message,
-                        };
-                        let Some(message) = message else { break };
-                        self.deliver(message.get_payload_bytes(), &handler);
-                    }
-                    self.set_subscribed(false);
-                    tracing::warn!("revocation bus lost its subscription; subscribing again");
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "revocation bus cannot subscribe; retrying");
-                }
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-        }
     }
 
     /// How many times the bus has subscribed so far (0 before the first).
@@ -185,6 +136,22 @@ impl RedisBus {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "ignoring an unreadable revocation bus message"),
         }
+    }
+}
+
+/// The revocation bus's side of its subscription.
+struct Hearing {
+    bus: RedisBus,
+    handler: EventHandler,
+}
+
+impl Listener for Hearing {
+    fn subscription(&self, now: Subscription) {
+        self.bus.set_subscribed(now == Subscription::Up);
+    }
+
+    fn message(&self, payload: &[u8]) {
+        self.bus.deliver(payload, &self.handler);
     }
 }
 

@@ -9,7 +9,6 @@
 //! messages itself and ignores their echo. Delivery is at most once: a
 //! message published while a node is re-subscribing does not reach it.
 
-use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -21,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use wsauth::StoreError;
 use wsauth::channels::{Channel, ChannelBus, Channels, PresenceChange};
 
+use crate::subscriber::{Listener, Subscription, stay_subscribed};
 use crate::{Prefix, store_error};
 
 /// The Redis channels channel names are hashed onto.
@@ -28,8 +28,6 @@ pub const SHARDS: u64 = 64;
 /// Messages waiting to be published; past it new ones are dropped (and
 /// logged): a Redis that cannot keep up must not grow the node without bound.
 const QUEUE: usize = 10_000;
-/// The longest wait between two attempts to subscribe again.
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// What travels between nodes: a message (`data`, `from`), or a subject
 /// joining or leaving (`presence`, `sub`).
@@ -104,7 +102,9 @@ impl RedisChannelBus {
         };
         tokio::spawn(bus.clone().write_loop(outgoing, channels.clone(), shutdown.clone()));
         tokio::spawn(bus.clone().keep_presence(channels.clone(), shutdown.clone()));
-        tokio::spawn(bus.clone().subscribe_loop(client, channels, shutdown));
+        let listener = Hearing { bus: bus.clone(), channels };
+        let shards = bus.shard_names();
+        tokio::spawn(stay_subscribed(client, shards, listener, "channels", shutdown));
         Ok(bus)
     }
 
@@ -124,49 +124,6 @@ impl RedisChannelBus {
 
     fn shard_names(&self) -> Vec<String> {
         (0..SHARDS).map(|n| self.prefix.key("chan", &n.to_string())).collect()
-    }
-
-    async fn subscribe_loop(
-        self,
-        client: redis::Client,
-        channels: Channels,
-        shutdown: CancellationToken,
-    ) {
-        let mut backoff = Duration::from_millis(50);
-        loop {
-            let attempt = async {
-                let mut pubsub = client.get_async_pubsub().await?;
-                pubsub.subscribe(self.shard_names()).await?;
-                Ok::<_, redis::RedisError>(pubsub)
-            };
-            let subscribed = tokio::select! {
-                () = shutdown.cancelled() => return,
-                result = attempt => result,
-            };
-            match subscribed {
-                Ok(mut pubsub) => {
-                    backoff = Duration::from_millis(50);
-                    self.subscribed.store(true, Ordering::SeqCst);
-                    let mut messages = pubsub.on_message();
-                    loop {
-                        let message = tokio::select! {
-                            () = shutdown.cancelled() => return,
-                            message = messages.next() => message,
-                        };
-                        let Some(message) = message else { break };
-                        self.deliver(message.get_payload_bytes(), &channels);
-                    }
-                    self.subscribed.store(false, Ordering::SeqCst);
-                    tracing::warn!("channel bus lost its subscription; subscribing again");
-                }
-                Err(e) => tracing::warn!(error = %e, "channel bus cannot subscribe; retrying"),
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-        }
     }
 
     fn deliver(&self, payload: &[u8], channels: &Channels) {
@@ -199,6 +156,22 @@ impl RedisChannelBus {
     /// The shard `channel` travels on.
     pub(crate) fn shard(&self, channel: &str) -> String {
         self.prefix.key("chan", &shard_of(channel).to_string())
+    }
+}
+
+/// The channel bus's side of its subscription.
+struct Hearing {
+    bus: RedisChannelBus,
+    channels: Channels,
+}
+
+impl Listener for Hearing {
+    fn subscription(&self, now: Subscription) {
+        self.bus.subscribed.store(now == Subscription::Up, Ordering::SeqCst);
+    }
+
+    fn message(&self, payload: &[u8]) {
+        self.bus.deliver(payload, &self.channels);
     }
 }
 

@@ -41,6 +41,7 @@ mod channels;
 mod keys;
 mod presence;
 mod revocation;
+mod subscriber;
 mod tickets;
 
 pub use attempts::RedisAttemptLimiter;

@@ -180,8 +180,7 @@ impl ChannelAuthorizer for HttpAuthorizer {
                 }
             };
             if allow {
-                decision.granted = decision.granted.union(action.into());
-                decision.ttl = Some(decision.ttl.map_or(ttl, |t| t.min(ttl)));
+                decision.add(action.into(), Some(ttl));
             }
         }
         Ok(decision)

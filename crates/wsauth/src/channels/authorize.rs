@@ -31,6 +31,19 @@ impl Decision {
     pub fn lasting(granted: Actions) -> Self {
         Self { granted, ttl: None }
     }
+
+    /// Adds `granted` for `ttl` (`None`: while nothing changes): the
+    /// decision then lasts as long as the shortest-lived of its grants.
+    pub fn add(&mut self, granted: Actions, ttl: Option<Duration>) {
+        if granted.is_empty() {
+            return;
+        }
+        self.granted = self.granted.union(granted);
+        self.ttl = match (self.ttl, ttl) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
 }
 
 /// A source of channel rights. Implement it to plug an application's own
@@ -146,14 +159,7 @@ impl Authorizers {
                 break;
             }
             let answer = source.authorize(who, channel, missing).await?;
-            let granted = answer.granted.intersection(missing);
-            if !granted.is_empty() {
-                decision.granted = decision.granted.union(granted);
-                decision.ttl = match (decision.ttl, answer.ttl) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-            }
+            decision.add(answer.granted.intersection(missing), answer.ttl);
         }
         Ok(decision)
     }
