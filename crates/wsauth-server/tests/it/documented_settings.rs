@@ -112,7 +112,9 @@ fn the_documented_defaults_are_config_default() {
         wrong.extend(says(&key, &row[2], limits.get(&key)).err());
         assert!(limits.contains_key(&key), "[limits] {key} is documented but not a setting");
     }
-    for key in defaults.keys().filter(|k| !["limits", "trusted_issuers", "channels"].contains(&k.as_str())) {
+    for key in
+        defaults.keys().filter(|k| !["limits", "trusted_issuers", "channels"].contains(&k.as_str()))
+    {
         assert!(documented.contains(key), "{key} is not in docs/configuration.md's table");
     }
     let channels = serialised(&wsauth_server::config::ChannelSettings::default());
