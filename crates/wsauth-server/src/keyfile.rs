@@ -40,7 +40,7 @@ fn hmac_key(config: &Config, secret: &str) -> anyhow::Result<Key> {
     } else {
         Key::hmac(Algorithm::HS256, secret.as_bytes()).map_err(|_| {
             anyhow::anyhow!(
-                "hmac_secret is too short ({} bytes): give at least 32 random bytes, such as \
+                "hmac_secret is too weak ({} bytes): give at least 32 random bytes, such as \
                  the output of `openssl rand -base64 48` (insecure_dev = true allows a short \
                  one for local experiments only)",
                 secret.len()

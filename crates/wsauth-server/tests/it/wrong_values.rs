@@ -41,7 +41,7 @@ fn a_secret_with_another_algorithm_or_a_key_file_is_refused() {
     let both = format!("{secret}private_key_file = \"k.pem\"\nalgorithm = \"EdDSA\"\n");
     says(&refused(&[], &both, &[]), &["hmac_secret and private_key_file are both set"]);
     let printed = refused(&[], "hmac_secret = \"short\"\n", &[]);
-    says(&printed, &["hmac_secret is too short (5 bytes)", "at least 32 random bytes"]);
+    says(&printed, &["hmac_secret is too weak (5 bytes)", "at least 32 random bytes"]);
     let previous =
         format!("{secret}[[previous_keys]]\nprivate_key_file = \"k.pem\"\nvalid_until = 1\n");
     says(&refused(&[], &previous, &[]), &["[[previous_keys]]", "needs the algorithm of its key"]);
