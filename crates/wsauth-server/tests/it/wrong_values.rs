@@ -166,3 +166,24 @@ fn a_file_that_is_not_toml_is_named_as_the_file() {
         assert!(!printed.stderr.contains(unwanted), "{unwanted}: {}", printed.stderr);
     }
 }
+
+/// Each of these was accepted: an origin with a path never matches a
+/// browser's `Origin`, a log filter that did not parse became `info`
+/// without a word, and `--access-ttl -5` was taken for a flag named `-5`.
+#[test]
+fn flags_given_wrong_values_are_refused_by_name() {
+    for (args, parts) in [
+        (
+            &["--allowed-origin", "https://app.example/chat"][..],
+            &["allowed origin \"https://app.example/chat\"", "without a path"][..],
+        ),
+        (&["--allowed-origin", "https://user@app.example"], &["without a path"]),
+        (&["--log", "nonsense[[["], &["log \"nonsense[[[\" is not a log filter", "\"info\""]),
+        (&["--access-ttl", "-5"], &["access_ttl must be positive"]),
+        (&["--shutdown-timeout", "-1"], &["--shutdown-timeout", "a whole number of seconds"]),
+    ] {
+        says(&refused(args, "", &[]), parts);
+    }
+    let printed = refused(&[], "", &[("WSAUTH_LOG", "warn,[[")]);
+    says(&printed, &["log \"warn,[[\" is not a log filter"]);
+}
