@@ -30,9 +30,14 @@ impl Config {
         }
         for origin in &self.allowed_origins {
             if !is_origin(origin) {
+                let separator = if origin.contains(';') {
+                    "; origins are separated by `,`, not `;`"
+                } else {
+                    ""
+                };
                 return Err(ConfigError::Invalid(format!(
                     "allowed origin {origin:?} must look like scheme://host[:port], without a path \
-                     (a browser's Origin header never has one, so it could never match)"
+                     (a browser's Origin header never has one, so it could never match){separator}"
                 )));
             }
         }

@@ -186,4 +186,10 @@ fn flags_given_wrong_values_are_refused_by_name() {
     }
     let printed = refused(&[], "", &[("WSAUTH_LOG", "warn,[[")]);
     says(&printed, &["log \"warn,[[\" is not a log filter"]);
+    let env = [("WSAUTH_ALLOWED_ORIGINS", "https://a.example;https://b.example")];
+    says(&refused(&[], "", &env), &["origins are separated by `,`, not `;`"]);
+    // A leeway of days kept every expired token valid.
+    says(&refused(&[], "leeway = 999999\n", &[]), &["leeway must be 0 to 300 seconds"]);
+    let printed = refused(&["--data-dir", "/proc/wsauth-nowhere"], "", &[]);
+    says(&printed, &["data_dir: cannot create /proc/wsauth-nowhere"]);
 }
