@@ -96,3 +96,35 @@ export async function waitMessage(page, mode, predicate, arg, what = "a matching
     await page.waitForTimeout(100);
   }
 }
+
+/** The entries of the page's channel log: each `#channel-log li`'s data attributes and text. */
+export async function channelLog(page) {
+  return page.evaluate(() => [...document.querySelectorAll("#channel-log li")].map((li) => ({ ...li.dataset, text: li.textContent })));
+}
+
+/**
+ * Waits for a channel log entry whose data attributes include `attrs` (for example
+ * `{type: "message", channel: "room:1", from: "bob"}`) and whose text contains `text`.
+ */
+export async function waitChannel(page, attrs, text = "", timeout) {
+  try {
+    await page.waitForFunction(([a, t]) => [...document.querySelectorAll("#channel-log li")].some((li) =>
+      Object.entries(a).every(([k, v]) => li.dataset[k] === v) && li.textContent.includes(t)), [attrs, text], { timeout, polling: 100 });
+  } catch (err) {
+    const log = (await channelLog(page)).slice(-15).map((e) => e.text).join("\n");
+    throw new Error(`timed out waiting for a channel log entry ${JSON.stringify(attrs)} containing "${text}"\n--- channel log ---\n${log}`, { cause: err });
+  }
+}
+
+/** Types a channel name (and data, for a publish) into the channels panel and clicks `action`'s button. */
+export async function channelAction(page, action, channel, data) {
+  await page.fill("#channel-name", channel);
+  if (data !== undefined) await page.fill("#channel-data", data);
+  await page.click(`#channel-${action}`);
+}
+
+/** The subscriptions the page lists, as {mode, channel, actions}. */
+export async function subscriptions(page) {
+  return page.evaluate(() => [...document.querySelectorAll("#subscriptions li")].map((li) =>
+    ({ mode: li.dataset.mode, channel: li.dataset.channel, actions: li.dataset.actions })));
+}

@@ -34,6 +34,27 @@ pub enum DomainError {
     /// No account has this username.
     #[error("User not found")]
     UserNotFound,
+    /// A role that does not fit the rules.
+    #[error(
+        "A role must be 1 to {} bytes of letters, digits, '_', '.', ':' or '-'",
+        crate::rights::bounds::MAX_ROLE_LEN
+    )]
+    InvalidRole,
+    /// More roles than one account may hold.
+    #[error("A user holds at most {} roles", crate::rights::bounds::MAX_ROLES)]
+    TooManyRoles,
+    /// A channel pattern that does not parse (the reason).
+    #[error("Invalid channel pattern: {0}")]
+    InvalidPattern(&'static str),
+    /// A list of actions that is empty or names an unknown one.
+    #[error("Invalid actions: {0}")]
+    InvalidActions(String),
+    /// The account holds as many grants as it may.
+    #[error("A user holds at most {} grants; delete one first", crate::rights::bounds::MAX_GRANTS)]
+    TooManyGrants,
+    /// The account holds no grant of this id.
+    #[error("Grant not found")]
+    GrantNotFound,
     /// The account is disabled.
     #[error("This account is disabled")]
     AccountDisabled,

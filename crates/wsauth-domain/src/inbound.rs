@@ -7,13 +7,19 @@
 //! node's events, `wsauth-server`'s `cluster/`), its catch-up after every
 //! (re)subscription, and the revocation log every process follows
 //! (`watch.rs`), which also reloads everything after a long time away.
+//!
+//! The log also carries changes to a local account's channel rights (kind
+//! `rights`): given the node's [`Channels`] ([`Inbound::with_channels`]),
+//! each re-checks the subject's live subscriptions, and news that may have
+//! missed some re-checks every subject's.
 
 use std::sync::Arc;
 use std::time::Instant;
+use wsauth::channels::Channels;
 use wsauth::{LiveSessions, RevocationEvent, StoreError};
 
 use crate::mirror::StoredRevocations;
-use crate::store::AdminEvent;
+use crate::store::{AdminEvent, EventKind};
 
 /// What this process heard of a revocation committed elsewhere.
 #[derive(Debug, Clone)]
@@ -34,12 +40,20 @@ pub enum News {
 pub struct Inbound {
     pub(crate) mirror: Arc<StoredRevocations>,
     pub(crate) live: LiveSessions,
+    /// The node's channels, whose subscriptions rights changes re-check.
+    pub(crate) channels: Option<Channels>,
 }
 
 impl Inbound {
     /// News goes to `mirror` and to the sockets in `live`.
     pub fn new(mirror: Arc<StoredRevocations>, live: LiveSessions) -> Self {
-        Self { mirror, live }
+        Self { mirror, live, channels: None }
+    }
+
+    /// Rights changes in the log re-check the subscriptions of `channels`.
+    #[must_use]
+    pub fn with_channels(self, channels: Channels) -> Self {
+        Self { channels: Some(channels), ..self }
     }
 
     /// Applies `news`: the mirror reloads what it names, once, and the live
@@ -55,6 +69,14 @@ impl Inbound {
                     None => Vec::new(),
                 }
             }
+            News::Logged(entry) if entry.kind == EventKind::Rights.as_str() => {
+                // Nothing was revoked: only what the subject may do on
+                // channels changed.
+                if let Some(channels) = &self.channels {
+                    channels.rights_changed(&entry.sub, Instant::now()).await;
+                }
+                Vec::new()
+            }
             News::Logged(entry) => {
                 let mut learned = match &entry.jti {
                     Some(jti) => self.mirror.reload_token(jti).await?,
@@ -65,7 +87,13 @@ impl Inbound {
                 }
                 learned
             }
-            News::MaybeMissed => self.mirror.reload_all().await?,
+            News::MaybeMissed => {
+                let learned = self.mirror.reload_all().await?;
+                if let Some(channels) = &self.channels {
+                    channels.recheck_all(Instant::now()).await;
+                }
+                learned
+            }
         };
         for event in &learned {
             self.live.notify(event);

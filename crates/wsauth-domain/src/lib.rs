@@ -12,13 +12,15 @@
 //! Layers, each importing only those below it:
 //! - [`store`]: one trait per kind of record, one implementation per
 //!   database (`store/sqlite/`, `store/postgres/`). A new store method is
-//!   declared on its trait (`store/accounts.rs`, `families.rs`, `revoked.rs`
-//!   or `log.rs`) and written once per database.
+//!   declared on its trait (`store/accounts.rs`, `families.rs`, `revoked.rs`,
+//!   `log.rs` or `rights.rs`) and written once per database.
 //! - [`mirror`]: revocations in memory, answering the library's
 //!   [`wsauth::RevocationStore`] checks without waiting on the database.
 //! - [`propagate`] (what this process commits) and [`inbound`] (what it
 //!   hears of from elsewhere; [`watch`] follows the revocation log).
-//! - [`accounts`], [`families`], [`admin`]: the operations.
+//! - [`accounts`], [`families`], [`admin`], [`rights`] (channel roles and
+//!   grants of local accounts): the operations; [`profiles`] serves the
+//!   stored rights to the channel hub.
 
 pub mod accounts;
 pub mod admin;
@@ -28,7 +30,9 @@ pub mod families;
 pub mod files;
 pub mod inbound;
 pub mod mirror;
+pub mod profiles;
 pub mod propagate;
+pub mod rights;
 pub mod store;
 pub mod watch;
 

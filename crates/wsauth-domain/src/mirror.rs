@@ -285,3 +285,11 @@ impl RevocationStore for StoredRevocations {
         Ok(revoked)
     }
 }
+
+/// Channels deliver nothing while the mirror is stale: a right taken away
+/// on another node may not have reached this one.
+impl wsauth::channels::Freshness for StoredRevocations {
+    fn is_current(&self) -> bool {
+        StoredRevocations::is_current(self)
+    }
+}

@@ -12,7 +12,9 @@
 //!   pub/sub that hands every other node's revocations to this node's
 //!   [`LiveSessions`](wsauth::LiveSessions), re-subscribing after a
 //!   reconnect and reporting [`BusState::Behind`](wsauth::cluster::BusState) while
-//!   it is not subscribed.
+//!   it is not subscribed;
+//! - [`RedisChannelBus`]: channel messages published on one node delivered on
+//!   every other, over a fixed set of sharded pub/sub channels.
 //!
 //! Every key and channel starts with a [`Prefix`], so several deployments
 //! (or tests) can share one Redis.
@@ -35,13 +37,17 @@
 mod attempts;
 mod batch;
 mod bus;
+mod channels;
 mod keys;
+mod presence;
 mod revocation;
 mod tickets;
 
 pub use attempts::RedisAttemptLimiter;
 pub use bus::{EventHandler, RedisBus};
+pub use channels::{RedisChannelBus, SHARDS};
 pub use keys::{InvalidPrefix, Prefix};
+pub use presence::{DEAD_AFTER, HEARTBEAT};
 pub use revocation::{MarkScope, RedisRevocationStore};
 pub use tickets::RedisTicketStore;
 

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wsauth::accept::AddressLimiter;
-use wsauth::channels::{Authorizers, Channels, NoProfiles, Rules};
+use wsauth::channels::{Authorizers, Channels, Rules};
 use wsauth::cluster::AttemptLimiter;
 use wsauth::{RevocationStore, SharedClock, SystemClock, TokenAuthority};
 
@@ -19,12 +19,15 @@ use crate::config::{Config, ConfigError, Overrides};
 use crate::health::Backends;
 use crate::proxy::OwnPaths;
 use crate::serve::{self, ConnectionPolicy};
+use crate::sockets::ChannelSetup;
 use crate::state::{AppState, Services};
+use crate::token_roles::TokenRoles;
 use crate::{keyfile, routes};
 use wsauth_domain::accounts::{Accounts, HashingLimits};
 use wsauth_domain::families::Families;
 use wsauth_domain::inbound::Inbound;
 use wsauth_domain::mirror::StoredRevocations;
+use wsauth_domain::profiles::StoredProfiles;
 use wsauth_domain::propagate::{NoPeers, Peers, Propagation};
 use wsauth_domain::store::{AdminLog, Stores};
 use wsauth_domain::watch::Follower;
@@ -120,7 +123,21 @@ impl Application {
         let proxies = crate::proxy::Proxies::build(&config.proxy, auth.socket_limits())
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         let shutdown = CancellationToken::new();
-        let inbound = Inbound::new(revocations.clone(), auth.live().clone());
+        // Rights come from the configured rules, each local account's stored
+        // roles and grants, and the application's backend if configured; a
+        // change to the stored ones, logged by any process, re-checks the
+        // subject's subscriptions here (`Inbound`).
+        let mut authorizers = Authorizers::new(Rules(config.channels.rules.clone()));
+        if let Some(app) =
+            crate::channel_authorizer::HttpAuthorizer::from_settings(&config.channels)?
+        {
+            authorizers = authorizers.then(Arc::new(app));
+        }
+        let profiles = Arc::new(StoredProfiles::new(stores.rights.clone()));
+        let channels = Channels::new(authorizers, profiles, config.channels.limits(), observer);
+        channels.attach_freshness(revocations.clone());
+        let inbound =
+            Inbound::new(revocations.clone(), auth.live().clone()).with_channels(channels.clone());
         let peers: Arc<dyn Peers> = match (&cluster, shared) {
             (Some(cluster), Some(shared)) => {
                 let bus = cluster.start_bus(inbound.clone(), shutdown.clone()).await?;
@@ -129,12 +146,10 @@ impl Application {
             _ => Arc::new(NoPeers),
         };
         let propagation = Propagation::new(inbound.clone(), peers);
-        let channels = Channels::new(
-            Authorizers::new(Rules(config.channels.rules.clone())),
-            Arc::new(NoProfiles),
-            config.channels.limits(),
-            observer,
-        );
+        let roles = Arc::new(TokenRoles::new(&config.trusted_issuers));
+        if let Some(cluster) = &cluster {
+            cluster.start_channel_bus(&channels, shutdown.clone()).await?;
+        }
         let state = AppState::new(Services {
             auth: auth.clone(),
             accounts,
@@ -151,10 +166,11 @@ impl Application {
             sockets: TaskTracker::new(),
             password_attempts,
             backends,
+            rights: wsauth_domain::rights::Rights::new(admin.clone(), stores.rights.clone()),
             admin,
             metrics,
             proxies,
-            channels,
+            channels: ChannelSetup { channels, roles },
         });
         Ok(Self { listener, internal, addr, state, revocations, inbound, log_position })
     }

@@ -92,9 +92,14 @@ fn domain_status_and_code(e: &DomainError) -> (StatusCode, &'static str) {
         DomainError::UsernameTaken => (StatusCode::CONFLICT, "username_taken"),
         DomainError::InvalidUsername => (StatusCode::BAD_REQUEST, "invalid_username"),
         DomainError::WeakPassword => (StatusCode::BAD_REQUEST, "weak_password"),
-        DomainError::InvalidCursor | DomainError::InvalidPageSize => {
-            (StatusCode::BAD_REQUEST, "bad_request")
-        }
+        DomainError::InvalidCursor
+        | DomainError::InvalidPageSize
+        | DomainError::InvalidRole
+        | DomainError::TooManyRoles
+        | DomainError::InvalidPattern(_)
+        | DomainError::InvalidActions(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+        DomainError::TooManyGrants => (StatusCode::CONFLICT, "too_many_grants"),
+        DomainError::GrantNotFound => (StatusCode::NOT_FOUND, "grant_not_found"),
         DomainError::UserNotFound => (StatusCode::NOT_FOUND, "user_not_found"),
         DomainError::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
         DomainError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),

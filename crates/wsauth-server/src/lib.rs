@@ -3,6 +3,7 @@
 //! PostgreSQL, alone or as one node of several sharing a Redis.
 
 pub mod app;
+mod channel_authorizer;
 mod cluster;
 pub mod config;
 mod error;
@@ -17,6 +18,7 @@ mod state;
 mod stream;
 mod summary;
 pub mod telemetry;
+mod token_roles;
 pub mod trusted_issuers;
 
 pub use app::Application;

@@ -5,6 +5,7 @@ use wsauth_server::{Application, Config, telemetry};
 
 mod cli;
 mod user_commands;
+mod user_rights;
 use cli::Command;
 
 /// mimalloc rather than the C library's allocator: a handshake allocates and

@@ -12,6 +12,14 @@ use tokio_util::sync::CancellationToken;
 use wsauth::channels::{ChannelSession, Channels, Handled, channel_subject};
 use wsauth::{Claims, CredentialKind, Incoming, LiveSocket};
 
+/// What a socket's channel commands need: the node's hub, and where a
+/// trusted issuer's token carries its roles.
+#[derive(Clone)]
+pub(crate) struct ChannelSetup {
+    pub(crate) channels: Channels,
+    pub(crate) roles: std::sync::Arc<crate::token_roles::TokenRoles>,
+}
+
 /// The version of the `/ws` protocol: 2 has channels.
 const PROTOCOL: u8 = 2;
 
@@ -27,11 +35,14 @@ struct Command<'a> {
 
 /// Runs a session until the client leaves, breaks a rule, its credential
 /// ends, or the server shuts down.
-pub(crate) async fn run(socket: LiveSocket, channels: Channels, shutdown: CancellationToken) {
+pub(crate) async fn run(socket: LiveSocket, channels: ChannelSetup, shutdown: CancellationToken) {
     let mut socket = socket.with_shutdown(shutdown);
     socket.send(Message::text(welcome(&socket)));
     // Joins the hub on the first channel command only.
-    let mut session = ChannelSession::new(channels, Vec::new());
+    let roles = channels.roles.of(socket.claims());
+    let mut session = ChannelSession::new(channels.channels, roles);
+    let token_roles = channels.roles;
+    let mut socket = session.follow_refreshes(socket, move |claims| token_roles.of(claims));
     while let Some(incoming) = socket.recv().await {
         let reply = match incoming {
             Incoming::Text(text) => match session.handle(&mut socket, &text).await {

@@ -45,6 +45,8 @@ pub(crate) struct Services {
     pub(crate) sockets: TaskTracker,
     /// Operator actions on accounts.
     pub(crate) admin: wsauth_domain::admin::Admin,
+    /// Local accounts' channel roles and grants.
+    pub(crate) rights: wsauth_domain::rights::Rights,
     /// Where committed revocations are applied and shared with other nodes.
     pub(crate) propagation: wsauth_domain::propagate::Propagation,
     /// Every configured backend, for readiness.
@@ -54,8 +56,9 @@ pub(crate) struct Services {
     /// Password attempts per client address (in this process, or shared
     /// by the cluster's nodes).
     pub(crate) password_attempts: Arc<dyn wsauth::cluster::AttemptLimiter>,
-    /// This node's channels: subscriptions, delivery, presence.
-    pub(crate) channels: wsauth::channels::Channels,
+    /// This node's channels (subscriptions, delivery, presence), and the
+    /// roles trusted issuers' tokens carry.
+    pub(crate) channels: crate::sockets::ChannelSetup,
     /// The proxied routes' shared state (refresh handles).
     pub(crate) proxies: crate::proxy::Proxies,
 }

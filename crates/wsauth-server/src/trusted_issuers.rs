@@ -65,6 +65,10 @@ pub struct TrustedIssuerConfig {
     /// The largest JWKS or discovery document read, bytes.
     #[serde(default = "defaults::max_response_bytes")]
     pub jwks_max_bytes: usize,
+    /// Where the token's roles are, as a path of keys
+    /// (`["realm_access", "roles"]`); none by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles_claim: Vec<String>,
 }
 
 /// `type_claim = { claim = "...", value = "..." }`.

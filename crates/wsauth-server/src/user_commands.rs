@@ -52,6 +52,8 @@ pub(crate) enum UserAction {
         /// The username.
         name: String,
     },
+    #[command(flatten)]
+    Rights(crate::user_rights::RightsAction),
 }
 
 pub(crate) async fn run(config: Config, action: UserAction) -> anyhow::Result<()> {
@@ -59,7 +61,9 @@ pub(crate) async fn run(config: Config, action: UserAction) -> anyhow::Result<()
     let now = wsauth::Clock::now(&wsauth::SystemClock);
     let accounts = Accounts::new(stores.accounts.clone(), HashingLimits::single());
     let admin = Admin::new(stores.accounts, stores.admin);
+    let rights = wsauth_domain::rights::Rights::new(admin.clone(), stores.rights);
     match action {
+        UserAction::Rights(action) => crate::user_rights::run(rights, action).await?,
         UserAction::Add { name } => {
             let password = read_password(&name)?;
             accounts.create(&name, &password, now).await.map_err(|e| about(&name, e))?;

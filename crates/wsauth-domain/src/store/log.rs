@@ -63,6 +63,10 @@ pub enum EventKind {
     Mark,
     /// A token revoked by its id.
     Token,
+    /// A local account's channel roles or grants changed: its live
+    /// subscriptions are checked again. (Processes that predate channels
+    /// reload the subject's revocations, which changes nothing.)
+    Rights,
 }
 
 impl EventKind {
@@ -74,6 +78,7 @@ impl EventKind {
             Self::LogoutAll => "logout_all",
             Self::Mark => "mark",
             Self::Token => "token",
+            Self::Rights => "rights",
         }
     }
 }

@@ -3,13 +3,14 @@
 //! [`AccountStore`] (users), [`FamilyStore`] (token families and their
 //! rotation), [`RevocationLog`] (revoked tokens and subject marks) and
 //! [`AdminLog`] (operator changes, and the revocation log every process
-//! follows: `log.rs`) are
+//! follows: `log.rs`) and [`RightsStore`] (local accounts' channel roles
+//! and grants) are
 //! implemented by [`sqlite::SqliteStore`] and [`postgres::PostgresStore`].
 //! [`Stores::open`] opens the one a [`Database`] names and hands it out as [`Stores`];
 //! nothing above this module knows which database it talks to.
 //!
 //! Each kind of record has its types and trait in a file of its own
-//! (`accounts.rs`, `families.rs`, `revoked.rs`, `log.rs`) and its two
+//! (`accounts.rs`, `families.rs`, `revoked.rs`, `log.rs`, `rights.rs`) and its two
 //! implementations in the files of the same name under `sqlite/` and
 //! `postgres/` (where the event log is written by `admin.rs`). A new
 //! store method is declared on its trait and written once per database
@@ -33,6 +34,7 @@ mod families;
 mod log;
 pub mod postgres;
 mod revoked;
+mod rights;
 pub mod sqlite;
 
 use accounts::like_prefix;
@@ -47,6 +49,8 @@ pub use revoked::{
     AccountState, FamilyExpiry, RevocationLog, RevocationSnapshot, RevokedToken, SubjectFamily,
     SubjectMark, SubjectRevocations,
 };
+
+pub use rights::{GrantRow, NewGrant, RightsOutcome, RightsStore};
 
 pub use database::{Database, UnknownDatabaseUrl};
 pub use log::{AccountEdit, AdminChange, AdminEvent, AdminLog, EventKind, LogEntry};
@@ -83,6 +87,8 @@ pub struct Stores {
     pub revocations: Arc<dyn RevocationLog>,
     /// Operator changes.
     pub admin: Arc<dyn AdminLog>,
+    /// Local accounts' channel roles and grants.
+    pub rights: Arc<dyn RightsStore>,
     /// For readiness.
     pub backend: Arc<dyn Backend>,
 }
@@ -91,7 +97,7 @@ impl Stores {
     /// Every trait served by one backend.
     pub fn of<T>(store: T) -> Self
     where
-        T: AccountStore + FamilyStore + RevocationLog + AdminLog + Backend,
+        T: AccountStore + FamilyStore + RevocationLog + AdminLog + RightsStore + Backend,
     {
         let store = Arc::new(store);
         Self {
@@ -99,6 +105,7 @@ impl Stores {
             families: store.clone(),
             revocations: store.clone(),
             admin: store.clone(),
+            rights: store.clone(),
             backend: store,
         }
     }

@@ -22,7 +22,8 @@ use tokio_util::sync::CancellationToken;
 use wsauth::cluster::AttemptLimiter;
 use wsauth::{RevocationEvent, SharedClock, TicketStore};
 use wsauth_redis::{
-    MarkScope, Prefix, RedisAttemptLimiter, RedisBus, RedisRevocationStore, RedisTicketStore, redis,
+    MarkScope, Prefix, RedisAttemptLimiter, RedisBus, RedisChannelBus, RedisRevocationStore,
+    RedisTicketStore, redis,
 };
 
 use crate::config::Config;
@@ -162,6 +163,27 @@ impl Cluster {
         let catch_up = self.catch_up.clone();
         catch_up.follow(bus.clone(), for_catch_up, shutdown).await;
         Ok(bus)
+    }
+
+    /// Carries channel messages between the nodes: what `channels`
+    /// publishes goes to the others, and theirs reach `channels`. Waits (up
+    /// to 5 s) for its subscriptions.
+    pub(crate) async fn start_channel_bus(
+        &self,
+        channels: &wsauth::channels::Channels,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let start = RedisChannelBus::start(&self.url, &self.prefix, channels.clone(), shutdown);
+        let bus = tokio::time::timeout(CONNECT_TIMEOUT, start)
+            .await
+            .unwrap_or_else(|_| Err(wsauth::StoreError("no answer within 5 s".into())))
+            .map_err(|e| anyhow::anyhow!("cannot start the channel bus: {e}"))?;
+        if !bus.wait_subscribed(CONNECT_TIMEOUT).await {
+            tracing::warn!("the channel bus is not subscribed yet; retrying in the background");
+        }
+        channels.attach_presence(Arc::new(bus.clone()));
+        channels.attach_bus(Arc::new(bus));
+        Ok(())
     }
 
     /// Redis as a backend for readiness.

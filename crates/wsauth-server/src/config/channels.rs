@@ -10,6 +10,10 @@ use super::{Config, ConfigError};
 const MAX_RULES: usize = 1000;
 /// The most subscriptions `max_subscriptions` may allow one socket.
 const MAX_SUBSCRIPTIONS: usize = 10_000;
+/// How long the authorizer may take to answer, by default.
+const AUTHORIZER_TIMEOUT_SECS: f64 = 2.0;
+/// The longest `authorizer_timeout`.
+const MAX_AUTHORIZER_TIMEOUT_SECS: f64 = 60.0;
 
 /// `[channels]`. Without the table, channels still work: rights then come
 /// from roles and per-user grants alone.
@@ -22,11 +26,26 @@ pub struct ChannelSettings {
     /// Channels one socket may be subscribed to at once
     /// ([`ChannelLimits::default`]: 64).
     pub max_subscriptions: usize,
+    /// The application's backend asked for what the rules and grants do
+    /// not grant: `https://`, or `http://` to a loopback address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorizer_url: Option<String>,
+    /// Sent to the authorizer as `Authorization: Bearer` (at least 32 bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorizer_secret: Option<String>,
+    /// Seconds the authorizer has to answer (then `unavailable`). Default 2.
+    pub authorizer_timeout: f64,
 }
 
 impl Default for ChannelSettings {
     fn default() -> Self {
-        Self { rules: Vec::new(), max_subscriptions: ChannelLimits::default().max_subscriptions }
+        Self {
+            rules: Vec::new(),
+            max_subscriptions: ChannelLimits::default().max_subscriptions,
+            authorizer_url: None,
+            authorizer_secret: None,
+            authorizer_timeout: AUTHORIZER_TIMEOUT_SECS,
+        }
     }
 }
 
@@ -65,6 +84,50 @@ impl Config {
         if let Some(key) = &self.publish_api_key {
             super::server::api_key_rule("publish_api_key", key)?;
         }
+        if let Some(url) = &channels.authorizer_url {
+            authorizer_url_rule(url)?;
+        }
+        if let Some(secret) = &channels.authorizer_secret {
+            if channels.authorizer_url.is_none() {
+                return Err(ConfigError::Invalid(
+                    "[channels] authorizer_secret is set without authorizer_url".to_owned(),
+                ));
+            }
+            super::server::api_key_rule("[channels] authorizer_secret", secret)?;
+        }
+        let timeout = channels.authorizer_timeout;
+        if !(timeout > 0.0 && timeout <= MAX_AUTHORIZER_TIMEOUT_SECS) {
+            return Err(ConfigError::Invalid(format!(
+                "[channels] authorizer_timeout must be more than 0 and at most \
+                 {MAX_AUTHORIZER_TIMEOUT_SECS} seconds (default {AUTHORIZER_TIMEOUT_SECS})"
+            )));
+        }
         Ok(())
+    }
+}
+
+/// The authorizer is asked over HTTPS, or plain HTTP on this machine only,
+/// with no credentials in the URL (the secret goes in a header).
+fn authorizer_url_rule(url: &str) -> Result<(), ConfigError> {
+    let refuse =
+        |why: &str| Err(ConfigError::Invalid(format!("[channels] authorizer_url {url:?}: {why}")));
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return refuse("not a URL; write https://HOST/PATH");
+    };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return refuse("remove the user:password@ part; set authorizer_secret instead");
+    }
+    let host = parsed.host_str().unwrap_or_default();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || host.eq_ignore_ascii_case("localhost");
+    match parsed.scheme() {
+        "https" if !host.is_empty() => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => refuse(
+            "the authorizer is asked over https:// only; plain http:// is allowed for a \
+             loopback address (127.0.0.1, [::1], localhost) alone",
+        ),
+        _ => refuse("write https://HOST/PATH"),
     }
 }

@@ -9,6 +9,7 @@ mod openapi;
 mod ops;
 mod proxy_refresh;
 mod publish;
+mod rights;
 mod verify;
 mod ws;
 
@@ -45,7 +46,7 @@ fn resources() -> Resources {
             .merge(ws::router())
             .merge(proxy_refresh::router())
             .merge(publish::router()),
-        internal: ops::metrics_router().merge(admin::router()),
+        internal: ops::metrics_router().merge(admin::router()).merge(rights::router()),
     }
 }
 

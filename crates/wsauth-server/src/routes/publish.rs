@@ -69,6 +69,8 @@ struct Published {
             body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is larger than \
             `limits.max_message_size`", body = ErrorBody),
+        (status = 503, description = "`unavailable`: this node's view of rights is stale \
+            (it cannot read the event log)", body = ErrorBody),
     )
 )]
 async fn publish(
@@ -84,6 +86,11 @@ async fn publish(
         )
     })?;
     let channel = Channel::parse(&request.channel).map_err(|e| ApiError::BadChannel(e.reason()))?;
-    let delivered = state.channels.publish(&channel, &request.data, None);
+    // Refused while this node's view of rights is stale.
+    let delivered = state
+        .channels
+        .channels
+        .publish(&channel, &request.data, None)
+        .map_err(|_| ApiError::Unavailable)?;
     Ok(Json(Published { channel: request.channel, delivered }))
 }

@@ -132,15 +132,30 @@ async fn a_logout_on_a_node_cut_off_from_redis_reaches_every_other_node() {
 
 /// A node that cannot read the revocation log cannot know what the others
 /// revoked: once its last read is over a second old it refuses handshakes
-/// (503 `unavailable`) and `/auth/me`, on either database, and it serves
-/// again once it can read the log.
+/// (503 `unavailable`) and `/auth/me`, and delivers no channel message
+/// (a socket's publish gets `unavailable`, a backend's 503), on either
+/// database, and it serves again once it can read the log.
 #[tokio::test]
 async fn a_node_that_cannot_read_the_revocation_log_refuses_within_a_second() {
+    const PUBLISH_KEY: &str = "publish-key-that-is-long-enough-0123456789";
     for database in TestDatabase::both().await {
         let backend = database.backend;
-        let server = TestServer::start_on(&database, |_| {}).await;
+        let server = TestServer::start_on(&database, |c| {
+            c.channels.rules = vec![
+                serde_json::from_value(
+                    serde_json::json!({"pattern": "room:*", "actions": ["subscribe", "publish"]}),
+                )
+                .expect("rule"),
+            ];
+            c.publish_api_key = Some(PUBLISH_KEY.to_owned());
+        })
+        .await;
         let (token, _) = server.login("pia").await;
-        server.ws_welcome(&token).await;
+        let (mut subscribed, _) = server.ws_welcome(&token).await;
+        let subscribe = serde_json::json!({"type": "subscribe", "channel": "room:1"});
+        send_json(&mut subscribed, subscribe).await;
+        assert_eq!(next_json(&mut subscribed).await["type"], "subscribed");
+        let publish = serde_json::json!({"type": "publish", "channel": "room:1", "data": 1});
         database.execute("ALTER TABLE admin_events RENAME TO admin_events_away").await;
         let cut = Instant::now();
         let refused = loop {
@@ -154,6 +169,17 @@ async fn a_node_that_cannot_read_the_revocation_log_refuses_within_a_second() {
         eprintln!("{backend:?}: refusing {:?} after the log became unreadable", cut.elapsed());
         let me = server.http.get(server.url("/auth/me")).bearer_auth(&token).send().await;
         assert_eq!(me.expect("me").status(), 503, "{backend:?}");
+        send_json(&mut subscribed, publish.clone()).await;
+        let answer = next_json(&mut subscribed).await;
+        assert_eq!(answer["error"], "unavailable", "{backend:?}: {answer}");
+        let by_backend = server
+            .http
+            .post(server.url("/api/publish"))
+            .bearer_auth(PUBLISH_KEY)
+            .json(&serde_json::json!({"channel": "room:1", "data": 2}))
+            .send()
+            .await;
+        assert_eq!(by_backend.expect("publish").status(), 503, "{backend:?}");
 
         database.execute("ALTER TABLE admin_events_away RENAME TO admin_events").await;
         let healed = Instant::now();
@@ -161,5 +187,9 @@ async fn a_node_that_cannot_read_the_revocation_log_refuses_within_a_second() {
             assert!(healed.elapsed() < PATIENCE, "{backend:?}: not serving again");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        send_json(&mut subscribed, publish).await;
+        assert_eq!(next_json(&mut subscribed).await["type"], "published", "{backend:?}");
+        let message = next_json(&mut subscribed).await;
+        assert_eq!(message["data"], 1, "delivered again once current: {message}");
     }
 }

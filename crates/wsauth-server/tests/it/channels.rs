@@ -337,3 +337,59 @@ async fn the_channel_metrics_exist_and_count() {
         assert!(metrics.contains(name), "{name} missing from /metrics");
     }
 }
+
+/// A trusted issuer's token: its channel subject is hashed, and the roles
+/// its `roles_claim` names open the rules that ask for them.
+#[tokio::test]
+async fn an_external_tokens_roles_open_the_rules_that_ask_for_them() {
+    use crate::jwks_provider::{Provider, claims, mint};
+    let idp = Provider::start().await;
+    let mut table = idp.config();
+    table.roles_claim = vec!["realm_access".into(), "roles".into()];
+    let server = TestServer::start_config(|c| {
+        c.trusted_issuers = vec![table];
+        c.channels.rules = vec![
+            serde_json::from_value(
+                json!({"pattern": "staff:*", "actions": ["subscribe"], "roles": ["staff"]}),
+            )
+            .expect("rule"),
+            rule("user:{sub}:>", &["subscribe"]),
+        ];
+    })
+    .await;
+    let now = server.now();
+    let mut staff = claims(&idp.issuer, "ann", now);
+    staff["realm_access"] = json!({"roles": ["staff"]});
+    let guest = claims(&idp.issuer, "gus", now);
+    let demoted = claims(&idp.issuer, "ann", now);
+    let minted = mint(
+        &[("rsa", "RS256", "rsa-1")],
+        &[("rsa", staff, json!({})), ("rsa", guest, json!({})), ("rsa", demoted, json!({}))],
+    );
+    idp.serve(&[minted.jwk("rsa")]);
+    let (mut ann, welcome) = server.ws_welcome(&minted.tokens[0]).await;
+    let channel_sub = welcome["channel_sub"].as_str().expect("channel_sub").to_owned();
+    assert!(channel_sub.starts_with('@') && channel_sub.len() == 23, "{channel_sub}");
+    assert_eq!(subscribe(&mut ann, "staff:news").await["actions"], json!(["subscribe"]));
+    let own = format!("user:{channel_sub}:inbox");
+    assert_eq!(subscribe(&mut ann, &own).await["channel"], own);
+    let (mut gus, _) = server.ws_welcome(&minted.tokens[1]).await;
+    let answer = ask(&mut gus, json!({"type": "subscribe", "channel": "staff:news"})).await;
+    assert_eq!(answer["error"], "forbidden", "no role, no rule: {answer}");
+    let answer = ask(&mut gus, json!({"type": "subscribe", "channel": own})).await;
+    assert_eq!(answer["error"], "forbidden", "another subject's channel: {answer}");
+    // Refreshed in band to a token without the role: that subscription
+    // ends, the other stays, the socket stays open.
+    send_json(&mut ann, json!({"type": "refresh", "token": minted.tokens[2]})).await;
+    let mut frames = vec![next_json(&mut ann).await, next_json(&mut ann).await];
+    frames.sort_by_key(|f| f["type"].to_string());
+    assert_eq!(frames[0]["type"], "refreshed", "{frames:?}");
+    assert_eq!(
+        frames[1],
+        json!({"type": "unsubscribed", "channel": "staff:news", "reason": "permission_revoked"})
+    );
+    nothing_pending(&mut ann).await;
+    let answer =
+        ask(&mut ann, json!({"type": "publish", "channel": "staff:news", "data": 1})).await;
+    assert_eq!(answer["error"], "forbidden", "{answer}");
+}

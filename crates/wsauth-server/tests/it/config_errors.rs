@@ -247,13 +247,24 @@ fn addresses_networks_and_urls_say_what_is_expected() {
 /// `wsauth user disable nobody` said "User not found", naming no one.
 #[test]
 fn a_user_command_on_an_account_that_does_not_exist_names_it() {
-    for command in ["disable", "enable", "delete", "revoke", "passwd"] {
-        let printed = run(&["user", command, "nobody"], "", &[]);
-        assert!(!printed.success, "{command}");
+    for command in [
+        &["disable", "nobody"][..],
+        &["enable", "nobody"],
+        &["delete", "nobody"],
+        &["revoke", "nobody"],
+        &["passwd", "nobody"],
+        &["roles", "nobody"],
+        &["grant", "nobody", "room:*", "subscribe"],
+        &["grants", "nobody"],
+        &["ungrant", "nobody", "g1"],
+    ] {
+        let args: Vec<&str> = ["user"].iter().chain(command).copied().collect();
+        let printed = run(&args, "", &[]);
+        assert!(!printed.success, "{command:?}");
         said_once(&printed.stderr);
         assert!(
             printed.stderr.contains("no account named `nobody`"),
-            "{command}: {}",
+            "{command:?}: {}",
             printed.stderr
         );
     }

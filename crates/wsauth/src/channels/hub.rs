@@ -10,14 +10,17 @@
 //! that channel until a new `subscribed`.
 
 use axum::extract::ws::{Message, Utf8Bytes};
-use serde::Serialize;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use serde_json::value::RawValue;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
+use super::presence::{ChannelPresence, Move};
 use super::wire::{self, Reason};
 use super::{
-    Action, Actions, Authorizers, Channel, ChannelLimits, Profile, Profiles, Unavailable, Who,
+    Action, Actions, Authorizers, Channel, ChannelLimits, Decision, Profile, Profiles, Unavailable,
+    Who,
 };
 use crate::Outbox;
 use crate::observe::{Direction, Observer};
@@ -36,44 +39,71 @@ impl std::fmt::Debug for Channels {
 
 pub(super) struct Hub {
     state: Mutex<State>,
+    /// Woken when a nearer expiry of a source's answer is scheduled.
+    pub(super) wake: Arc<Notify>,
     pub(super) authorizers: Authorizers,
     pub(super) profiles: Arc<dyn Profiles>,
     pub(super) limits: ChannelLimits,
     pub(super) observer: Arc<dyn Observer>,
+    /// The other nodes, in a cluster.
+    bus: OnceLock<Arc<dyn ChannelBus>>,
+    /// Whether this node's view of rights is current (else nothing is delivered).
+    freshness: OnceLock<Arc<dyn Freshness>>,
+    /// Presence across the nodes, in a cluster.
+    pub(super) presence: OnceLock<Arc<dyn ChannelPresence>>,
+}
+
+/// Carries messages published on this node to the other nodes of a
+/// cluster, which hand them to [`Channels::receive`].
+pub trait ChannelBus: Send + Sync + std::fmt::Debug + 'static {
+    /// A message published here (and delivered here already). Must not
+    /// block: called while publishing.
+    fn send(&self, channel: &Channel, data: &RawValue, from: Option<&str>);
+}
+
+/// Whether this node's view of who may do what is current. A node whose
+/// view is stale delivers no channel message: a right taken away elsewhere
+/// may not have reached it.
+pub trait Freshness: Send + Sync + 'static {
+    /// Whether the view is current.
+    fn is_current(&self) -> bool;
 }
 
 #[derive(Default)]
 pub(super) struct State {
     next_id: u64,
-    rooms: HashMap<Arc<str>, Room>,
+    pub(super) rooms: HashMap<Arc<str>, Room>,
     pub(super) members: HashMap<u64, MemberEntry>,
     /// By the claims' `sub`: what rights changes are announced by.
-    subjects: HashMap<Arc<str>, Subject>,
+    pub(super) subjects: HashMap<Arc<str>, Subject>,
+    /// When a source's answer for a subscription runs out (member, channel):
+    /// the subscription is checked again then.
+    pub(super) expiries: BTreeSet<(Instant, u64, Arc<str>)>,
 }
 
 /// A channel with at least one subscriber.
 #[derive(Default)]
-struct Room {
-    subscribers: HashMap<u64, Actions>,
+pub(super) struct Room {
+    pub(super) subscribers: HashMap<u64, Actions>,
     /// Channel subjects with a subscribed socket, and how many.
-    present: HashMap<Arc<str>, u32>,
+    pub(super) present: HashMap<Arc<str>, u32>,
 }
 
 pub(super) struct MemberEntry {
     pub(super) who: Arc<Who>,
-    token_roles: Arc<[String]>,
-    outbox: Outbox,
+    pub(super) token_roles: Arc<[String]>,
+    pub(super) outbox: Outbox,
     /// The channels this socket is subscribed to, with what it holds there.
     pub(super) subscriptions: HashMap<Arc<str>, Actions>,
 }
 
 /// A subject with at least one socket using channels.
-struct Subject {
+pub(super) struct Subject {
     /// Raised by every rights change: an answer computed from an older
     /// profile is not applied.
-    generation: u64,
-    profile: Profile,
-    members: Vec<u64>,
+    pub(super) generation: u64,
+    pub(super) profile: Profile,
+    pub(super) members: Vec<u64>,
 }
 
 /// What a subscription attempt came to.
@@ -95,8 +125,23 @@ impl Channels {
         limits: ChannelLimits,
         observer: Arc<dyn Observer>,
     ) -> Self {
-        let hub = Hub { state: Mutex::default(), authorizers, profiles, limits, observer };
-        Self { inner: Arc::new(hub) }
+        let wake = Arc::new(Notify::new());
+        let hub = Hub {
+            state: Mutex::default(),
+            wake,
+            authorizers,
+            profiles,
+            limits,
+            observer,
+            bus: OnceLock::new(),
+            freshness: OnceLock::new(),
+            presence: OnceLock::new(),
+        };
+        let channels = Self { inner: Arc::new(hub) };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::spawn(super::recheck::expiries(Arc::downgrade(&channels.inner)));
+        }
+        channels
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
@@ -153,7 +198,8 @@ impl Channels {
         let Some(entry) = state.members.remove(&id) else { return };
         let ended = entry.subscriptions.len();
         for channel in entry.subscriptions.keys() {
-            state.leave_room(channel, id, &entry.who.channel_sub);
+            let channel = Channel::checked(channel.clone());
+            self.inner.leave(&mut state, &channel, id, &entry.who.channel_sub);
         }
         if let Some(subject) = state.subjects.get_mut(entry.who.sub.as_str()) {
             subject.members.retain(|m| *m != id);
@@ -179,16 +225,18 @@ impl Channels {
         Some((generation, who))
     }
 
-    /// Subscribes member `id` to `channel` with `held` actions (as decided
-    /// at `generation`), and queues `subscribed` (with the client's `id`).
+    /// Subscribes member `id` to `channel` with what `decision` granted (as
+    /// decided at `generation`), and queues `subscribed` (with the client's
+    /// `id`). A grant with a lifetime is checked again when it runs out.
     pub(super) fn subscribe(
         &self,
         member: u64,
         channel: &Channel,
-        held: Actions,
+        decision: Decision,
         generation: u64,
         request: Option<&str>,
     ) -> Subscribed {
+        let held = decision.granted;
         let mut state = self.lock();
         let Some(entry) = state.members.get(&member) else { return Subscribed::Forbidden };
         if state.subjects.get(entry.who.sub.as_str()).map_or(0, |s| s.generation) != generation {
@@ -209,14 +257,13 @@ impl Channels {
         }
         let room = state.rooms.entry(channel.shared().clone()).or_default();
         room.subscribers.insert(member, held);
-        let first = !again && {
-            let count = room.present.entry(channel_sub.clone()).or_insert(0);
-            *count += 1;
-            *count == 1
-        };
         outbox.send(Message::text(frame));
-        if first {
-            state.announce(channel, "join", &channel_sub, member);
+        if let Some(ttl) = decision.ttl {
+            state.expire(member, channel, ttl, &self.inner.wake);
+        }
+        if !again {
+            let count = state.count_in(channel, &channel_sub);
+            self.inner.present(&state, channel, &channel_sub, count, Move::In);
         }
         drop(state);
         if !again {
@@ -239,10 +286,11 @@ impl Channels {
         let was = entry.subscriptions.remove(channel.as_str()).is_some();
         let outbox = entry.outbox.clone();
         let channel_sub = entry.who.channel_sub.clone();
-        if was {
-            state.leave_room(channel.shared(), member, &channel_sub);
-        }
+        // The socket learns first, then the others.
         outbox.send(Message::text(wire::unsubscribed(request, channel, reason)));
+        if was {
+            self.inner.leave(&mut state, channel, member, &channel_sub);
+        }
         drop(state);
         if was {
             self.subscriptions_changed(-1);
@@ -254,23 +302,60 @@ impl Channels {
         self.lock().members.get(&member)?.subscriptions.get(channel.as_str()).copied()
     }
 
-    /// Delivers `data` (JSON text) to every socket subscribed to `channel`,
-    /// from the channel subject `from` (`None`: a backend). Returns how many
-    /// sockets it was queued for.
-    #[allow(clippy::must_use_candidate)]
+    /// Sends what this node publishes to the other nodes through `bus`
+    /// (once; later calls are ignored).
+    pub fn attach_bus(&self, bus: Arc<dyn ChannelBus>) {
+        let _ = self.inner.bus.set(bus);
+    }
+
+    /// Delivers nothing while `freshness` says this node's view is stale
+    /// (once; later calls are ignored).
+    pub fn attach_freshness(&self, freshness: Arc<dyn Freshness>) {
+        let _ = self.inner.freshness.set(freshness);
+    }
+
+    fn is_current(&self) -> bool {
+        self.inner.freshness.get().is_none_or(|f| f.is_current())
+    }
+
+    /// Publishes `data` (JSON text) to `channel` from the channel subject
+    /// `from` (`None`: a backend): delivered to every socket subscribed here,
+    /// and sent to the other nodes. Returns how many sockets here it was
+    /// queued for; refused while this node's view is stale.
     pub fn publish(
         &self,
         channel: &Channel,
-        data: &serde_json::value::RawValue,
+        data: &RawValue,
         from: Option<&str>,
-    ) -> usize {
-        let frame = Utf8Bytes::from(wire::message(channel, data, from));
-        let state = self.lock();
-        let Some(room) = state.rooms.get(channel.as_str()) else {
-            drop(state);
-            self.inner.observer.channel_messages(Direction::In, 1);
+    ) -> Result<usize, Unavailable> {
+        if !self.is_current() {
+            return Err(Unavailable);
+        }
+        self.inner.observer.channel_messages(Direction::In, 1);
+        let sent = self.deliver(channel, data, from);
+        if let Some(bus) = self.inner.bus.get() {
+            bus.send(channel, data, from);
+        }
+        Ok(sent)
+    }
+
+    /// A message another node published: delivered to the sockets
+    /// subscribed here, unless this node's view is stale. Returns how many
+    /// sockets it was queued for.
+    #[allow(clippy::must_use_candidate)]
+    pub fn receive(&self, channel: &Channel, data: &RawValue, from: Option<&str>) -> usize {
+        if !self.is_current() {
             return 0;
-        };
+        }
+        self.deliver(channel, data, from)
+    }
+
+    /// Queues the `message` frame for every socket subscribed here.
+    fn deliver(&self, channel: &Channel, data: &RawValue, from: Option<&str>) -> usize {
+        let state = self.lock();
+        let Some(room) = state.rooms.get(channel.as_str()) else { return 0 };
+        // Written once, shared by every subscriber's queue.
+        let frame = Utf8Bytes::from(wire::message(channel, data, from));
         let mut sent = 0;
         for member in room.subscribers.keys() {
             if let Some(entry) = state.members.get(member) {
@@ -278,27 +363,8 @@ impl Channels {
             }
         }
         drop(state);
-        self.inner.observer.channel_messages(Direction::In, 1);
         self.inner.observer.channel_messages(Direction::Out, sent as u64);
         sent
-    }
-
-    /// The channel subjects subscribed to `channel`, with their socket
-    /// counts: at most `limit`, and whether more were left out.
-    #[must_use]
-    pub fn presence(&self, channel: &Channel, limit: usize) -> (Vec<Present>, bool) {
-        let state = self.lock();
-        let Some(room) = state.rooms.get(channel.as_str()) else { return (Vec::new(), false) };
-        let mut members: Vec<Present> = room
-            .present
-            .iter()
-            .map(|(sub, connections)| Present { sub: sub.to_string(), connections: *connections })
-            .collect();
-        drop(state);
-        members.sort_by(|a, b| a.sub.cmp(&b.sub));
-        let truncated = members.len() > limit;
-        members.truncate(limit);
-        (members, truncated)
     }
 
     /// How many socket-channel subscriptions this node holds.
@@ -314,170 +380,15 @@ impl Channels {
     }
 }
 
-/// A socket whose subscriptions are checked again.
-struct Recheck {
-    id: u64,
-    who: Arc<Who>,
-    token_roles: Arc<[String]>,
-    channels: Vec<Channel>,
-}
-
-/// One entry of a presence list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Present {
-    /// The channel subject.
-    pub sub: String,
-    /// How many of its sockets are subscribed.
-    pub connections: u32,
-}
-
 impl State {
-    /// Takes member `id` out of `channel`'s room; announces `leave` when it
-    /// was its subject's last subscribed socket there.
-    fn leave_room(&mut self, channel: &Arc<str>, id: u64, channel_sub: &str) {
-        let Some(room) = self.rooms.get_mut(channel) else { return };
-        room.subscribers.remove(&id);
-        let last = match room.present.get_mut(channel_sub) {
-            Some(count) if *count > 1 => {
-                *count -= 1;
-                false
-            }
-            Some(_) => {
-                room.present.remove(channel_sub);
-                true
-            }
-            None => false,
-        };
-        if room.subscribers.is_empty() {
-            self.rooms.remove(channel);
-        } else if last {
-            self.announce(&Channel::checked(channel.clone()), "leave", channel_sub, id);
+    /// Schedules the check of member `id`'s subscription to `channel` for
+    /// when a source's answer runs out, `ttl` from now.
+    pub(super) fn expire(&mut self, id: u64, channel: &Channel, ttl: Duration, wake: &Notify) {
+        let at = Instant::now() + ttl;
+        let nearer = self.expiries.first().is_none_or(|(first, _, _)| at < *first);
+        self.expiries.insert((at, id, channel.shared().clone()));
+        if nearer {
+            wake.notify_one();
         }
-    }
-
-    /// Tells the subscribers holding `presence` (but `except`) that
-    /// `channel_sub` joined or left.
-    fn announce(&self, channel: &Channel, kind: &'static str, channel_sub: &str, except: u64) {
-        let Some(room) = self.rooms.get(channel.as_str()) else { return };
-        let mut frame = None;
-        for (member, actions) in &room.subscribers {
-            if *member == except || !actions.contains(Action::Presence) {
-                continue;
-            }
-            let frame = frame.get_or_insert_with(|| {
-                Utf8Bytes::from(wire::presence_change(kind, channel, channel_sub))
-            });
-            if let Some(entry) = self.members.get(member) {
-                entry.outbox.send(Message::Text(frame.clone()));
-            }
-        }
-    }
-}
-
-/// Re-checking a subject's subscriptions after its rights changed.
-impl Channels {
-    /// Re-checks every subject with a socket on channels, as
-    /// [`Channels::rights_changed`] does for one: for when changes may have
-    /// been missed.
-    pub async fn recheck_all(&self, since: Instant) {
-        let subjects: Vec<Arc<str>> = self.lock().subjects.keys().cloned().collect();
-        for sub in subjects {
-            self.rights_changed(&sub, since).await;
-        }
-    }
-
-    /// The rights of the subject `sub` (the claims' subject) changed: its
-    /// stored profile is read again and every subscription of its sockets
-    /// is checked again. A subscription whose right to subscribe is gone ends
-    /// (`unsubscribed`, reason `permission_revoked`, or `unavailable` when a
-    /// source did not answer); one that lost another action gets a `grant`
-    /// frame. When this returns, no message published afterwards reaches an
-    /// ended subscription. `since` is when the change was learned.
-    pub async fn rights_changed(&self, sub: &str, since: Instant) {
-        let (generation, members) = {
-            let mut state = self.lock();
-            let Some(subject) = state.subjects.get_mut(sub) else { return };
-            subject.generation += 1;
-            let generation = subject.generation;
-            let members: Vec<Recheck> = subject
-                .members
-                .clone()
-                .into_iter()
-                .filter_map(|id| {
-                    let e = state.members.get(&id)?;
-                    let channels = e.subscriptions.keys().cloned().map(Channel::checked).collect();
-                    Some(Recheck {
-                        id,
-                        who: e.who.clone(),
-                        token_roles: e.token_roles.clone(),
-                        channels,
-                    })
-                })
-                .collect();
-            (generation, members)
-        };
-        let profile = self.inner.profiles.profile(sub).await;
-        let mut verdicts = Vec::new();
-        for Recheck { id, who, token_roles, channels } in members {
-            let who = match &profile {
-                Ok(profile) => Arc::new(who.with_profile(&token_roles, profile.clone())),
-                Err(Unavailable) => who,
-            };
-            let mut held = Vec::with_capacity(channels.len());
-            for channel in channels {
-                let answer = match &profile {
-                    Ok(_) => self.inner.authorizers.authorize(&who, &channel, Actions::ALL).await,
-                    Err(e) => Err(*e),
-                };
-                held.push((channel, answer.map(|d| d.granted)));
-            }
-            verdicts.push((id, who, held));
-        }
-        let mut guard = self.lock();
-        let state = &mut *guard;
-        match state.subjects.get_mut(sub) {
-            // A later change is being applied: it reads a newer profile.
-            Some(subject) if subject.generation != generation => return,
-            None => return,
-            Some(subject) => {
-                if let Ok(profile) = profile {
-                    subject.profile = profile;
-                }
-            }
-        }
-        let mut ended = 0;
-        for (id, who, held) in verdicts {
-            let Some(entry) = state.members.get_mut(&id) else { continue };
-            let channel_sub = who.channel_sub.clone();
-            entry.who = who;
-            let outbox = entry.outbox.clone();
-            for (channel, answer) in held {
-                let Some(entry) = state.members.get_mut(&id) else { break };
-                let Some(before) = entry.subscriptions.get(channel.as_str()).copied() else {
-                    continue;
-                };
-                let reason = match answer {
-                    Ok(now) if now.contains(Action::Subscribe) => {
-                        if now != before {
-                            entry.subscriptions.insert(channel.shared().clone(), now);
-                            if let Some(room) = state.rooms.get_mut(channel.as_str()) {
-                                room.subscribers.insert(id, now);
-                            }
-                            outbox.send(Message::text(wire::grant(&channel, now)));
-                        }
-                        continue;
-                    }
-                    Ok(_) => Reason::PermissionRevoked,
-                    Err(Unavailable) => Reason::Unavailable,
-                };
-                entry.subscriptions.remove(channel.as_str());
-                outbox.send(Message::text(wire::unsubscribed(None, &channel, reason)));
-                state.leave_room(channel.shared(), id, &channel_sub);
-                ended += 1;
-                self.inner.observer.channel_revoked(since.elapsed());
-            }
-        }
-        drop(guard);
-        self.subscriptions_changed(-ended);
     }
 }

@@ -14,6 +14,8 @@ mod actions;
 mod authorize;
 mod hub;
 mod name;
+mod presence;
+mod recheck;
 mod session;
 #[cfg(test)]
 mod tests;
@@ -24,8 +26,9 @@ pub use actions::{Action, Actions};
 pub use authorize::{
     Authorizers, ChannelAuthorizer, Decision, Rule, Rules, StoredGrants, Unavailable,
 };
-pub use hub::{Channels, Present};
+pub use hub::{ChannelBus, Channels, Freshness};
 pub use name::{BadName, Channel, MAX_CHANNEL_LEN, MAX_SEGMENT_LEN, MAX_SEGMENTS, Pattern};
+pub use presence::{ChannelPresence, PresenceChange, Present};
 pub use session::{ChannelSession, Handled};
 pub use who::{Grant, NoProfiles, Profile, Profiles, Who, channel_subject};
 pub use wire::{MAX_REQUEST_ID_LEN, Reason};

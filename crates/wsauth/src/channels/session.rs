@@ -4,6 +4,7 @@
 
 use axum::extract::ws::Message;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::hub::Subscribed;
 use super::wire::{self, Command, Kind, Reason};
@@ -20,7 +21,9 @@ const STALE_RETRIES: usize = 3;
 pub struct ChannelSession {
     channels: Channels,
     token_roles: Vec<String>,
-    member: Option<u64>,
+    /// The hub's id for this socket once it joined (0 before), shared with
+    /// the socket's refresh hook ([`ChannelSession::follow_refreshes`]).
+    member: Arc<AtomicU64>,
 }
 
 /// What [`ChannelSession::handle`] did with a frame.
@@ -43,7 +46,30 @@ impl ChannelSession {
     /// A session on `channels` for a socket whose token carries `token_roles`.
     #[must_use]
     pub fn new(channels: Channels, token_roles: Vec<String>) -> Self {
-        Self { channels, token_roles, member: None }
+        Self { channels, token_roles, member: Arc::new(AtomicU64::new(0)) }
+    }
+
+    /// Makes `socket`'s in-band refreshes re-check its subscriptions when
+    /// the new token carries other roles (`roles_of` reads them from the
+    /// claims): a subscription whose right came from a role the new token
+    /// lacks ends (`permission_revoked`) while the socket stays open.
+    #[must_use]
+    pub fn follow_refreshes(
+        &self,
+        socket: LiveSocket,
+        roles_of: impl Fn(&crate::Claims) -> Vec<String> + Send + Sync + 'static,
+    ) -> LiveSocket {
+        let (channels, member) = (self.channels.clone(), self.member.clone());
+        socket.on_rebound(move |claims| {
+            let id = member.load(Ordering::SeqCst);
+            if id == 0 {
+                return;
+            }
+            let (channels, roles) = (channels.clone(), roles_of(claims));
+            tokio::spawn(async move {
+                channels.token_roles_changed(id, roles, std::time::Instant::now()).await;
+            });
+        })
     }
 
     /// Answers `text` if it is a channel command (`subscribe`,
@@ -94,13 +120,14 @@ impl ChannelSession {
                 };
                 self.require(member, &channel, Action::Publish).await?;
                 let who = hub.who(member).ok_or(FORBIDDEN)?;
-                hub.publish(&channel, data, Some(&who.channel_sub));
+                hub.publish(&channel, data, Some(&who.channel_sub)).map_err(|_| UNAVAILABLE)?;
                 Ok(Some(wire::published(id, &channel)))
             }
             Kind::Presence => {
                 self.require(member, &channel, Action::Presence).await?;
+                let limit = hub.inner.limits.max_presence_listed;
                 let (members, truncated) =
-                    hub.presence(&channel, hub.inner.limits.max_presence_listed);
+                    hub.members(&channel, limit).await.map_err(|_| UNAVAILABLE)?;
                 Ok(Some(wire::presence(id, &channel, &members, truncated)))
             }
         }
@@ -108,8 +135,9 @@ impl ChannelSession {
 
     /// The hub's id for this socket, joining on first use.
     async fn member(&mut self, socket: &mut LiveSocket) -> Result<u64, Refusal> {
-        if let Some(member) = self.member {
-            return Ok(member);
+        match self.member.load(Ordering::SeqCst) {
+            0 => {}
+            member => return Ok(member),
         }
         let outbox = socket.outbox();
         let (member, _) = self
@@ -117,7 +145,7 @@ impl ChannelSession {
             .add_member(socket.claims(), self.token_roles.clone(), outbox)
             .await
             .map_err(|_| UNAVAILABLE)?;
-        self.member = Some(member);
+        self.member.store(member, Ordering::SeqCst);
         Ok(member)
     }
 
@@ -136,7 +164,7 @@ impl ChannelSession {
                 .authorize(&who, channel, Actions::ALL)
                 .await
                 .map_err(|_| UNAVAILABLE)?;
-            match hub.subscribe(member, channel, decision.granted, generation, id) {
+            match hub.subscribe(member, channel, decision, generation, id) {
                 Subscribed::Held => return Ok(()),
                 Subscribed::Forbidden => return Err(FORBIDDEN),
                 Subscribed::TooMany => {
@@ -169,8 +197,9 @@ impl ChannelSession {
 
 impl Drop for ChannelSession {
     fn drop(&mut self) {
-        if let Some(member) = self.member.take() {
-            self.channels.remove_member(member);
+        match self.member.swap(0, Ordering::SeqCst) {
+            0 => {}
+            member => self.channels.remove_member(member),
         }
     }
 }

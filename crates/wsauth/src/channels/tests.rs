@@ -74,12 +74,12 @@ async fn subscribe(channels: &Channels, socket: &Socket, name: &str) -> Subscrib
     let (generation, who) = channels.snapshot(socket.id).unwrap();
     let decision =
         channels.inner.authorizers.authorize(&who, &channel, Actions::ALL).await.unwrap();
-    channels.subscribe(socket.id, &channel, decision.granted, generation, None)
+    channels.subscribe(socket.id, &channel, decision, generation, None)
 }
 
 fn publish(channels: &Channels, name: &str, data: &str) -> usize {
     let data = RawValue::from_string(data.to_owned()).unwrap();
-    channels.publish(&Channel::parse(name).unwrap(), &data, None)
+    channels.publish(&Channel::parse(name).unwrap(), &data, None).unwrap()
 }
 
 fn message(channel: &str, data: Value) -> Value {
@@ -139,7 +139,7 @@ async fn a_subscription_decided_before_a_change_is_checked_again() {
     profiles.set("alice", &[]);
     channels.rights_changed("alice", Instant::now()).await;
     assert!(matches!(
-        channels.subscribe(alice.id, &channel, decision.granted, generation, None),
+        channels.subscribe(alice.id, &channel, decision, generation, None),
         Subscribed::Stale
     ));
     assert!(matches!(subscribe(&channels, &alice, "room:1").await, Subscribed::Forbidden));
@@ -159,4 +159,59 @@ async fn a_member_that_leaves_takes_its_subscriptions_and_its_subject_with_it() 
     profiles.set("alice", &[]);
     let again = join(&channels, "alice").await;
     assert!(matches!(subscribe(&channels, &again, "room:1").await, Subscribed::Forbidden));
+}
+
+/// An application's source that grants `room:*` while `allow` is set, for
+/// `ttl` at a time.
+#[derive(Debug)]
+struct Switch {
+    allow: std::sync::atomic::AtomicBool,
+    ttl: std::time::Duration,
+}
+
+#[async_trait]
+impl ChannelAuthorizer for Switch {
+    async fn authorize(
+        &self,
+        _: &Who,
+        _: &Channel,
+        wanted: Actions,
+    ) -> Result<Decision, Unavailable> {
+        let granted = if self.allow.load(std::sync::atomic::Ordering::SeqCst) {
+            wanted
+        } else {
+            Actions::NONE
+        };
+        Ok(Decision { granted, ttl: Some(self.ttl) })
+    }
+}
+
+#[tokio::test]
+async fn an_answer_that_runs_out_is_asked_again_and_a_deny_ends_the_subscription() {
+    let switch = Arc::new(Switch { allow: true.into(), ttl: std::time::Duration::from_millis(50) });
+    let authorizers = Authorizers::new(Rules::default()).then(switch.clone());
+    let channels = Channels::new(
+        authorizers,
+        Arc::new(NoProfiles),
+        ChannelLimits::default(),
+        Arc::new(NoObserver),
+    );
+    let mut alice = join(&channels, "alice").await;
+    assert!(matches!(subscribe(&channels, &alice, "room:1").await, Subscribed::Held));
+    // Asked again every 50 ms while it allows: the subscription stays.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(channels.subscription_count(), 1);
+    switch.allow.store(false, std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..200 {
+        if channels.subscription_count() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(channels.subscription_count(), 0, "the deny on the next ask ended it");
+    let frames = alice.frames();
+    assert_eq!(
+        frames.last(),
+        Some(&json!({"type": "unsubscribed", "channel": "room:1", "reason": "permission_revoked"}))
+    );
 }

@@ -56,6 +56,9 @@ pub struct LiveSocket {
     state: Box<State>,
 }
 
+/// What is told of a socket's new claims after an in-band refresh.
+type Rebound = Box<dyn Fn(&Claims) + Send + Sync>;
+
 /// What a [`LiveSocket`] holds, in one allocation.
 struct State {
     socket: WebSocket,
@@ -75,6 +78,8 @@ struct State {
     last_heard: Instant,
     ping: tokio::time::Interval,
     shutdown: Option<CancellationToken>,
+    /// Told of the new claims after an in-band refresh.
+    rebound: Option<Rebound>,
     closed: Option<Closed>,
 }
 
@@ -121,6 +126,7 @@ impl LiveSocket {
             last_heard: now,
             ping,
             shutdown: None,
+            rebound: None,
             closed: None,
             auth,
         });
@@ -131,6 +137,16 @@ impl LiveSocket {
     #[must_use]
     pub fn with_shutdown(mut self, token: CancellationToken) -> Self {
         self.state.shutdown = Some(token);
+        self
+    }
+
+    /// Calls `hook` with the new claims each time an in-band refresh binds
+    /// the socket to a new token (of the same subject), before the
+    /// `refreshed` frame is written: for what depends on the token's claims,
+    /// such as channel rights from its roles.
+    #[must_use]
+    pub fn on_rebound(mut self, hook: impl Fn(&Claims) + Send + Sync + 'static) -> Self {
+        self.state.rebound = Some(Box::new(hook));
         self
     }
 
@@ -390,6 +406,9 @@ impl LiveSocket {
             Ok(deadline) => {
                 self.state.deadline = deadline;
                 self.state.claims = claims;
+                if let Some(hook) = &self.state.rebound {
+                    hook(&self.state.claims);
+                }
                 let reply = json!({"type": "refreshed", "exp": self.state.claims.exp, "deadline": deadline});
                 self.write(Message::text(reply.to_string())).await
             }

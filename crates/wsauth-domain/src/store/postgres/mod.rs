@@ -19,6 +19,7 @@ mod admin;
 mod connect;
 mod families;
 mod revoked;
+mod rights;
 
 /// How long a statement waits for a lock, milliseconds.
 const LOCK_TIMEOUT_MS: u32 = 5000;

@@ -17,6 +17,7 @@ mod accounts;
 mod admin;
 mod families;
 mod revoked;
+mod rights;
 
 /// Every store trait on one SQLite database.
 #[derive(Clone)]
