@@ -38,6 +38,24 @@ start_services() {
   fi
   wait_for "PostgreSQL on 127.0.0.1:5432" pg_ready
   wait_for "Redis on 127.0.0.1:6379" redis_ready
+  require_a_password_of_one_role
+}
+
+# Every other connection to the local PostgreSQL is trusted; the role
+# wsauth_password_check must give its password (scram-sha-256), so a test can
+# see what the server prints when authentication fails. Its rule goes first
+# (the first rule that matches decides); added once, then the configuration
+# is reloaded.
+require_a_password_of_one_role() {
+  local rule="host all wsauth_password_check 127.0.0.1/32 scram-sha-256"
+  local hba
+  hba=$(psql -h 127.0.0.1 -U postgres -d postgres -Atc "show hba_file")
+  if ! grep -qxF "$rule" "$hba"; then
+    echo "PostgreSQL: the role wsauth_password_check must give a password"
+    { echo "$rule"; cat "$hba"; } >"$hba.new"
+    cat "$hba.new" >"$hba" && rm "$hba.new"
+    psql -h 127.0.0.1 -U postgres -d postgres -qAtc "select pg_reload_conf()" >/dev/null
+  fi
 }
 
 # Debian packages: nginx (the cluster tests put three nodes behind it),

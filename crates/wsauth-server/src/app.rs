@@ -54,7 +54,7 @@ impl Application {
     /// Builds the server with an injected clock (tests decide expiry with it).
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
         refuse_own_paths(&config)?;
-        wsauth_domain::files::private_dir(&config.data_dir)?;
+        wsauth_domain::files::private_dir(&config.data_dir).context("data_dir")?;
         let stores = open_stores(&config).await?;
         let cluster = Cluster::open(&config).await?;
         let keys = keyfile::load_keys(&config)?;
@@ -292,7 +292,7 @@ async fn purge_loop(
 pub async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
     let database = config.database()?;
     if config.database_url.is_none() {
-        wsauth_domain::files::private_dir(&config.data_dir)?;
+        wsauth_domain::files::private_dir(&config.data_dir).context("data_dir")?;
     }
     Stores::open(&database).await
 }

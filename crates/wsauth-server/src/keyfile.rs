@@ -38,19 +38,60 @@ fn hmac_key(config: &Config, secret: &str) -> anyhow::Result<Key> {
     if config.insecure_dev {
         wsauth::dangerous::weak_hmac_key(Algorithm::HS256, secret.as_bytes()).map_err(Into::into)
     } else {
-        Key::hmac(Algorithm::HS256, secret.as_bytes()).context(
-            "the HMAC secret is refused (set WSAUTH_INSECURE_DEV=true only for local experiments)",
-        )
+        Key::hmac(Algorithm::HS256, secret.as_bytes()).map_err(|_| {
+            anyhow::anyhow!(
+                "hmac_secret is too weak ({} bytes): give at least 32 random bytes, such as \
+                 the output of `openssl rand -base64 48` (insecure_dev = true allows a short \
+                 one for local experiments only)",
+                secret.len()
+            )
+        })
     }
 }
 
-fn pem_key(algorithm: &str, path: &Path) -> anyhow::Result<Key> {
+/// The key in the PEM file `path` (the setting `setting` names it), for
+/// `algorithm`. The algorithm was checked with the configuration.
+fn pem_key(setting: &str, algorithm: &str, path: &Path) -> anyhow::Result<Key> {
+    let shown = path.display();
     let alg = Algorithm::from_name(algorithm)
         .filter(|a| !a.is_hmac())
         .with_context(|| format!("algorithm {algorithm:?} cannot sign with a key file"))?;
     wsauth_domain::files::private_file(path)?;
-    let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Key::from_private_pem(alg, &pem).with_context(|| format!("cannot load {}", path.display()))
+    let pem = std::fs::read(path).with_context(|| format!("{setting} {shown} cannot be read"))?;
+    Key::from_private_pem(alg, &pem)
+        .map_err(|_| anyhow::anyhow!("{setting} {shown} {}", what_is_wrong(alg, &pem)))
+}
+
+/// Why `pem` is not a private key for `alg`, and what to do.
+fn what_is_wrong(alg: Algorithm, pem: &[u8]) -> String {
+    let text = String::from_utf8_lossy(pem);
+    let wanted = format!("a PKCS#8 PEM {} private key (-----BEGIN PRIVATE KEY-----)", alg.name());
+    if !text.contains("-----BEGIN ") {
+        return format!("is not a PEM file: expected {wanted}");
+    }
+    if text.contains("PUBLIC KEY-----") || text.contains("CERTIFICATE-----") {
+        return format!("holds a public key or certificate: give the private key, {wanted}");
+    }
+    if text.contains("ENCRYPTED PRIVATE KEY-----") {
+        return format!(
+            "is encrypted: give it unencrypted (openssl pkcs8 -topk8 -nocrypt), {wanted}"
+        );
+    }
+    let held = [Algorithm::EdDSA, Algorithm::ES256, Algorithm::RS256]
+        .into_iter()
+        .find(|other| *other != alg && Key::from_private_pem(*other, pem).is_ok());
+    match held {
+        Some(Algorithm::RS256) => {
+            format!("holds an RSA key, not {}: set algorithm = \"RS256\" or \"PS256\"", alg.name())
+        }
+        Some(other) => format!(
+            "holds an {} key, not {}: set algorithm = \"{}\"",
+            other.name(),
+            alg.name(),
+            other.name()
+        ),
+        None => format!("is not a private key wsauth can read: expected {wanted}"),
+    }
 }
 
 fn previous_key(config: &Config, previous: &PreviousKey) -> anyhow::Result<Key> {
@@ -59,7 +100,7 @@ fn previous_key(config: &Config, previous: &PreviousKey) -> anyhow::Result<Key> 
         (None, Some(path)) => {
             let algorithm =
                 previous.algorithm.as_deref().context("a previous key file needs an algorithm")?;
-            pem_key(algorithm, path)
+            pem_key("[[previous_keys]] private_key_file", algorithm, path)
         }
         _ => anyhow::bail!("a previous key needs exactly one of hmac_secret and private_key_file"),
     }
@@ -71,7 +112,7 @@ fn load_key(config: &Config) -> anyhow::Result<Key> {
         return hmac_key(config, secret);
     }
     if let Some(path) = &config.private_key_file {
-        return pem_key(&config.algorithm, path);
+        return pem_key("private_key_file", &config.algorithm, path);
     }
     let alg = Algorithm::from_name(&config.algorithm)
         .filter(|a| matches!(a, Algorithm::HS256 | Algorithm::EdDSA | Algorithm::ES256))

@@ -5,6 +5,7 @@
 use anyhow::Context;
 use clap::Subcommand;
 use std::io::{BufRead, IsTerminal};
+use wsauth_domain::DomainError;
 use wsauth_domain::accounts::{Accounts, HashingLimits};
 use wsauth_domain::admin::{Admin, Change};
 use wsauth_server::Config;
@@ -61,18 +62,20 @@ pub(crate) async fn run(config: Config, action: UserAction) -> anyhow::Result<()
     let accounts = Accounts::new(stores.accounts.clone(), HashingLimits::single());
     let admin = Admin::new(stores.accounts, stores.admin);
     let rights = wsauth_domain::rights::Rights::new(admin.clone(), stores.rights);
-    let failed = |e: wsauth_domain::DomainError| anyhow::anyhow!("{e}");
     match action {
         UserAction::Rights(action) => crate::user_rights::run(rights, action).await?,
         UserAction::Add { name } => {
             let password = read_password(&name)?;
-            accounts.create(&name, &password, now).await.map_err(failed)?;
+            accounts.create(&name, &password, now).await.map_err(|e| about(&name, e))?;
             println!("added user {name}");
         }
         UserAction::List { prefix } => {
             let mut cursor = None;
             loop {
-                let page = admin.list(&prefix, 500, cursor.as_deref()).await.map_err(failed)?;
+                let page = admin
+                    .list(&prefix, 500, cursor.as_deref())
+                    .await
+                    .map_err(|e| about(&prefix, e))?;
                 for user in &page.users {
                     let state = if user.disabled { "disabled" } else { "active" };
                     println!("{}\t{}\t{state}", user.username, user.created_at);
@@ -88,37 +91,57 @@ pub(crate) async fn run(config: Config, action: UserAction) -> anyhow::Result<()
                 anyhow::bail!("{issuer:?} is not a configured trusted issuer");
             }
             let key = wsauth::issuers::subject_key(&issuer, &name);
-            admin.revoke_external(&key, now).await.map_err(failed)?;
+            admin.revoke_external(&key, now).await.map_err(|e| about(&name, e))?;
             println!("revoked every token of {name} at {issuer}");
         }
         UserAction::Revoke { name, issuer: None } => {
-            let done = admin.apply(&name, Change::Revoke, now).await.map_err(failed)?;
+            let done =
+                admin.apply(&name, Change::Revoke, now).await.map_err(|e| about(&name, e))?;
             println!("revoked every token of {} ({} sessions)", done.sub, done.families.len());
         }
         UserAction::Disable { name } => {
-            let done = admin.apply(&name, Change::Disable, now).await.map_err(failed)?;
+            let done =
+                admin.apply(&name, Change::Disable, now).await.map_err(|e| about(&name, e))?;
             println!("disabled {} and revoked every token", done.sub);
         }
         UserAction::Enable { name } => {
-            let done = admin.apply(&name, Change::Enable, now).await.map_err(failed)?;
+            let done =
+                admin.apply(&name, Change::Enable, now).await.map_err(|e| about(&name, e))?;
             println!("enabled {}", done.sub);
         }
         UserAction::Delete { name } => {
-            let done = admin.apply(&name, Change::Delete, now).await.map_err(failed)?;
+            let done =
+                admin.apply(&name, Change::Delete, now).await.map_err(|e| about(&name, e))?;
             println!("deleted {} (its revocations stay)", done.sub);
         }
         UserAction::Passwd { name } => {
-            let user = admin.get(&name).await.map_err(failed)?;
+            let user = admin.get(&name).await.map_err(|e| about(&name, e))?;
             let hash = accounts
                 .hash_new_password(&read_password(&user.username)?)
                 .await
-                .map_err(failed)?;
-            let done =
-                admin.apply(&user.username, Change::Password(hash), now).await.map_err(failed)?;
+                .map_err(|e| about(&name, e))?;
+            let done = admin
+                .apply(&user.username, Change::Password(hash), now)
+                .await
+                .map_err(|e| about(&name, e))?;
             println!("set a new password for {} and revoked every session", done.sub);
         }
     }
     Ok(())
+}
+
+/// What a command on the account `name` failed with, naming the account:
+/// an operator who mistyped a name reads which name was not found.
+fn about(name: &str, e: DomainError) -> anyhow::Error {
+    match e {
+        DomainError::UserNotFound => anyhow::anyhow!(
+            "no account named `{name}` (`wsauth user list` shows the accounts there are)"
+        ),
+        DomainError::UsernameTaken => anyhow::anyhow!("an account named `{name}` already exists"),
+        DomainError::InvalidUsername => anyhow::anyhow!("the username `{name}` is refused: {e}"),
+        DomainError::WeakPassword => anyhow::anyhow!("the password for `{name}` is refused: {e}"),
+        e => anyhow::anyhow!("{e}"),
+    }
 }
 
 /// A password from a prompt (twice) on a terminal, or one line of stdin.

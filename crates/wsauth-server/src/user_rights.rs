@@ -91,7 +91,10 @@ pub(crate) async fn run(rights: Rights, action: RightsAction) -> anyhow::Result<
 fn explained(error: DomainError, name: &str) -> anyhow::Error {
     match error {
         DomainError::UserNotFound => {
-            anyhow::anyhow!("no user named {name:?} (`wsauth user list` lists them)")
+            // Said as `wsauth user disable` and the others say it.
+            anyhow::anyhow!(
+                "no account named `{name}` (`wsauth user list` shows the accounts there are)"
+            )
         }
         DomainError::TooManyGrants => anyhow::anyhow!(
             "{name} holds {} grants already; delete one first (`wsauth user ungrant {name} ID`)",

@@ -66,6 +66,15 @@ impl Cluster {
         }
         let prefix = config.redis_prefix()?;
         let client = redis::Client::open(url.as_str()).context("invalid redis_url")?;
+        // The address without the password, and one first connection made
+        // on its own: the manager below retries a refused connection until
+        // its timeout, which would hide the cause.
+        let place = client.get_connection_info().addr().to_string();
+        tokio::time::timeout(CONNECT_TIMEOUT, client.get_multiplexed_async_connection())
+            .await
+            .map_err(|_| anyhow::anyhow!("no answer within {} s", CONNECT_TIMEOUT.as_secs()))
+            .and_then(|conn| conn.map_err(anyhow::Error::from))
+            .with_context(|| format!("cannot reach Redis at {place} (redis_url)"))?;
         let settings = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CALL_TIMEOUT))
             .set_response_timeout(Some(CALL_TIMEOUT));
@@ -74,9 +83,9 @@ impl Cluster {
             ConnectionManager::new_with_config(client, settings),
         )
         .await
-        .map_err(|_| anyhow::anyhow!("no answer within 5 s"))
+        .map_err(|_| anyhow::anyhow!("no answer within {} s", CONNECT_TIMEOUT.as_secs()))
         .and_then(|conn| conn.map_err(anyhow::Error::from))
-        .context("cannot reach the Redis at redis_url")?;
+        .with_context(|| format!("cannot reach Redis at {place} (redis_url)"))?;
         tracing::info!(prefix = prefix.as_str(), "cluster mode: sharing state through Redis");
         Ok(Some(Self { url: url.clone(), conn, prefix, catch_up: Arc::default() }))
     }

@@ -65,6 +65,11 @@ fn explain_one(error: &figment::Error, sources: Sources<'_>) -> String {
         Kind::UnknownVariant(found, expected) => {
             format!("{key}{}: {found:?} is not one of {}", place.origin(), expected.join(", "))
         }
+        // The file itself: not TOML (figment's message shows the line).
+        Kind::Message(message) if place.path.is_empty() => match sources.file {
+            Some(file) => format!("{} is not valid TOML: {message}", file.display()),
+            None => format!("the configuration is not valid TOML: {message}"),
+        },
         Kind::Message(message) => {
             format!("{key}{}: {message}{}", place.origin(), super::hints::for_setting(last))
         }
@@ -125,6 +130,8 @@ fn found(actual: &Actual) -> String {
         Actual::Str(text) => format!("the text {text:?}"),
         Actual::Unsigned(n) => format!("the number {n}"),
         Actual::Signed(n) => format!("the number {n}"),
+        // `1e300`, not three hundred digits.
+        Actual::Float(n) if n.abs() >= 1e15 => format!("the number {n:e}"),
         Actual::Float(n) => format!("the number {n}"),
         Actual::Bool(b) => format!("{b}"),
         Actual::Seq => "a list".to_owned(),

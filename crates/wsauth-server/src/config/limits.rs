@@ -152,72 +152,99 @@ fn max_connections_from_nofile() -> usize {
     usize::try_from(usable).unwrap_or(usize::MAX)
 }
 
+/// Refuses `[limits]` setting `name`, naming the `WSAUTH_LIMITS_<KEY>`
+/// variable too when one is set.
+fn refuse(name: &str, why: &str) -> Result<(), ConfigError> {
+    let variable = format!("WSAUTH_LIMITS_{}", name.to_ascii_uppercase());
+    let given = if std::env::var_os(&variable).is_some() {
+        format!(" (environment variable {variable})")
+    } else {
+        String::new()
+    };
+    Err(ConfigError::Invalid(format!("limits.{name}{given} {why}")))
+}
+
 /// The longest any timer or timeout may be, seconds: a day.
 pub(super) const A_DAY_SECS: u64 = 24 * 3600;
 
 impl Limits {
-    /// Rates and bursts are finite and not negative; live-socket timers at
-    /// most a day; connection timeouts 1 second to a day; sizes and counts
-    /// large enough to work.
+    /// Rates finite and not negative, bursts at least 1; live-socket timers
+    /// at most a day (pings and writes at least a second); connection
+    /// timeouts 1 second to a day; sizes and counts large enough to work.
+    /// Each value that would be silently raised or would stop the server
+    /// from serving anyone is refused instead.
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         let rates = [
             ("message_rate", self.message_rate),
-            ("message_burst", self.message_burst),
             ("handshake_rate", self.handshake_rate),
-            ("handshake_burst", self.handshake_burst),
             ("password_rate", self.password_rate),
-            ("password_burst", self.password_burst),
             ("refresh_rate", self.refresh_rate),
-            ("refresh_burst", self.refresh_burst),
+            ("connection_rate", self.connection_rate),
         ];
         for (name, value) in rates {
             if !(value.is_finite() && value >= 0.0) {
-                return Err(ConfigError::Invalid(format!(
-                    "limits.{name} must be a number of at least 0"
-                )));
+                return refuse(name, "must be a number of at least 0 (0 turns it off)");
+            }
+        }
+        // A burst under 1 would act as 1.
+        let bursts = [
+            ("message_burst", self.message_burst),
+            ("handshake_burst", self.handshake_burst),
+            ("password_burst", self.password_burst),
+            ("refresh_burst", self.refresh_burst),
+            ("connection_burst", self.connection_burst),
+        ];
+        for (name, value) in bursts {
+            if !(value.is_finite() && value >= 1.0) {
+                return refuse(name, "must be a number of at least 1");
             }
         }
         let day = Duration::from_secs(A_DAY_SECS);
         let timers = [
-            ("ping_interval", Some(Duration::from_secs(self.ping_interval))),
-            ("pong_timeout", Some(Duration::from_secs(self.pong_timeout))),
-            ("write_timeout", Some(Duration::from_secs(self.write_timeout))),
             (self.auth_timeout_name(), Duration::try_from_secs_f64(self.auth_timeout).ok()),
             ("expiry_grace", u64::try_from(self.expiry_grace).ok().map(Duration::from_secs)),
         ];
         for (name, value) in timers {
             if value.is_none_or(|value| value > day) {
-                return Err(ConfigError::Invalid(format!(
-                    "limits.{name} must be at least 0 and at most a day"
-                )));
+                return refuse(name, "must be at least 0 and at most a day");
             }
         }
-        if self.max_message_size < 1024 || self.read_buffer_size < 128 {
-            return Err(ConfigError::Invalid(
-                "limits.max_message_size must be at least 1024 and limits.read_buffer_size at least 128"
-                    .into(),
-            ));
-        }
+        // 0 would act as 1 (pings, writes) or end every connection at once.
         let timeouts = [
+            ("ping_interval", self.ping_interval),
+            ("pong_timeout", self.pong_timeout),
+            ("write_timeout", self.write_timeout),
             ("header_read_timeout", self.header_read_timeout),
             ("body_read_timeout", self.body_read_timeout),
             ("http_idle_timeout", self.http_idle_timeout),
         ];
         for (name, secs) in timeouts {
             if !(1..=A_DAY_SECS).contains(&secs) {
-                return Err(ConfigError::Invalid(format!(
-                    "limits.{name} must be 1 to {A_DAY_SECS} seconds"
-                )));
+                return refuse(name, &format!("must be 1 to {A_DAY_SECS} seconds"));
             }
         }
+        let sizes = [
+            ("max_message_size", self.max_message_size, 1024),
+            ("read_buffer_size", self.read_buffer_size, 128),
+        ];
+        for (name, size, least) in sizes {
+            if size < least {
+                return refuse(name, &format!("must be at least {least} bytes"));
+            }
+        }
+        // 0 would refuse every connection, ticket or login, or act as 1.
         let counts = [
             ("max_connections", self.max_connections),
             ("max_connections_per_address", self.max_connections_per_address),
             ("max_pending_auth_per_address", self.max_pending_auth_per_address),
+            ("max_connections_per_user", self.max_connections_per_user),
+            ("max_tickets_per_user", self.max_tickets_per_user),
+            ("outbound_queue", self.outbound_queue),
+            ("password_queue", self.password_queue),
         ];
         for (name, count) in counts {
             if count == 0 {
-                return Err(ConfigError::Invalid(format!("limits.{name} must be at least 1")));
+                return refuse(name, "must be at least 1");
             }
         }
         Ok(())

@@ -71,6 +71,7 @@ impl Config {
     /// routes where the application is assembled (`app.rs`).
     fn validate(&self) -> Result<(), ConfigError> {
         self.validate_tokens()?;
+        self.validate_keys()?;
         self.limits.validate()?;
         self.validate_server()?;
         self.validate_cookies()?;

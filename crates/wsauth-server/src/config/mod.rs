@@ -3,7 +3,7 @@
 //!
 //! [`Config`] aggregates the settings of every part of the server, and each
 //! area has a file of its own: the listening side (`server.rs`), keys and
-//! tokens (`tokens.rs`), cookies (`cookies.rs`), `[limits]` (`limits.rs`),
+//! tokens (`tokens.rs`, which key signs in `keys.rs`), cookies (`cookies.rs`), `[limits]` (`limits.rs`),
 //! the database and Redis (`storage.rs`), and the one mapping to the
 //! library's builder (`library.rs`). Loading and validation are in
 //! `load.rs`, flags and environment variables in `overrides.rs`, settings
@@ -27,6 +27,7 @@ mod environment;
 mod explain;
 mod flag_errors;
 mod hints;
+mod keys;
 mod library;
 mod limits;
 mod load;

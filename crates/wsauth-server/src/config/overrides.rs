@@ -59,11 +59,11 @@ pub struct Overrides {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trusted_proxies: Vec<IpNet>,
     /// Access token lifetime in seconds [default: 900].
-    #[arg(long, global = true, env = "WSAUTH_ACCESS_TTL", value_parser = super::hints::seconds::<i64>)]
+    #[arg(long, global = true, env = "WSAUTH_ACCESS_TTL", allow_negative_numbers = true, value_parser = super::hints::seconds::<i64>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_ttl: Option<i64>,
     /// Refresh token lifetime in seconds [default: 2592000].
-    #[arg(long, global = true, env = "WSAUTH_REFRESH_TTL", value_parser = super::hints::seconds::<i64>)]
+    #[arg(long, global = true, env = "WSAUTH_REFRESH_TTL", allow_negative_numbers = true, value_parser = super::hints::seconds::<i64>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_ttl: Option<i64>,
     /// Whether POST /auth/register is open [default: true].
@@ -79,7 +79,7 @@ pub struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cookie_host_prefix: Option<bool>,
     /// Seconds a shutdown may take before open sockets are dropped [default: 5].
-    #[arg(long, global = true, env = "WSAUTH_SHUTDOWN_TIMEOUT", value_parser = super::hints::seconds::<u64>)]
+    #[arg(long, global = true, env = "WSAUTH_SHUTDOWN_TIMEOUT", allow_negative_numbers = true, value_parser = super::hints::seconds::<u64>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shutdown_timeout: Option<u64>,
     /// Log filter [default: info].

@@ -17,7 +17,8 @@ impl Config {
     }
 
     /// A usable admin key (if any), a shutdown timeout of 1 second to a day,
-    /// origins of the form `scheme://host[:port]`.
+    /// origins of the form `scheme://host[:port]`, a log filter that parses
+    /// (one that did not was replaced by `info` without a word).
     pub(super) fn validate_server(&self) -> Result<(), ConfigError> {
         if let Some(key) = &self.admin_api_key {
             api_key_rule("admin_api_key", key)?;
@@ -28,16 +29,38 @@ impl Config {
             )));
         }
         for origin in &self.allowed_origins {
-            if !(origin.starts_with("http://") || origin.starts_with("https://"))
-                || origin.ends_with('/')
-            {
+            if !is_origin(origin) {
+                let separator = if origin.contains(';') {
+                    "; origins are separated by `,`, not `;`"
+                } else {
+                    ""
+                };
                 return Err(ConfigError::Invalid(format!(
-                    "allowed origin {origin:?} must look like scheme://host[:port], without a path"
+                    "allowed origin {origin:?} must look like scheme://host[:port], without a path \
+                     (a browser's Origin header never has one, so it could never match){separator}"
                 )));
             }
         }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log) {
+            return Err(ConfigError::Invalid(format!(
+                "log {:?} is not a log filter ({e}): write a level such as \"info\" or \
+                 directives such as \"info,wsauth=debug\"",
+                self.log
+            )));
+        }
         Ok(())
     }
+}
+
+/// `http://` or `https://`, then a host and perhaps a port: nothing a
+/// browser leaves out of an `Origin` header (a path, a query, a user).
+fn is_origin(origin: &str) -> bool {
+    let host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+    host.is_some_and(|host| {
+        !host.is_empty()
+            && !host.contains(['/', '?', '#', '@'])
+            && !host.contains(char::is_whitespace)
+    })
 }
 
 /// What an API key (`name`) must be: a random secret of at least 32 bytes,

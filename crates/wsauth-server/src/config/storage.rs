@@ -16,16 +16,51 @@ impl Config {
 
     /// The Redis key prefix, validated.
     pub fn redis_prefix(&self) -> Result<wsauth_redis::Prefix, ConfigError> {
-        wsauth_redis::Prefix::new(self.redis_prefix.clone())
-            .map_err(|e| ConfigError::Invalid(format!("redis_prefix: {e}")))
+        wsauth_redis::Prefix::new(self.redis_prefix.clone()).map_err(|e| {
+            ConfigError::Invalid(format!(
+                "redis_prefix {:?} is refused ({e}): it must be 1 to 64 printable ASCII \
+                 characters without spaces, such as \"wsauth:\" (the default) or \"eu1:\"",
+                self.redis_prefix
+            ))
+        })
     }
 
-    /// A database URL and a Redis prefix that can be used.
+    /// A database URL, a Redis URL and a Redis prefix that can be used.
     pub(super) fn validate_storage(&self) -> Result<(), ConfigError> {
         self.database()?;
+        if let Some(url) = &self.redis_url {
+            redis_url(url)?;
+        }
         self.redis_prefix()?;
         Ok(())
     }
+}
+
+/// The forms `redis_url` takes.
+const REDIS_FORMS: &str = "redis://[USER:PASSWORD@]HOST[:PORT][/DB] or unix:///PATH/TO/SOCKET";
+
+/// Refuses a `redis_url` the client cannot read, saying why without
+/// quoting it (it may carry a password).
+fn redis_url(url: &str) -> Result<(), ConfigError> {
+    let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+    let why = match scheme {
+        None => format!("redis_url is not a URL: expected {REDIS_FORMS}"),
+        Some("rediss") => format!(
+            "redis_url uses TLS (rediss://), which wsauth does not speak to Redis: keep Redis on \
+             a private network and give {REDIS_FORMS}"
+        ),
+        Some(scheme) if !["redis", "unix", "redis+unix"].contains(&scheme) => {
+            format!("redis_url has the scheme `{scheme}://`: expected {REDIS_FORMS}")
+        }
+        Some(_) => match wsauth_redis::redis::Client::open(url) {
+            Ok(_) => return Ok(()),
+            Err(_) => format!(
+                "redis_url cannot be read: expected {REDIS_FORMS}, a port of 1 to 65535, and \
+                 the password's special characters percent-encoded"
+            ),
+        },
+    };
+    Err(ConfigError::Invalid(why))
 }
 
 /// What is wrong with a refused `database_url`, where the general rule

@@ -30,6 +30,8 @@ pub struct PreviousKey {
 const MAX_TOKEN_TTL: i64 = 10 * 365 * 24 * 3600;
 /// The longest `issuer` and `audience`, bytes: every token carries them.
 const MAX_CLAIM_TEXT: usize = 256;
+/// The largest `leeway`, seconds: five minutes.
+const MAX_LEEWAY: i64 = 300;
 /// The longest `refresh_grace`, seconds.
 const MAX_REFRESH_GRACE: i64 = 10;
 
@@ -94,8 +96,13 @@ impl Config {
                 "refresh_grace must be 0 to {MAX_REFRESH_GRACE} seconds"
             )));
         }
-        if self.leeway < 0 {
-            return Err(ConfigError::Invalid("leeway must not be negative".into()));
+        // Past a few minutes a leeway is no longer clock skew: it keeps
+        // expired tokens valid.
+        if !(0..=MAX_LEEWAY).contains(&self.leeway) {
+            return Err(ConfigError::Invalid(format!(
+                "leeway must be 0 to {MAX_LEEWAY} seconds (it is clock skew; to let tokens live \
+                 longer, raise access_ttl)"
+            )));
         }
         Ok(())
     }

@@ -210,7 +210,7 @@ async fn command_line_changes_reach_a_running_server_within_a_second() {
     // Failures say so and exit non-zero.
     let out = cli(&server, &["delete", "nobody"], "").await;
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("User not found"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no account named `nobody`"));
 }
 
 /// Found by schemathesis: axum's own query and path rejections answered in

@@ -9,16 +9,16 @@ use std::process::{Command, Stdio};
 use crate::binary::BIN;
 
 /// What one run of the binary printed, and whether it started serving.
-struct Printed {
-    stdout: String,
-    stderr: String,
-    success: bool,
+pub(crate) struct Printed {
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) success: bool,
 }
 
 /// Runs `wsauth ARGS` with `toml` as its file (after a data dir) and only
 /// the `env` given of the `WSAUTH_*` variables, under `RUST_BACKTRACE=1`.
 /// A `serve` that starts (prints its "listening" line) fails the test.
-fn run(args: &[&str], toml: &str, env: &[(&str, &str)]) -> Printed {
+pub(crate) fn run(args: &[&str], toml: &str, env: &[(&str, &str)]) -> Printed {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("wsauth.toml");
     let data = dir.path().join("data").display().to_string();
@@ -58,7 +58,7 @@ fn run(args: &[&str], toml: &str, env: &[(&str, &str)]) -> Printed {
 }
 
 /// The error `wsauth serve` printed when it refused to start.
-fn refused(args: &[&str], toml: &str, env: &[(&str, &str)]) -> String {
+pub(crate) fn refused(args: &[&str], toml: &str, env: &[(&str, &str)]) -> String {
     let mut all = vec!["--listen", "127.0.0.1:0"];
     if args.iter().any(|arg| arg.starts_with("--listen")) {
         all.clear();
@@ -71,7 +71,7 @@ fn refused(args: &[&str], toml: &str, env: &[(&str, &str)]) -> String {
 }
 
 /// One error, no backtrace, no repeated cause.
-fn said_once(stderr: &str) {
+pub(crate) fn said_once(stderr: &str) {
     assert!(!stderr.contains("backtrace"), "a backtrace: {stderr}");
     assert!(!stderr.contains("Caused by"), "a repeated cause: {stderr}");
     assert!(!stderr.contains("default."), "figment's profile: {stderr}");
@@ -244,10 +244,32 @@ fn addresses_networks_and_urls_say_what_is_expected() {
     assert!(printed.contains("https:// only") && printed.contains("loopback"), "{printed}");
 }
 
+/// `wsauth user disable nobody` said "User not found", naming no one.
 #[test]
-fn a_user_command_that_fails_prints_its_error_once_without_a_backtrace() {
-    let printed = run(&["user", "disable", "nobody"], "", &[]);
+fn a_user_command_on_an_account_that_does_not_exist_names_it() {
+    for command in [
+        &["disable", "nobody"][..],
+        &["enable", "nobody"],
+        &["delete", "nobody"],
+        &["revoke", "nobody"],
+        &["passwd", "nobody"],
+        &["roles", "nobody"],
+        &["grant", "nobody", "room:*", "subscribe"],
+        &["grants", "nobody"],
+        &["ungrant", "nobody", "g1"],
+    ] {
+        let args: Vec<&str> = ["user"].iter().chain(command).copied().collect();
+        let printed = run(&args, "", &[]);
+        assert!(!printed.success, "{command:?}");
+        said_once(&printed.stderr);
+        assert!(
+            printed.stderr.contains("no account named `nobody`"),
+            "{command:?}: {}",
+            printed.stderr
+        );
+    }
+    let printed = run(&["user", "add", "a b"], "", &[]);
     assert!(!printed.success);
     said_once(&printed.stderr);
-    assert!(printed.stderr.contains("User not found"), "{}", printed.stderr);
+    assert!(printed.stderr.contains("the username `a b` is refused"), "{}", printed.stderr);
 }

@@ -64,3 +64,4 @@ mod sessions;
 mod slow_clients;
 mod stores;
 mod tour;
+mod wrong_values;

@@ -36,6 +36,32 @@ async fn a_database_that_does_not_exist_is_named_with_the_cause() {
     assert_named_once(&stderr, "/wsauth_no_such_database", "does not exist");
 }
 
+/// A wrong password: the role `wsauth_password_check` is the one that
+/// `./test.sh services` makes PostgreSQL ask a password of (every other
+/// local connection is trusted).
+#[tokio::test]
+async fn a_wrong_database_password_is_named_with_the_cause() {
+    use sqlx::Connection;
+    let existing = TestDatabase::postgres().await;
+    let mut admin = sqlx::PgConnection::connect(&existing.url).await.expect("connect");
+    let create = "DO $$ BEGIN CREATE ROLE wsauth_password_check LOGIN PASSWORD 'the-right-one'; \
+                  EXCEPTION WHEN duplicate_object THEN \
+                  ALTER ROLE wsauth_password_check LOGIN PASSWORD 'the-right-one'; END $$";
+    sqlx::raw_sql(create).execute(&mut admin).await.expect("the role");
+    let _ = admin.close().await;
+    let (_, rest) = existing.url.split_once('@').expect("url");
+    let url = |password: &str| format!("postgres://wsauth_password_check:{password}@{rest}");
+    // The rule is in force: the right password gets in, so the wrong one is
+    // refused for being wrong.
+    let right = sqlx::PgConnection::connect(&url("the-right-one")).await.unwrap_or_else(|e| {
+        panic!("{e}: run ./test.sh services, which makes this role give its password")
+    });
+    let _ = right.close().await;
+    let stderr = refused_at_start(&format!("database_url = {:?}\n", url("hunter2")), &[]);
+    let address = format!("wsauth_password_check@{}", rest.split('/').next().expect("host"));
+    assert_named_once(&stderr, &address, "password authentication failed");
+}
+
 /// Startup said little: one line now says what the node serves, without a
 /// password.
 #[tokio::test]
