@@ -15,8 +15,27 @@ use super::{Config, ConfigError, Overrides};
 
 /// The prefix of every variable the server reads.
 const PREFIX: &str = "WSAUTH_";
-/// The prefix of `[limits]` settings.
-const LIMITS_PREFIX: &str = "WSAUTH_LIMITS_";
+/// A table of the file whose keys are read as `WSAUTH_<TABLE>_<KEY>` too.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Table {
+    /// The table's name in the file.
+    pub(super) name: &'static str,
+    /// The prefix of its variables.
+    pub(super) prefix: &'static str,
+}
+
+/// `[limits]` and `[channels]`.
+pub(super) const TABLES: [Table; 2] = [
+    Table { name: "limits", prefix: "WSAUTH_LIMITS_" },
+    Table { name: "channels", prefix: "WSAUTH_CHANNELS_" },
+];
+
+impl Table {
+    /// The table's keys, as serde knows them.
+    pub(super) fn keys(self) -> &'static [&'static str] {
+        fields_at(&format!("{}.\u{1}", self.name))
+    }
+}
 /// Read by `main` (`--config`), not by [`Overrides`].
 const CONFIG_FILE: &str = "WSAUTH_CONFIG";
 /// Prefixes reserved for the project's tools: never read, never reported.
@@ -50,11 +69,6 @@ impl std::fmt::Display for UnreadVariable {
     }
 }
 
-/// The keys of `[limits]`, as serde knows them.
-pub(super) fn limits_keys() -> &'static [&'static str] {
-    fields_at("limits.\u{1}")
-}
-
 /// The top-level keys of the file, as serde knows them.
 fn top_keys() -> &'static [&'static str] {
     fields_at("\u{1}")
@@ -83,9 +97,11 @@ fn read_names() -> Vec<String> {
         .map(|name| name.to_string_lossy().into_owned())
         .collect();
     names.push(CONFIG_FILE.to_owned());
-    names.extend(
-        limits_keys().iter().map(|key| format!("{LIMITS_PREFIX}{}", key.to_ascii_uppercase())),
-    );
+    for table in TABLES {
+        names.extend(
+            table.keys().iter().map(|key| format!("{}{}", table.prefix, key.to_ascii_uppercase())),
+        );
+    }
     names
 }
 
@@ -114,19 +130,18 @@ pub(super) fn unread(
     Ok(unread)
 }
 
-/// A setting of the file that no variable sets, a `[limits]` key without
-/// `LIMITS_`, or a name nothing uses.
+/// A setting of the file that no variable sets, a `[limits]` or
+/// `[channels]` key without its table's part, or a name nothing uses.
 fn why_unread(name: &str) -> String {
     let key = name.trim_start_matches(PREFIX).to_ascii_lowercase();
     if top_keys().contains(&key.as_str()) {
-        format!("{key} is set in the configuration file only")
-    } else if limits_keys().contains(&key.as_str()) {
-        format!(
-            "[limits] settings are {LIMITS_PREFIX}<KEY>: {LIMITS_PREFIX}{}",
-            key.to_ascii_uppercase()
-        )
-    } else {
-        "no setting has this name (docs/configuration.md lists them)".to_owned()
+        return format!("{key} is set in the configuration file only");
+    }
+    match TABLES.into_iter().find(|table| table.keys().contains(&key.as_str())) {
+        Some(Table { name, prefix }) => {
+            format!("[{name}] settings are {prefix}<KEY>: {prefix}{}", key.to_ascii_uppercase())
+        }
+        None => "no setting has this name (docs/configuration.md lists them)".to_owned(),
     }
 }
 

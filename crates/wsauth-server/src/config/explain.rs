@@ -7,6 +7,7 @@
 use figment::error::{Actual, Kind};
 use std::path::Path;
 
+use super::environment::TABLES;
 use super::nearest::nearest;
 
 /// Where the values came from: the file, if one was given. `[limits]`
@@ -144,7 +145,8 @@ fn found(actual: &Actual) -> String {
 struct Place<'a> {
     /// The keys to the value; an entry of a list of tables is a number.
     path: &'a [String],
-    /// The `WSAUTH_LIMITS_<KEY>` variable that gave the value, if one did.
+    /// The `WSAUTH_LIMITS_<KEY>` or `WSAUTH_CHANNELS_<KEY>` variable that
+    /// gave the value, if one did.
     variable: Option<String>,
     file: Option<&'a Path>,
 }
@@ -158,11 +160,12 @@ impl<'a> Place<'a> {
         let path = error.path.as_slice();
         let from_environment =
             error.metadata.as_ref().is_some_and(|metadata| metadata.name.contains("environment"));
+        let table = |section: &str| TABLES.into_iter().find(|table| table.name == section);
         let variable = match path {
-            [section, key] if section == "limits" => {
-                let name = format!("WSAUTH_LIMITS_{}", key.to_ascii_uppercase());
+            [section, key] => table(section).and_then(|table| {
+                let name = format!("{}{}", table.prefix, key.to_ascii_uppercase());
                 (from_environment || std::env::var_os(&name).is_some()).then_some(name)
-            }
+            }),
             _ => None,
         };
         Self { path, variable, file: sources.file }

@@ -49,15 +49,22 @@ impl Config {
         overrides: &Overrides,
         sources: Sources<'_>,
     ) -> Result<Self, ConfigError> {
-        // Only the keys `[limits]` has: any other name is reported by
+        // `WSAUTH_LIMITS_<KEY>` and `WSAUTH_CHANNELS_<KEY>`: only the keys
+        // each table has; any other name is reported by
         // `environment::unread`, as at the top level.
-        let keys = environment::limits_keys();
-        let limits_env = Env::prefixed("WSAUTH_LIMITS_")
-            .filter(move |key| keys.iter().any(|known| key.as_str().eq_ignore_ascii_case(known)))
-            .map(|key| format!("limits.{key}").into());
+        let mut given = file;
+        for table in environment::TABLES {
+            let keys = table.keys();
+            let variables = Env::prefixed(table.prefix)
+                .filter(move |key| {
+                    keys.iter().any(|known| key.as_str().eq_ignore_ascii_case(known))
+                })
+                .map(move |key| format!("{}.{key}", table.name).into());
+            given = given.merge(variables);
+        }
         // What was given, without the defaults: a renamed setting may be
         // given under one name only.
-        let given = file.merge(limits_env).merge(Serialized::defaults(overrides));
+        let given = given.merge(Serialized::defaults(overrides));
         let mut config: Config = Figment::from(Serialized::defaults(Config::default()))
             .merge(given.clone())
             .extract()

@@ -193,3 +193,23 @@ fn flags_given_wrong_values_are_refused_by_name() {
     let printed = refused(&["--data-dir", "/proc/wsauth-nowhere"], "", &[]);
     says(&printed, &["data_dir: cannot create /proc/wsauth-nowhere"]);
 }
+
+/// `[channels]` settings are read from `WSAUTH_CHANNELS_<KEY>` as `[limits]`
+/// from theirs: a wrong value names the variable, a near miss gets the name
+/// meant, and one without the table's part is pointed to it.
+#[test]
+fn channel_settings_from_the_environment_are_named_as_limits_are() {
+    let printed = refused(&[], "", &[("WSAUTH_CHANNELS_MAX_SUBSCRIPTIONS", "abc")]);
+    says(&printed, &["environment variable WSAUTH_CHANNELS_MAX_SUBSCRIPTIONS", "a whole number"]);
+    let printed = refused(&[], "", &[("WSAUTH_CHANNELS_MAX_SUBSCRIPTIONS", "0")]);
+    says(&printed, &["[channels] max_subscriptions must be 1 to 10000"]);
+    let printed = refused(&[], "", &[("WSAUTH_CHANNELS_MAX_SUBSCRIPTONS", "5")]);
+    says(&printed, &["did you mean WSAUTH_CHANNELS_MAX_SUBSCRIPTIONS?"]);
+    let printed = refused(&[], "", &[("WSAUTH_CHANNELS_AUTHORIZER_URL", "http://10.1.1.1/x")]);
+    says(&printed, &["[channels] authorizer_url", "https:// only"]);
+    let printed = run(&["user", "list"], "", &[("WSAUTH_MAX_SUBSCRIPTIONS", "5")]);
+    assert!(printed.success, "{}", printed.stderr);
+    let expected =
+        "[channels] settings are WSAUTH_CHANNELS_<KEY>: WSAUTH_CHANNELS_MAX_SUBSCRIPTIONS";
+    says(&printed.stderr, &[expected]);
+}
