@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wsauth::accept::AddressLimiter;
-use wsauth::channels::{Authorizers, Channels, Rules};
+use wsauth::channels::{Authorizers, Channels, RolesOf, Rules};
 use wsauth::cluster::AttemptLimiter;
 use wsauth::{RevocationStore, SharedClock, SystemClock, TokenAuthority};
 
@@ -146,7 +146,8 @@ impl Application {
             _ => Arc::new(NoPeers),
         };
         let propagation = Propagation::new(inbound.clone(), peers);
-        let roles = Arc::new(TokenRoles::new(&config.trusted_issuers));
+        let roles = TokenRoles::new(&config.trusted_issuers);
+        let roles_of: RolesOf = Arc::new(move |claims| roles.of(claims));
         if let Some(cluster) = &cluster {
             cluster.start_channel_bus(&channels, shutdown.clone()).await?;
         }
@@ -170,7 +171,7 @@ impl Application {
             admin,
             metrics,
             proxies,
-            channels: ChannelSetup { channels, roles },
+            channels: ChannelSetup { channels, roles_of },
         });
         Ok(Self { listener, internal, addr, state, revocations, inbound, log_position })
     }

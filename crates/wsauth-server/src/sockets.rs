@@ -9,7 +9,7 @@ use serde_json::json;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use tokio_util::sync::CancellationToken;
-use wsauth::channels::{ChannelSession, Channels, Handled, channel_subject};
+use wsauth::channels::{ChannelSession, Channels, Handled, RolesOf, channel_subject};
 use wsauth::{Claims, CredentialKind, Incoming, LiveSocket};
 
 /// What a socket's channel commands need: the node's hub, and where a
@@ -17,7 +17,7 @@ use wsauth::{Claims, CredentialKind, Incoming, LiveSocket};
 #[derive(Clone)]
 pub(crate) struct ChannelSetup {
     pub(crate) channels: Channels,
-    pub(crate) roles: std::sync::Arc<crate::token_roles::TokenRoles>,
+    pub(crate) roles_of: RolesOf,
 }
 
 /// The version of the `/ws` protocol: 2 has channels.
@@ -39,10 +39,7 @@ pub(crate) async fn run(socket: LiveSocket, channels: ChannelSetup, shutdown: Ca
     let mut socket = socket.with_shutdown(shutdown);
     socket.send(Message::text(welcome(&socket)));
     // Joins the hub on the first channel command only.
-    let roles = channels.roles.of(socket.claims());
-    let mut session = ChannelSession::new(channels.channels, roles);
-    let token_roles = channels.roles;
-    let mut socket = session.follow_refreshes(socket, move |claims| token_roles.of(claims));
+    let mut session = ChannelSession::new(channels.channels, channels.roles_of);
     while let Some(incoming) = socket.recv().await {
         let reply = match incoming {
             Incoming::Text(text) => match session.handle(&mut socket, &text).await {

@@ -29,7 +29,7 @@ pub use authorize::{
 pub use hub::{ChannelBus, Channels, Freshness};
 pub use name::{BadName, Channel, MAX_CHANNEL_LEN, MAX_SEGMENT_LEN, MAX_SEGMENTS, Pattern};
 pub use presence::{ChannelPresence, PresenceChange, Present};
-pub use session::{ChannelSession, Handled};
+pub use session::{ChannelSession, Handled, RolesOf};
 pub use who::{Grant, NoProfiles, Profile, Profiles, Who, channel_subject};
 pub use wire::{MAX_REQUEST_ID_LEN, Reason};
 

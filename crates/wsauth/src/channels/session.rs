@@ -3,27 +3,36 @@
 //! a socket that never uses channels costs the hub nothing.
 
 use axum::extract::ws::Message;
+use std::num::NonZeroU64;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::hub::Subscribed;
 use super::wire::{self, Command, Kind, Reason};
 use super::{Action, Actions, Channel, Channels, Who};
-use crate::LiveSocket;
+use crate::{Claims, LiveSocket};
 
 /// How often a subscription is tried again when the subject's rights
 /// changed while it was checked.
 const STALE_RETRIES: usize = 3;
 
-/// One socket's channels. Dropping it ends its subscriptions (no frame is
-/// sent: the socket is closing).
-#[derive(Debug)]
+/// Where a token carries its roles, for channel rules (the server: a
+/// trusted issuer's `roles_claim`). Shared by every socket.
+pub type RolesOf = Arc<dyn Fn(&Claims) -> Vec<String> + Send + Sync>;
+
+/// One socket's channels. Until its first channel command it is three
+/// words and the hub does not know it; dropping it ends its subscriptions
+/// (no frame is sent: the socket is closing).
 pub struct ChannelSession {
     channels: Channels,
-    token_roles: Vec<String>,
-    /// The hub's id for this socket once it joined (0 before), shared with
-    /// the socket's refresh hook ([`ChannelSession::follow_refreshes`]).
-    member: Arc<AtomicU64>,
+    roles_of: RolesOf,
+    /// The hub's id for this socket, once it joined.
+    member: Option<NonZeroU64>,
+}
+
+impl std::fmt::Debug for ChannelSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelSession").field("member", &self.member).finish_non_exhaustive()
+    }
 }
 
 /// What [`ChannelSession::handle`] did with a frame.
@@ -43,33 +52,13 @@ const UNAVAILABLE: Refusal =
     Refusal("unavailable", "A source of channel rights did not answer; try again later");
 
 impl ChannelSession {
-    /// A session on `channels` for a socket whose token carries `token_roles`.
+    /// A session on `channels` for a socket whose token's roles
+    /// `roles_of` reads. A socket that joins the hub also re-checks its
+    /// subscriptions after each in-band refresh to a token with other roles
+    /// ([`LiveSocket::on_rebound`]).
     #[must_use]
-    pub fn new(channels: Channels, token_roles: Vec<String>) -> Self {
-        Self { channels, token_roles, member: Arc::new(AtomicU64::new(0)) }
-    }
-
-    /// Makes `socket`'s in-band refreshes re-check its subscriptions when
-    /// the new token carries other roles (`roles_of` reads them from the
-    /// claims): a subscription whose right came from a role the new token
-    /// lacks ends (`permission_revoked`) while the socket stays open.
-    #[must_use]
-    pub fn follow_refreshes(
-        &self,
-        socket: LiveSocket,
-        roles_of: impl Fn(&crate::Claims) -> Vec<String> + Send + Sync + 'static,
-    ) -> LiveSocket {
-        let (channels, member) = (self.channels.clone(), self.member.clone());
-        socket.on_rebound(move |claims| {
-            let id = member.load(Ordering::SeqCst);
-            if id == 0 {
-                return;
-            }
-            let (channels, roles) = (channels.clone(), roles_of(claims));
-            tokio::spawn(async move {
-                channels.token_roles_changed(id, roles, std::time::Instant::now()).await;
-            });
-        })
+    pub fn new(channels: Channels, roles_of: RolesOf) -> Self {
+        Self { channels, roles_of, member: None }
     }
 
     /// Answers `text` if it is a channel command (`subscribe`,
@@ -133,19 +122,28 @@ impl ChannelSession {
         }
     }
 
-    /// The hub's id for this socket, joining on first use.
+    /// The hub's id for this socket, joining on first use: from then on
+    /// an in-band refresh to a token with other roles re-checks the
+    /// socket's subscriptions.
     async fn member(&mut self, socket: &mut LiveSocket) -> Result<u64, Refusal> {
-        match self.member.load(Ordering::SeqCst) {
-            0 => {}
-            member => return Ok(member),
+        if let Some(member) = self.member {
+            return Ok(member.get());
         }
         let outbox = socket.outbox();
+        let roles = (self.roles_of)(socket.claims());
         let (member, _) = self
             .channels
-            .add_member(socket.claims(), self.token_roles.clone(), outbox)
+            .add_member(socket.claims(), roles, outbox)
             .await
             .map_err(|_| UNAVAILABLE)?;
-        self.member.store(member, Ordering::SeqCst);
+        let (channels, roles_of) = (self.channels.clone(), self.roles_of.clone());
+        socket.on_rebound(move |claims| {
+            let (channels, roles) = (channels.clone(), roles_of(claims));
+            tokio::spawn(async move {
+                channels.token_roles_changed(member, roles, std::time::Instant::now()).await;
+            });
+        });
+        self.member = NonZeroU64::new(member);
         Ok(member)
     }
 
@@ -197,9 +195,8 @@ impl ChannelSession {
 
 impl Drop for ChannelSession {
     fn drop(&mut self) {
-        match self.member.swap(0, Ordering::SeqCst) {
-            0 => {}
-            member => self.channels.remove_member(member),
+        if let Some(member) = self.member.take() {
+            self.channels.remove_member(member.get());
         }
     }
 }

@@ -144,10 +144,8 @@ impl LiveSocket {
     /// the socket to a new token (of the same subject), before the
     /// `refreshed` frame is written: for what depends on the token's claims,
     /// such as channel rights from its roles.
-    #[must_use]
-    pub fn on_rebound(mut self, hook: impl Fn(&Claims) + Send + Sync + 'static) -> Self {
+    pub fn on_rebound(&mut self, hook: impl Fn(&Claims) + Send + Sync + 'static) {
         self.state.rebound = Some(Box::new(hook));
-        self
     }
 
     /// The claims the socket is bound to now (they change on in-band refresh).
