@@ -1,5 +1,5 @@
 //! The wsauth HTTP API calls the benchmarks need: register, login (bearer and
-//! cookie), WebSocket tickets and logout.
+//! cookie), WebSocket tickets, logout and the admin API.
 
 use anyhow::{Context, bail};
 use reqwest::StatusCode;
@@ -158,6 +158,25 @@ impl Api {
     /// Logs out the login a bearer access token belongs to; returns the status.
     pub(crate) async fn logout(&self, token: &str) -> anyhow::Result<StatusCode> {
         self.post_bearer("/auth/logout", token).await
+    }
+
+    /// An admin API call (`method path`, JSON `body` if any) with the admin
+    /// key; returns the status and the JSON answer (null when there is none).
+    pub(crate) async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<(StatusCode, serde_json::Value)> {
+        let mut request = self.client.request(method, self.url(path)).bearer_auth(key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let resp = request.send().await.with_context(|| format!("{path} failed"))?;
+        let status = resp.status();
+        let answer = resp.json().await.unwrap_or(serde_json::Value::Null);
+        Ok((status, answer))
     }
 
     /// `POST path` with a bearer token and no body; returns the status.

@@ -5,6 +5,7 @@
 //! wsauth-bench hold      --url ... --server-pid PID --connections 10000
 //! wsauth-bench echo      --url ... --connections 16
 //! wsauth-bench revoke    --url ... --idle 1000 --repeat 20
+//! wsauth-bench channel-revoke --url ... --admin-key "$K" --others 10000 --repeat 200
 //! wsauth-bench expiry    --url ... --hmac-secret "$S" --connections 200
 //! wsauth-bench flood     --url ... --hmac-secret "$S" --attack bad-token
 //! wsauth-bench restart   --url ... --hmac-secret "$S" --server-pid PID --connections 10000
@@ -17,6 +18,7 @@
 //! measurement goes to stdout, a human summary to stderr.
 
 mod api;
+mod channel_revoke;
 mod common;
 mod dial;
 mod echo;
@@ -64,6 +66,8 @@ enum Command {
     Echo(echo::EchoArgs),
     /// Time from POST /auth/logout to the victim socket's 4003 close.
     Revoke(revoke::RevokeArgs),
+    /// Time from deleting a grant (admin API) to the subscription's `unsubscribed` frame.
+    ChannelRevoke(channel_revoke::ChannelRevokeArgs),
     /// Lateness of 4001 closes after token expiry.
     Expiry(expiry::ExpiryArgs),
     /// Valid clients' success and latency while one address floods the server.
@@ -83,6 +87,7 @@ impl Command {
             Self::Hold(a) => &a.common,
             Self::Echo(a) => &a.common,
             Self::Revoke(a) => &a.common,
+            Self::ChannelRevoke(a) => &a.common,
             Self::Expiry(a) => &a.common,
             Self::Flood(a) => &a.common,
             Self::Restart(a) => &a.common,
@@ -157,6 +162,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             echo::run(args, dialer, creds).await?;
         }
         Command::Revoke(args) => revoke::run(args, dialer, api).await?,
+        Command::ChannelRevoke(args) => channel_revoke::run(args, dialer, api).await?,
         Command::Expiry(args) => expiry::run(args, dialer).await?,
         Command::Flood(args) => {
             let creds =
