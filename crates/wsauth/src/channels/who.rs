@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use base64::Engine as _;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::{Actions, Pattern, Unavailable};
@@ -16,13 +17,13 @@ const HASHED_SUBJECT_LEN: usize = 22;
 /// first 22 characters of base64url(SHA-256(`<issuer>#<subject>`)). A
 /// username cannot hold `@`, so the two never collide.
 #[must_use]
-pub fn channel_subject(claims: &Claims) -> String {
+pub fn channel_subject(claims: &Claims) -> Cow<'_, str> {
     if !claims.is_external() {
-        return claims.sub.clone();
+        return Cow::Borrowed(&claims.sub);
     }
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, claims.sub.as_bytes());
     let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref());
-    format!("@{}", &encoded[..HASHED_SUBJECT_LEN])
+    Cow::Owned(format!("@{}", &encoded[..HASHED_SUBJECT_LEN]))
 }
 
 /// One per-user grant: the actions a subject holds on the channels a
@@ -93,7 +94,7 @@ impl Who {
             sub: claims.sub.clone(),
             issuer: claims.is_external().then(|| claims.iss.clone()).flatten(),
             subject: claims.subject().to_owned(),
-            channel_sub: channel_subject(claims),
+            channel_sub: channel_subject(claims).into_owned(),
             roles: merged(token_roles, profile.roles),
             grants: profile.grants.into(),
         }
