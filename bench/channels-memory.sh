@@ -12,13 +12,18 @@
 # bytes per connection, the medians, and each kind's cost per socket over
 # `none` (the median of the rounds' differences).
 #
+# The server runs with MIMALLOC_ALLOW_THP=0: with transparent huge pages
+# (mimalloc asks for them on its arenas) its RSS grows in 2 MiB steps, about
+# 200 bytes per socket at HOLD=10000, coarser than what is measured here;
+# without them, in 4 KiB pages. MIMALLOC_ALLOW_THP=1 measures as deployed.
+#
 #   bench/channels-memory.sh
 #   HOLD=10000 ROUNDS=3 bench/channels-memory.sh
 #   USERS=1250 bench/channels-memory.sh   # 8 sockets per user (and per personal channel)
 #
 # Environment: ROUNDS [3], HOLD [10000], USERS [HOLD: one socket per user,
-# so HOLD personal channels], WSAUTH_ENV (extra settings for wsauth,
-# space-separated NAME=VALUE), CARGO_TARGET_DIR [target].
+# so HOLD personal channels], MIMALLOC_ALLOW_THP [0], WSAUTH_ENV (extra
+# settings for wsauth, space-separated NAME=VALUE), CARGO_TARGET_DIR [target].
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -28,6 +33,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 ROUNDS="${ROUNDS:-3}"
 HOLD="${HOLD:-10000}"
 USERS="${USERS:-$HOLD}"
+THP="${MIMALLOC_ALLOW_THP:-0}"
 read -r -a EXTRA <<< "${WSAUTH_ENV:-}"
 cargo build --release -q -p wsauth-bench -p wsauth-server --bins
 BENCH="$CARGO_TARGET_DIR/release/wsauth-bench"
@@ -49,7 +55,7 @@ hold() { # label [--subscribe VALUE]
   local label="$1" data log pid addr
   shift
   data="$(mktemp -d)"; log="$data/server.log"
-  env "${EXTRA[@]}" WSAUTH_CONFIG="$OUT/channels.toml" WSAUTH_HMAC_SECRET="$SECRET" \
+  env MIMALLOC_ALLOW_THP="$THP" "${EXTRA[@]}" WSAUTH_CONFIG="$OUT/channels.toml" WSAUTH_HMAC_SECRET="$SECRET" \
     WSAUTH_LOG=warn WSAUTH_LIMITS_HANDSHAKE_RATE=0 WSAUTH_LIMITS_CONNECTION_RATE=0 \
     taskset -c 0 "$CARGO_TARGET_DIR/release/wsauth" serve --listen 127.0.0.1:0 \
     --data-dir "$data" > "$log" 2>&1 &
@@ -70,10 +76,11 @@ for round in $(seq "$ROUNDS"); do
   hold joined --subscribe joined
   echo "round $round of $ROUNDS done" >&2
 done
-python3 - "$OUT/results.jsonl" "$HOLD" "$USERS" << 'PY'
+python3 - "$OUT/results.jsonl" "$HOLD" "$USERS" "$THP" << 'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-print(f"HOLD={sys.argv[2]} sockets over USERS={sys.argv[3]} users, each run a fresh server")
+print(f"HOLD={sys.argv[2]} sockets over USERS={sys.argv[3]} users, MIMALLOC_ALLOW_THP={sys.argv[4]},"
+      " each run a fresh server")
 def per_conn(r):  # bytes of server RSS per held socket
     return (r["rss_after_kib"] - r["rss_before_kib"]) * 1024 / max(r["opened"], 1)
 LABELS = ("none", "shared", "personal", "joined")
