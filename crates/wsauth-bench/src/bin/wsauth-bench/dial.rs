@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::api::Api;
 use crate::common::{Cred, Expect, Mode, Target};
-use crate::subscribe::{Subscription, subscribe};
+use crate::subscribe::{NotSubscribed, Subscription, subscribe};
 
 pub(crate) type Ws = WebSocketStream<TcpStream>;
 
@@ -42,8 +42,8 @@ pub(crate) enum Fail {
     Closed(Option<u16>),
     /// A different first frame arrived.
     Unexpected,
-    /// The server refused a command (its own kind string).
-    Refused(String),
+    /// The subscription after the welcome failed (its own kind string).
+    NotSubscribed(String),
 }
 
 impl Fail {
@@ -53,7 +53,7 @@ impl Fail {
             Self::Status(s) => format!("http_{s}"),
             Self::Handshake => "handshake".into(),
             Self::Timeout => "timeout".into(),
-            Self::Ticket(k) | Self::Refused(k) => k.clone(),
+            Self::Ticket(k) | Self::NotSubscribed(k) => k.clone(),
             Self::Closed(Some(code)) => format!("closed_{code}"),
             Self::Closed(None) => "closed".into(),
             Self::Unexpected => "unexpected_frame".into(),
@@ -178,8 +178,9 @@ impl Dialer {
                         return Err(Fail::Unexpected);
                     }
                     if let Some(subscription) = &self.subscription {
-                        let channel = subscription.channel(text.as_bytes())?;
-                        subscribe(&mut ws, subscription, &channel).await?;
+                        let failed = |NotSubscribed(kind)| Fail::NotSubscribed(kind);
+                        let channel = subscription.channel(text.as_bytes()).map_err(failed)?;
+                        subscribe(&mut ws, subscription, &channel).await.map_err(failed)?;
                     }
                     return graceful(ws);
                 }

@@ -8,9 +8,25 @@
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use std::str::FromStr;
+use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::dial::{Fail, Ws};
+/// Why a socket did not get its subscription: a kind string for the
+/// report's error counts (`subscribe_<error code>`, `closed_<code>`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NotSubscribed(pub(crate) String);
+
+impl NotSubscribed {
+    fn unexpected() -> Self {
+        Self("unexpected_frame".to_owned())
+    }
+
+    /// The socket closed (with this close code) before the answer.
+    fn closed(code: Option<u16>) -> Self {
+        Self(code.map_or_else(|| "closed".to_owned(), |code| format!("closed_{code}")))
+    }
+}
 
 /// The channel each socket subscribes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,13 +86,14 @@ impl Subscription {
     }
 
     /// The channel to subscribe to, for a socket whose welcome frame is `welcome`.
-    pub(crate) fn channel(&self, welcome: &[u8]) -> Result<String, Fail> {
+    pub(crate) fn channel(&self, welcome: &[u8]) -> Result<String, NotSubscribed> {
         match self {
             Self::Shared(channel) => Ok(channel.clone()),
             Self::Joined => Ok(JOINED_CHANNEL.to_owned()),
             Self::Personal => {
-                let frame: Frame = serde_json::from_slice(welcome).map_err(|_| Fail::Unexpected)?;
-                let sub = frame.channel_sub.ok_or(Fail::Unexpected)?;
+                let frame: Frame =
+                    serde_json::from_slice(welcome).map_err(|_| NotSubscribed::unexpected())?;
+                let sub = frame.channel_sub.ok_or_else(NotSubscribed::unexpected)?;
                 Ok(format!("user:{sub}:inbox"))
             }
         }
@@ -95,33 +112,33 @@ impl Subscription {
 /// server's answer (`subscribed`, or for `joined` `unsubscribed`). A
 /// refusal fails with `subscribe_<error code>`.
 pub(crate) async fn subscribe(
-    ws: &mut Ws,
+    ws: &mut WebSocketStream<TcpStream>,
     subscription: &Subscription,
     channel: &str,
-) -> Result<(), Fail> {
+) -> Result<(), NotSubscribed> {
     let (kind, answer) = subscription.exchange();
     let command = serde_json::json!({ "type": kind, "id": "1", "channel": channel });
-    ws.send(Message::text(command.to_string())).await.map_err(|_| Fail::Closed(None))?;
+    ws.send(Message::text(command.to_string())).await.map_err(|_| NotSubscribed::closed(None))?;
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(text))) => {
                 let frame: Frame =
-                    serde_json::from_str(text.as_str()).map_err(|_| Fail::Unexpected)?;
+                    serde_json::from_str(text.as_str()).map_err(|_| NotSubscribed::unexpected())?;
                 return match frame.kind.as_str() {
                     kind if kind == answer && frame.channel.as_deref() == Some(channel) => Ok(()),
-                    "error" => Err(Fail::Refused(format!(
+                    "error" => Err(NotSubscribed(format!(
                         "subscribe_{}",
                         frame.error.as_deref().unwrap_or("error")
                     ))),
-                    _ => Err(Fail::Unexpected),
+                    _ => Err(NotSubscribed::unexpected()),
                 };
             }
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
             Some(Ok(Message::Close(frame))) => {
-                return Err(Fail::Closed(frame.map(|f| u16::from(f.code))));
+                return Err(NotSubscribed::closed(frame.map(|f| u16::from(f.code))));
             }
-            Some(Ok(_)) => return Err(Fail::Unexpected),
-            Some(Err(_)) | None => return Err(Fail::Closed(None)),
+            Some(Ok(_)) => return Err(NotSubscribed::unexpected()),
+            Some(Err(_)) | None => return Err(NotSubscribed::closed(None)),
         }
     }
 }
