@@ -43,8 +43,11 @@ pub(crate) struct HoldArgs {
     /// After the welcome, each socket (the warm-up's too) subscribes to a
     /// channel and counts as held once `subscribed` arrives:
     /// `shared:<channel>` (every socket the same one) or `personal` (each
-    /// its own `user:<channel_sub>:inbox`). Default: no subscription.
-    #[arg(long, value_name = "shared:CHANNEL|personal")]
+    /// its own `user:<channel_sub>:inbox`); or `joined`: it unsubscribes
+    /// from `room:1`, which it does not hold, and counts once `unsubscribed`
+    /// arrives (joined to the server's channels, no subscription).
+    /// Default: none of these.
+    #[arg(long, value_name = "shared:CHANNEL|personal|joined")]
     pub(crate) subscribe: Option<Subscription>,
 }
 
