@@ -7,7 +7,7 @@
 listening_address() {
   local addr
   for _ in $(seq 600); do
-    addr="$(grep -om1 'listening on http://127\.0\.0\.1:[0-9]*' "$1" | sed 's#.*http://##' || true)"
+    addr="$(grep -som1 'listening on http://127\.0\.0\.1:[0-9]*' "$1" | sed 's#.*http://##' || true)"
     if [[ -n "$addr" ]]; then
       echo "$addr"
       return 0

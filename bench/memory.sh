@@ -3,13 +3,17 @@
 # (bench-baseline, 4 KiB read buffer) and wsauth with its defaults, each a
 # fresh server holding HOLD sockets (1 in 8 per subject), alternating ROUNDS
 # times in one session. Server on CPU 0, generator on CPU 1. Prints each
-# run's KiB per connection and the medians.
+# run's KiB per connection, the medians, and wsauth's difference in bytes
+# per connection (the median of the rounds' differences).
 #
 #   bench/memory.sh
 #   WSAUTH_ENV="WSAUTH_LIMITS_READ_BUFFER_SIZE=4096" bench/memory.sh   # a variant
 #   BEFORE=path/to/wsauth bench/memory.sh   # another build of wsauth (e.g. of
 #                                           # an earlier commit) instead of the
 #                                           # bare stack, against this tree's
+#   WSAUTH_ENV="MIMALLOC_ALLOW_THP=0" BEFORE=... bench/memory.sh
+#       # without transparent huge pages, whose 2 MiB steps in RSS (about
+#       # 140 bytes a socket at 15,000) hide differences of tens of bytes
 #
 # Environment: ROUNDS [3], HOLD [15000], WSAUTH_ENV (extra settings for
 # wsauth, space-separated NAME=VALUE), BEFORE, CARGO_TARGET_DIR [target].
@@ -67,4 +71,11 @@ for label in (sys.argv[2], "wsauth"):
     print(f"{label:9} KiB per idle connection: " + ", ".join(f"{k:.2f}" for k in kib)
           + f"  median {statistics.median(kib):.2f}"
           + f"  (opened {min(r['opened'] for r in rs)}, still open {min(r['alive_after_hold'] for r in rs)})")
+def per_conn(r):  # bytes of server RSS per held socket
+    return (r["rss_after_kib"] - r["rss_before_kib"]) * 1024 / max(r["opened"], 1)
+pairs = list(zip([r for r in rows if r["label"] == sys.argv[2]], [r for r in rows if r["label"] == "wsauth"]))
+if pairs:
+    d = [per_conn(w) - per_conn(f) for f, w in pairs]
+    print(f"wsauth over {sys.argv[2]}, bytes per connection, per round: " + ", ".join(f"{x:+.0f}" for x in d)
+          + f"  median {statistics.median(d):+.0f}")
 PY

@@ -1,5 +1,6 @@
 //! Opening one authenticated WebSocket: bind a 127.0.0.x source address,
-//! connect, upgrade with the credential, await the expected first frame; and
+//! connect, upgrade with the credential, await the expected first frame (and
+//! with a [`Subscription`], subscribe and await `subscribed`); and
 //! closing it so that the server closes the TCP connection first (its side
 //! keeps the TIME_WAIT, so the client's ports are never exhausted).
 
@@ -20,6 +21,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::api::Api;
 use crate::common::{Cred, Expect, Mode, Target};
+use crate::subscribe::{NotSubscribed, Subscription, subscribe};
 
 pub(crate) type Ws = WebSocketStream<TcpStream>;
 
@@ -40,6 +42,8 @@ pub(crate) enum Fail {
     Closed(Option<u16>),
     /// A different first frame arrived.
     Unexpected,
+    /// The subscription after the welcome failed (its own kind string).
+    NotSubscribed(String),
 }
 
 impl Fail {
@@ -49,7 +53,7 @@ impl Fail {
             Self::Status(s) => format!("http_{s}"),
             Self::Handshake => "handshake".into(),
             Self::Timeout => "timeout".into(),
-            Self::Ticket(k) => k.clone(),
+            Self::Ticket(k) | Self::NotSubscribed(k) => k.clone(),
             Self::Closed(Some(code)) => format!("closed_{code}"),
             Self::Closed(None) => "closed".into(),
             Self::Unexpected => "unexpected_frame".into(),
@@ -66,6 +70,7 @@ pub(crate) struct Dialer {
     api: Api,
     timeout: Duration,
     config: WebSocketConfig,
+    subscription: Option<Subscription>,
 }
 
 /// The client's own buffers stay small so that holding many sockets is cheap.
@@ -94,7 +99,13 @@ impl Dialer {
         api: Api,
         timeout: Duration,
     ) -> Self {
-        Self { target, mode, expect, api, timeout, config: client_config() }
+        Self { target, mode, expect, api, timeout, config: client_config(), subscription: None }
+    }
+
+    /// The same dialer, whose sockets subscribe to a channel once welcomed
+    /// (the expected first frame must be the JSON welcome).
+    pub(crate) fn subscribing(self, subscription: Subscription) -> Self {
+        Self { subscription: Some(subscription), ..self }
     }
 
     pub(crate) fn target(&self) -> &Target {
@@ -106,7 +117,8 @@ impl Dialer {
         &self.api
     }
 
-    /// Opens a socket from `src` with `cred` and awaits the expected first frame.
+    /// Opens a socket from `src` with `cred` and awaits the expected first
+    /// frame (and the subscription, when subscribing), all within the timeout.
     pub(crate) async fn open(&self, src: IpAddr, cred: &Cred) -> Result<Ws, Fail> {
         tokio::time::timeout(self.timeout, self.open_inner(src, cred))
             .await
@@ -162,11 +174,15 @@ impl Dialer {
         loop {
             match ws.next().await {
                 Some(Ok(Message::Text(text))) => {
-                    return if self.expect.matches(text.as_bytes()) {
-                        graceful(ws)
-                    } else {
-                        Err(Fail::Unexpected)
-                    };
+                    if !self.expect.matches(text.as_bytes()) {
+                        return Err(Fail::Unexpected);
+                    }
+                    if let Some(subscription) = &self.subscription {
+                        let failed = |NotSubscribed(kind)| Fail::NotSubscribed(kind);
+                        let channel = subscription.channel(text.as_bytes()).map_err(failed)?;
+                        subscribe(&mut ws, subscription, &channel).await.map_err(failed)?;
+                    }
+                    return graceful(ws);
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 Some(Ok(Message::Close(frame))) => {

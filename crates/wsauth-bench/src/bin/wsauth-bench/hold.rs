@@ -14,10 +14,11 @@ use tokio_tungstenite::tungstenite::Message;
 use wsauth_bench::procfs::{self, CpuMeter};
 use wsauth_bench::stats::{self, Errors};
 
-use crate::common::{Common, Cred};
+use crate::common::{Common, Cred, Expect};
 use crate::dial::{Dialer, Ws, close_cleanly, finish_server_close};
 use crate::handshake::{Pace, Turns, churn, micros};
 use crate::report;
+use crate::subscribe::Subscription;
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct HoldArgs {
@@ -39,6 +40,15 @@ pub(crate) struct HoldArgs {
     /// one-time allocations are not charged to the held sockets.
     #[arg(long, default_value_t = 200)]
     pub(crate) warmup_conns: u64,
+    /// After the welcome, each socket (the warm-up's too) subscribes to a
+    /// channel and counts as held once `subscribed` arrives:
+    /// `shared:<channel>` (every socket the same one) or `personal` (each
+    /// its own `user:<channel_sub>:inbox`); or `joined`: it unsubscribes
+    /// from `room:1`, which it does not hold, and counts once `unsubscribed`
+    /// arrives (joined to the server's channels, no subscription).
+    /// Default: none of these.
+    #[arg(long, value_name = "shared:CHANNEL|personal|joined")]
+    pub(crate) subscribe: Option<Subscription>,
 }
 
 /// Sockets held open until told to stop; counts those the server closed.
@@ -196,6 +206,13 @@ pub(crate) async fn run(args: HoldArgs, dialer: Dialer, creds: Vec<Cred>) -> any
     let c = &args.common;
     let pid = c.server_pid.context("hold needs --server-pid to read the server's RSS")?;
     check_fd_budget(args.connections)?;
+    let dialer = match args.subscribe.clone() {
+        Some(_) if !matches!(c.expect(), Expect::Welcome) => {
+            bail!("--subscribe needs the JSON welcome frame (no --expect-text or --expect-any)")
+        }
+        Some(subscription) => dialer.subscribing(subscription),
+        None => dialer,
+    };
     let creds = Arc::new(creds);
     let close_timeout = c.timeout();
     let settle = Duration::from_millis(args.settle_ms);
@@ -248,6 +265,7 @@ pub(crate) async fn run(args: HoldArgs, dialer: Dialer, creds: Vec<Cred>) -> any
         "hold",
         json!({
             "connections_requested": args.connections,
+            "subscribe": args.subscribe.as_ref().map(Subscription::describe),
             "opened": opened,
             "errors": errors.to_json(),
             "open_rate_per_s": (opened as f64 / open_secs).round(),

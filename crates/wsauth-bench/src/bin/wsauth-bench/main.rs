@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! wsauth-bench handshake --url ws://127.0.0.1:PORT/ws --mode query --hmac-secret "$S" --concurrency 32
-//! wsauth-bench hold      --url ... --server-pid PID --connections 10000
+//! wsauth-bench hold      --url ... --server-pid PID --connections 10000 [--subscribe shared:room:1|personal]
 //! wsauth-bench echo      --url ... --connections 16
 //! wsauth-bench revoke    --url ... --idle 1000 --repeat 20
 //! wsauth-bench channel-revoke --url ... --admin-key "$K" --others 10000 --repeat 200
@@ -32,6 +32,7 @@ mod report;
 mod restart;
 mod revoke;
 mod soak;
+mod subscribe;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
