@@ -25,7 +25,8 @@ trap 'kill "${pid:-0}" 2> /dev/null || true; rm -rf "$data"' EXIT
 printf '[[channels.rules]]\npattern = "room:*"\nactions = ["subscribe"]\n' > "$data/wsauth.toml"
 WSAUTH_CONFIG="$data/wsauth.toml" WSAUTH_ADMIN_API_KEY="$KEY" WSAUTH_HMAC_SECRET="$SECRET" \
   WSAUTH_LOG=warn WSAUTH_LIMITS_HANDSHAKE_RATE=0 WSAUTH_LIMITS_CONNECTION_RATE=0 \
-  WSAUTH_LIMITS_PASSWORD_RATE=0 \
+  WSAUTH_LIMITS_PASSWORD_RATE=0 WSAUTH_LIMITS_MAX_CONNECTIONS=20000 \
+  WSAUTH_LIMITS_MAX_CONNECTIONS_PER_ADDRESS=20000 \
   taskset -c 0 "$CARGO_TARGET_DIR/release/wsauth" serve --listen 127.0.0.1:0 \
   --data-dir "$data/data" > "$data/server.log" 2>&1 &
 pid=$!
@@ -33,4 +34,4 @@ addr="$(listening_address "$data/server.log")"
 # 16 sockets per user at most (limits.max_connections_per_user).
 WSAUTH_BENCH_ADMIN_KEY="$KEY" taskset -c 1 "$BENCH" channel-revoke --url "ws://$addr/ws" \
   --hmac-secret="$SECRET" --users $(((OTHERS + 15) / 16)) --others "$OTHERS" \
-  --repeat "$REPEAT" --server-pid "$pid"
+  --repeat "$REPEAT" --duration 600 --server-pid "$pid"
