@@ -6,6 +6,7 @@
 //! wsauth-bench echo      --url ... --connections 16
 //! wsauth-bench revoke    --url ... --idle 1000 --repeat 20
 //! wsauth-bench channel-revoke --url ... --admin-key "$K" --others 10000 --repeat 200
+//! wsauth-bench channel-latency --url ws://B/ws --publish-url ws://A/ws --rate 1000 --count 10000
 //! wsauth-bench expiry    --url ... --hmac-secret "$S" --connections 200
 //! wsauth-bench flood     --url ... --hmac-secret "$S" --attack bad-token
 //! wsauth-bench restart   --url ... --hmac-secret "$S" --server-pid PID --connections 10000
@@ -18,6 +19,7 @@
 //! measurement goes to stdout, a human summary to stderr.
 
 mod api;
+mod channel_latency;
 mod channel_revoke;
 mod common;
 mod dial;
@@ -69,6 +71,8 @@ enum Command {
     Revoke(revoke::RevokeArgs),
     /// Time from deleting a grant (admin API) to the subscription's `unsubscribed` frame.
     ChannelRevoke(channel_revoke::ChannelRevokeArgs),
+    /// Time from a publish on one node to its delivery on another.
+    ChannelLatency(channel_latency::ChannelLatencyArgs),
     /// Lateness of 4001 closes after token expiry.
     Expiry(expiry::ExpiryArgs),
     /// Valid clients' success and latency while one address floods the server.
@@ -89,6 +93,7 @@ impl Command {
             Self::Echo(a) => &a.common,
             Self::Revoke(a) => &a.common,
             Self::ChannelRevoke(a) => &a.common,
+            Self::ChannelLatency(a) => &a.common,
             Self::Expiry(a) => &a.common,
             Self::Flood(a) => &a.common,
             Self::Restart(a) => &a.common,
@@ -164,6 +169,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Revoke(args) => revoke::run(args, dialer, api).await?,
         Command::ChannelRevoke(args) => channel_revoke::run(args, dialer, api).await?,
+        Command::ChannelLatency(args) => channel_latency::run(args, dialer, api).await?,
         Command::Expiry(args) => expiry::run(args, dialer).await?,
         Command::Flood(args) => {
             let creds =
