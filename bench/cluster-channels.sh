@@ -3,7 +3,8 @@
 # database and one Redis prefix, both pinned to CPU 0, the generator on
 # CPU 1. SUBSCRIBERS sockets on node B subscribed to one channel; a publisher
 # on node A sends RATE messages a second, COUNT in all, each with its send
-# time; prints the publish-to-delivery latency on B.
+# time; prints the publish-to-delivery latency on B. Then a grant deleted
+# through A's admin API: the time to the `unsubscribed` frame on B.
 #
 #   bench/cluster-channels.sh
 #
@@ -54,3 +55,26 @@ taskset -c 1 "$BENCH" channel-latency --url "ws://${ADDRS[1]}/ws" \
   --publish-url "ws://${ADDRS[0]}/ws" --hmac-secret="$SECRET" --users 16 \
   --subscribers "$SUBSCRIBERS" --rate "$RATE" --count "$COUNT" --duration 120 \
   --server-pid "${PIDS[1]}"
+
+# A right taken away on node A ends the subscription on node B: the grant
+# is created and deleted through A's admin API, the victim's socket is on B.
+KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+echo "== a grant deleted on node A, the subscription on node B" >&2
+for pid in "${PIDS[@]}"; do kill "$pid"; done
+wait 2> /dev/null || true
+PIDS=()
+ADDRS=()
+for name in a b; do
+  log="$WORK/$name-admin.log"
+  env WSAUTH_CONFIG="$WORK/wsauth.toml" WSAUTH_HMAC_SECRET="$SECRET" WSAUTH_LOG=warn \
+    WSAUTH_ADMIN_API_KEY="$KEY" \
+    WSAUTH_DATABASE_URL="$PG/$DB" WSAUTH_REDIS_URL="$REDIS" WSAUTH_REDIS_PREFIX="$DB:" \
+    WSAUTH_LIMITS_HANDSHAKE_RATE=0 WSAUTH_LIMITS_CONNECTION_RATE=0 \
+    WSAUTH_LIMITS_PASSWORD_RATE=0 WSAUTH_LIMITS_MAX_CONNECTIONS_PER_USER=100000 \
+    taskset -c 0 "$WSAUTH" serve --listen 127.0.0.1:0 --data-dir "$WORK/$name" > "$log" 2>&1 &
+  PIDS+=($!)
+  ADDRS+=("$(listening_address "$log")")
+done
+WSAUTH_BENCH_ADMIN_KEY="$KEY" taskset -c 1 "$BENCH" channel-revoke --url "ws://${ADDRS[1]}/ws" \
+  --admin-url "http://${ADDRS[0]}" --hmac-secret="$SECRET" --users 16 --others 1000 \
+  --repeat 100 --duration 300 --server-pid "${PIDS[1]}"

@@ -44,6 +44,11 @@ pub(crate) struct ChannelRevokeArgs {
     /// The server's admin API key.
     #[arg(long, env = "WSAUTH_BENCH_ADMIN_KEY", hide_env_values = true)]
     pub(crate) admin_key: String,
+    /// Base URL (`http://HOST:PORT`) of another node of the cluster to make
+    /// the admin calls on: the time from one node's change to another
+    /// node's `unsubscribed` frame.
+    #[arg(long)]
+    pub(crate) admin_url: Option<String>,
 }
 
 /// Sends `frame` and reads until a frame of `kind` (or an error frame).
@@ -120,6 +125,10 @@ pub(crate) async fn run(args: ChannelRevokeArgs, dialer: Dialer, api: Api) -> an
         .await
         .map_err(|f| anyhow::anyhow!("open the victim's socket: {}", f.kind()))?;
     let grants = format!("/admin/users/{victim}/grants");
+    let admin = match &args.admin_url {
+        Some(base) => Api::new(base, timeout)?,
+        None => api.clone(),
+    };
     let cpu = CpuMeter::start(c.server_pid);
     let mut to_frame = stats::new_histogram();
     let mut admin_call = stats::new_histogram();
@@ -131,25 +140,28 @@ pub(crate) async fn run(args: ChannelRevokeArgs, dialer: Dialer, api: Api) -> an
         let channel = format!("doc:{done}");
         let body = json!({"pattern": channel, "actions": ["subscribe"]});
         let (status, created) =
-            api.admin(Method::POST, &grants, &args.admin_key, Some(body)).await?;
+            admin.admin(Method::POST, &grants, &args.admin_key, Some(body)).await?;
         if status != StatusCode::CREATED {
             bail!("granting {channel}: {status} {created}");
         }
         let id = created["id"].as_str().unwrap_or_default().to_owned();
-        let reply = answer(
-            &mut ws,
-            json!({"type": "subscribe", "channel": channel}),
-            "subscribed",
-            timeout,
-        )
-        .await?;
+        // A grant made on another node reaches this one through the event
+        // log: subscribe until it has.
+        let granted_at = Instant::now();
+        let subscribe = json!({"type": "subscribe", "channel": channel});
+        let mut reply = answer(&mut ws, subscribe.clone(), "subscribed", timeout).await?;
+        while reply["type"] != "subscribed" && granted_at.elapsed() < timeout {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            reply = answer(&mut ws, subscribe.clone(), "subscribed", timeout).await?;
+        }
         if reply["type"] != "subscribed" {
             errors.add("not_subscribed");
             continue;
         }
         let t0 = Instant::now();
         let delete = {
-            let (api, path, key) = (api.clone(), format!("{grants}/{id}"), args.admin_key.clone());
+            let (api, path, key) =
+                (admin.clone(), format!("{grants}/{id}"), args.admin_key.clone());
             tokio::spawn(async move {
                 let status = api.admin(Method::DELETE, &path, &key, None).await;
                 (status.map(|(s, _)| s), t0.elapsed())
