@@ -39,18 +39,26 @@ trap cleanup EXIT
 psql "$PG/postgres" -qc "CREATE DATABASE $DB"
 printf '[[channels.rules]]\npattern = "room:*"\nactions = ["subscribe", "publish"]\n' \
   > "$WORK/wsauth.toml"
-ADDRS=()
-for name in a b; do
-  log="$WORK/$name.log"
-  env WSAUTH_CONFIG="$WORK/wsauth.toml" WSAUTH_HMAC_SECRET="$SECRET" WSAUTH_LOG=warn \
-    WSAUTH_DATABASE_URL="$PG/$DB" WSAUTH_REDIS_URL="$REDIS" WSAUTH_REDIS_PREFIX="$DB:" \
-    WSAUTH_LIMITS_HANDSHAKE_RATE=0 WSAUTH_LIMITS_MESSAGE_RATE=0 \
-    WSAUTH_LIMITS_CONNECTION_RATE=0 WSAUTH_LIMITS_PASSWORD_RATE=0 \
-    WSAUTH_LIMITS_MAX_CONNECTIONS_PER_USER=100000 \
-    taskset -c 0 "$WSAUTH" serve --listen 127.0.0.1:0 --data-dir "$WORK/$name" > "$log" 2>&1 &
-  PIDS+=($!)
-  ADDRS+=("$(listening_address "$log")")
-done
+# start_nodes SUFFIX [NAME=VALUE...]: nodes a and b (logs a$SUFFIX.log,
+# b$SUFFIX.log) with the extra settings; their PIDs in PIDS, addresses in ADDRS.
+start_nodes() {
+  local suffix=$1 name log
+  shift
+  PIDS=()
+  ADDRS=()
+  for name in a b; do
+    log="$WORK/$name$suffix.log"
+    env "$@" WSAUTH_CONFIG="$WORK/wsauth.toml" WSAUTH_HMAC_SECRET="$SECRET" WSAUTH_LOG=warn \
+      WSAUTH_DATABASE_URL="$PG/$DB" WSAUTH_REDIS_URL="$REDIS" WSAUTH_REDIS_PREFIX="$DB:" \
+      WSAUTH_LIMITS_HANDSHAKE_RATE=0 WSAUTH_LIMITS_MESSAGE_RATE=0 \
+      WSAUTH_LIMITS_CONNECTION_RATE=0 WSAUTH_LIMITS_PASSWORD_RATE=0 \
+      WSAUTH_LIMITS_MAX_CONNECTIONS_PER_USER=100000 \
+      taskset -c 0 "$WSAUTH" serve --listen 127.0.0.1:0 --data-dir "$WORK/$name" > "$log" 2>&1 &
+    PIDS+=($!)
+    ADDRS+=("$(listening_address "$log")")
+  done
+}
+start_nodes ""
 taskset -c 1 "$BENCH" channel-latency --url "ws://${ADDRS[1]}/ws" \
   --publish-url "ws://${ADDRS[0]}/ws" --hmac-secret="$SECRET" --users 16 \
   --subscribers "$SUBSCRIBERS" --rate "$RATE" --count "$COUNT" --duration 120 \
@@ -62,19 +70,7 @@ KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
 echo "== a grant deleted on node A, the subscription on node B" >&2
 for pid in "${PIDS[@]}"; do kill "$pid"; done
 wait 2> /dev/null || true
-PIDS=()
-ADDRS=()
-for name in a b; do
-  log="$WORK/$name-admin.log"
-  env WSAUTH_CONFIG="$WORK/wsauth.toml" WSAUTH_HMAC_SECRET="$SECRET" WSAUTH_LOG=warn \
-    WSAUTH_ADMIN_API_KEY="$KEY" \
-    WSAUTH_DATABASE_URL="$PG/$DB" WSAUTH_REDIS_URL="$REDIS" WSAUTH_REDIS_PREFIX="$DB:" \
-    WSAUTH_LIMITS_HANDSHAKE_RATE=0 WSAUTH_LIMITS_CONNECTION_RATE=0 \
-    WSAUTH_LIMITS_PASSWORD_RATE=0 WSAUTH_LIMITS_MAX_CONNECTIONS_PER_USER=100000 \
-    taskset -c 0 "$WSAUTH" serve --listen 127.0.0.1:0 --data-dir "$WORK/$name" > "$log" 2>&1 &
-  PIDS+=($!)
-  ADDRS+=("$(listening_address "$log")")
-done
+start_nodes -admin WSAUTH_ADMIN_API_KEY="$KEY"
 WSAUTH_BENCH_ADMIN_KEY="$KEY" taskset -c 1 "$BENCH" channel-revoke --url "ws://${ADDRS[1]}/ws" \
   --admin-url "http://${ADDRS[0]}" --hmac-secret="$SECRET" --users 16 --others 1000 \
   --repeat 100 --duration 300 --server-pid "${PIDS[1]}"

@@ -61,22 +61,16 @@ pub(crate) fn command(text: &str) -> Option<Command<'_>> {
         #[serde(rename = "type", borrow)]
         kind: Cow<'a, str>,
     }
-    let kind = serde_json::from_str::<Type<'_>>(text).ok()?.kind;
-    if !matches!(&*kind, "subscribe" | "unsubscribe" | "publish" | "presence") {
-        return None;
-    }
+    let kind = match &*serde_json::from_str::<Type<'_>>(text).ok()?.kind {
+        "subscribe" => Kind::Subscribe,
+        "unsubscribe" => Kind::Unsubscribe,
+        "publish" => Kind::Publish,
+        "presence" => Kind::Presence,
+        _ => return None,
+    };
     // A frame of a channel type that does not parse is answered with an
     // error, not handed to the application.
-    serde_json::from_str(text).ok().or(Some(Command {
-        kind: kind_of(&kind)?,
-        id: None,
-        channel: None,
-        data: None,
-    }))
-}
-
-fn kind_of(kind: &str) -> Option<Kind> {
-    serde_json::from_value(serde_json::Value::String(kind.to_owned())).ok()
+    serde_json::from_str(text).ok().or(Some(Command { kind, id: None, channel: None, data: None }))
 }
 
 #[derive(Serialize)]
